@@ -1,0 +1,308 @@
+"""Switchboard configuration: one TOML file, overridden by environment variables.
+
+Why a single model for every part: the engine, the server and the console are one process,
+and an operator wants one file to read. Each section is its own pydantic model with
+``extra="forbid"`` so a typo in the file fails at start with the file, the key and the reason
+instead of being silently ignored.
+
+Environment overrides:
+- ``ORCHESTRATOR_JWT_SECRET`` and ``ORCHESTRATOR_API_KEY_<NAME>=<key>:<role>`` (seed 003);
+- everything else as ``SWITCHBOARD_<SECTION>_<KEY>``, e.g. ``SWITCHBOARD_RATE_LIMITS_ENABLED=false``
+  or ``SWITCHBOARD_SERVER_PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Role = Literal["admin", "agent", "user"]
+
+DEFAULT_ROUTING: dict[str, str] = {
+    "bugfix": "dev_agent",
+    "feature": "dev_agent",
+    "refactor": "dev_agent",
+    "deployment": "ops_agent",
+    "monitoring": "ops_agent",
+    "incident": "ops_agent",
+    "faq_update": "faq_agent",
+    "documentation": "faq_agent",
+    "knowledge_sync": "faq_agent",
+}
+
+# Seed 003's table; keys are "METHOD /path-pattern" relative to /api/v1.
+DEFAULT_ENDPOINT_LIMITS: dict[str, str] = {
+    "POST /tasks": "10/minute",
+    "GET /tasks/{id}": "30/minute",
+    "PATCH /tasks/{id}/status": "10/minute",
+    "POST /events/publish": "20/minute",
+    "GET /approvals/*": "5/minute",
+    "POST /approvals/*/approve": "5/minute",
+    "POST /approvals/*/reject": "5/minute",
+    "GET /stats": "30/minute",
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator: where, what, and how to fix it."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{source}: {key}: {reason}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    ws_max_message_bytes: int = Field(262_144, ge=1024)
+    sse_keepalive_seconds: float = Field(15.0, gt=0)
+    sync_run_wait_seconds: float = Field(30.0, gt=0)
+
+
+class StorageConfig(_Section):
+    data_dir: str = "./data"
+    synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+    max_batch: int = Field(512, ge=1)
+    event_retention_days: float = Field(30.0, gt=0)
+
+
+class ApiKeyConfig(_Section):
+    name: str
+    key: str = Field(min_length=16)
+    role: Role
+
+
+class OAuthClientConfig(_Section):
+    client_id: str
+    client_secret: str = Field(min_length=16)
+    role: Role = "agent"
+
+
+class AuthConfig(_Section):
+    jwt_secret: str = ""
+    jwt_ttl_seconds: int = Field(86_400, gt=0)
+    jwt_leeway_seconds: int = Field(10, ge=0)
+    api_keys: list[ApiKeyConfig] = []
+    oauth_clients: list[OAuthClientConfig] = []
+
+
+class RateLimitConfig(_Section):
+    enabled: bool = True
+    default: str = "1000/hour"
+    burst: str = "100/minute"
+    endpoints: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS))
+
+    @field_validator("default", "burst")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("endpoints")
+    @classmethod
+    def _check_rates(cls, value: dict[str, str]) -> dict[str, str]:
+        for rate in value.values():
+            parse_rate(rate)
+        return value
+
+
+class RoutingConfig(_Section):
+    table: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTING))
+    default_agent_type: str = ""
+
+
+class AgentsConfig(_Section):
+    heartbeat_interval_seconds: float = Field(10.0, gt=0)
+    degraded_after_seconds: float = Field(30.0, gt=0)
+    unhealthy_after_seconds: float = Field(60.0, gt=0)
+    offline_after_seconds: float = Field(300.0, gt=0)
+    default_max_concurrent_tasks: int = Field(10, ge=1)
+
+
+class TasksConfig(_Section):
+    lease_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    backoff_base_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(60.0, ge=0)
+    maintenance_interval_seconds: float = Field(1.0, gt=0)
+    approval_priorities: list[str] = ["P0", "P1"]
+    max_payload_bytes: int = Field(262_144, ge=1024)
+
+
+class ApprovalsConfig(_Section):
+    timeout_seconds: float = Field(0.0, ge=0)  # 0 = never expires
+    timeout_action: Literal["reject", "approve"] = "reject"
+
+
+class OpenAIProviderConfig(_Section):
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+
+
+class ProvidersConfig(_Section):
+    default: str = "builtin"
+    openai: OpenAIProviderConfig = OpenAIProviderConfig()
+    # USD per 1M tokens: {"model": {"input": 0.15, "output": 0.6}}
+    prices: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {
+            "builtin": {"input": 1.0, "output": 2.0},
+            "gpt-4o-mini": {"input": 0.15, "output": 0.60},
+            "gpt-4o": {"input": 2.50, "output": 10.00},
+        }
+    )
+
+
+class OrchestrationsConfig(_Section):
+    dir: str = "examples/orchestrations"
+    watch: bool = True
+    tool_commands: list[str] = []  # allow-listed executables for `command` tools; empty = disabled
+
+
+class ConsoleConfig(_Section):
+    bell: bool = False
+    read_only: bool = False
+    keymap: dict[str, str] = {}
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str = ""  # default: <data_dir>/switchboard.log
+
+
+class Config(_Section):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    auth: AuthConfig = AuthConfig()
+    rate_limits: RateLimitConfig = RateLimitConfig()
+    routing: RoutingConfig = RoutingConfig()
+    agents: AgentsConfig = AgentsConfig()
+    tasks: TasksConfig = TasksConfig()
+    approvals: ApprovalsConfig = ApprovalsConfig()
+    providers: ProvidersConfig = ProvidersConfig()
+    orchestrations: OrchestrationsConfig = OrchestrationsConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.storage.data_dir)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "switchboard.db"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.logging.file) if self.logging.file else self.data_path / "switchboard.log"
+
+
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """Parse ``"10/minute"`` into (10, 60.0). Raises ValueError with the accepted form."""
+    count, _, period = text.partition("/")
+    try:
+        number = int(count.strip())
+    except ValueError:
+        number = -1
+    seconds = _PERIODS.get(period.strip().rstrip("s"))
+    if number <= 0 or seconds is None:
+        raise ValueError(f"rate {text!r} must look like '10/minute' (second, minute, hour, day)")
+    return number, seconds
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Map SWITCHBOARD_<SECTION>_<KEY> variables onto section/key pairs."""
+    sections = sorted(Config.model_fields, key=len, reverse=True)
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in env.items():
+        if not name.startswith("SWITCHBOARD_") or name == "SWITCHBOARD_CONFIG":
+            continue
+        rest = name.removeprefix("SWITCHBOARD_").lower()
+        for section in sections:
+            if rest.startswith(section + "_"):
+                key = rest.removeprefix(section + "_")
+                out.setdefault(section, {})[key] = value
+                break
+        else:
+            raise ConfigError(
+                "environment", name, f"unknown section; expected one of {', '.join(sections)}"
+            )
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Load the file (if any), apply environment variables, then explicit overrides (CLI flags).
+
+    Raises ConfigError naming the source, the key path and the reason.
+    """
+    env = os.environ if env is None else env
+    source = str(path) if path else "defaults"
+    data: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(str(file), "-", "file not found; pass an existing --config FILE")
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(file), "-", f"invalid TOML: {exc}") from None
+    env_data = _env_overrides(env)
+    data = _merge(data, env_data)
+    secret = env.get("ORCHESTRATOR_JWT_SECRET")
+    if secret:
+        data = _merge(data, {"auth": {"jwt_secret": secret}})
+    keys: list[dict[str, Any]] = list(data.get("auth", {}).get("api_keys", []))
+    for name, value in sorted(env.items()):
+        if name.startswith("ORCHESTRATOR_API_KEY_"):
+            key, sep, role = value.rpartition(":")
+            if not sep or role not in ("admin", "agent", "user"):
+                raise ConfigError(
+                    "environment", name, "must be '<key>:<role>' with role admin, agent or user"
+                )
+            keys.append({"name": name.removeprefix("ORCHESTRATOR_API_KEY_").lower(),
+                         "key": key, "role": role})
+    if keys:
+        data = _merge(data, {"auth": {"api_keys": keys}})
+    if overrides:
+        data = _merge(data, {k: dict(v) for k, v in overrides.items() if v})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "-"
+        where = "environment" if key.split(".")[0] in env_data else source
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            reason = "unknown setting; see config.example.toml for the valid keys"
+        raise ConfigError(where, key, reason) from None

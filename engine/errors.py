@@ -1,0 +1,46 @@
+"""Domain errors. Each carries a ``detail`` written for the person who made the request.
+
+The server maps them to status codes (NotFound 404, Conflict 409, ValidationFailed 422,
+Forbidden 403); the console shows ``detail`` as it is.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(EngineError):
+    """No such task, agent, approval, run or orchestration."""
+
+    status = 404
+
+
+class Conflict(EngineError):
+    """The request is valid but the object's current state forbids it (e.g. decided twice)."""
+
+    status = 409
+
+
+class ValidationFailed(EngineError):
+    """A value is wrong; ``field`` names where (``priority``, ``schedule.at``, ``fields.notes``)."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Forbidden(EngineError):
+    """The caller may not do this (e.g. not among a gate's allowed roles)."""
+
+    status = 403

@@ -1,0 +1,262 @@
+"""The event bus: committed events fanned out to subscribers, with replay from any seq.
+
+Every event is first persisted (in the same transaction as the change it describes), and
+the store hands it here only after the commit. A subscriber asks for events after some seq:
+it is registered for live events *before* the replay query runs, then the replay is read
+from the store and the live buffer is drained skipping anything the replay already gave —
+so there is no gap and no duplicate at the seam. A subscriber that falls more than
+``max_buffer`` events behind is dropped with a marker telling it the last seq it got, from
+which it can resubscribe: a slow reader never slows the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from engine.models import Event
+from engine.store.base import ReadConn, Store
+
+log = logging.getLogger("switchboard.events")
+
+_decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
+
+EVENT_COLUMNS = (
+    "seq, event_type, timestamp, source_agent, payload, task_id, run_id, agent_id, trace_id,"
+    " priority"
+)
+
+
+def event_from_row(row: tuple[Any, ...]) -> Event:
+    return Event(
+        seq=row[0], event_type=row[1], timestamp=row[2], source_agent=row[3],
+        payload=_decode_payload(row[4]), task_id=row[5], run_id=row[6], agent_id=row[7],
+        trace_id=row[8], priority=row[9],
+    )
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a subscriber wants. Empty means everything.
+
+    ``types`` are prefixes: ``"task."`` matches ``task.created`` and ``task.completed``.
+    """
+
+    types: tuple[str, ...] = ()
+    task_id: str | None = None
+    run_id: str | None = None
+    agent_id: str | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.types and not event.event_type.startswith(self.types):
+            return False
+        if self.task_id is not None and event.task_id != self.task_id:
+            return False
+        if self.run_id is not None and event.run_id != self.run_id:
+            return False
+        return self.agent_id is None or event.agent_id == self.agent_id
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.types:
+            ors = []
+            for prefix in self.types:
+                ors.append("substr(event_type, 1, ?) = ?")
+                params.extend([len(prefix), prefix])
+            clauses.append("(" + " OR ".join(ors) + ")")
+        for column, value in (
+            ("task_id", self.task_id), ("run_id", self.run_id), ("agent_id", self.agent_id)
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+
+DROPPED = "subscription.dropped"
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One subscriber's view of the stream. Iterate it; ``close()`` when done."""
+
+    bus: EventBus
+    filter: EventFilter
+    max_buffer: int
+    last_seq: int = 0
+    _buffer: deque[Event] = field(default_factory=deque)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _closed: bool = False
+    _dropped: bool = False
+
+    def _offer(self, event: Event) -> None:
+        if self._closed or self._dropped:
+            return
+        if len(self._buffer) >= self.max_buffer:
+            self._dropped = True
+            self._buffer.clear()
+            self.bus._remove(self)
+            log.warning("subscriber dropped after %d buffered events", self.max_buffer)
+        else:
+            self._buffer.append(event)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.bus._remove(self)
+        self._wakeup.set()
+
+    @property
+    def dropped(self) -> bool:
+        return self._dropped
+
+    def drain_nowait(self) -> list[Event]:
+        """Everything buffered right now (for consumers that batch, like the console)."""
+        out: list[Event] = []
+        while self._buffer:
+            event = self._buffer.popleft()
+            if event.seq > self.last_seq:
+                self.last_seq = event.seq
+                out.append(event)
+        return out
+
+    async def next(self, timeout: float | None = None) -> Event | None:
+        """The next event; None on timeout or close; a DROPPED marker if we fell behind."""
+        while True:
+            while self._buffer:
+                event = self._buffer.popleft()
+                if event.seq <= self.last_seq:
+                    continue  # already delivered by the replay
+                self.last_seq = event.seq
+                return event
+            if self._dropped:
+                self._closed = True
+                return Event(seq=self.last_seq, event_type=DROPPED, timestamp=0.0,
+                             payload={"resume_after": self.last_seq})
+            if self._closed:
+                return None
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                return None
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.next()
+            if event is None:
+                return
+            yield event
+            if event.event_type == DROPPED:
+                return
+
+
+class EventBus:
+    """Fan-out of committed events; replay comes from the store."""
+
+    def __init__(self, store: Store, *, replay_page: int = 1000) -> None:
+        self.store = store
+        self.replay_page = replay_page
+        self._subscribers: set[Subscription] = set()
+        self._listeners: list[Callable[[list[Event]], None]] = []
+        self.last_seq = 0
+        store.set_event_sink(self._publish)
+
+    async def start(self) -> None:
+        row = await self.store.read(lambda c: c.fetchone("SELECT MAX(seq) FROM events"))
+        self.last_seq = int(row[0] or 0) if row else 0
+
+    def add_listener(self, listener: Callable[[list[Event]], None]) -> None:
+        """A synchronous in-process hook called with each committed batch (metrics, console)."""
+        self._listeners.append(listener)
+
+    def _publish(self, events: list[Event]) -> None:
+        self.last_seq = max(self.last_seq, events[-1].seq)
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("event listener failed")
+        for sub in list(self._subscribers):
+            flt = sub.filter
+            for event in events:
+                if flt.matches(event):
+                    sub._offer(event)
+
+    def _remove(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def subscribe(
+        self,
+        after_seq: int | None = None,
+        event_filter: EventFilter | None = None,
+        *,
+        max_buffer: int = 10_000,
+    ) -> Subscription:
+        """Live events after ``after_seq`` (None = only new ones), replayed from the store first."""
+        flt = event_filter or EventFilter()
+        sub = Subscription(self, flt, max_buffer)
+        self._subscribers.add(sub)  # register first: nothing committed from now on is missed
+        if after_seq is None:
+            sub.last_seq = self.last_seq
+            return sub
+        sub.last_seq = after_seq
+        replay = await self.history(after_seq, flt, limit=None)
+        if replay:
+            # put replayed events in front of anything that arrived live meanwhile
+            live = list(sub._buffer)
+            sub._buffer.clear()
+            sub._buffer.extend(replay)
+            sub._buffer.extend(e for e in live if e.seq > replay[-1].seq)
+            sub._wakeup.set()
+        return sub
+
+    async def history(
+        self,
+        after_seq: int = 0,
+        event_filter: EventFilter | None = None,
+        *,
+        limit: int | None = 100,
+        before_seq: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """Persisted events after a seq (paged internally when ``limit`` is None)."""
+        flt = event_filter or EventFilter()
+        where, params = flt.sql()
+        out: list[Event] = []
+        cursor = after_seq
+        while True:
+            page = self.replay_page if limit is None else min(limit - len(out), self.replay_page)
+            if page <= 0:
+                break
+            upper = " AND seq < ?" if before_seq is not None else ""
+            upper_params = [before_seq] if before_seq is not None else []
+            order = "DESC" if newest_first else "ASC"
+            bound = "seq < ?" if newest_first and cursor else "seq > ?"
+            sql = (f"SELECT {EVENT_COLUMNS} FROM events WHERE {bound}{upper}{where}"
+                   f" ORDER BY seq {order} LIMIT ?")
+            args = [cursor, *upper_params, *params, page]
+
+            def query(conn: ReadConn, sql: str = sql, args: list[Any] = args) -> list[Any]:
+                return conn.fetchall(sql, args)
+
+            rows = await self.store.read(query)
+            out.extend(event_from_row(r) for r in rows)
+            if len(rows) < page:
+                break
+            cursor = rows[-1][0]
+        return out

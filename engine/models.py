@@ -1,0 +1,313 @@
+"""Domain records of the engine, as msgspec Structs.
+
+Why msgspec: these records are created and encoded on every state change (events, stored
+rows, SSE frames), and msgspec Structs are several times cheaper than pydantic models there.
+The server converts them to API shapes at its edge (``as_dict``), the console reads them
+directly. Timestamps are epoch seconds inside the engine and ISO-8601 ``Z`` strings outside.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from engine.clock import iso
+
+PRIORITIES = ("P0", "P1", "P2", "P3")
+PRIORITY_ALIASES = {"critical": "P0", "high": "P1", "medium": "P2", "low": "P3"}
+PRIORITY_NAMES = {v: k for k, v in PRIORITY_ALIASES.items()}
+
+TASK_STATUSES = (
+    "pending",
+    "awaiting_approval",
+    "assigned",
+    "in_progress",
+    "completed",
+    "failed",
+    "rejected",
+    "cancelled",
+)
+TERMINAL_TASK_STATUSES = frozenset({"completed", "failed", "rejected", "cancelled"})
+
+# Every allowed status change. Anything else is refused with the current status named.
+TASK_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"assigned", "awaiting_approval", "cancelled"}),
+    "awaiting_approval": frozenset({"pending", "assigned", "rejected", "cancelled"}),
+    "assigned": frozenset({"in_progress", "cancelled", "failed"}),
+    "in_progress": frozenset({"completed", "failed", "assigned", "cancelled"}),
+    "completed": frozenset(),
+    "failed": frozenset({"assigned"}),  # operator retry
+    "rejected": frozenset(),
+    "cancelled": frozenset({"assigned"}),  # operator retry
+}
+
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
+AGENT_STATUSES = ("initializing", "active", "inactive", "error")
+HEALTH_STATES = ("healthy", "degraded", "unhealthy", "offline", "unknown")
+
+
+def normalize_priority(value: str) -> str:
+    """``P1``/``p1``/``high`` -> ``P1``. Raises ValueError naming the accepted values."""
+    text = value.strip()
+    upper = text.upper()
+    if upper in PRIORITIES:
+        return upper
+    alias = PRIORITY_ALIASES.get(text.lower())
+    if alias is None:
+        raise ValueError(
+            f"unknown priority {value!r}; use P0, P1, P2, P3 or critical, high, medium, low"
+        )
+    return alias
+
+
+class TaskLog(msgspec.Struct, frozen=True):
+    timestamp: float
+    level: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"timestamp": iso(self.timestamp), "level": self.level, "message": self.message}
+
+
+class Task(msgspec.Struct, kw_only=True):
+    id: str
+    type: str
+    priority: str
+    status: str
+    assigned_agent: str
+    payload: dict[str, Any] = {}
+    source: str | None = None
+    sla_target: float | None = None
+    metadata: dict[str, Any] = {}
+    agent_id: str | None = None
+    claimed_by: str | None = None
+    progress: int = 0
+    result: Any = None
+    error: str | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    idempotency_key: str | None = None
+    schedule: dict[str, Any] | None = None
+    approval_id: str | None = None
+    run_id: str | None = None
+    step_id: str | None = None
+    lease_id: str | None = None
+    lease_expires_at: float | None = None
+    available_at: float = 0.0
+    sla_breached: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    completed_at: float | None = None
+    logs: list[TaskLog] = []
+
+    @property
+    def task_id(self) -> str:
+        return self.id
+
+    @property
+    def trace_id(self) -> str | None:
+        value = self.metadata.get("trace_id")
+        return str(value) if value is not None else None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.completed_at
+        return None if end is None else round(end - self.started_at, 3)
+
+    def estimated_completion(self, now: float) -> float | None:
+        """Linear estimate from progress so far; None until there is progress to go on."""
+        if self.status != "in_progress" or self.started_at is None or self.progress <= 0:
+            return None
+        elapsed = max(now - self.started_at, 0.0)
+        return self.started_at + elapsed * 100.0 / self.progress
+
+    def sla_deadline(self) -> float | None:
+        return None if self.sla_target is None else self.created_at + self.sla_target
+
+    def as_dict(self, now: float | None = None, *, with_logs: bool = True) -> dict[str, Any]:
+        """The API shape: seed 003 fields plus seed 001's (``id`` and ``task_id`` both)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "task_id": self.id,
+            "type": self.type,
+            "status": self.status,
+            "priority": self.priority,
+            "assigned_agent": self.assigned_agent,
+            "agent_id": self.agent_id or self.claimed_by,
+            "claimed_by": self.claimed_by,
+            "payload": self.payload,
+            "source": self.source,
+            "sla_target": self.sla_target,
+            "metadata": self.metadata,
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "idempotency_key": self.idempotency_key,
+            "schedule": self.schedule,
+            "approval_id": self.approval_id,
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "sla_breached": self.sla_breached,
+            "lease_expires_at": iso(self.lease_expires_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+            "duration": self.duration,
+            "estimated_completion": iso(self.estimated_completion(now)) if now else None,
+        }
+        if with_logs:
+            data["logs"] = [log.as_dict() for log in self.logs]
+        return data
+
+
+class Agent(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    type: str
+    status: str = "initializing"
+    max_concurrent_tasks: int = 10
+    timeout: float = 300.0
+    retry_attempts: int = 3
+    environment: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    last_heartbeat: float | None = None
+    first_heartbeat: float | None = None
+    health: str = "unknown"
+    running: int = 0
+    tasks_completed: int = 0
+    tasks_failed: int = 0
+    response_ms_total: float = 0.0
+    memory_usage: float | None = None
+    cpu_usage: float | None = None
+
+    @property
+    def success_rate(self) -> float:
+        done = self.tasks_completed + self.tasks_failed
+        return round(100.0 * self.tasks_completed / done, 2) if done else 0.0
+
+    @property
+    def avg_response_time(self) -> float:
+        return round(self.response_ms_total / self.tasks_completed, 1) if self.tasks_completed else 0.0
+
+    def uptime(self, now: float) -> float:
+        if self.first_heartbeat is None or self.health == "offline":
+            return 0.0
+        return round(max(now - self.first_heartbeat, 0.0), 1)
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """Seed 001's agent detail shape."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "status": self.status,
+            "environment": self.environment,
+            "configuration": {
+                "max_concurrent_tasks": self.max_concurrent_tasks,
+                "timeout": self.timeout,
+                "retry_attempts": self.retry_attempts,
+            },
+            "health": {
+                "status": self.health,
+                "last_check": iso(self.last_heartbeat),
+                "uptime": self.uptime(now),
+            },
+            "load": {"running": self.running, "max": self.max_concurrent_tasks},
+            "metrics": {
+                "tasks_completed": self.tasks_completed,
+                "tasks_failed": self.tasks_failed,
+                "success_rate": self.success_rate,
+                "avg_response_time": self.avg_response_time,
+                "memory_usage": self.memory_usage,
+                "cpu_usage": self.cpu_usage,
+            },
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class Approval(msgspec.Struct, kw_only=True):
+    approval_id: str
+    kind: str  # "task" (P0/P1 gate) or "gate" (orchestration human step)
+    priority: str
+    status: str = "pending"
+    task_id: str | None = None
+    run_id: str | None = None
+    step_id: str | None = None
+    reason: str | None = None
+    prompt: str | None = None
+    fields: list[dict[str, Any]] = []
+    agent_context: str | None = None
+    allowed_roles: list[str] = []
+    allowed_users: list[str] = []
+    timeout_action: str = "reject"
+    timeout_response: Any = None
+    created_at: float = 0.0
+    expires_at: float | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+    response: Any = None
+    rejection_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Seed 003's approval shape, plus the gate form for orchestration steps."""
+        approved = self.status == "approved"
+        return {
+            "approval_id": self.approval_id,
+            "kind": self.kind,
+            "task_id": self.task_id,
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "priority": self.priority,
+            "reason": self.reason if self.status != "rejected" else self.rejection_reason,
+            "request_reason": self.reason,
+            "prompt": self.prompt,
+            "fields": self.fields,
+            "agent_context": self.agent_context,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+            "timeout_action": self.timeout_action,
+            "allowed_roles": self.allowed_roles,
+            "approved_by": self.decided_by if approved else None,
+            "approved_at": iso(self.decided_at) if approved else None,
+            "decided_by": self.decided_by,
+            "decided_at": iso(self.decided_at),
+            "response": self.response,
+            "rejection_reason": self.rejection_reason,
+        }
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
+    seq: int
+    event_type: str
+    timestamp: float
+    source_agent: str | None = None
+    payload: dict[str, Any] = {}
+    task_id: str | None = None
+    run_id: str | None = None
+    agent_id: str | None = None
+    trace_id: str | None = None
+    priority: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "event_type": self.event_type,
+            "source_agent": self.source_agent,
+            "payload": self.payload,
+            "task_id": self.task_id,
+            "run_id": self.run_id,
+            "agent_id": self.agent_id,
+            "trace_id": self.trace_id,
+            "priority": self.priority,
+            "timestamp": iso(self.timestamp),
+        }

@@ -1,0 +1,93 @@
+"""The store interface the engine's services are written against.
+
+A service expresses a change as a *write op*: a plain function that receives a ``Tx`` and
+runs SQL through it. The store runs ops from many callers in one transaction (group commit)
+and only then resolves each caller's awaitable, so an acknowledged change is a committed
+change. Events an op emits are persisted in that same transaction and handed to the event
+bus only after the commit. Reads run on separate connections and never wait for the writer.
+
+The SQL used by the services is a portable subset (``?`` placeholders, ``ON CONFLICT``
+upserts, JSON as text); a PostgreSQL store would implement ``Tx``/``ReadConn`` with the same
+surface.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from engine.models import Event
+
+R = TypeVar("R")
+
+
+class Tx(Protocol):
+    """What a write op may do inside the group transaction."""
+
+    now: float
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def emit(
+        self,
+        event_type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        source_agent: str | None = None,
+        task_id: str | None = None,
+        run_id: str | None = None,
+        agent_id: str | None = None,
+        trace_id: str | None = None,
+        priority: str | None = None,
+    ) -> Event: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+
+class ReadConn(Protocol):
+    """A read-only connection handed to read functions (runs off the event loop)."""
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+WriteOp = Callable[[Tx], R]
+ReadOp = Callable[[ReadConn], R]
+
+
+class Store(abc.ABC):
+    """Durable storage with group-committed writes and non-blocking reads."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Create or migrate the schema and start the writer."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish queued writes, stop the writer, close connections."""
+
+    @abc.abstractmethod
+    async def write(self, op: WriteOp[R]) -> R:
+        """Run ``op`` in the next group transaction; return its result once committed."""
+
+    @abc.abstractmethod
+    async def read(self, op: ReadOp[R]) -> R:
+        """Run ``op`` against a read connection (sees every committed write)."""
+
+    @abc.abstractmethod
+    def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
+        """Where committed events go (the bus), in seq order, after each commit."""
+
+    @abc.abstractmethod
+    async def ping(self) -> float:
+        """Round-trip a trivial query; returns milliseconds (for health)."""
+
+    @abc.abstractmethod
+    async def integrity_check(self) -> str:
+        """The storage engine's own consistency check ("ok" when healthy)."""

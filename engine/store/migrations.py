@@ -1,0 +1,143 @@
+"""Versioned schema. Each entry is applied once, in order, inside a transaction at start.
+
+Add a new entry to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the core domain
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        status TEXT NOT NULL,
+        assigned_agent TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        source TEXT,
+        sla_target REAL,
+        metadata TEXT NOT NULL,
+        agent_id TEXT,
+        claimed_by TEXT,
+        progress INTEGER NOT NULL DEFAULT 0,
+        result TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        schedule TEXT,
+        approval_id TEXT,
+        run_id TEXT,
+        step_id TEXT,
+        lease_id TEXT,
+        lease_expires_at REAL,
+        available_at REAL NOT NULL,
+        sla_breached INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        completed_at REAL,
+        qseq INTEGER NOT NULL
+    );
+    CREATE INDEX tasks_ready ON tasks (assigned_agent, priority, available_at, qseq)
+        WHERE status = 'assigned';
+    CREATE INDEX tasks_leases ON tasks (lease_expires_at) WHERE status = 'in_progress';
+    CREATE INDEX tasks_pending ON tasks (available_at) WHERE status = 'pending';
+    CREATE INDEX tasks_sla ON tasks (created_at)
+        WHERE sla_target IS NOT NULL AND sla_breached = 0
+        AND status NOT IN ('completed', 'failed', 'rejected', 'cancelled');
+    CREATE INDEX tasks_status_created ON tasks (status, created_at);
+    CREATE INDEX tasks_created ON tasks (created_at);
+    CREATE INDEX tasks_claimed_by ON tasks (claimed_by, status);
+    CREATE INDEX tasks_run ON tasks (run_id);
+
+    CREATE TABLE task_logs (
+        task_id TEXT NOT NULL,
+        timestamp REAL NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX task_logs_task ON task_logs (task_id, timestamp);
+
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        max_concurrent_tasks INTEGER NOT NULL,
+        timeout REAL NOT NULL,
+        retry_attempts INTEGER NOT NULL,
+        environment TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        last_heartbeat REAL,
+        first_heartbeat REAL,
+        health TEXT NOT NULL,
+        running INTEGER NOT NULL DEFAULT 0,
+        tasks_completed INTEGER NOT NULL DEFAULT 0,
+        tasks_failed INTEGER NOT NULL DEFAULT 0,
+        response_ms_total REAL NOT NULL DEFAULT 0,
+        memory_usage REAL,
+        cpu_usage REAL,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX agents_type ON agents (type);
+
+    CREATE TABLE approvals (
+        approval_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        status TEXT NOT NULL,
+        task_id TEXT,
+        run_id TEXT,
+        step_id TEXT,
+        reason TEXT,
+        prompt TEXT,
+        fields TEXT NOT NULL,
+        agent_context TEXT,
+        allowed_roles TEXT NOT NULL,
+        allowed_users TEXT NOT NULL,
+        timeout_action TEXT NOT NULL,
+        timeout_response TEXT,
+        created_at REAL NOT NULL,
+        expires_at REAL,
+        decided_by TEXT,
+        decided_at REAL,
+        response TEXT,
+        rejection_reason TEXT
+    );
+    CREATE INDEX approvals_pending ON approvals (created_at) WHERE status = 'pending';
+    CREATE INDEX approvals_expiry ON approvals (expires_at) WHERE status = 'pending';
+    CREATE INDEX approvals_decided ON approvals (decided_at);
+    CREATE INDEX approvals_task ON approvals (task_id);
+    CREATE INDEX approvals_run ON approvals (run_id, step_id);
+
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_type TEXT NOT NULL,
+        timestamp REAL NOT NULL,
+        source_agent TEXT,
+        payload TEXT NOT NULL,
+        task_id TEXT,
+        run_id TEXT,
+        agent_id TEXT,
+        trace_id TEXT,
+        priority TEXT
+    );
+    CREATE INDEX events_timestamp ON events (timestamp);
+
+    CREATE TABLE metrics_minute (
+        minute INTEGER PRIMARY KEY,
+        created INTEGER NOT NULL DEFAULT 0,
+        completed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        response_ms_sum REAL NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    """,
+]

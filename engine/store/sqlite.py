@@ -1,0 +1,298 @@
+"""The embedded SQLite store: WAL, one writer thread with group commit, pooled readers.
+
+Why a writer thread of our own instead of aiosqlite for writes: aiosqlite runs one call per
+queue hop, so every change would pay its own COMMIT (and fsync). Here every op queued while
+the previous commit was syncing runs in the next transaction, each inside a SAVEPOINT so one
+failing op does not undo its neighbours, and one fsync acknowledges them all. Reads go through
+aiosqlite connections in WAL mode, so they never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from engine.clock import Clock, SystemClock
+from engine.models import Event
+from engine.store.base import ReadOp, Store, WriteOp
+from engine.store.migrations import MIGRATIONS
+
+log = logging.getLogger("switchboard.store")
+
+_json_encode = msgspec.json.Encoder().encode
+_STOP = object()
+
+
+class StoreClosed(RuntimeError):
+    """The store is closed; the change was not made."""
+
+
+class _Tx:
+    """The write context handed to ops (see ``engine.store.base.Tx``)."""
+
+    __slots__ = ("_callbacks", "_conn", "_events", "now")
+
+    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
+        self._conn = conn
+        self.now = now
+        self._events: list[Event] = []
+        self._callbacks: list[Callable[[], None]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, params)
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self._conn.execute(sql, params).fetchone()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def emit(
+        self,
+        event_type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        source_agent: str | None = None,
+        task_id: str | None = None,
+        run_id: str | None = None,
+        agent_id: str | None = None,
+        trace_id: str | None = None,
+        priority: str | None = None,
+    ) -> Event:
+        body = payload or {}
+        cursor = self._conn.execute(
+            "INSERT INTO events (event_type, timestamp, source_agent, payload, task_id, run_id,"
+            " agent_id, trace_id, priority) VALUES (?,?,?,?,?,?,?,?,?)",
+            (event_type, self.now, source_agent, _json_encode(body), task_id, run_id,
+             agent_id, trace_id, priority),
+        )
+        event = Event(
+            seq=int(cursor.lastrowid or 0), event_type=event_type, timestamp=self.now,
+            source_agent=source_agent, payload=body, task_id=task_id, run_id=run_id,
+            agent_id=agent_id, trace_id=trace_id, priority=priority,
+        )
+        self._events.append(event)
+        return event
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+
+class _ReadConn:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self._conn.execute(sql, params).fetchone()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class SQLiteStore(Store):
+    """SQLite in WAL mode. ``synchronous=FULL`` by default: a commit survives power loss."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        max_batch: int = 512,
+        readers: int = 2,
+        clock: Clock | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.max_batch = max_batch
+        self.clock = clock or SystemClock()
+        self._reader_count = readers
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._reader_conns: list[aiosqlite.Connection] = []
+        self._sink: Callable[[list[Event]], None] = lambda events: None
+        self._closed = True
+        self.commits = 0
+        self.ops_committed = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        writer = await asyncio.to_thread(self._open_writer)
+        self._thread = threading.Thread(
+            target=self._run_writer, args=(writer,), name="switchboard-store-writer", daemon=True
+        )
+        self._thread.start()
+        self._readers = asyncio.Queue()
+        for _ in range(self._reader_count):
+            conn = await aiosqlite.connect(str(self.path), isolation_level=None)
+            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute("PRAGMA query_only=ON")
+            self._reader_conns.append(conn)
+            self._readers.put_nowait(conn)
+        self._closed = False
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = _connect(self.path, self.synchronous)
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0] or 0)
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("applied schema migration %d", version)
+        return conn
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+        for conn in self._reader_conns:
+            await conn.close()
+        self._reader_conns.clear()
+
+    def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
+        self._sink = sink
+
+    # -- writes ----------------------------------------------------------------------------
+    async def write(self, op: WriteOp[Any]) -> Any:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        assert self._loop is not None
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._queue.put((op, future))
+        return await future
+
+    def _run_writer(self, conn: sqlite3.Connection) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit_batch(conn, batch)
+        conn.close()
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any, _Tx | None]] = []
+        now = self.clock.now()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, future in batch:
+                tx = _Tx(conn, now)
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = op(tx)
+                except BaseException as exc:  # the op's own failure: undo it alone
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append((future, False, exc, None))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((future, True, result, tx))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nothing in the batch holds
+            log.exception("group commit of %d ops failed", len(batch))
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            failure = StoreClosed(f"commit failed: {exc}")
+            outcomes = [(future, False, failure, None) for _, future in batch]
+        self.commits += 1
+        self.ops_committed += len(batch)
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, outcomes)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    def _deliver(self, outcomes: list[tuple[asyncio.Future[Any], bool, Any, _Tx | None]]) -> None:
+        events: list[Event] = []
+        callbacks: list[Callable[[], None]] = []
+        for _, ok, _, tx in outcomes:
+            if ok and tx is not None:
+                events.extend(tx._events)
+                callbacks.extend(tx._callbacks)
+        if events:
+            try:
+                self._sink(events)
+            except Exception:
+                log.exception("event sink failed")
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback failed")
+        for future, ok, value, _ in outcomes:
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    # -- reads -----------------------------------------------------------------------------
+    async def read(self, op: ReadOp[Any]) -> Any:
+        if self._readers is None or self._closed:
+            raise StoreClosed("the store is closed")
+        conn = await self._readers.get()
+        try:
+            # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
+            return await conn._execute(lambda: op(_ReadConn(conn._conn)))  # noqa: SLF001
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def ping(self) -> float:
+        started = time.perf_counter()
+        await self.read(lambda c: c.fetchone("SELECT 1"))
+        return round((time.perf_counter() - started) * 1000.0, 3)
+
+    async def integrity_check(self) -> str:
+        row = await self.read(lambda c: c.fetchone("PRAGMA integrity_check"))
+        return str(row[0]) if row else "unknown"
