@@ -284,7 +284,7 @@ class SQLiteStore(Store):
         conn = await self._readers.get()
         try:
             # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
-            return await conn._execute(lambda: op(_ReadConn(conn._conn)))  # noqa: SLF001
+            return await conn._execute(lambda: op(_ReadConn(conn._conn)))
         finally:
             self._readers.put_nowait(conn)
 

@@ -1,0 +1,281 @@
+"""Agents (seed 001): registry, heartbeats, health from heartbeat age, metrics from outcomes.
+
+A worker process is an agent instance: it registers (or reuses a pre-created id),
+heartbeats, and claims tasks of its type. Health is derived, not reported: the age of the
+last heartbeat against the configured thresholds, re-evaluated by the maintenance loop so
+that an agent that goes silent is seen going degraded -> unhealthy -> offline, with an
+``agent.status_changed`` event at each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.clock import Clock
+from engine.config import Config
+from engine.errors import NotFound, ValidationFailed
+from engine.ids import new_id
+from engine.models import AGENT_STATUSES, Agent
+from engine.rows import AGENT_COLUMNS, agent_from_row
+from engine.store.base import ReadConn, Store, Tx
+
+
+@dataclass(frozen=True)
+class AgentQuery:
+    status: str | None = None
+    type: str | None = None
+    health: str | None = None
+    page: int = 1
+    limit: int = 20
+
+
+def load_agent(conn: Tx | ReadConn, agent_id: str) -> Agent:
+    row = conn.fetchone(f"SELECT {AGENT_COLUMNS} FROM agents WHERE id = ? AND deleted = 0",
+                        (agent_id,))
+    if row is None:
+        raise NotFound(f"agent {agent_id!r} not found")
+    return agent_from_row(row)
+
+
+def _configuration(config: dict[str, Any] | None, base: Agent | None,
+                   default_max: int) -> tuple[int, float, int]:
+    cfg = dict(config or {})
+    unknown = set(cfg) - {"max_concurrent_tasks", "timeout", "retry_attempts"}
+    if unknown:
+        raise ValidationFailed(f"configuration.{sorted(unknown)[0]}",
+                               "unknown setting; use max_concurrent_tasks, timeout, retry_attempts")
+    max_tasks = cfg.get("max_concurrent_tasks", base.max_concurrent_tasks if base else default_max)
+    timeout = cfg.get("timeout", base.timeout if base else 300.0)
+    retries = cfg.get("retry_attempts", base.retry_attempts if base else 3)
+    if not isinstance(max_tasks, int) or isinstance(max_tasks, bool) or not 1 <= max_tasks <= 10_000:
+        raise ValidationFailed("configuration.max_concurrent_tasks", "must be an integer 1..10000")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise ValidationFailed("configuration.timeout", "must be a positive number of seconds")
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
+        raise ValidationFailed("configuration.retry_attempts", "must be an integer 0..100")
+    return max_tasks, float(timeout), retries
+
+
+class AgentService:
+    """Agent registry and health. Construct through ``engine.Engine``."""
+
+    def __init__(self, store: Store, config: Config, clock: Clock) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    def health_for(self, last_heartbeat: float | None, now: float) -> str:
+        if last_heartbeat is None:
+            return "unknown"
+        age = now - last_heartbeat
+        cfg = self.config.agents
+        if age < cfg.degraded_after_seconds:
+            return "healthy"
+        if age < cfg.unhealthy_after_seconds:
+            return "degraded"
+        if age < cfg.offline_after_seconds:
+            return "unhealthy"
+        return "offline"
+
+    async def create(self, name: str, type: str, *, configuration: dict[str, Any] | None = None,
+                     environment: str | None = None, agent_id: str | None = None) -> Agent:
+        if not name or not name.strip():
+            raise ValidationFailed("name", "must be a non-empty string")
+        if not type or not type.strip():
+            raise ValidationFailed("type", "must be a non-empty string")
+        max_tasks, timeout, retries = _configuration(
+            configuration, None, self.config.agents.default_max_concurrent_tasks)
+
+        def op(tx: Tx) -> Agent:
+            new = agent_id or new_id("agent")
+            existing = tx.fetchone("SELECT deleted FROM agents WHERE id = ?", (new,))
+            if existing is not None:
+                from engine.errors import Conflict
+                raise Conflict(f"agent {new!r} already exists")
+            agent = Agent(id=new, name=name.strip(), type=type.strip(),
+                          max_concurrent_tasks=max_tasks, timeout=timeout,
+                          retry_attempts=retries, environment=environment,
+                          created_at=tx.now, updated_at=tx.now)
+            tx.execute(
+                f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES ("
+                + ",".join("?" * 19) + ")",
+                (agent.id, agent.name, agent.type, agent.status, max_tasks, timeout, retries,
+                 environment, tx.now, tx.now, None, None, "unknown", 0, 0, 0, 0.0, None, None),
+            )
+            tx.emit("agent.registered", {"agent_id": agent.id, "name": agent.name,
+                                         "type": agent.type, "status": agent.status},
+                    agent_id=agent.id, source_agent=agent.id)
+            return agent
+
+        return await self.store.write(op)
+
+    async def register(self, name: str, type: str, *, agent_id: str | None = None,
+                       configuration: dict[str, Any] | None = None) -> Agent:
+        """Create, or reuse an existing agent id (a worker restarting with its own id)."""
+        if agent_id is not None:
+            try:
+                agent = await self.get(agent_id)
+            except NotFound:
+                pass
+            else:
+                if agent.type != type:
+                    raise ValidationFailed(
+                        "type", f"agent {agent_id} is of type {agent.type}, not {type}")
+                return agent
+        return await self.create(name, type, configuration=configuration, agent_id=agent_id)
+
+    async def get(self, agent_id: str) -> Agent:
+        return await self.store.read(lambda c: load_agent(c, agent_id))
+
+    async def list(self, query: AgentQuery) -> tuple[list[Agent], int]:
+        clauses = ["deleted = 0"]
+        params: list[Any] = []
+        if query.status:
+            if query.status not in AGENT_STATUSES:
+                raise ValidationFailed("status", f"use one of {', '.join(AGENT_STATUSES)}")
+            clauses.append("status = ?")
+            params.append(query.status)
+        if query.type:
+            clauses.append("type = ?")
+            params.append(query.type)
+        if query.health:
+            clauses.append("health = ?")
+            params.append(query.health)
+        if not 1 <= query.limit <= 100:
+            raise ValidationFailed("limit", "must be between 1 and 100")
+        if query.page < 1:
+            raise ValidationFailed("page", "must be 1 or more")
+        where = " WHERE " + " AND ".join(clauses)
+
+        def read(conn: ReadConn) -> tuple[list[Agent], int]:
+            total = conn.fetchone(f"SELECT COUNT(*) FROM agents{where}", params)
+            rows = conn.fetchall(
+                f"SELECT {AGENT_COLUMNS} FROM agents{where} ORDER BY type, name, id"
+                " LIMIT ? OFFSET ?", [*params, query.limit, (query.page - 1) * query.limit])
+            return [agent_from_row(r) for r in rows], int(total[0] if total else 0)
+
+        return await self.store.read(read)
+
+    async def all(self) -> list[Agent]:
+        def read(conn: ReadConn) -> list[Agent]:
+            rows = conn.fetchall(
+                f"SELECT {AGENT_COLUMNS} FROM agents WHERE deleted = 0 ORDER BY type, name, id")
+            return [agent_from_row(r) for r in rows]
+        return await self.store.read(read)
+
+    async def update(self, agent_id: str, *, name: str | None = None,
+                     configuration: dict[str, Any] | None = None,
+                     environment: str | None = None, status: str | None = None) -> Agent:
+        if status is not None and status not in AGENT_STATUSES:
+            raise ValidationFailed("status", f"use one of {', '.join(AGENT_STATUSES)}")
+        if name is not None and not name.strip():
+            raise ValidationFailed("name", "must be a non-empty string")
+
+        def op(tx: Tx) -> Agent:
+            agent = load_agent(tx, agent_id)
+            max_tasks, timeout, retries = _configuration(
+                configuration, agent, self.config.agents.default_max_concurrent_tasks)
+            old_status = agent.status
+            agent.name = name.strip() if name else agent.name
+            agent.max_concurrent_tasks, agent.timeout, agent.retry_attempts = (
+                max_tasks, timeout, retries)
+            agent.environment = environment if environment is not None else agent.environment
+            agent.status = status or agent.status
+            agent.updated_at = tx.now
+            tx.execute(
+                "UPDATE agents SET name=?, max_concurrent_tasks=?, timeout=?, retry_attempts=?,"
+                " environment=?, status=?, updated_at=? WHERE id=?",
+                (agent.name, max_tasks, timeout, retries, agent.environment, agent.status,
+                 tx.now, agent_id),
+            )
+            tx.emit("agent.updated", {"agent_id": agent_id, "name": agent.name,
+                                      "status": agent.status}, agent_id=agent_id)
+            if old_status != agent.status:
+                tx.emit("agent.status_changed", {"agent_id": agent_id, "old_status": old_status,
+                                                 "status": agent.status, "health": agent.health},
+                        agent_id=agent_id)
+            return agent
+
+        return await self.store.write(op)
+
+    async def delete(self, agent_id: str) -> float:
+        """Remove an agent; tasks it holds go back to the queue. Returns the deletion time."""
+        def op(tx: Tx) -> float:
+            load_agent(tx, agent_id)
+            held = tx.fetchall(
+                "SELECT id, assigned_agent FROM tasks WHERE claimed_by = ? AND status='in_progress'",
+                (agent_id,))
+            for task_id, _ in held:
+                tx.execute(
+                    "UPDATE tasks SET status='assigned', claimed_by=NULL, lease_id=NULL,"
+                    " lease_expires_at=NULL, available_at=?, updated_at=? WHERE id=?",
+                    (tx.now, tx.now, task_id))
+                tx.emit("task.requeued", {"task_id": task_id, "reason": "agent deleted",
+                                          "status": "assigned"}, task_id=task_id,
+                        agent_id=agent_id)
+            tx.execute("UPDATE agents SET deleted = 1, status='inactive', running=0,"
+                       " updated_at=? WHERE id = ?", (tx.now, agent_id))
+            tx.emit("agent.deleted", {"agent_id": agent_id}, agent_id=agent_id)
+            return tx.now
+
+        return await self.store.write(op)
+
+    async def heartbeat(self, agent_id: str, *, cpu_usage: float | None = None,
+                        memory_usage: float | None = None, status: str | None = None) -> Agent:
+        """Record a heartbeat: health becomes healthy and the agent's leases are extended."""
+        for field, value in (("cpu_usage", cpu_usage), ("memory_usage", memory_usage)):
+            if value is not None and (not isinstance(value, int | float)
+                                      or isinstance(value, bool) or not 0 <= value <= 100):
+                raise ValidationFailed(field, "must be a percentage from 0 to 100")
+        if status is not None and status not in ("active", "error", "inactive"):
+            raise ValidationFailed("status", "use active, inactive or error")
+        lease_seconds = self.config.tasks.lease_seconds
+
+        def op(tx: Tx) -> Agent:
+            agent = load_agent(tx, agent_id)
+            now = tx.now
+            old_health, old_status = agent.health, agent.status
+            if agent.first_heartbeat is None or agent.health == "offline":
+                agent.first_heartbeat = now
+            agent.last_heartbeat = now
+            agent.health = "healthy"
+            agent.status = status or ("active" if agent.status in ("initializing", "inactive")
+                                      else agent.status)
+            agent.cpu_usage = cpu_usage if cpu_usage is not None else agent.cpu_usage
+            agent.memory_usage = memory_usage if memory_usage is not None else agent.memory_usage
+            tx.execute(
+                "UPDATE agents SET last_heartbeat=?, first_heartbeat=?, health='healthy',"
+                " status=?, cpu_usage=?, memory_usage=?, updated_at=? WHERE id=?",
+                (now, agent.first_heartbeat, agent.status, agent.cpu_usage, agent.memory_usage,
+                 now, agent_id))
+            tx.execute("UPDATE tasks SET lease_expires_at=? WHERE claimed_by=?"
+                       " AND status='in_progress'", (now + lease_seconds, agent_id))
+            if old_health != "healthy" or old_status != agent.status:
+                tx.emit("agent.status_changed", {
+                    "agent_id": agent_id, "name": agent.name, "type": agent.type,
+                    "old_health": old_health, "health": "healthy",
+                    "old_status": old_status, "status": agent.status},
+                    agent_id=agent_id, source_agent=agent_id)
+            return agent
+
+        return await self.store.write(op)
+
+    def health_sweep_op(self, tx: Tx) -> int:
+        """Re-derive health from heartbeat age; emit a change event per transition."""
+        changed = 0
+        rows = tx.fetchall("SELECT id, name, type, health, status, last_heartbeat FROM agents"
+                           " WHERE deleted = 0 AND last_heartbeat IS NOT NULL")
+        for agent_id, name, agent_type, health, status, last in rows:
+            new_health = self.health_for(last, tx.now)
+            if new_health == health:
+                continue
+            new_status = "inactive" if new_health == "offline" else status
+            tx.execute("UPDATE agents SET health=?, status=? WHERE id=?",
+                       (new_health, new_status, agent_id))
+            tx.emit("agent.status_changed", {
+                "agent_id": agent_id, "name": name, "type": agent_type, "old_health": health,
+                "health": new_health, "old_status": status, "status": new_status,
+                "last_heartbeat_age": round(tx.now - last, 1)}, agent_id=agent_id)
+            changed += 1
+        return changed

@@ -1,0 +1,113 @@
+"""The engine: one object that owns the store, the event bus, the services and the
+maintenance loop. The server and the console get everything through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from engine.agents import AgentService
+from engine.approvals import ApprovalService
+from engine.clock import Clock, SystemClock
+from engine.config import Config
+from engine.events import EventBus
+from engine.stats import StatsService
+from engine.store.base import Store, Tx
+from engine.store.sqlite import SQLiteStore
+from engine.tasks import TaskService
+
+log = logging.getLogger("switchboard.engine")
+
+
+class Engine:
+    """Construct, ``await start()``, use the services, ``await stop()``."""
+
+    def __init__(self, config: Config, *, clock: Clock | None = None,
+                 store: Store | None = None, run_maintenance: bool = True) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = store or SQLiteStore(
+            config.db_path, synchronous=config.storage.synchronous,
+            max_batch=config.storage.max_batch, clock=self.clock)
+        self.bus = EventBus(self.store)
+        self.tasks = TaskService(self.store, self.bus, config, self.clock)
+        self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
+        self.agents = AgentService(self.store, config, self.clock)
+        self.stats = StatsService(self.store, config, self.clock)
+        self._run_maintenance = run_maintenance
+        self._maintenance_task: asyncio.Task[None] | None = None
+        self._extensions: list[Any] = []
+        self.started = False
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.bus.start()
+        if self._run_maintenance:
+            self._maintenance_task = asyncio.create_task(self._maintenance_loop(),
+                                                         name="switchboard-maintenance")
+        self.started = True
+        log.info("engine started on %s", self.config.db_path)
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for ext in reversed(self._extensions):
+            stop = getattr(ext, "stop", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    await stop()
+        if self._maintenance_task is not None:
+            self._maintenance_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance_task
+        await self.store.close()
+        log.info("engine stopped")
+
+    def add_extension(self, ext: Any) -> None:
+        """Attach a component (e.g. the orchestration runner) stopped with the engine."""
+        self._extensions.append(ext)
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- maintenance ------------------------------------------------------------------------
+    def _maintenance_op(self, tx: Tx) -> dict[str, int]:
+        counts = self.tasks.maintenance_op(tx)
+        counts["approvals_expired"] = self.approvals.expiry_op(tx)
+        counts["agents_changed"] = self.agents.health_sweep_op(tx)
+        return counts
+
+    async def run_maintenance_once(self) -> dict[str, int]:
+        """Expire leases and approvals, promote scheduled tasks, flag SLAs, sweep health."""
+        return await self.store.write(self._maintenance_op)
+
+    async def prune_events(self) -> int:
+        cutoff = self.clock.now() - self.config.storage.event_retention_days * 86_400
+
+        def op(tx: Tx) -> int:
+            return tx.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount
+
+        return await self.store.write(op)
+
+    async def _maintenance_loop(self) -> None:
+        interval = self.config.tasks.maintenance_interval_seconds
+        ticks = 0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.run_maintenance_once()
+                ticks += 1
+                if ticks % 3600 == 0:
+                    await self.prune_events()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("maintenance pass failed")

@@ -1,0 +1,781 @@
+"""Tasks: creation and routing, the P0/P1 approval gate, dispatch with leases, outcomes.
+
+Every change is one write op committed through the store's group commit before the caller
+hears about it. Dispatch is pull-based (workers claim), with long-poll waiters per agent
+type woken right after a task for that type is committed as ``assigned``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.clock import Clock, parse_iso
+from engine.config import Config
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.events import EventBus, EventFilter
+from engine.ids import new_id
+from engine.models import (
+    TASK_STATUSES,
+    TASK_TRANSITIONS,
+    TERMINAL_TASK_STATUSES,
+    Approval,
+    Task,
+    TaskLog,
+    normalize_priority,
+)
+from engine.rows import (
+    APPROVAL_INSERT,
+    TASK_COLUMNS,
+    TASK_INSERT,
+    approval_insert_params,
+    encode,
+    task_from_row,
+    task_insert_params,
+)
+from engine.store.base import ReadConn, Store, Tx
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a change: recorded in approvals and events."""
+
+    name: str
+    role: str = "admin"
+
+
+SYSTEM = Actor("system", "admin")
+
+
+@dataclass
+class TaskSpec:
+    """A request to create a task (validated by ``TaskService.create``)."""
+
+    type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    priority: str = "P2"
+    source: str | None = None
+    sla_target: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    agent_id: str | None = None
+    idempotency_key: str | None = None
+    schedule: dict[str, Any] | None = None
+    max_attempts: int | None = None
+    run_id: str | None = None
+    step_id: str | None = None
+    approval_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Seed 001's list filters."""
+
+    agent_id: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    type: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    run_id: str | None = None
+    page: int = 1
+    limit: int = 20
+
+
+def _task_event_payload(task: Task, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "task_id": task.id, "type": task.type, "status": task.status,
+        "priority": task.priority, "assigned_agent": task.assigned_agent,
+    }
+    body.update(extra)
+    return body
+
+
+def load_task(tx: Tx | ReadConn, task_id: str, *, with_logs: bool = False) -> Task:
+    row = tx.fetchone(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
+    if row is None:
+        raise NotFound(f"task {task_id!r} not found")
+    logs = None
+    if with_logs:
+        logs = [
+            TaskLog(timestamp=r[0], level=r[1], message=r[2])
+            for r in tx.fetchall(
+                "SELECT timestamp, level, message FROM task_logs WHERE task_id = ?"
+                " ORDER BY timestamp, rowid", (task_id,)
+            )
+        ]
+    return task_from_row(row, logs)
+
+
+def _check_transition(task: Task, target: str) -> None:
+    if target not in TASK_TRANSITIONS[task.status]:
+        allowed = ", ".join(sorted(TASK_TRANSITIONS[task.status])) or "none (final)"
+        raise Conflict(
+            f"task {task.id} is {task.status}; cannot move to {target} (allowed: {allowed})"
+        )
+
+
+class TaskService:
+    """The task queue. Construct through ``engine.Engine``."""
+
+    def __init__(self, store: Store, bus: EventBus, config: Config, clock: Clock) -> None:
+        self.store = store
+        self.bus = bus
+        self.config = config
+        self.clock = clock
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+
+    # -- routing ---------------------------------------------------------------------------
+    def route(self, task_type: str) -> str | None:
+        return self.config.routing.table.get(task_type) or (
+            self.config.routing.default_agent_type or None
+        )
+
+    def _wake(self, agent_type: str, count: int = 1) -> None:
+        waiters = self._waiters.get(agent_type)
+        while waiters and count > 0:
+            future = waiters.pop(0)
+            if not future.done():
+                future.set_result(None)
+                count -= 1
+
+    def _wake_after(self, tx: Tx, agent_type: str) -> None:
+        tx.after_commit(lambda: self._wake(agent_type))
+
+    # -- create ----------------------------------------------------------------------------
+    def _validate(self, spec: TaskSpec, now: float) -> tuple[str, float, dict[str, Any] | None]:
+        if not isinstance(spec.type, str) or not spec.type.strip():
+            raise ValidationFailed("type", "must be a non-empty string")
+        try:
+            priority = normalize_priority(spec.priority)
+        except (ValueError, AttributeError) as exc:
+            raise ValidationFailed("priority", str(exc)) from None
+        if spec.sla_target is not None and spec.sla_target <= 0:
+            raise ValidationFailed("sla_target", "must be a positive number of seconds")
+        if spec.max_attempts is not None and not 1 <= spec.max_attempts <= 100:
+            raise ValidationFailed("max_attempts", "must be between 1 and 100")
+        available = now
+        schedule = spec.schedule
+        if schedule is not None:
+            kind = schedule.get("type", "immediate")
+            if kind == "immediate":
+                pass
+            elif kind in ("scheduled", "at", "delayed"):
+                if "at" in schedule:
+                    try:
+                        available = parse_iso(str(schedule["at"]))
+                    except ValueError:
+                        raise ValidationFailed(
+                            "schedule.at", "must be an ISO-8601 time like 2026-01-01T10:00:00Z"
+                        ) from None
+                elif "delay_seconds" in schedule:
+                    delay = schedule["delay_seconds"]
+                    if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+                        raise ValidationFailed("schedule.delay_seconds", "must be >= 0")
+                    available = now + float(delay)
+                else:
+                    raise ValidationFailed(
+                        "schedule", f"type {kind!r} needs 'at' (ISO time) or 'delay_seconds'"
+                    )
+            else:
+                raise ValidationFailed(
+                    "schedule.type", f"unknown {kind!r}; use immediate, scheduled or delayed"
+                )
+        size = len(encode(spec.payload))
+        if size > self.config.tasks.max_payload_bytes:
+            raise ValidationFailed(
+                "payload", f"{size} bytes is over the {self.config.tasks.max_payload_bytes} limit"
+            )
+        return priority, available, schedule
+
+    async def create(self, spec: TaskSpec, actor: Actor = SYSTEM) -> tuple[Task, bool]:
+        """Create (or, for a known idempotency key, return) a task. -> (task, created)."""
+        priority, available_at, schedule = self._validate(spec, self.clock.now())
+        agent_type = self.route(spec.type)
+        if agent_type is None and spec.agent_id is None:
+            known = ", ".join(sorted(self.config.routing.table))
+            raise ValidationFailed(
+                "type", f"unknown task type {spec.type!r}; known types: {known}"
+            )
+        needs_approval = priority in self.config.tasks.approval_priorities
+        approval_timeout = self.config.approvals.timeout_seconds
+
+        def op(tx: Tx) -> tuple[Task, bool]:
+            if spec.idempotency_key:
+                row = tx.fetchone(
+                    "SELECT id FROM tasks WHERE idempotency_key = ?", (spec.idempotency_key,)
+                )
+                if row is not None:
+                    return load_task(tx, row[0]), False
+            routed = agent_type
+            if spec.agent_id is not None:
+                agent = tx.fetchone("SELECT type FROM agents WHERE id = ?", (spec.agent_id,))
+                if agent is None:
+                    raise ValidationFailed("agent_id", f"no agent {spec.agent_id!r}")
+                routed = agent[0]
+            assert routed is not None
+            now = tx.now
+            future = available_at > now + 0.001
+            status = "awaiting_approval" if needs_approval else ("pending" if future else "assigned")
+            task = Task(
+                id=new_id("task"), type=spec.type, priority=priority, status=status,
+                assigned_agent=routed, payload=spec.payload, source=spec.source,
+                sla_target=spec.sla_target, metadata=spec.metadata, agent_id=spec.agent_id,
+                max_attempts=spec.max_attempts or self.config.tasks.max_attempts,
+                idempotency_key=spec.idempotency_key, schedule=schedule, run_id=spec.run_id,
+                step_id=spec.step_id, available_at=max(available_at, now), created_at=now,
+                updated_at=now,
+            )
+            approval = None
+            if needs_approval:
+                approval = Approval(
+                    approval_id=new_id("approval"), kind="task", priority=priority,
+                    task_id=task.id, run_id=spec.run_id, step_id=spec.step_id,
+                    reason=spec.approval_reason
+                    or f"{priority} {spec.type} task requires human approval",
+                    agent_context=_summarize_payload(spec.payload), created_at=now,
+                    expires_at=(now + approval_timeout) if approval_timeout > 0 else None,
+                    timeout_action=self.config.approvals.timeout_action,
+                )
+                task.approval_id = approval.approval_id
+            tx.execute(TASK_INSERT, task_insert_params(task))
+            minute = int(now // 60)
+            tx.execute(
+                "INSERT INTO metrics_minute (minute, created) VALUES (?, 1)"
+                " ON CONFLICT(minute) DO UPDATE SET created = created + 1", (minute,),
+            )
+            trace = task.trace_id
+            tx.emit("task.created", _task_event_payload(task, created_by=actor.name),
+                    task_id=task.id, run_id=task.run_id, trace_id=trace, priority=priority)
+            if approval is not None:
+                tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
+                tx.emit("approval.requested", approval.as_dict(), task_id=task.id,
+                        run_id=task.run_id, trace_id=trace, priority=priority)
+            elif status == "assigned":
+                tx.emit("task.assigned", _task_event_payload(task), task_id=task.id,
+                        run_id=task.run_id, trace_id=trace, priority=priority,
+                        agent_id=task.agent_id)
+                self._wake_after(tx, routed)
+            return task, True
+
+        return await self.store.write(op)
+
+    # -- reads -----------------------------------------------------------------------------
+    async def get(self, task_id: str) -> Task:
+        return await self.store.read(lambda c: load_task(c, task_id, with_logs=True))
+
+    async def list(self, query: TaskQuery) -> tuple[list[Task], int]:
+        """Filtered, newest first, paged (limit 1..100). -> (page of tasks, total matching)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.status:
+            status = "in_progress" if query.status == "running" else query.status
+            if status not in TASK_STATUSES:
+                raise ValidationFailed(
+                    "status", f"unknown {query.status!r}; use {', '.join(TASK_STATUSES)}, running"
+                )
+            clauses.append("status = ?")
+            params.append(status)
+        if query.priority:
+            try:
+                clauses.append("priority = ?")
+                params.append(normalize_priority(query.priority))
+            except ValueError as exc:
+                raise ValidationFailed("priority", str(exc)) from None
+        if query.agent_id:
+            clauses.append("(agent_id = ? OR claimed_by = ?)")
+            params.extend([query.agent_id, query.agent_id])
+        if query.type:
+            clauses.append("type = ?")
+            params.append(query.type)
+        if query.run_id:
+            clauses.append("run_id = ?")
+            params.append(query.run_id)
+        if query.created_after is not None:
+            clauses.append("created_at > ?")
+            params.append(query.created_after)
+        if query.created_before is not None:
+            clauses.append("created_at < ?")
+            params.append(query.created_before)
+        if not 1 <= query.limit <= 100:
+            raise ValidationFailed("limit", "must be between 1 and 100")
+        if query.page < 1:
+            raise ValidationFailed("page", "must be 1 or more")
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        offset = (query.page - 1) * query.limit
+
+        def read(conn: ReadConn) -> tuple[list[Task], int]:
+            total = conn.fetchone(f"SELECT COUNT(*) FROM tasks{where}", params)
+            rows = conn.fetchall(
+                f"SELECT {TASK_COLUMNS} FROM tasks{where} ORDER BY created_at DESC, id DESC"
+                " LIMIT ? OFFSET ?", [*params, query.limit, offset],
+            )
+            return [task_from_row(r) for r in rows], int(total[0] if total else 0)
+
+        return await self.store.read(read)
+
+    async def active(self, limit: int = 10_000) -> list[Task]:
+        """Non-final tasks, most urgent first (for consoles)."""
+        def read(conn: ReadConn) -> list[Task]:
+            rows = conn.fetchall(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status IN"
+                " ('pending','awaiting_approval','assigned','in_progress')"
+                " ORDER BY priority, created_at LIMIT ?", (limit,),
+            )
+            return [task_from_row(r) for r in rows]
+        return await self.store.read(read)
+
+    # -- dispatch --------------------------------------------------------------------------
+    def _claim_op(self, agent_id: str) -> Callable[[Tx], Task | None]:
+        lease_seconds = self.config.tasks.lease_seconds
+
+        def op(tx: Tx) -> Task | None:
+            agent = tx.fetchone(
+                "SELECT type, running, max_concurrent_tasks FROM agents WHERE id = ?",
+                (agent_id,),
+            )
+            if agent is None:
+                raise NotFound(f"agent {agent_id!r} not found; register it first")
+            agent_type, running, max_running = agent
+            if running >= max_running:
+                return None
+            row = tx.fetchone(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'assigned'"
+                " AND assigned_agent = ? AND available_at <= ?"
+                " AND (agent_id IS NULL OR agent_id = ?)"
+                " ORDER BY priority, qseq LIMIT 1",
+                (agent_type, tx.now, agent_id),
+            )
+            if row is None:
+                return None
+            task = task_from_row(row)
+            now = tx.now
+            task.status = "in_progress"
+            task.claimed_by = agent_id
+            task.lease_id = secrets.token_hex(8)
+            task.lease_expires_at = now + lease_seconds
+            task.attempts += 1
+            task.started_at = now
+            task.updated_at = now
+            tx.execute(
+                "UPDATE tasks SET status='in_progress', claimed_by=?, lease_id=?,"
+                " lease_expires_at=?, attempts=?, started_at=?, updated_at=? WHERE id=?",
+                (agent_id, task.lease_id, task.lease_expires_at, task.attempts, now, now,
+                 task.id),
+            )
+            tx.execute("UPDATE agents SET running = running + 1 WHERE id = ?", (agent_id,))
+            tx.emit("task.started", _task_event_payload(task, attempt=task.attempts),
+                    task_id=task.id, run_id=task.run_id, agent_id=agent_id,
+                    source_agent=agent_id, trace_id=task.trace_id, priority=task.priority)
+            return task
+
+        return op
+
+    async def claim(self, agent_id: str, wait: float = 0.0) -> Task | None:
+        """The next task for this agent's type, leased to it; waits up to ``wait`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(wait, 0.0)
+        agent_type: str | None = None
+        while True:
+            task = await self.store.write(self._claim_op(agent_id))
+            if task is not None:
+                return task
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            if agent_type is None:
+                row = await self.store.read(
+                    lambda c: c.fetchone("SELECT type FROM agents WHERE id = ?", (agent_id,))
+                )
+                if row is None:
+                    raise NotFound(f"agent {agent_id!r} not found")
+                agent_type = str(row[0])
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.setdefault(agent_type, []).append(future)
+            try:
+                # re-check at least once a second: scheduled tasks become due without a wake
+                await asyncio.wait_for(future, min(remaining, 1.0))
+            except TimeoutError:
+                pass
+            finally:
+                waiters = self._waiters.get(agent_type)
+                if waiters and future in waiters:
+                    waiters.remove(future)
+
+    def _held(self, tx: Tx, task_id: str, lease_id: str | None) -> Task:
+        task = load_task(tx, task_id)
+        if lease_id is not None and (task.status != "in_progress" or task.lease_id != lease_id):
+            holder = task.claimed_by if task.status == "in_progress" else None
+            raise Conflict(
+                f"lease {lease_id} on task {task_id} is no longer valid (task is {task.status}"
+                + (f", now held by {holder})" if holder else ")")
+            )
+        return task
+
+    async def extend_lease(self, task_id: str, lease_id: str) -> float:
+        lease_seconds = self.config.tasks.lease_seconds
+
+        def op(tx: Tx) -> float:
+            self._held(tx, task_id, lease_id)
+            expires = tx.now + lease_seconds
+            tx.execute("UPDATE tasks SET lease_expires_at=? WHERE id=?", (expires, task_id))
+            return expires
+
+        return await self.store.write(op)
+
+    async def progress(
+        self, task_id: str, progress: int, *, lease_id: str | None = None,
+        message: str | None = None,
+    ) -> Task:
+        if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
+            raise ValidationFailed("progress", "must be an integer from 0 to 100")
+        lease_seconds = self.config.tasks.lease_seconds
+
+        def op(tx: Tx) -> Task:
+            task = self._held(tx, task_id, lease_id)
+            if task.status != "in_progress":
+                raise Conflict(f"task {task_id} is {task.status}; progress needs in_progress")
+            task.progress = progress
+            task.lease_expires_at = tx.now + lease_seconds
+            task.updated_at = tx.now
+            tx.execute(
+                "UPDATE tasks SET progress=?, lease_expires_at=?, updated_at=? WHERE id=?",
+                (progress, task.lease_expires_at, tx.now, task_id),
+            )
+            if message:
+                tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
+                           (task_id, tx.now, "info", message))
+            tx.emit("task.progress", {"task_id": task_id, "progress": progress,
+                                      "message": message}, task_id=task_id, run_id=task.run_id,
+                    agent_id=task.claimed_by, source_agent=task.claimed_by,
+                    priority=task.priority)
+            return task
+
+        return await self.store.write(op)
+
+    async def add_log(self, task_id: str, level: str, message: str) -> TaskLog:
+        if level not in LOG_LEVELS:
+            raise ValidationFailed("level", f"use one of {', '.join(LOG_LEVELS)}")
+        if not message:
+            raise ValidationFailed("message", "must not be empty")
+
+        def op(tx: Tx) -> TaskLog:
+            task = load_task(tx, task_id)
+            tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)", (task_id, tx.now, level, message))
+            tx.emit("task.log", {"task_id": task_id, "level": level, "message": message},
+                    task_id=task_id, run_id=task.run_id, agent_id=task.claimed_by)
+            return TaskLog(timestamp=tx.now, level=level, message=message)
+
+        return await self.store.write(op)
+
+    # -- outcomes --------------------------------------------------------------------------
+    def _finish(self, tx: Tx, task: Task, status: str, *, result: Any = None,
+                error: str | None = None, actor: str | None = None) -> Task:
+        now = tx.now
+        if task.status == "in_progress" and task.claimed_by:
+            tx.execute("UPDATE agents SET running = MAX(running - 1, 0) WHERE id = ?",
+                       (task.claimed_by,))
+        if task.started_at is None and status in ("completed", "failed"):
+            task.started_at = now
+        task.status = status
+        task.result = result if result is not None else task.result
+        task.error = error
+        task.completed_at = now
+        task.updated_at = now
+        if status == "completed":
+            task.progress = 100
+        tx.execute(
+            "UPDATE tasks SET status=?, result=?, error=?, completed_at=?, updated_at=?,"
+            " progress=?, started_at=?, lease_id=NULL, lease_expires_at=NULL WHERE id=?",
+            (status, None if task.result is None else encode(task.result), error, now, now,
+             task.progress, task.started_at, task.id),
+        )
+        task.lease_id = None
+        task.lease_expires_at = None
+        if status in ("completed", "failed"):
+            duration_ms = (now - (task.started_at or now)) * 1000.0
+            minute = int(now // 60)
+            if status == "completed":
+                tx.execute(
+                    "INSERT INTO metrics_minute (minute, completed, response_ms_sum)"
+                    " VALUES (?, 1, ?) ON CONFLICT(minute) DO UPDATE SET"
+                    " completed = completed + 1, response_ms_sum = response_ms_sum + ?",
+                    (minute, duration_ms, duration_ms),
+                )
+            else:
+                tx.execute(
+                    "INSERT INTO metrics_minute (minute, failed) VALUES (?, 1)"
+                    " ON CONFLICT(minute) DO UPDATE SET failed = failed + 1", (minute,),
+                )
+            if task.claimed_by:
+                if status == "completed":
+                    tx.execute(
+                        "UPDATE agents SET tasks_completed = tasks_completed + 1,"
+                        " response_ms_total = response_ms_total + ? WHERE id = ?",
+                        (duration_ms, task.claimed_by),
+                    )
+                else:
+                    tx.execute("UPDATE agents SET tasks_failed = tasks_failed + 1 WHERE id = ?",
+                               (task.claimed_by,))
+        event_type = {"completed": "task.completed", "failed": "task.failed",
+                      "cancelled": "task.cancelled", "rejected": "task.rejected"}[status]
+        extra: dict[str, Any] = {"by": actor} if actor else {}
+        if status == "completed":
+            extra["result"] = task.result
+            extra["duration"] = task.duration
+        if error:
+            extra["error"] = error
+        tx.emit(event_type, _task_event_payload(task, **extra), task_id=task.id,
+                run_id=task.run_id, agent_id=task.claimed_by, source_agent=task.claimed_by,
+                trace_id=task.trace_id, priority=task.priority)
+        return task
+
+    def _requeue(self, tx: Tx, task: Task, reason: str) -> Task:
+        cfg = self.config.tasks
+        delay = min(cfg.backoff_base_seconds * (2 ** max(task.attempts - 1, 0)),
+                    cfg.backoff_max_seconds)
+        if task.status == "in_progress" and task.claimed_by:
+            tx.execute("UPDATE agents SET running = MAX(running - 1, 0) WHERE id = ?",
+                       (task.claimed_by,))
+        previous = task.claimed_by
+        task.status = "assigned"
+        task.available_at = tx.now + delay
+        task.updated_at = tx.now
+        task.claimed_by = None
+        tx.execute(
+            "UPDATE tasks SET status='assigned', claimed_by=NULL, lease_id=NULL,"
+            " lease_expires_at=NULL, available_at=?, updated_at=?, progress=0 WHERE id=?",
+            (task.available_at, tx.now, task.id),
+        )
+        tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
+                   (task.id, tx.now, "warning", f"requeued: {reason}"))
+        tx.emit("task.requeued", _task_event_payload(task, reason=reason, attempt=task.attempts,
+                                                     retry_in=delay, previous_agent=previous),
+                task_id=task.id, run_id=task.run_id, agent_id=previous,
+                trace_id=task.trace_id, priority=task.priority)
+        agent_type = task.assigned_agent
+        tx.after_commit(lambda: asyncio.get_running_loop().call_later(
+            delay, self._wake, agent_type))
+        return task
+
+    async def complete(self, task_id: str, result: Any = None, *,
+                       lease_id: str | None = None, actor: Actor | None = None) -> Task:
+        """Mark done. With ``lease_id`` (workers) a lost lease is refused with 409."""
+        def op(tx: Tx) -> Task:
+            task = self._held(tx, task_id, lease_id)
+            if task.status == "completed" and lease_id is None:
+                return task
+            _check_transition(task, "completed")
+            return self._finish(tx, task, "completed", result=result,
+                                actor=actor.name if actor else None)
+
+        return await self.store.write(op)
+
+    async def fail(self, task_id: str, error: str, *, lease_id: str | None = None,
+                   retry: bool = False, actor: Actor | None = None) -> Task:
+        """Mark failed; ``retry=True`` requeues with backoff while attempts remain."""
+        def op(tx: Tx) -> Task:
+            task = self._held(tx, task_id, lease_id)
+            _check_transition(task, "failed")
+            if retry and task.status == "in_progress" and task.attempts < task.max_attempts:
+                return self._requeue(tx, task, f"failed, will retry: {error}")
+            return self._finish(tx, task, "failed", error=error,
+                                actor=actor.name if actor else None)
+
+        return await self.store.write(op)
+
+    async def release(self, task_id: str, lease_id: str) -> Task:
+        """A worker hands a task back (shutting down): it is requeued without backoff."""
+        def op(tx: Tx) -> Task:
+            task = self._held(tx, task_id, lease_id)
+            task.attempts = max(task.attempts - 1, 0)
+            tx.execute("UPDATE tasks SET attempts=? WHERE id=?", (task.attempts, task_id))
+            return self._requeue_now(tx, task, "handed back by its worker")
+
+        return await self.store.write(op)
+
+    def _requeue_now(self, tx: Tx, task: Task, reason: str) -> Task:
+        if task.claimed_by:
+            tx.execute("UPDATE agents SET running = MAX(running - 1, 0) WHERE id = ?",
+                       (task.claimed_by,))
+        previous = task.claimed_by
+        task.status, task.claimed_by, task.available_at = "assigned", None, tx.now
+        tx.execute(
+            "UPDATE tasks SET status='assigned', claimed_by=NULL, lease_id=NULL,"
+            " lease_expires_at=NULL, available_at=?, updated_at=? WHERE id=?",
+            (tx.now, tx.now, task.id),
+        )
+        tx.emit("task.requeued", _task_event_payload(task, reason=reason,
+                                                     previous_agent=previous),
+                task_id=task.id, run_id=task.run_id, agent_id=previous, priority=task.priority)
+        self._wake_after(tx, task.assigned_agent)
+        return task
+
+    async def set_status(self, task_id: str, status: str, *, error: str | None = None,
+                         result: Any = None, actor: Actor = SYSTEM) -> Task:
+        """Seed 003's ``PATCH /tasks/{id}/status``: in_progress, completed or failed."""
+        if status not in ("in_progress", "completed", "failed"):
+            raise ValidationFailed("status", "must be in_progress, completed or failed")
+        lease_seconds = self.config.tasks.lease_seconds
+
+        def op(tx: Tx) -> Task:
+            task = load_task(tx, task_id)
+            if task.status == status:
+                return task  # repeating a status report is harmless
+            _check_transition(task, status)
+            if status == "in_progress":
+                now = tx.now
+                task.status, task.started_at, task.updated_at = "in_progress", now, now
+                task.attempts += 1
+                task.lease_id = secrets.token_hex(8)
+                task.lease_expires_at = now + lease_seconds
+                tx.execute(
+                    "UPDATE tasks SET status='in_progress', started_at=?, updated_at=?,"
+                    " attempts=?, lease_id=?, lease_expires_at=? WHERE id=?",
+                    (now, now, task.attempts, task.lease_id, task.lease_expires_at, task_id),
+                )
+                tx.emit("task.started", _task_event_payload(task, by=actor.name),
+                        task_id=task_id, run_id=task.run_id, source_agent=actor.name,
+                        trace_id=task.trace_id, priority=task.priority)
+                return task
+            if status == "completed":
+                return self._finish(tx, task, "completed", result=result, actor=actor.name)
+            return self._finish(tx, task, "failed", error=error or "failed", actor=actor.name)
+
+        return await self.store.write(op)
+
+    async def cancel(self, task_id: str, actor: Actor = SYSTEM, reason: str | None = None) -> Task:
+        def op(tx: Tx) -> Task:
+            task = load_task(tx, task_id)
+            _check_transition(task, "cancelled")
+            if task.approval_id and task.status == "awaiting_approval":
+                tx.execute(
+                    "UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?"
+                    " WHERE approval_id=? AND status='pending'",
+                    (actor.name, tx.now, task.approval_id),
+                )
+                tx.emit("approval.decided", {"approval_id": task.approval_id,
+                                             "status": "cancelled", "decided_by": actor.name},
+                        task_id=task_id, priority=task.priority)
+            return self._finish(tx, task, "cancelled", error=reason or f"cancelled by {actor.name}",
+                                actor=actor.name)
+
+        return await self.store.write(op)
+
+    async def retry(self, task_id: str, actor: Actor = SYSTEM) -> Task:
+        """Operator retry of a failed or cancelled task: back to the queue, attempts reset."""
+        def op(tx: Tx) -> Task:
+            task = load_task(tx, task_id)
+            _check_transition(task, "assigned")
+            now = tx.now
+            task.status, task.error, task.attempts = "assigned", None, 0
+            task.completed_at, task.available_at, task.updated_at = None, now, now
+            task.claimed_by = None
+            tx.execute(
+                "UPDATE tasks SET status='assigned', error=NULL, attempts=0, completed_at=NULL,"
+                " available_at=?, updated_at=?, claimed_by=NULL, progress=0 WHERE id=?",
+                (now, now, task_id),
+            )
+            tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
+                       (task_id, now, "info", f"retried by {actor.name}"))
+            tx.emit("task.assigned", _task_event_payload(task, retried_by=actor.name),
+                    task_id=task_id, run_id=task.run_id, priority=task.priority)
+            self._wake_after(tx, task.assigned_agent)
+            return task
+
+        return await self.store.write(op)
+
+    async def set_priority(self, task_id: str, priority: str, actor: Actor = SYSTEM) -> Task:
+        try:
+            value = normalize_priority(priority)
+        except ValueError as exc:
+            raise ValidationFailed("priority", str(exc)) from None
+
+        def op(tx: Tx) -> Task:
+            task = load_task(tx, task_id)
+            if task.status in TERMINAL_TASK_STATUSES:
+                raise Conflict(f"task {task_id} is {task.status}; its priority is final")
+            old, task.priority = task.priority, value
+            tx.execute("UPDATE tasks SET priority=?, updated_at=? WHERE id=?",
+                       (value, tx.now, task_id))
+            tx.emit("task.priority_changed", _task_event_payload(task, old=old, by=actor.name),
+                    task_id=task_id, run_id=task.run_id, priority=value)
+            return task
+
+        return await self.store.write(op)
+
+    async def wait_for(self, task_id: str, timeout: float | None = None) -> Task:
+        """Wait until the task is final (used by orchestration task steps)."""
+        sub = await self.bus.subscribe(None, EventFilter(task_id=task_id))
+        try:
+            task = await self.get(task_id)
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            while task.status not in TERMINAL_TASK_STATUSES:
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"task {task_id} still {task.status}")
+                event = await sub.next(timeout=remaining)
+                if event is not None and event.event_type == "subscription.dropped":
+                    sub.close()
+                    sub = await self.bus.subscribe(None, EventFilter(task_id=task_id))
+                task = await self.get(task_id)
+            return task
+        finally:
+            sub.close()
+
+    # -- maintenance (called by the engine's loop) ----------------------------------------
+    def maintenance_op(self, tx: Tx) -> dict[str, int]:
+        """Expire leases, promote due scheduled tasks, flag SLA breaches. One write op."""
+        now = tx.now
+        counts = {"requeued": 0, "dead_lettered": 0, "promoted": 0, "sla_breached": 0}
+        for row in tx.fetchall(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE status='in_progress'"
+            " AND lease_expires_at < ? LIMIT 1000", (now,)
+        ):
+            task = task_from_row(row)
+            if task.attempts >= task.max_attempts:
+                self._finish(tx, task, "failed", error=(
+                    f"lease expired on attempt {task.attempts} of {task.max_attempts};"
+                    " dead-lettered"))
+                counts["dead_lettered"] += 1
+            else:
+                self._requeue(tx, task, f"lease expired (worker {task.claimed_by} lost)")
+                counts["requeued"] += 1
+        for row in tx.fetchall(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE status='pending' AND available_at <= ?"
+            " LIMIT 1000", (now,)
+        ):
+            task = task_from_row(row)
+            task.status = "assigned"
+            tx.execute("UPDATE tasks SET status='assigned', updated_at=? WHERE id=?",
+                       (now, task.id))
+            tx.emit("task.assigned", _task_event_payload(task), task_id=task.id,
+                    run_id=task.run_id, priority=task.priority, trace_id=task.trace_id)
+            self._wake_after(tx, task.assigned_agent)
+            counts["promoted"] += 1
+        for row in tx.fetchall(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE sla_target IS NOT NULL AND sla_breached = 0"
+            " AND status NOT IN ('completed','failed','rejected','cancelled')"
+            " AND created_at + sla_target < ? LIMIT 1000", (now,)
+        ):
+            task = task_from_row(row)
+            tx.execute("UPDATE tasks SET sla_breached = 1 WHERE id = ?", (task.id,))
+            tx.emit("sla.breached", _task_event_payload(
+                task, sla_target=task.sla_target, overdue=round(now - task.created_at
+                                                                - (task.sla_target or 0), 3)),
+                task_id=task.id, run_id=task.run_id, priority=task.priority,
+                trace_id=task.trace_id)
+            counts["sla_breached"] += 1
+        return counts
+
+
+def _summarize_payload(payload: dict[str, Any]) -> str | None:
+    if not payload:
+        return None
+    text = encode(payload).decode()
+    return text if len(text) <= 2000 else text[:1997] + "..."
