@@ -311,3 +311,80 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
             "priority": self.priority,
             "timestamp": iso(self.timestamp),
         }
+
+
+RUN_STATUSES = ("running", "paused", "completed", "failed", "cancelled")
+
+
+class StepRecord(msgspec.Struct, kw_only=True):
+    """One executed step of a run (seed 000's ``step_history`` entries)."""
+
+    step_id: str
+    step_name: str
+    type: str
+    status: str  # running, completed, failed, paused, skipped, cancelled
+    turns: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    output: Any = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step_id": self.step_id, "step_name": self.step_name, "type": self.type,
+            "status": self.status, "turns": self.turns, "cost_usd": round(self.cost_usd, 6),
+            "tokens": self.tokens, "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration": None if self.started_at is None or self.finished_at is None
+            else round(self.finished_at - self.started_at, 3),
+            "output": self.output, "error": self.error,
+        }
+
+
+class Run(msgspec.Struct, kw_only=True):
+    """A durable orchestration run, checkpointed after every step.
+
+    Run events (all carry ``run_id``): run.started, run.step_started, run.step_completed,
+    run.agent_turn, run.tool_execution, run.tool_result, run.paused (human input required),
+    run.resumed, run.completed, run.failed, run.cancelled.
+    """
+
+    run_id: str
+    orchestration_id: str
+    orchestration_name: str
+    status: str
+    message: str | None = None
+    shared_state: dict[str, Any] = {}
+    step_history: list[StepRecord] = []
+    current_step_id: str | None = None
+    human_input_required: dict[str, Any] | None = None
+    approval_id: str | None = None
+    response: str | None = None
+    error: str | None = None
+    cost_usd: float = 0.0
+    turns: int = 0
+    definition_version: str | None = None
+    created_by: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Seed 000's run shape plus bookkeeping fields."""
+        data: dict[str, Any] = {
+            "run_id": self.run_id, "orchestration_id": self.orchestration_id,
+            "orchestration_name": self.orchestration_name, "status": self.status,
+            "message": self.message, "shared_state": self.shared_state,
+            "step_history": [s.as_dict() for s in self.step_history],
+            "current_step_id": self.current_step_id, "cost_usd": round(self.cost_usd, 6),
+            "turns": self.turns, "error": self.error, "created_by": self.created_by,
+            "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+            "finished_at": iso(self.finished_at), "approval_id": self.approval_id,
+        }
+        if self.response is not None:
+            data["response"] = self.response
+        if self.human_input_required is not None:
+            data["human_input_required"] = self.human_input_required
+        return data
