@@ -1,0 +1,82 @@
+"""The aiohttp application factory and a console-friendly way to start it.
+
+Why a factory taking the config (not globals): tests build many apps with different secrets,
+limits and clocks in one process, and ``switchboard up`` runs the server on the console's
+event loop. ``init_app`` validates auth eagerly, so a bad secret stops ``serve``/``up`` with
+``AuthSetupError`` before a port is opened.
+
+Resource modules each expose a ``RouteTable`` and are mounted with ``tables=[...]`` (or
+``add_routes`` before the app starts). Engine resources go in ``app.cleanup_ctx``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from engine.clock import Clock, SystemClock
+from engine.config import Config
+from server import openapi
+from server.app_keys import (
+    AUTH_KEY,
+    CLOCK_KEY,
+    CONFIG_KEY,
+    LIMITER_KEY,
+    OPENAPI_KEY,
+    ROUTES_KEY,
+    DocumentCache,
+)
+from server.auth import Authenticator
+from server.middlewares import add_response_headers, build_middlewares
+from server.ratelimit import RateLimiter
+from server.routing import RouteRegistry, RouteTable
+
+
+def init_app(
+    config: Config,
+    *,
+    tables: Iterable[RouteTable] = (),
+    clock: Clock | None = None,
+) -> web.Application:
+    """Build the app: middlewares, body limit, typed state, OpenAPI/docs routes, ``tables``.
+
+    Raises ``server.auth.AuthSetupError`` (secret missing/short, duplicate keys) and
+    ValueError (bad rate-limit key, duplicate operation id) with the fix in the message.
+    """
+    clock = clock or SystemClock()
+    authenticator = Authenticator(config.auth)
+    limiter = RateLimiter(config.rate_limits, clock=clock)
+    app = web.Application(
+        client_max_size=config.server.max_body_bytes,
+        middlewares=build_middlewares(authenticator, limiter),
+    )
+    app[CONFIG_KEY] = config
+    app[CLOCK_KEY] = clock
+    app[AUTH_KEY] = authenticator
+    app[LIMITER_KEY] = limiter
+    app[ROUTES_KEY] = RouteRegistry()
+    app[OPENAPI_KEY] = DocumentCache()
+    app.on_response_prepare.append(add_response_headers)
+    add_routes(app, openapi.routes, *tables)
+    return app
+
+
+def add_routes(app: web.Application, *tables: RouteTable) -> None:
+    """Mount more route tables (before the app starts; the router is frozen after)."""
+    app[ROUTES_KEY].mount(app.router, *tables)
+
+
+async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start on ``host:port`` without signal handlers or banner; returns (runner, bound port).
+
+    ``port=0`` picks a free port (tests, benchmarks). Stop with ``await runner.cleanup()``.
+    Access logging is left to aiohttp's ``aiohttp.access`` logger, which the caller routes
+    to a file: nothing may write to the terminal the console draws on.
+    """
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    addresses = runner.addresses
+    return runner, (addresses[0][1] if addresses else port)
