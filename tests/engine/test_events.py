@@ -1,0 +1,96 @@
+"""Event log: persisted before delivery, replay then live without gap or duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.engine import Engine
+from engine.events import DROPPED, EventFilter
+from engine.tasks import TaskSpec
+
+
+async def test_internal_changes_are_events_with_monotonic_seq(engine: Engine) -> None:
+    await engine.tasks.create(TaskSpec(type="bugfix"))
+    await engine.tasks.create(TaskSpec(type="deployment", priority="P1"))
+    events = await engine.bus.history(0)
+    assert [e.event_type for e in events] == [
+        "task.created", "task.assigned", "task.created", "approval.requested"]
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def test_publish_api_fields_round_trip(engine: Engine) -> None:
+    from engine.publish import publish_event
+
+    event = await publish_event(engine, event_type="deployment.completed",
+                                source_agent="ops_agent", payload={"service": "api-backend"},
+                                task_id="task_abc123", trace_id="trace_xyz789", priority="P2")
+    stored = (await engine.bus.history(event.seq - 1))[0]
+    assert stored.event_type == "deployment.completed"
+    assert stored.payload == {"service": "api-backend"}
+    assert stored.trace_id == "trace_xyz789" and stored.priority == "P2"
+
+
+async def test_replay_then_live_no_gap_no_duplicate(engine: Engine) -> None:
+    for _ in range(30):
+        await engine.tasks.create(TaskSpec(type="bugfix"))
+    produced = asyncio.Event()
+
+    async def producer() -> None:
+        for _ in range(30):
+            await engine.tasks.create(TaskSpec(type="bugfix"))
+        produced.set()
+
+    job = asyncio.create_task(producer())
+    sub = await engine.bus.subscribe(after_seq=5)
+    await job
+    got = []
+    while True:
+        event = await sub.next(timeout=0.5)
+        if event is None:
+            break
+        got.append(event.seq)
+    sub.close()
+    last = engine.bus.last_seq
+    assert got == list(range(6, last + 1))
+
+
+async def test_filters(engine: Engine) -> None:
+    t, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+    await engine.tasks.create(TaskSpec(type="deployment", priority="P0"))
+    approvals = await engine.bus.history(0, EventFilter(types=("approval.",)))
+    assert [e.event_type for e in approvals] == ["approval.requested"]
+    mine = await engine.bus.history(0, EventFilter(task_id=t.id))
+    assert {e.task_id for e in mine} == {t.id}
+    sub = await engine.bus.subscribe(None, EventFilter(types=("task.completed",)))
+    await engine.tasks.create(TaskSpec(type="bugfix"))
+    assert await sub.next(timeout=0.1) is None
+    sub.close()
+
+
+async def test_slow_subscriber_dropped_with_resume_marker(engine: Engine) -> None:
+    sub = await engine.bus.subscribe(None, max_buffer=5)
+    for _ in range(10):
+        await engine.tasks.create(TaskSpec(type="bugfix"))
+    first = await sub.next(timeout=0.1)
+    assert first is not None and first.event_type == DROPPED
+    assert first.payload["resume_after"] == 0
+    # resuming from the marker replays everything missed
+    again = await engine.bus.subscribe(after_seq=first.payload["resume_after"])
+    seqs = [e.seq for e in again.drain_nowait()]
+    assert len(seqs) == 20
+    again.close()
+
+
+async def test_events_survive_restart(tmp_path, clock) -> None:
+    from engine.engine import Engine as E
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path)
+    async with E(config, clock=clock, run_maintenance=False) as eng:
+        await eng.tasks.create(TaskSpec(type="bugfix"))
+        last = eng.bus.last_seq
+    async with E(config, clock=clock, run_maintenance=False) as eng:
+        assert eng.bus.last_seq == last
+        await eng.tasks.create(TaskSpec(type="bugfix"))
+        assert eng.bus.last_seq > last

@@ -1,0 +1,93 @@
+"""The SQLite store: migrations, group commit, op isolation, durability settings."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from engine.store.sqlite import SQLiteStore, StoreClosed
+
+
+async def test_migrations_applied_once(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    await store.close()
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    version = await store.read(lambda c: c.fetchone("SELECT COUNT(*), MAX(version) FROM schema_version"))
+    assert version == (1, 1)
+    assert await store.integrity_check() == "ok"
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_group_commit_batches_concurrent_writes(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+
+    def insert(i: int):
+        def op(tx):
+            tx.execute("INSERT INTO counters (name, value) VALUES (?, ?)", (f"c{i}", i))
+            return i
+        return op
+
+    results = await asyncio.gather(*(store.write(insert(i)) for i in range(500)))
+    assert results == list(range(500))
+    assert store.commits < 100  # 500 ops shared far fewer commits
+    count = await store.read(lambda c: c.fetchone("SELECT COUNT(*) FROM counters"))
+    assert count == (500,)
+    await store.close()
+
+
+async def test_failing_op_does_not_undo_neighbours(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+
+    def good(tx):
+        tx.execute("INSERT INTO counters VALUES ('good', 1)")
+
+    def bad(tx):
+        tx.execute("INSERT INTO counters VALUES ('bad', 1)")
+        raise ValueError("nope")
+
+    results = await asyncio.gather(store.write(good), store.write(bad), return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], ValueError)
+    rows = await store.read(lambda c: c.fetchall("SELECT name FROM counters"))
+    assert rows == [("good",)]
+    await store.close()
+
+
+async def test_events_only_delivered_after_commit(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    delivered = []
+    store.set_event_sink(lambda events: delivered.extend(events))
+    await store.open()
+
+    def bad(tx):
+        tx.emit("x.happened", {"a": 1})
+        raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await store.write(bad)
+    assert delivered == []
+    await store.write(lambda tx: tx.emit("y.happened"))
+    assert [e.event_type for e in delivered] == ["y.happened"]
+    await store.close()
+
+
+async def test_write_after_close_refused(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    await store.close()
+    with pytest.raises(StoreClosed):
+        await store.write(lambda tx: None)
+
+
+async def test_synchronous_full_by_default(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    assert store.synchronous == "FULL"
+    await store.close()
