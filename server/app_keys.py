@@ -67,3 +67,9 @@ def require_principal(request: web.Request) -> Principal:
 def request_id_of(request: web.Request) -> str:
     """The request id (echoed from ``X-Request-ID`` or generated); '-' before the middleware."""
     return request.get(REQUEST_ID_KEY, "-")
+
+# -- engine ----------------------------------------------------------------------------
+from engine.engine import Engine  # noqa: E402
+
+ENGINE_KEY = web.AppKey("engine", Engine)
+"""The running engine every resource route talks to (set by ``server.api.build_api_app``)."""

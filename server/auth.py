@@ -44,7 +44,7 @@ ROLE_RANK: Final[Mapping[str, int]] = {"user": 1, "agent": 2, "admin": 3}
 """Seed 003's hierarchy: admin > agent > user. Higher rank includes every lower right."""
 
 MIN_SECRET_BYTES: Final = 32
-MAX_TOKEN_CHARS: Final = 8192
+MAX_TOKEN_CHARS: Final = 4096
 """Longer credentials are refused before parsing: nothing legitimate is that long."""
 
 JWT_ALGORITHM: Final = "HS256"

@@ -113,7 +113,25 @@ def _response_headers() -> dict[str, Any]:
     return headers
 
 
+_RESPONSE_NAMES: Final[dict[int, str]] = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    413: "PayloadTooLarge",
+    422: "ValidationFailed",
+    429: "TooManyRequests",
+    500: "InternalError",
+}
+
+
 def _error(status: int, description: str | None = None) -> dict[str, Any]:
+    """An error response; the standard ones by reference to ``components.responses``."""
+    if description is None and status in _RESPONSE_NAMES:
+        return {"$ref": f"#/components/responses/{_RESPONSE_NAMES[status]}"}
+    return _error_response(status, description)
+
+
+def _error_response(status: int, description: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "description": description or _ERROR_TEXT.get(status, "Error"),
         "headers": _response_headers(),
@@ -121,6 +139,8 @@ def _error(status: int, description: str | None = None) -> dict[str, Any]:
     }
     if status == 429:
         out["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+    if status == 401:
+        out["headers"]["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
     return out
 
 
@@ -231,6 +251,9 @@ def build_openapi(
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),
+            "responses": {
+                name: _error_response(status) for status, name in _RESPONSE_NAMES.items()
+            },
             "securitySchemes": SECURITY_SCHEMES,
             "headers": {
                 "X-RateLimit-Limit": {"description": "Requests allowed per window", **integer},
@@ -242,6 +265,10 @@ def build_openapi(
                 "Retry-After": {"description": "Seconds to wait before retrying", **integer},
                 "X-Request-ID": {
                     "description": "Echoed from the request or generated",
+                    "schema": {"type": "string"},
+                },
+                "WWW-Authenticate": {
+                    "description": "Bearer challenge (RFC 6750)",
                     "schema": {"type": "string"},
                 },
             },
@@ -286,7 +313,19 @@ def _schema_link(schema: dict[str, Any]) -> str:
     return f"<code>{_esc(msgspec.json.encode(schema).decode())}</code>"
 
 
-def _render_operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return node
+    target: Any = document
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return target
+
+
+def _render_operation(
+    method: str, path: str, op: dict[str, Any], document: dict[str, Any]
+) -> list[str]:
     role = op.get("x-required-role") or "public"
     out = [
         '<details class="op">',
@@ -311,7 +350,8 @@ def _render_operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
         schema = next(iter(body["content"].values()))["schema"]
         out.append(f"<p>Request body: {_schema_link(schema)}</p>")
     out.append("<p>Responses:</p><ul>")
-    for status, response in op.get("responses", {}).items():
+    for status, ref in op.get("responses", {}).items():
+        response = _resolve(document, ref)
         content = response.get("content", {})
         kinds = ", ".join(
             f"{_esc(media)} {_schema_link(item.get('schema', {}))}"
@@ -344,7 +384,7 @@ def render_docs_html(document: dict[str, Any]) -> str:
     for tag in sorted(by_tag):
         parts.append(f"<h2>{_esc(tag)}</h2>")
         for method, path, op in by_tag[tag]:
-            parts.extend(_render_operation(method, path, op))
+            parts.extend(_render_operation(method, path, op, document))
     parts.append("<h2>Schemas</h2>")
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         pretty = msgspec.json.format(msgspec.json.encode(schema), indent=2).decode()

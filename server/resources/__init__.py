@@ -1,0 +1,23 @@
+"""One module per API resource, each exposing ``routes`` (a RouteTable)."""
+
+from __future__ import annotations
+
+from server.routing import RouteTable
+
+
+def all_tables() -> list[RouteTable]:
+    """Every resource's route table, in the order they appear in the OpenAPI document."""
+    import importlib
+
+    names = ["system", "auth_tokens", "agents", "tasks", "approvals", "events", "workflows",
+             "orchestrations", "providers", "ws"]
+    tables = []
+    for name in names:
+        try:
+            module = importlib.import_module(f"server.resources.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"server.resources.{name}":
+                raise
+            continue
+        tables.append(module.routes)
+    return tables

@@ -1,0 +1,64 @@
+"""Server test fixtures: a real app on a real aiohttp test server, real JWTs, a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from engine.clock import ManualClock
+from engine.config import Config, load_config
+from server.app import init_app
+from server.auth import Authenticator
+from tests.server import dummy_routes
+
+SECRET = "test-secret-0123456789-abcdefghijklmnop"  # 40 bytes
+KEYS = {
+    "admin": "admin-key-0123456789abcdef",
+    "agent": "agent-key-0123456789abcdef",
+    "user": "user-key-0123456789abcdefgh",
+}
+
+AppClient = TestClient[web.Request, web.Application]
+MakeClient = Callable[..., Awaitable[AppClient]]
+
+
+def make_config(**sections: dict[str, Any]) -> Config:
+    """A config with the test secret and one API key per role; ``sections`` override."""
+    env = {"ORCHESTRATOR_JWT_SECRET": SECRET}
+    env |= {f"ORCHESTRATOR_API_KEY_{role.upper()}_KEY": f"{key}:{role}" for role, key in KEYS.items()}
+    return load_config(env=env, overrides=sections)
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock(start=1_800_000_000.0)
+
+
+@pytest.fixture
+def auth() -> Authenticator:
+    return Authenticator(make_config().auth)
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, manual_clock: ManualClock) -> MakeClient:
+    """Build an app from config overrides (plus the dummy routes) and a client for it."""
+
+    async def factory(app: web.Application | None = None, **sections: dict[str, Any]) -> AppClient:
+        if app is None:
+            app = init_app(make_config(**sections), tables=[dummy_routes.routes], clock=manual_clock)
+        return await aiohttp_client(app)
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> AppClient:
+    return await make_client()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
