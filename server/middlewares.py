@@ -123,8 +123,9 @@ def _http_exception_response(request: web.Request, exc: web.HTTPException) -> we
     detail = exc.text if exc.text and exc.text != default_text else exc.reason
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         config = request.app.get(CONFIG_KEY)
-        limit = f"{config.server.max_body_bytes} bytes" if config is not None else "configured"
-        detail = f"request body too large; the limit is {limit}"
+        detail = "request body too large"
+        if config is not None:
+            detail += f"; the limit is {config.server.max_body_bytes} bytes"
     elif isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(exc.allowed_methods))
         detail = f"method {request.method} not allowed on {request.path}; allowed: {allowed}"

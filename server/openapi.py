@@ -367,11 +367,12 @@ def render_docs_html(document: dict[str, Any]) -> str:
     info = document.get("info", {})
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, item in document.get("paths", {}).items():
+        shown = f"{path}  (also at the root)" if len(item.get("servers", ())) > 1 else path
         for method, op in item.items():
             if method == "servers":
                 continue
             for tag in op.get("tags") or ["other"]:
-                by_tag.setdefault(tag, []).append((method, path, op))
+                by_tag.setdefault(tag, []).append((method, shown, op))
     base = document.get("servers", [{}])[0].get("url", "")
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.app_keys import principal_of, require_principal
+from server.errors import ApiError
 from server.jsonio import ApiModel, QueryModel, StrictModel, json_response
 from server.routing import RouteTable
 
@@ -96,6 +97,21 @@ async def echo(request: web.Request) -> web.Response:
     """Reads the raw body (so the body-size limit applies) and echoes its length."""
     data = await request.read()
     return json_response({"bytes": len(data)})
+
+
+@routes.get("/raises/{what}", role=None)
+async def raises(request: web.Request) -> dict[str, object]:
+    """Errors raised the other ways route code may raise them."""
+    what = request.match_info["what"]
+    if what == "pydantic":
+        ThingPath.model_validate({"thing_id": "bad"})
+    if what == "aiohttp":
+        raise web.HTTPConflict(text="already running")
+    if what == "aiohttp-plain":
+        raise web.HTTPGone()
+    if what == "api":
+        raise ApiError(503, "store is restarting", headers={"Retry-After": "3"})
+    return {"ok": True}
 
 
 @routes.get("/crash", role=None)

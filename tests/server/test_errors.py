@@ -150,6 +150,25 @@ async def test_engine_not_found_is_404(client: AppClient) -> None:
     assert await detail(resp) == "thing thing_missing not found"
 
 
+@pytest.mark.parametrize(
+    "what,status,expected",
+    [
+        ("pydantic", 422, "thing_id: String should match pattern"),
+        ("aiohttp", 409, "already running"),
+        ("aiohttp-plain", 410, "Gone"),
+        ("api", 503, "store is restarting"),
+    ],
+)
+async def test_other_raised_errors_keep_their_status(
+    client: AppClient, what: str, status: int, expected: str
+) -> None:
+    resp = await client.get(f"/api/v1/raises/{what}")
+    assert resp.status == status
+    assert (await detail(resp)).startswith(expected)
+    if what == "api":
+        assert resp.headers["Retry-After"] == "3"
+
+
 # -- crashes -------------------------------------------------------------------------------
 
 

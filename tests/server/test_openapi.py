@@ -140,7 +140,7 @@ async def test_docs_page_lists_every_operation_and_needs_no_network(client: AppC
     page = await resp.text()
     doc = await fetch(client)
     for path, item in doc["paths"].items():
-        assert f"<code>{path}</code>" in page
+        assert f"<code>{path}" in page
         for method, op in item.items():
             if method != "servers":
                 assert op["summary"] in page or op["summary"].replace("'", "&#x27;") in page

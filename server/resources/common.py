@@ -1,0 +1,65 @@
+"""Small helpers every resource module uses: the engine, the acting principal, pagination."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from engine.engine import Engine
+from engine.tasks import Actor
+from server.app_keys import ENGINE_KEY, principal_of
+from server.jsonio import ApiModel, QueryModel
+
+
+def engine_of(request: web.Request) -> Engine:
+    return request.app[ENGINE_KEY]
+
+
+def actor_of(request: web.Request) -> Actor:
+    """The caller as the engine records it (``approved_by``, ``created_by``)."""
+    principal = principal_of(request)
+    if principal is None:
+        return Actor("anonymous", "user")
+    return Actor(principal.subject, principal.role)
+
+
+def now_of(request: web.Request) -> float:
+    return engine_of(request).clock.now()
+
+
+class PageQuery(QueryModel):
+    """Seed 001 paging: ``page`` from 1, ``limit`` 1..100 (default 20)."""
+
+    page: int = Field(1, ge=1, description="Page number, from 1.")
+    limit: int = Field(20, ge=1, le=100, description="Items per page (max 100).")
+
+
+class Pagination(ApiModel):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+def pagination(page: int, limit: int, total: int) -> dict[str, int]:
+    return {"page": page, "limit": limit, "total": total,
+            "pages": max(math.ceil(total / limit), 1) if total else 0}
+
+
+class DataEnvelope(ApiModel):
+    """Seed 001's envelope: ``{"data": ...}`` (lists add ``pagination``)."""
+
+    data: Any
+    pagination: Pagination | None = None
+
+
+class SuccessMessage(ApiModel):
+    success: bool = True
+    message: str
+
+
+class Detail(BaseModel):
+    detail: str

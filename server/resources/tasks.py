@@ -1,0 +1,306 @@
+"""Tasks: seed 003's create/get/status and seed 001's list, plus the worker protocol
+(claim, progress, logs, complete, fail, release, lease) and operator actions.
+
+Responses carry both seeds' shapes where they differ (``task`` and ``data``), so seed 001's
+and seed 003's clients both work unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from engine.models import PRIORITY_NAMES, Task
+from engine.tasks import TaskQuery, TaskSpec
+from server.jsonio import ApiModel, QueryModel, StrictModel
+from server.resources.common import (
+    DataEnvelope,
+    PageQuery,
+    actor_of,
+    engine_of,
+    now_of,
+    pagination,
+)
+from server.routing import RouteTable
+
+routes = RouteTable(tag="tasks")
+
+MAX_CLAIM_WAIT = 30.0
+
+
+def task_dict(task: Task, now: float, *, with_logs: bool = True) -> dict[str, Any]:
+    data = task.as_dict(now, with_logs=with_logs)
+    data["priority_name"] = PRIORITY_NAMES.get(task.priority)
+    return data
+
+
+class Schedule(StrictModel):
+    type: Literal["immediate", "scheduled", "at", "delayed"] = "immediate"
+    at: str | None = Field(None, description="ISO-8601 time, for scheduled tasks.")
+    delay_seconds: float | None = Field(None, ge=0)
+
+
+class CreateTask(StrictModel):
+    """Seed 003's body (``type``, ``payload``, ``priority``, ``source``, ``sla_target``,
+    ``metadata``) plus seed 001's (``agent_id``, ``schedule``)."""
+
+    type: str = Field(min_length=1, max_length=100)
+    payload: dict[str, Any] = {}
+    priority: str = Field("P2", description="P0-P3 or critical/high/medium/low.")
+    source: str | None = Field(None, max_length=200)
+    sla_target: float | None = Field(None, gt=0, description="Seconds.")
+    metadata: dict[str, Any] = {}
+    agent_id: str | None = None
+    schedule: Schedule | None = None
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    max_attempts: int | None = Field(None, ge=1, le=100)
+
+
+class TaskEnvelope(ApiModel):
+    success: bool = True
+    task_id: str
+    message: str | None = None
+    task: dict[str, Any]
+    data: dict[str, Any]
+
+
+@routes.post("/tasks", role="agent", body=CreateTask, response=TaskEnvelope, status=201,
+             responses={200: "an existing task with the same idempotency key",
+                        422: "invalid type, priority or schedule"})
+async def create_task(request: web.Request, body: CreateTask) -> web.Response:
+    """Create a task and route it to its agent type (P0/P1 wait for an approval)."""
+    from server.jsonio import json_response
+
+    engine = engine_of(request)
+    key = body.idempotency_key or request.headers.get("Idempotency-Key") or None
+    spec = TaskSpec(
+        type=body.type, payload=body.payload, priority=body.priority, source=body.source,
+        sla_target=body.sla_target, metadata=body.metadata, agent_id=body.agent_id,
+        idempotency_key=key,
+        schedule=body.schedule.model_dump(exclude_none=True) if body.schedule else None,
+        max_attempts=body.max_attempts,
+    )
+    task, created = await engine.tasks.create(spec, actor_of(request))
+    if task.status == "awaiting_approval":
+        message = f"Task created; {task.priority} awaits approval {task.approval_id}"
+    elif task.status == "pending":
+        message = f"Task created and scheduled for {task.assigned_agent}"
+    else:
+        message = f"Task created and assigned to {task.assigned_agent}"
+    if not created:
+        message = "Task already exists for this idempotency key"
+    data = task_dict(task, now_of(request))
+    return json_response({"success": True, "task_id": task.id, "message": message,
+                          "task": data, "data": data}, status=201 if created else 200)
+
+
+class TaskListQuery(PageQuery):
+    agent_id: str | None = None
+    status: str | None = Field(None, description="pending, awaiting_approval, assigned, "
+                               "in_progress (or running), completed, failed, rejected, cancelled")
+    priority: str | None = Field(None, description="P0-P3 or critical/high/medium/low")
+    type: str | None = None
+    run_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@routes.get("/tasks", role="user", query=TaskListQuery, response=DataEnvelope)
+async def list_tasks(request: web.Request, query: TaskListQuery) -> dict[str, Any]:
+    """List tasks, newest first, with seed 001's filters and pagination."""
+    engine = engine_of(request)
+    tasks, total = await engine.tasks.list(TaskQuery(
+        agent_id=query.agent_id, status=query.status, priority=query.priority, type=query.type,
+        run_id=query.run_id,
+        created_after=_epoch(query.created_after), created_before=_epoch(query.created_before),
+        page=query.page, limit=query.limit))
+    now = now_of(request)
+    return {"data": [task_dict(t, now, with_logs=False) for t in tasks],
+            "pagination": pagination(query.page, query.limit, total)}
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+class ClaimBody(StrictModel):
+    agent_id: str
+    wait: float = Field(0.0, ge=0, le=MAX_CLAIM_WAIT, description="Long-poll seconds.")
+
+
+@routes.post("/tasks/claim", role="agent", body=ClaimBody,
+             responses={204: "no task became available within `wait`"})
+async def claim_task(request: web.Request, body: ClaimBody) -> web.StreamResponse:
+    """Lease the next task for this agent's type (highest priority, oldest first)."""
+    from server.jsonio import json_response
+
+    engine = engine_of(request)
+    task = await engine.tasks.claim(body.agent_id, wait=body.wait)
+    if task is None:
+        return web.Response(status=204)
+    data = task_dict(task, now_of(request))
+    data["lease_id"] = task.lease_id
+    return json_response({"success": True, "task_id": task.id, "lease_id": task.lease_id,
+                          "task": data, "data": data})
+
+
+@routes.get("/tasks/{task_id}", role="user", response=TaskEnvelope)
+async def get_task(request: web.Request) -> dict[str, Any]:
+    """A task with its logs, progress and (when running) estimated completion."""
+    task = await engine_of(request).tasks.get(request.match_info["task_id"])
+    data = task_dict(task, now_of(request))
+    return {"success": True, "task_id": task.id, "task": data, "data": data}
+
+
+class StatusQuery(QueryModel):
+    status: Literal["in_progress", "completed", "failed"]
+    error: str | None = Field(None, max_length=4000)
+
+
+class StatusOut(ApiModel):
+    success: bool = True
+    task_id: str
+    status: str
+
+
+@routes.patch("/tasks/{task_id}/status", role="agent", query=StatusQuery, response=StatusOut)
+async def update_status(request: web.Request, query: StatusQuery) -> dict[str, Any]:
+    """Seed 003: set in_progress, completed or failed (with ``error``)."""
+    result: Any = None
+    if request.can_read_body:
+        from server.jsonio import read_json
+
+        body = await read_json(request)
+        if isinstance(body, dict):
+            result = body.get("result")
+    task = await engine_of(request).tasks.set_status(
+        request.match_info["task_id"], query.status, error=query.error, result=result,
+        actor=actor_of(request))
+    return {"success": True, "task_id": task.id, "status": task.status}
+
+
+class LeaseBody(StrictModel):
+    lease_id: str | None = Field(None, description="From the claim; refused (409) once lost.")
+
+
+class ProgressBody(LeaseBody):
+    progress: int = Field(ge=0, le=100)
+    message: str | None = Field(None, max_length=4000)
+
+
+@routes.post("/tasks/{task_id}/progress", role="agent", body=ProgressBody)
+async def report_progress(request: web.Request, body: ProgressBody) -> dict[str, Any]:
+    """Progress 0-100 (extends the lease); an optional message becomes a log line."""
+    task = await engine_of(request).tasks.progress(
+        request.match_info["task_id"], body.progress, lease_id=body.lease_id,
+        message=body.message)
+    return {"success": True, "task_id": task.id, "progress": task.progress,
+            "lease_expires_at": task.as_dict(None, with_logs=False)["lease_expires_at"]}
+
+
+class LogBody(StrictModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    message: str = Field(min_length=1, max_length=8000)
+
+
+@routes.post("/tasks/{task_id}/logs", role="agent", body=LogBody, status=201)
+async def add_log(request: web.Request, body: LogBody) -> dict[str, Any]:
+    """Append a log line to a task."""
+    line = await engine_of(request).tasks.add_log(request.match_info["task_id"], body.level,
+                                                  body.message)
+    return {"success": True, "log": line.as_dict()}
+
+
+class CompleteBody(LeaseBody):
+    result: Any = None
+
+
+@routes.post("/tasks/{task_id}/complete", role="agent", body=CompleteBody,
+             responses={409: "the lease was lost (the task was requeued or finished)"})
+async def complete_task(request: web.Request, body: CompleteBody) -> dict[str, Any]:
+    """A worker reports success with its result."""
+    task = await engine_of(request).tasks.complete(
+        request.match_info["task_id"], body.result, lease_id=body.lease_id,
+        actor=actor_of(request))
+    return {"success": True, "task_id": task.id, "status": task.status}
+
+
+class FailBody(LeaseBody):
+    error: str = Field(min_length=1, max_length=8000)
+    retry: bool = Field(False, description="Requeue with backoff while attempts remain.")
+
+
+@routes.post("/tasks/{task_id}/fail", role="agent", body=FailBody)
+async def fail_task(request: web.Request, body: FailBody) -> dict[str, Any]:
+    """A worker reports failure (optionally asking for a retry)."""
+    task = await engine_of(request).tasks.fail(
+        request.match_info["task_id"], body.error, lease_id=body.lease_id, retry=body.retry,
+        actor=actor_of(request))
+    return {"success": True, "task_id": task.id, "status": task.status}
+
+
+class RequiredLease(StrictModel):
+    lease_id: str
+
+
+@routes.post("/tasks/{task_id}/release", role="agent", body=RequiredLease)
+async def release_task(request: web.Request, body: RequiredLease) -> dict[str, Any]:
+    """A worker hands a task back (e.g. shutting down); it is requeued at once."""
+    task = await engine_of(request).tasks.release(request.match_info["task_id"], body.lease_id)
+    return {"success": True, "task_id": task.id, "status": task.status}
+
+
+@routes.post("/tasks/{task_id}/lease", role="agent", body=RequiredLease)
+async def extend_lease(request: web.Request, body: RequiredLease) -> dict[str, Any]:
+    """Extend the lease of a task still being worked on."""
+    from engine.clock import iso
+
+    expires = await engine_of(request).tasks.extend_lease(request.match_info["task_id"],
+                                                           body.lease_id)
+    return {"success": True, "task_id": request.match_info["task_id"],
+            "lease_expires_at": iso(expires)}
+
+
+class CancelBody(StrictModel):
+    reason: str | None = Field(None, max_length=2000)
+
+
+@routes.post("/tasks/{task_id}/cancel", role="agent")
+async def cancel_task(request: web.Request) -> dict[str, Any]:
+    """Cancel a task that has not finished (its pending approval is cancelled too)."""
+    reason = None
+    if request.can_read_body:
+        from server.jsonio import read_json
+
+        reason = (await read_json(request, CancelBody)).reason
+    task = await engine_of(request).tasks.cancel(request.match_info["task_id"],
+                                                 actor_of(request), reason)
+    return {"success": True, "task_id": task.id, "status": task.status}
+
+
+@routes.post("/tasks/{task_id}/retry", role="agent")
+async def retry_task(request: web.Request) -> dict[str, Any]:
+    """Put a failed or cancelled task back in the queue with fresh attempts."""
+    task = await engine_of(request).tasks.retry(request.match_info["task_id"], actor_of(request))
+    return {"success": True, "task_id": task.id, "status": task.status}
+
+
+class PriorityBody(StrictModel):
+    priority: str
+
+
+@routes.patch("/tasks/{task_id}/priority", role="admin", body=PriorityBody)
+async def change_priority(request: web.Request, body: PriorityBody) -> dict[str, Any]:
+    """Change the priority of an unfinished task (admin)."""
+    task = await engine_of(request).tasks.set_priority(request.match_info["task_id"],
+                                                       body.priority, actor_of(request))
+    return {"success": True, "task_id": task.id, "priority": task.priority}
