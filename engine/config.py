@@ -171,6 +171,9 @@ class OrchestrationsConfig(_Section):
     dir: str = "examples/orchestrations"
     watch: bool = True
     tool_commands: list[str] = []  # allow-listed executables for `command` tools; empty = disabled
+    # allow-listed Python callables for tools named `module:function`: exact
+    # "module:function" entries or whole modules ("mycompany.tools"); empty = disabled
+    tool_python: list[str] = []
 
 
 class ConsoleConfig(_Section):

@@ -1,0 +1,50 @@
+"""Tools for agents and ``tool`` steps: a registry, offline built-ins, ``http``, an
+allow-listed ``command`` and allow-listed Python ``module:function`` callables."""
+
+from __future__ import annotations
+
+from engine.clock import Clock
+from engine.config import OrchestrationsConfig
+from engine.tools.builtin import SIMULATED_NOTICE, builtin_tools
+from engine.tools.command import command_tool
+from engine.tools.http import http_tool
+from engine.tools.python import callable_tool, python_resolver
+from engine.tools.registry import (
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolRegistry,
+    ToolResult,
+    UnknownToolError,
+    check_arguments,
+)
+
+
+def build_tools(config: OrchestrationsConfig, clock: Clock | None = None) -> ToolRegistry:
+    """The registry a server starts with: built-ins and ``http`` always; ``command`` only
+    when ``tool_commands`` lists executables; ``module:function`` names per ``tool_python``."""
+    registry = ToolRegistry(resolver=python_resolver(config.tool_python))
+    for tool in builtin_tools(clock):
+        registry.register(tool)
+    registry.register(http_tool())
+    if config.tool_commands:
+        registry.register(command_tool(config.tool_commands))
+    return registry
+
+
+__all__ = [
+    "SIMULATED_NOTICE",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolRegistry",
+    "ToolResult",
+    "UnknownToolError",
+    "build_tools",
+    "builtin_tools",
+    "callable_tool",
+    "check_arguments",
+    "command_tool",
+    "http_tool",
+    "python_resolver",
+]
