@@ -41,7 +41,7 @@ async def web_search(args: dict[str, Any], _ctx: ToolContext) -> dict[str, Any]:
         results.append({
             "title": f"{query}: {kind}",
             "url": f"https://{site}/{_slug(query)}/{_slug(kind)}",
-            "snippet": f"A {kind} of {query} (simulated result {i + 1} of {count}).",
+            "snippet": f"{kind.capitalize()} of {query} (simulated result {i + 1} of {count}).",
         })
     return {"simulated": True, "notice": SIMULATED_NOTICE, "query": query, "results": results}
 
