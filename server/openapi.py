@@ -225,14 +225,16 @@ def build_openapi(
         "required": ["detail"],
     }
     paths: dict[str, dict[str, Any]] = {}
+    # Paths are absolute (server "/"): the API lives under ``base`` and a few operations are
+    # also (or only) served at the root, e.g. JSON ``/api/v1/metrics`` and Prometheus ``/metrics``.
     for spec in specs:
-        item = paths.setdefault(spec.openapi_path, {})
-        item[spec.method.lower()] = _operation(spec, refs, schemas)
-        if spec.also_at_root:
-            item["servers"] = [
-                {"url": base, "description": "API base"},
-                {"url": "/", "description": "also served at the root"},
-            ]
+        operation = _operation(spec, refs, schemas)
+        if not spec.root_only:
+            paths.setdefault(base + spec.openapi_path, {})[spec.method.lower()] = operation
+        if spec.also_at_root or spec.root_only:
+            root_op = operation if spec.root_only else {
+                **operation, "operationId": operation["operationId"] + "_root"}
+            paths.setdefault(spec.openapi_path, {})[spec.method.lower()] = root_op
     tags = sorted({tag for spec in specs for tag in spec.tags})
     integer = {"schema": {"type": "integer"}}
     return {
@@ -246,7 +248,7 @@ def build_openapi(
                 "key>` or `X-API-Key`; roles admin > agent > user."
             ),
         },
-        "servers": [{"url": base}],
+        "servers": [{"url": "/"}],
         "tags": [{"name": tag} for tag in tags],
         "paths": dict(sorted(paths.items())),
         "components": {
@@ -373,14 +375,13 @@ def render_docs_html(document: dict[str, Any]) -> str:
                 continue
             for tag in op.get("tags") or ["other"]:
                 by_tag.setdefault(tag, []).append((method, shown, op))
-    base = document.get("servers", [{}])[0].get("url", "")
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_esc(info.get('title', 'API'))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_esc(info.get('title', 'API'))} <small>{_esc(info.get('version', ''))}</small></h1>",
         f"<p>{_esc(info.get('description', ''))}</p>",
-        f"<p>Base URL: <code>{_esc(base)}</code> · machine-readable: "
-        f'<a href="{_esc(base)}/openapi.json">openapi.json</a></p>',
+        f"<p>API base: <code>{API_BASE}</code> · machine-readable: "
+        '<a href="openapi.json">openapi.json</a></p>',
     ]
     for tag in sorted(by_tag):
         parts.append(f"<h2>{_esc(tag)}</h2>")

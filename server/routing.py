@@ -84,6 +84,7 @@ class RouteSpec:
     description: str = ""
     tags: tuple[str, ...] = ()
     also_at_root: bool = False
+    root_only: bool = False
     operation_id: str = ""
     responses: Mapping[int, str] = field(default_factory=dict)
     deprecated: bool = False
@@ -131,6 +132,7 @@ class RouteTable:
         summary: str | None = None,
         tags: tuple[str, ...] | None = None,
         also_at_root: bool = False,
+        root_only: bool = False,
         operation_id: str | None = None,
         responses: Mapping[int, str] | None = None,
         deprecated: bool = False,
@@ -170,6 +172,7 @@ class RouteTable:
                 description=rest.strip(),
                 tags=tags if tags is not None else ((self.tag,) if self.tag else ()),
                 also_at_root=also_at_root,
+                root_only=root_only,
                 operation_id=operation_id or handler.__name__,
                 responses=dict(responses or {}),
                 deprecated=deprecated,
@@ -255,10 +258,11 @@ class RouteRegistry:
                     )
                 self._operation_ids.add(spec.operation_id)
                 endpoint = make_endpoint(spec)
-                router.add_route(
-                    spec.method, self.base + spec.path, endpoint, name=spec.operation_id
-                )
-                if spec.also_at_root:
+                if not spec.root_only:
+                    router.add_route(
+                        spec.method, self.base + spec.path, endpoint, name=spec.operation_id
+                    )
+                if spec.also_at_root or spec.root_only:
                     router.add_route(
                         spec.method, spec.path, endpoint, name=f"{spec.operation_id}.root"
                     )
@@ -268,7 +272,8 @@ class RouteRegistry:
         """Every (method, full path) mounted, root aliases included; for coverage checks."""
         out: set[tuple[str, str]] = set()
         for spec in self._specs:
-            out.add((spec.method, self.base + spec.openapi_path))
-            if spec.also_at_root:
+            if not spec.root_only:
+                out.add((spec.method, self.base + spec.openapi_path))
+            if spec.also_at_root or spec.root_only:
                 out.add((spec.method, spec.openapi_path))
         return out

@@ -20,4 +20,6 @@ def all_tables() -> list[RouteTable]:
                 raise
             continue
         tables.append(module.routes)
+        if hasattr(module, "root_routes"):
+            tables.append(module.root_routes)
     return tables

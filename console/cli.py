@@ -1,0 +1,192 @@
+"""The ``switchboard`` command.
+
+``serve``, ``token``, ``run``, ``validate`` and ``worker`` never import Textual (fast start on
+headless hosts); ``up`` and ``attach`` import the console only when they run.
+A broken config or definition is reported as file, key and reason, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import cyclopts
+
+from engine.config import Config, ConfigError, load_config
+
+app = cyclopts.App(
+    name="switchboard",
+    help="Operator console for agent orchestration: engine, HTTP API and terminal console.",
+    version_flags=["--version"],
+)
+
+ConfigOpt = Annotated[Path | None, cyclopts.Parameter(name="--config", help="TOML config file.")]
+HostOpt = Annotated[str | None, cyclopts.Parameter(name="--host", help="Interface to bind.")]
+PortOpt = Annotated[int | None, cyclopts.Parameter(name="--port", help="Port (0 = any free).")]
+DataOpt = Annotated[Path | None, cyclopts.Parameter(name="--data-dir",
+                                                    help="Folder for the database and logs.")]
+OrchOpt = Annotated[Path | None, cyclopts.Parameter(name="--orchestrations",
+                                                    help="Folder of orchestration definitions.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    print(f"switchboard: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _config(config: Path | None, host: str | None = None, port: int | None = None,
+            data_dir: Path | None = None, orchestrations: Path | None = None) -> Config:
+    overrides: dict[str, dict[str, Any]] = {"server": {}, "storage": {}, "orchestrations": {}}
+    if host is not None:
+        overrides["server"]["host"] = host
+    if port is not None:
+        overrides["server"]["port"] = port
+    if data_dir is not None:
+        overrides["storage"]["data_dir"] = str(data_dir)
+    if orchestrations is not None:
+        overrides["orchestrations"]["dir"] = str(orchestrations)
+    path = config or (Path(os.environ["SWITCHBOARD_CONFIG"])
+                      if os.environ.get("SWITCHBOARD_CONFIG") else None)
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        _fail(f"config error: {exc.source}: {exc.key}: {exc.reason}")
+        raise  # unreachable
+
+
+def _demo_secret(config: Config, demo: bool) -> Config:
+    """The demo runs without setup: it gets a random per-process JWT secret if none is set."""
+    if demo and not config.auth.jwt_secret:
+        import secrets
+
+        config.auth.jwt_secret = secrets.token_urlsafe(48)
+    return config
+
+
+def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+@app.command
+def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
+          data_dir: DataOpt = None, orchestrations: OrchOpt = None,
+          demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
+          ) -> None:
+    """Run the engine and the HTTP API, headless. Stops cleanly on SIGINT/SIGTERM/SIGHUP."""
+    cfg = _demo_secret(_config(config, host, port, data_dir, orchestrations), demo)
+    from console.logsetup import configure_logging
+
+    configure_logging(cfg.log_path, cfg.logging.level, to_stderr=True)
+    asyncio.run(_serve(cfg, demo))
+
+
+async def _serve(cfg: Config, demo: bool) -> None:
+    from console.runtime import Runtime
+    from server.auth import AuthSetupError
+
+    stop = asyncio.Event()
+    _install_stop_signals(asyncio.get_running_loop(), stop)
+    runtime = Runtime(cfg, demo=demo)
+    try:
+        await runtime.start()
+    except AuthSetupError as exc:
+        _fail(f"auth setup: {exc}")
+    except OSError as exc:
+        _fail(f"cannot listen on {cfg.server.host}:{cfg.server.port}: {exc.strerror or exc}")
+    print(f"switchboard: serving {runtime.address} (data in {cfg.data_path.resolve()})",
+          file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+
+
+@app.command
+def up(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
+       data_dir: DataOpt = None, orchestrations: OrchOpt = None,
+       demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
+       headless: Annotated[bool, cyclopts.Parameter(help="Same as `serve`.")] = False,
+       read_only: Annotated[bool, cyclopts.Parameter(help="Hide and refuse every action.")] = False,
+       ) -> None:
+    """Engine + HTTP API + the operator console, in one process."""
+    if headless:
+        serve(config=config, host=host, port=port, data_dir=data_dir,
+              orchestrations=orchestrations, demo=demo)
+        return
+    cfg = _demo_secret(_config(config, host, port, data_dir, orchestrations), demo)
+    from console.logsetup import configure_logging
+
+    configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)
+    from console.main import run_up
+
+    code = asyncio.run(run_up(cfg, demo=demo, read_only=read_only or cfg.console.read_only))
+    raise SystemExit(code or 0)
+
+
+@app.command
+def attach(url: str, *, token: Annotated[str | None, cyclopts.Parameter(
+        help="JWT or API key (default: $SWITCHBOARD_TOKEN).")] = None,
+           read_only: bool = False, config: ConfigOpt = None) -> None:
+    """The console against a remote Switchboard server (URL like http://host:8000)."""
+    cfg = _config(config)
+    secret = token or os.environ.get("SWITCHBOARD_TOKEN")
+    if not secret:
+        _fail("attach needs --token or SWITCHBOARD_TOKEN")
+    from console.logsetup import configure_logging
+
+    configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)
+    from console.main import run_attach
+
+    code = asyncio.run(run_attach(cfg, url, secret or "", read_only=read_only))
+    raise SystemExit(code or 0)
+
+
+@app.command
+def token(*, sub: Annotated[str, cyclopts.Parameter(help="Subject (user or agent id).")] = "admin",
+          role: Annotated[str, cyclopts.Parameter(help="admin, agent or user.")] = "admin",
+          ttl: Annotated[int | None, cyclopts.Parameter(help="Lifetime in seconds.")] = None,
+          config: ConfigOpt = None) -> None:
+    """Mint a JWT locally from the configured secret (ORCHESTRATOR_JWT_SECRET)."""
+    cfg = _config(config)
+    from server.auth import Authenticator, AuthSetupError
+
+    if role not in ("admin", "agent", "user"):
+        _fail("--role must be admin, agent or user")
+    try:
+        print(Authenticator(cfg.auth).mint(sub, role, ttl_seconds=ttl))  # type: ignore[arg-type]
+    except AuthSetupError as exc:
+        _fail(f"auth setup: {exc}")
+
+
+@app.command
+def validate(path: Path | None = None, *, config: ConfigOpt = None) -> None:
+    """Check orchestration definition files (a file or a folder); exit 1 on any problem."""
+    cfg = _config(config)
+    target = path or Path(cfg.orchestrations.dir)
+    from engine.orchestrations.loader import validate_path
+
+    good, problems = validate_path(target)
+    for orch in good:
+        print(f"ok  {orch.id}  ({len(orch.steps)} steps)")
+    for problem in problems:
+        print(str(problem))
+    print(f"{len(good)} valid orchestration(s), {len(problems)} problem(s)", file=sys.stderr)
+    raise SystemExit(1 if problems else 0)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The composition root: engine + HTTP server (+ orchestrations, + demo) in one event loop.
+
+``serve`` uses it headless; ``up`` runs the Textual console on the same loop. It does not
+import Textual, so headless hosts start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from engine.config import Config
+from engine.engine import Engine
+
+log = logging.getLogger("switchboard.runtime")
+
+
+class Runtime:
+    """Owns the engine, the HTTP runner and the optional demo fleet."""
+
+    def __init__(self, config: Config, *, demo: bool = False, http: bool = True) -> None:
+        self.config = config
+        self.demo = demo
+        self.http = http
+        self.engine = Engine(config)
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._demo: Any = None
+
+    @property
+    def address(self) -> str:
+        if self.port is None:
+            return "in-process"
+        return f"http://{self.config.server.host}:{self.port}/api/v1"
+
+    async def start(self) -> None:
+        from server.api import build_api_app
+        from server.app import start_server
+
+        app = build_api_app(self.engine) if self.http else None  # fails fast on bad auth
+        await self.engine.start()
+        try:
+            attach = _orchestrations_attach()
+            if attach is not None:
+                await attach(self.engine)
+            if app is not None:
+                self.runner, self.port = await start_server(
+                    app, self.config.server.host, self.config.server.port)
+                log.info("API listening on %s", self.address)
+            if self.demo:
+                from console.demo import DemoFleet
+
+                self._demo = DemoFleet(self.engine)
+                await self._demo.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        if self._demo is not None:
+            with contextlib.suppress(Exception):
+                await self._demo.stop()
+            self._demo = None
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        await self.engine.stop()
+
+    async def serve_forever(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def _orchestrations_attach() -> Any:
+    """The orchestration runner's attach hook, once that part of the engine is present."""
+    try:
+        from engine.orchestrations.service import attach_orchestrations
+    except ImportError:
+        return None
+    return attach_orchestrations

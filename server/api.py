@@ -1,0 +1,21 @@
+"""The full API application: the infrastructure of ``server.app`` plus every resource.
+
+Why separate from ``server.app``: ``init_app`` is engine-free (tests of auth and limits build
+it alone); this module binds it to a running engine.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from engine.engine import Engine
+from server.app import init_app
+from server.app_keys import ENGINE_KEY
+from server.resources import all_tables
+
+
+def build_api_app(engine: Engine) -> web.Application:
+    """An app serving ``engine`` under /api/v1 (and /health, /stats, /metrics at the root)."""
+    app = init_app(engine.config, tables=all_tables(), clock=engine.clock)
+    app[ENGINE_KEY] = engine
+    return app

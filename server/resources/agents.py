@@ -1,0 +1,134 @@
+"""Agents (seed 001): list/get/create/update/delete, plus worker registration and heartbeats."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from engine.agents import AgentQuery
+from engine.clock import iso
+from server.jsonio import StrictModel, json_response
+from server.resources.common import DataEnvelope, PageQuery, engine_of, now_of, pagination
+from server.routing import RouteTable
+
+routes = RouteTable(tag="agents")
+
+
+class AgentListQuery(PageQuery):
+    status: Literal["initializing", "active", "inactive", "error"] | None = None
+    type: str | None = None
+    health: Literal["healthy", "degraded", "unhealthy", "offline", "unknown"] | None = None
+
+
+@routes.get("/agents", role="user", query=AgentListQuery, response=DataEnvelope)
+async def list_agents(request: web.Request, query: AgentListQuery) -> dict[str, Any]:
+    """List agents with their health and metrics."""
+    agents, total = await engine_of(request).agents.list(AgentQuery(
+        status=query.status, type=query.type, health=query.health, page=query.page,
+        limit=query.limit))
+    now = now_of(request)
+    return {"data": [a.as_dict(now) for a in agents],
+            "pagination": pagination(query.page, query.limit, total)}
+
+
+class Configuration(StrictModel):
+    max_concurrent_tasks: int | None = Field(None, ge=1, le=10_000)
+    timeout: float | None = Field(None, gt=0)
+    retry_attempts: int | None = Field(None, ge=0, le=100)
+
+
+class CreateAgent(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=100)
+    configuration: Configuration | None = None
+    environment: str | None = Field(None, max_length=100)
+    id: str | None = Field(None, min_length=1, max_length=100,
+                           description="Choose the id (workers that restart keep theirs).")
+
+
+@routes.post("/agents", role="admin", body=CreateAgent, response=DataEnvelope, status=201)
+async def create_agent(request: web.Request, body: CreateAgent) -> dict[str, Any]:
+    """Create an agent (status ``initializing`` until its first heartbeat)."""
+    agent = await engine_of(request).agents.create(
+        body.name, body.type, environment=body.environment, agent_id=body.id,
+        configuration=body.configuration.model_dump(exclude_none=True)
+        if body.configuration else None)
+    return {"data": agent.as_dict(now_of(request))}
+
+
+class RegisterAgent(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=100)
+    agent_id: str | None = Field(None, min_length=1, max_length=100)
+    configuration: Configuration | None = None
+
+
+@routes.post("/agents/register", role="agent", body=RegisterAgent, response=DataEnvelope)
+async def register_agent(request: web.Request, body: RegisterAgent) -> web.Response:
+    """A worker registers itself, or re-attaches to its existing id after a restart."""
+    engine = engine_of(request)
+    agent = await engine.agents.register(
+        body.name, body.type, agent_id=body.agent_id,
+        configuration=body.configuration.model_dump(exclude_none=True)
+        if body.configuration else None)
+    data = agent.as_dict(now_of(request))
+    data["heartbeat_interval"] = engine.config.agents.heartbeat_interval_seconds
+    data["lease_seconds"] = engine.config.tasks.lease_seconds
+    return json_response({"data": data})
+
+
+@routes.get("/agents/{agent_id}", role="user", response=DataEnvelope)
+async def get_agent(request: web.Request) -> dict[str, Any]:
+    """One agent: configuration, health (from heartbeat age), metrics."""
+    agent = await engine_of(request).agents.get(request.match_info["agent_id"])
+    return {"data": agent.as_dict(now_of(request))}
+
+
+class UpdateAgent(StrictModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    configuration: Configuration | None = None
+    environment: str | None = Field(None, max_length=100)
+    status: Literal["active", "inactive", "error"] | None = None
+
+
+@routes.put("/agents/{agent_id}", role="admin", body=UpdateAgent, response=DataEnvelope)
+async def update_agent(request: web.Request, body: UpdateAgent) -> dict[str, Any]:
+    """Change an agent's name, configuration, environment or status."""
+    agent = await engine_of(request).agents.update(
+        request.match_info["agent_id"], name=body.name, environment=body.environment,
+        status=body.status,
+        configuration=body.configuration.model_dump(exclude_none=True)
+        if body.configuration else None)
+    return {"data": agent.as_dict(now_of(request))}
+
+
+@routes.delete("/agents/{agent_id}", role="admin")
+async def delete_agent(request: web.Request) -> dict[str, Any]:
+    """Delete an agent; tasks it was working on go back to the queue."""
+    deleted_at = await engine_of(request).agents.delete(request.match_info["agent_id"])
+    return {"message": "Agent deleted successfully", "deleted_at": iso(deleted_at)}
+
+
+class Heartbeat(StrictModel):
+    cpu_usage: float | None = Field(None, ge=0, le=100)
+    memory_usage: float | None = Field(None, ge=0, le=100)
+    status: Literal["active", "inactive", "error"] | None = None
+
+
+@routes.post("/agents/{agent_id}/heartbeat", role="agent", response=DataEnvelope)
+async def heartbeat(request: web.Request) -> dict[str, Any]:
+    """Record a heartbeat (optional cpu/memory %); extends the leases the agent holds."""
+    body = Heartbeat()
+    if request.can_read_body:
+        from server.jsonio import read_json
+
+        body = await read_json(request, Heartbeat)
+    engine = engine_of(request)
+    agent = await engine.agents.heartbeat(request.match_info["agent_id"],
+                                          cpu_usage=body.cpu_usage,
+                                          memory_usage=body.memory_usage, status=body.status)
+    data = agent.as_dict(now_of(request))
+    data["heartbeat_interval"] = engine.config.agents.heartbeat_interval_seconds
+    return {"data": data}

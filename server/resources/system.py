@@ -1,0 +1,99 @@
+"""Health, queue statistics and metrics (seeds 001 and 003), and Prometheus exposition.
+
+``GET /health`` and ``GET /stats`` are public and also served at the root (seed 003);
+``GET /api/v1/metrics`` is seed 001's JSON series; ``GET /metrics`` at the root is the
+Prometheus text format for scrapers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import Field
+
+from engine.engine import Engine
+from server.jsonio import ApiModel, QueryModel
+from server.resources.common import DataEnvelope, engine_of
+from server.routing import RouteTable
+
+routes = RouteTable(tag="system")
+root_routes = RouteTable(tag="system")
+
+
+class HealthOut(ApiModel):
+    status: str
+    timestamp: str
+    services: dict[str, Any]
+    queue_stats: dict[str, int]
+    metrics: dict[str, Any]
+
+
+@routes.get("/health", role=None, response=HealthOut, also_at_root=True,
+            responses={503: "the store does not answer"})
+async def health(request: web.Request) -> web.Response:
+    """System health: database response time, queue, agents, load (public)."""
+    from server.jsonio import json_response
+
+    data = await engine_of(request).stats.health()
+    return json_response(data, status=200 if data["status"] == "healthy" else 503)
+
+
+class StatsOut(ApiModel):
+    queue: dict[str, Any]
+    timestamp: str
+
+
+@routes.get("/stats", role=None, response=StatsOut, also_at_root=True)
+async def stats(request: web.Request) -> dict[str, Any]:
+    """Queue statistics: pending, processing and total tasks (public, seed 003)."""
+    return await engine_of(request).stats.stats()
+
+
+class MetricsQuery(QueryModel):
+    period: Literal["1h", "24h", "7d", "30d"] = "24h"
+    metric: Literal["task_completion_rate", "response_time", "error_rate", "throughput"] | None = (
+        Field(None, description="Only this series."))
+
+
+@routes.get("/metrics", role="user", query=MetricsQuery, response=DataEnvelope)
+async def metrics(request: web.Request, query: MetricsQuery) -> dict[str, Any]:
+    """Time series of completion rate, response time, error rate and throughput (seed 001)."""
+    return {"data": await engine_of(request).stats.metrics(query.period, query.metric)}
+
+
+async def _prometheus_text(engine: Engine) -> bytes:
+    registry = CollectorRegistry()
+    queue = await engine.stats.queue()
+    tasks = Gauge("switchboard_tasks", "Tasks by status", ["status"], registry=registry)
+    for status, count in queue["by_status"].items():
+        tasks.labels(status).set(count)
+    waiting = Gauge("switchboard_queue_waiting", "Waiting tasks by priority", ["priority"],
+                    registry=registry)
+    for priority, counts in queue["by_priority"].items():
+        waiting.labels(priority).set(counts["waiting"])
+    Gauge("switchboard_approvals_pending", "Pending approvals",
+          registry=registry).set(queue["pending_approvals"])
+    agents = Gauge("switchboard_agents", "Agents by health", ["health"], registry=registry)
+    counts: dict[str, int] = {}
+    for agent in await engine.agents.all():
+        counts[agent.health] = counts.get(agent.health, 0) + 1
+    for state, count in counts.items():
+        agents.labels(state).set(count)
+    Gauge("switchboard_event_seq", "Last committed event sequence number",
+          registry=registry).set(engine.bus.last_seq)
+    Gauge("switchboard_store_commits", "Group commits since start",
+          registry=registry).set(getattr(engine.store, "commits", 0))
+    Gauge("switchboard_event_subscribers", "Live event subscribers",
+          registry=registry).set(engine.bus.subscriber_count)
+    return generate_latest(registry)
+
+
+@root_routes.get("/metrics", role=None, media_type="text/plain", operation_id="prometheus",
+                 root_only=True)
+async def prometheus(request: web.Request) -> web.Response:
+    """Prometheus exposition of queue, approval, agent and store gauges."""
+    body = await _prometheus_text(engine_of(request))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
