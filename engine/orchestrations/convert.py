@@ -204,6 +204,13 @@ def salvage_struct(data: Any, cls: type[msgspec.Struct], skip: frozenset[str] = 
                 items = [salvage_struct(item, item_type) for item in raw]
                 values[field.name] = [item for item in items if item is not None]
                 continue
+            value_type = get_args(tp)[1] if get_origin(tp) is dict else None
+            if value_type is not None and _struct_of(value_type) and isinstance(raw, dict):
+                rescued_items = {key: salvage_struct(item, value_type)
+                                 for key, item in raw.items() if isinstance(key, str)}
+                values[field.name] = {key: item for key, item in rescued_items.items()
+                                      if item is not None}
+                continue
             if _struct_of(tp) is not None:
                 rescued = salvage_struct(raw, tp)
                 if rescued is not None:

@@ -134,7 +134,9 @@ class Field(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
         ``options`` keeps seed 000's comma form; ``choices`` carries the same list unambiguously.
         """
-        out: dict[str, Any] = {"name": self.name, "type": self.type, "label": self.label or self.name}
+        out: dict[str, Any] = {
+            "name": self.name, "type": self.type, "label": self.label or self.name,
+        }
         if self.required:
             out["required"] = True
         if self.type in ("select", "multiselect"):

@@ -163,7 +163,9 @@ def _convert_steps(raw: Any, report: _Collector) -> _Steps:
 
 def _head(data: dict[str, Any], report: _Collector) -> Orchestration:
     """Decode the top-level keys; on failure, salvage what decodes so validation still runs."""
-    top = {key: value for key, value in data.items() if key != "steps"}
+    # version/source are loader-managed; a definition dumped by ``to_dict()`` (e.g. from the
+    # API's detail endpoint) may carry them and is accepted, their values ignored.
+    top = {key: value for key, value in data.items() if key not in _LOADER_FIELDS}
     head = convert_struct(top, Orchestration, "", report, skip=_LOADER_FIELDS)
     if head is None:
         head = salvage_struct(top, Orchestration, skip=_LOADER_FIELDS) or Orchestration(id="")
