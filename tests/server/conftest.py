@@ -62,3 +62,55 @@ async def client(make_client: MakeClient) -> AppClient:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# -- a live API: real engine on a temporary SQLite file, real server on 127.0.0.1 -------------
+
+
+class LiveApi:
+    """A running ``switchboard`` API for tests: base URLs, the engine, credentials per role."""
+
+    def __init__(self, engine: Any, port: int) -> None:
+        self.engine = engine
+        self.port = port
+        self.root = f"http://127.0.0.1:{port}"
+        self.base = f"{self.root}/api/v1"
+        self.auth = Authenticator(engine.config.auth)
+
+    def token(self, role: str = "admin", sub: str | None = None) -> str:
+        return self.auth.mint(sub or f"{role}-user", role)  # type: ignore[arg-type]
+
+    def headers(self, role: str = "admin", sub: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, sub)}"}
+
+
+async def start_live_api(tmp_path: Any, **sections: dict[str, Any]) -> tuple[LiveApi, Any]:
+    from engine.engine import Engine
+    from server.api import build_api_app
+    from server.app import start_server
+
+    sections.setdefault("storage", {})["data_dir"] = str(tmp_path)
+    sections.setdefault("rate_limits", {}).setdefault("enabled", False)
+    engine = Engine(make_config(**sections), run_maintenance=False)
+    app = build_api_app(engine)
+    await engine.start()
+    runner, port = await start_server(app, "127.0.0.1", 0)
+    return LiveApi(engine, port), runner
+
+
+@pytest.fixture
+async def api(tmp_path: Any) -> Any:
+    live, runner = await start_live_api(tmp_path)
+    try:
+        yield live
+    finally:
+        await runner.cleanup()
+        await live.engine.stop()
+
+
+@pytest.fixture
+async def http() -> Any:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        yield session
