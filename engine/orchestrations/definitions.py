@@ -166,6 +166,11 @@ class StepBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     when: list[When] = []
 
     @property
+    def type(self) -> str:
+        """The step type (``agent``, ``task``, ``tool``, ``human``): the struct's tag."""
+        return str(self.__struct_config__.tag)
+
+    @property
     def title(self) -> str:
         return self.name or self.id
 

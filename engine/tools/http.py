@@ -44,6 +44,8 @@ async def http_request(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]
             raw = await response.content.read(MAX_BODY_BYTES + 1)
             status = response.status
             content_type = response.headers.get("Content-Type", "")
+    except TimeoutError:
+        raise ToolError(f"request to {url} timed out after {timeout.total:g}s") from None
     except aiohttp.ClientError as exc:
         raise ToolError(f"request to {url} failed: {type(exc).__name__}: {exc}") from None
     truncated = len(raw) > MAX_BODY_BYTES
