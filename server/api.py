@@ -12,10 +12,12 @@ from engine.engine import Engine
 from server.app import init_app
 from server.app_keys import ENGINE_KEY
 from server.resources import all_tables
+from server.streams import install_stream_tracking
 
 
 def build_api_app(engine: Engine) -> web.Application:
     """An app serving ``engine`` under /api/v1 (and /health, /stats, /metrics at the root)."""
     app = init_app(engine.config, tables=all_tables(), clock=engine.clock)
     app[ENGINE_KEY] = engine
+    install_stream_tracking(app)  # open SSE streams and WebSockets end at shutdown
     return app

@@ -11,6 +11,7 @@ credentials) and ``require_principal(request)`` (401 if missing).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +41,24 @@ class DocumentCache:
 
 
 OPENAPI_KEY = web.AppKey("openapi_cache", DocumentCache)
+
+
+class StreamRegistry:
+    """The open SSE streams and WebSockets of one app, held weakly, closed at shutdown.
+
+    Why: aiohttp's shutdown waits for running handlers, and a stream handler runs until its
+    client leaves, so without this ``runner.cleanup()`` hangs for the handler timeout.
+    Members are objects with ``async def shutdown()``; ``server.streams`` fills and drains it.
+    A WeakSet, because a finished stream must not be kept alive by the registry.
+    """
+
+    def __init__(self) -> None:
+        self.members: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.closing = False
+
+
+STREAMS_KEY = web.AppKey("open_streams", StreamRegistry)
+"""Set by ``server.streams.install_stream_tracking``; absent on apps without streams."""
 
 # -- request ---------------------------------------------------------------------------
 REQUEST_ID_KEY = web.RequestKey("request_id", str)

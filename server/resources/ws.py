@@ -1,0 +1,334 @@
+"""WebSocket ``/api/v1/ws`` (seed 001): live events by channel, and task claims for workers.
+
+Why authentication happens in-band: browsers cannot set headers on a WebSocket, and a
+token in the URL would end up in access logs. So the route is public at the HTTP level and
+the first message must be ``{"type": "auth", "token": ...}`` within 5 s, else the socket
+closes with 1008 (policy violation), as it does for a bad token.
+
+Each subscription is its own bus subscription with its own pump task, so channels can be
+added, replayed (``after``) and removed independently. Claims run as tasks too, so a worker
+waiting 30 s for work still gets its events and can send other messages meanwhile.
+A claim cancelled by the socket closing may already hold a lease; that lease expires and
+the task is requeued (the engine's rule), so nothing is lost.
+
+The message protocol is documented in ``server.ws_protocol``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import BaseModel, ValidationError
+
+from engine.engine import Engine
+from engine.errors import EngineError
+from engine.events import DROPPED, Subscription
+from server.app_keys import AUTH_KEY, CONFIG_KEY, ENGINE_KEY
+from server.auth import Authenticator, AuthError, Principal
+from server.errors import format_errors
+from server.jsonio import encode_json
+from server.routing import RouteTable
+from server.streams import track_stream
+from server.ws_protocol import (
+    AUTH_TIMEOUT_SECONDS,
+    CHANNELS,
+    MAX_PENDING_CLAIMS,
+    MAX_SUBSCRIPTIONS,
+    AuthMessage,
+    ClaimMessage,
+    PingMessage,
+    SubscribeMessage,
+    UnsubscribeMessage,
+    channel_filter,
+    check_scope,
+    event_message,
+    subscription_key,
+)
+
+routes = RouteTable(tag="websocket")
+log = logging.getLogger("switchboard.server.ws")
+
+HEARTBEAT_SECONDS = 30.0
+CLOSE_TIMEOUT_SECONDS = 5.0
+"""How long a close waits for the client's close frame before dropping the connection."""
+SHUTDOWN_CLOSE_SECONDS = 1.0
+SUBSCRIPTION_MAX_BUFFER = 10_000
+
+_decode = msgspec.json.Decoder().decode
+
+
+class _Refused(Exception):
+    """A client message that gets an error reply; the socket stays open."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@routes.get("/ws", role=None, status=101, operation_id="websocket",
+            summary="WebSocket: live events and task claims",
+            responses={101: "Switching Protocols; then the message protocol described above"})
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Seed 001's real-time API. Authenticate in-band, then subscribe to channels.
+
+    First message ``{"type":"auth","token":"<JWT or API key>"}`` within 5 s (else close
+    1008), answered by ``{"type":"auth_ok","role":...,"subject":...}``. Then
+    ``{"type":"subscribe","channel":C}`` with C one of agent_events (optional agent_id),
+    task_events, approval_events, system_events, run_events (optional run_id), all_events;
+    optional ``"after": SEQ`` replays missed events first. Events arrive as
+    ``{"type": T, "payload": {...}, "seq": N, "timestamp": ...}`` with T one of
+    agent_status_change, task_update, task_completed, task_failed, approval_requested,
+    approval_decided, system_alert, run_event. Workers (role agent) send
+    ``{"type":"claim","agent_id":...,"wait":<=30}`` and get ``task_assigned`` or ``no_task``.
+    """
+    config = request.app[CONFIG_KEY]
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT_SECONDS,
+        max_msg_size=config.server.ws_max_message_bytes,
+        timeout=CLOSE_TIMEOUT_SECONDS,
+    )
+    await ws.prepare(request)
+    session = WsSession(ws, request.app[ENGINE_KEY])
+    if not track_stream(request, session):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+        return ws
+    try:
+        await session.run(request.app[AUTH_KEY])
+    finally:
+        await session.cleanup()
+    return ws
+
+
+class WsSession:
+    """One connection: its principal, subscriptions and pending claims."""
+
+    def __init__(self, ws: web.WebSocketResponse, engine: Engine) -> None:
+        self.ws = ws
+        self.engine = engine
+        self.principal: Principal | None = None
+        self._send_lock = asyncio.Lock()
+        self._subs: dict[tuple[Any, ...], tuple[Subscription, asyncio.Task[None]]] = {}
+        self._claims: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def run(self, authenticator: Authenticator) -> None:
+        """Authenticate, then serve messages until the client or the server closes."""
+        if not await self._authenticate(authenticator):
+            return
+        async for msg in self.ws:
+            if msg.type is WSMsgType.TEXT:
+                await self._handle_text(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                await self._error("binary frames are not supported; send JSON text")
+            else:  # ERROR (too big, protocol error): aiohttp has closed the socket
+                break
+
+    async def _authenticate(self, authenticator: Authenticator) -> bool:
+        try:
+            msg = await self.ws.receive(timeout=AUTH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await self._policy_close("authentication timeout: send {\"type\":\"auth\"} first")
+            return False
+        if msg.type is not WSMsgType.TEXT:
+            if msg.type is WSMsgType.BINARY:
+                await self._policy_close("first message must be a JSON auth message")
+            return False
+        try:
+            auth = AuthMessage.model_validate(_decode(msg.data), strict=True)
+        except (msgspec.DecodeError, ValidationError):
+            await self._policy_close('first message must be {"type":"auth","token":...}')
+            return False
+        try:
+            self.principal = authenticator.authenticate(auth.token)
+        except AuthError as exc:
+            log.info("websocket authentication refused: %s", exc.detail)  # never the token
+            await self._policy_close(f"authentication failed: {exc.detail}")
+            return False
+        await self.send({"type": "auth_ok", "role": self.principal.role,
+                         "subject": self.principal.subject, **_echo(auth.id)})
+        return True
+
+    async def _policy_close(self, reason: str) -> None:
+        # a close reason is limited to 123 bytes by the protocol
+        await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()[:123])
+
+    async def shutdown(self) -> None:
+        """``server.streams`` hook: close with 1001 going away, bounded."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down"),
+                SHUTDOWN_CLOSE_SECONDS,
+            )
+
+    async def cleanup(self) -> None:
+        """Stop pumps and claims and release subscriptions, however the socket ended."""
+        tasks = [task for _, task in self._subs.values()] + list(self._claims)
+        for sub, _ in self._subs.values():
+            sub.close()
+        self._subs.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    # -- sending -----------------------------------------------------------------------
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message; serialised so frames from pumps and claims never interleave."""
+        data = encode_json(message).decode()
+        async with self._send_lock:
+            await self.ws.send_str(data)
+
+    async def _error(self, detail: str, message_id: Any = None) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send({"type": "error", "detail": detail, **_echo(message_id)})
+
+    # -- dispatch ----------------------------------------------------------------------
+    async def _handle_text(self, text: str) -> None:
+        try:
+            data = _decode(text)
+        except msgspec.DecodeError:
+            await self._error("message is not valid JSON")
+            return
+        if not isinstance(data, dict):
+            await self._error("message must be a JSON object with a \"type\"")
+            return
+        kind = data.get("type")
+        message_id = data.get("id")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            known = ", ".join(sorted(self._handlers))
+            await self._error(f"unknown message type {kind!r}; expected one of: {known}",
+                              message_id)
+            return
+        model, method = handler
+        try:
+            parsed = model.model_validate(data, strict=True)
+            await method(self, parsed)
+        except ValidationError as exc:
+            await self._error(format_errors(exc.errors(include_url=False, include_input=False)),
+                              message_id)
+        except _Refused as exc:
+            await self._error(exc.detail, message_id)
+        except (ConnectionError, RuntimeError):
+            return  # the socket is gone; the read loop ends by itself
+
+    async def _on_auth(self, msg: AuthMessage) -> None:
+        raise _Refused("already authenticated")
+
+    async def _on_ping(self, msg: PingMessage) -> None:
+        await self.send({"type": "pong", **_echo(msg.id)})
+
+    async def _on_subscribe(self, msg: SubscribeMessage) -> None:
+        channel = CHANNELS.get(msg.channel)
+        if channel is None:
+            raise _Refused(f"unknown channel {msg.channel!r}; expected one of: "
+                           + ", ".join(CHANNELS))
+        scope = msg.scope()
+        problem = check_scope(channel, scope)
+        if problem:
+            raise _Refused(problem)
+        key = subscription_key(channel.name, scope)
+        self._drop(key)  # subscribing again replaces (e.g. to replay from a new seq)
+        if len(self._subs) >= MAX_SUBSCRIPTIONS:
+            raise _Refused(f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
+        sub = await self.engine.bus.subscribe(msg.after, channel_filter(channel, scope),
+                                              max_buffer=SUBSCRIPTION_MAX_BUFFER)
+        # registered before the reply, started after it: "subscribed" precedes any event
+        try:
+            await self.send({"type": "subscribed", "channel": channel.name, "filter": scope,
+                             **_echo(msg.id)})
+        except BaseException:
+            sub.close()
+            raise
+        task = asyncio.create_task(self._pump(key, channel.name, channel.accepts, sub),
+                                   name=f"ws-pump-{channel.name}")
+        self._subs[key] = (sub, task)
+
+    async def _on_unsubscribe(self, msg: UnsubscribeMessage) -> None:
+        if msg.channel not in CHANNELS:
+            raise _Refused(f"unknown channel {msg.channel!r}")
+        scope = {k: v for k, v in msg.model_dump(include={"agent_id", "task_id", "run_id",
+                                                          "types"}).items() if v is not None}
+        if scope:
+            keys = [subscription_key(msg.channel, scope)]
+        else:  # without a scope: every subscription of that channel
+            keys = [k for k in self._subs if k[0] == msg.channel]
+        removed = sum(1 for key in keys if self._drop(key))
+        await self.send({"type": "unsubscribed", "channel": msg.channel, "count": removed,
+                         **_echo(msg.id)})
+
+    async def _on_claim(self, msg: ClaimMessage) -> None:
+        assert self.principal is not None
+        if not self.principal.at_least("agent"):
+            raise _Refused(f"claim requires role agent; you have {self.principal.role}")
+        if len(self._claims) >= MAX_PENDING_CLAIMS:
+            raise _Refused(f"at most {MAX_PENDING_CLAIMS} claims may wait at once")
+        task = asyncio.create_task(self._claim(msg), name="ws-claim")
+        self._claims.add(task)
+        task.add_done_callback(self._claims.discard)
+
+    _handlers: dict[str, tuple[type[BaseModel], Any]] = {
+        "auth": (AuthMessage, _on_auth),
+        "ping": (PingMessage, _on_ping),
+        "subscribe": (SubscribeMessage, _on_subscribe),
+        "unsubscribe": (UnsubscribeMessage, _on_unsubscribe),
+        "claim": (ClaimMessage, _on_claim),
+    }
+
+    # -- background work ---------------------------------------------------------------
+    def _drop(self, key: tuple[Any, ...]) -> bool:
+        entry = self._subs.pop(key, None)
+        if entry is None:
+            return False
+        sub, task = entry
+        sub.close()
+        task.cancel()
+        return True
+
+    async def _pump(self, key: tuple[Any, ...], channel: str, accepts: Any,
+                    sub: Subscription) -> None:
+        """Forward one subscription's events until it closes, is dropped, or the socket ends."""
+        try:
+            async for event in sub:
+                if event.event_type == DROPPED:
+                    self._subs.pop(key, None)
+                    await self.send({"type": "subscription_dropped", "channel": channel,
+                                     "resume_after": event.payload.get("resume_after")})
+                    return
+                if accepts is not None and not accepts(event.event_type):
+                    continue
+                await self.send(event_message(channel, event))
+        except (ConnectionError, RuntimeError):
+            pass  # the socket closed under us; cleanup() releases the rest
+        finally:
+            sub.close()
+
+    async def _claim(self, msg: ClaimMessage) -> None:
+        try:
+            task = await self.engine.tasks.claim(msg.agent_id, wait=msg.wait)
+        except EngineError as exc:
+            await self._error(exc.detail, msg.id)
+            return
+        try:
+            if task is None:
+                await self.send({"type": "no_task", "agent_id": msg.agent_id, **_echo(msg.id)})
+                return
+            body = task.as_dict(self.engine.clock.now())
+            body["lease_id"] = task.lease_id
+            await self.send({"type": "task_assigned", "task": body, **_echo(msg.id)})
+        except (ConnectionError, RuntimeError):
+            log.info("claimed task %s could not be delivered; its lease will expire",
+                     task.id if task else "-")
+
+
+def _echo(message_id: Any) -> dict[str, Any]:
+    """``{"id": ...}`` when the client tagged its message, so it can match the reply."""
+    return {} if message_id is None else {"id": message_id}
