@@ -44,9 +44,6 @@ class Runtime:
         app = build_api_app(self.engine) if self.http else None  # fails fast on bad auth
         await self.engine.start()
         try:
-            attach = _orchestrations_attach()
-            if attach is not None:
-                await attach(self.engine)
             if app is not None:
                 self.runner, self.port = await start_server(
                     app, self.config.server.host, self.config.server.port)
@@ -77,11 +74,3 @@ class Runtime:
         finally:
             await self.stop()
 
-
-def _orchestrations_attach() -> Any:
-    """The orchestration runner's attach hook, once that part of the engine is present."""
-    try:
-        from engine.orchestrations.service import attach_orchestrations
-    except ImportError:
-        return None
-    return attach_orchestrations

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from engine.clock import Clock, iso
 from engine.config import Config
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from engine.ids import new_id
 from engine.models import Approval, normalize_priority
 from engine.rows import (
@@ -22,6 +22,7 @@ from engine.rows import (
     APPROVAL_INSERT,
     approval_from_row,
     approval_insert_params,
+    decode,
     encode,
 )
 from engine.store.base import ReadConn, Store, Tx
@@ -219,8 +220,17 @@ class ApprovalService:
             approved = action in ("approve", "respond")
             response = None
             if kind == "gate" and action == "respond" and timeout_response is not None:
-                from engine.rows import decode
                 response = decode(timeout_response)
-            self.decide_op(approval_id, approved, timeout, reason="approval timed out",
-                           response=response, status="expired")(tx)
+            tx.execute("SAVEPOINT expire")
+            try:
+                self.decide_op(approval_id, approved, timeout, reason="approval timed out",
+                               response=response, status="expired")(tx)
+                tx.execute("RELEASE expire")
+            except EngineError as exc:
+                # e.g. a gate's default answer no longer fits its form: reject instead
+                tx.execute("ROLLBACK TO expire")
+                tx.execute("RELEASE expire")
+                self.decide_op(approval_id, False, timeout,
+                               reason=f"approval timed out; default answer refused: {exc.detail}",
+                               status="expired")(tx)
         return len(rows)

@@ -14,10 +14,15 @@ from engine.approvals import ApprovalService
 from engine.clock import Clock, SystemClock
 from engine.config import Config
 from engine.events import EventBus
+from engine.orchestrations.registry import DefinitionRegistry
+from engine.orchestrations.runs import RunService
+from engine.orchestrations.validate import ValidationContext
+from engine.providers.registry import ProviderRegistry, build_providers
 from engine.stats import StatsService
 from engine.store.base import Store, Tx
 from engine.store.sqlite import SQLiteStore
 from engine.tasks import TaskService
+from engine.tools import ToolRegistry, build_tools
 
 log = logging.getLogger("switchboard.engine")
 
@@ -37,6 +42,16 @@ class Engine:
         self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
         self.agents = AgentService(self.store, config, self.clock)
         self.stats = StatsService(self.store, config, self.clock)
+        self.providers: ProviderRegistry = build_providers(config.providers)
+        self.tools: ToolRegistry = build_tools(config.orchestrations, self.clock)
+        self.orchestrations = DefinitionRegistry(
+            config.orchestrations.dir,
+            context=ValidationContext(tool_exists=self.tools.has,
+                                      providers=self.providers.names()))
+        self.runs = RunService(self.store, self.bus, self.tasks, self.approvals, self.providers,
+                               self.tools, self.clock, config.providers.prices)
+        self._watch_stop = asyncio.Event()
+        self._watch_task: asyncio.Task[None] | None = None
         self._run_maintenance = run_maintenance
         self._maintenance_task: asyncio.Task[None] | None = None
         self._extensions: list[Any] = []
@@ -45,6 +60,12 @@ class Engine:
     async def start(self) -> None:
         await self.store.open()
         await self.bus.start()
+        for problem in self.orchestrations.load_all():
+            log.warning("orchestration definition problem: %s", problem)
+        if self.config.orchestrations.watch:
+            self._watch_task = asyncio.create_task(
+                self.orchestrations.watch(self._watch_stop), name="switchboard-definitions")
+        await self.runs.recover()
         if self._run_maintenance:
             self._maintenance_task = asyncio.create_task(self._maintenance_loop(),
                                                          name="switchboard-maintenance")
@@ -60,6 +81,13 @@ class Engine:
             if stop is not None:
                 with contextlib.suppress(Exception):
                     await stop()
+        await self.runs.stop()
+        if self._watch_task is not None:
+            self._watch_stop.set()
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watch_task
+        await self.providers.aclose()
         if self._maintenance_task is not None:
             self._maintenance_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

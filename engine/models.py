@@ -366,6 +366,7 @@ class Run(msgspec.Struct, kw_only=True):
     cost_usd: float = 0.0
     turns: int = 0
     definition_version: str | None = None
+    visits: dict[str, int] = {}
     created_by: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -140,4 +140,19 @@ MIGRATIONS: list[str] = [
         value INTEGER NOT NULL
     );
     """,
+    # 2: orchestration runs, checkpointed after every step
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        orchestration_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX runs_status ON runs (status, created_at);
+    CREATE INDEX runs_orchestration ON runs (orchestration_id, created_at);
+    CREATE INDEX runs_created ON runs (created_at);
+    """,
 ]

@@ -1,0 +1,634 @@
+"""Durable orchestration runs: the executor that walks a definition step by step.
+
+Durability model (at-least-once per step): a run is checkpointed — shared state, step
+history, the next step, visit counts — in the same group-committed store as everything else,
+after every step. After a crash or restart, runs that were ``running`` continue from their
+last checkpoint, so the step that was interrupted runs again. Steps with outside effects get
+an idempotency key ``{run_id}:{step_id}:{visit}``: task steps pass it to the task queue (a
+re-run finds the same task instead of creating a second one) and tool steps hand it to the
+tool. Paused runs wait for their human gate, which is an approval in the one inbox; it is
+answered exactly once, through the resume API or the approval API, inside the transaction
+that moves the run forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from engine.approvals import GateHandler, insert_gate
+from engine.clock import Clock
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.events import EventFilter
+from engine.ids import new_id
+from engine.models import TERMINAL_TASK_STATUSES, Approval, Run, StepRecord
+from engine.orchestrations.answers import validate_answer
+from engine.orchestrations.conditions import ConditionError
+from engine.orchestrations.definitions import (
+    AgentStep,
+    HumanStep,
+    Orchestration,
+    Step,
+    TaskStep,
+    ToolStep,
+)
+from engine.orchestrations.templates import render, render_value
+from engine.providers.base import Message, ProviderError
+from engine.providers.pricing import compute_cost
+from engine.providers.registry import ProviderRegistry
+from engine.store.base import ReadConn, Store, Tx
+from engine.tasks import Actor, TaskQuery, TaskService, TaskSpec
+from engine.tools import ToolContext, ToolRegistry
+
+log = logging.getLogger("switchboard.runs")
+
+_encode = msgspec.json.Encoder().encode
+_decode_run = msgspec.json.Decoder(Run).decode
+_decode_orch = msgspec.json.Decoder(Orchestration).decode
+
+RUN_EVENT_PREFIX = "run."
+FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+PREVIEW = 500
+
+
+class StepFailed(Exception):
+    """A step could not do its job; the run fails unless the step says where to go."""
+
+
+class RunLimitExceeded(Exception):
+    """A run-wide limit (cost, turns, timeout) was crossed; the run fails with this text."""
+
+
+def _preview(value: Any, limit: int = PREVIEW) -> str:
+    text = value if isinstance(value, str) else _encode(value).decode()
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_run(conn: Tx | ReadConn, run_id: str) -> Run:
+    row = conn.fetchone("SELECT doc FROM runs WHERE run_id = ?", (run_id,))
+    if row is None:
+        raise NotFound(f"run {run_id!r} not found")
+    return _decode_run(row[0])
+
+
+def _save(tx: Tx, run: Run) -> None:
+    run.updated_at = tx.now
+    tx.execute("UPDATE runs SET status=?, doc=?, updated_at=? WHERE run_id=?",
+               (run.status, _encode(run), tx.now, run.run_id))
+
+
+def _emit(tx: Tx, run: Run, event: str, payload: dict[str, Any]) -> None:
+    body = {"run_id": run.run_id, "orchestration_id": run.orchestration_id, **payload}
+    tx.emit(RUN_EVENT_PREFIX + event, body, run_id=run.run_id)
+
+
+class RunService(GateHandler):
+    """Start, drive, pause, resume, cancel and retry runs. Attached as ``engine.runs``."""
+
+    def __init__(self, store: Store, bus: Any, tasks: TaskService, approvals: Any,
+                 providers: ProviderRegistry, tools: ToolRegistry, clock: Clock,
+                 prices: Mapping[str, Mapping[str, float]]) -> None:
+        self.store = store
+        self.bus = bus
+        self.tasks = tasks
+        self.approvals = approvals
+        self.providers = providers
+        self.tools = tools
+        self.clock = clock
+        self.prices = prices
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._definitions: dict[str, Orchestration] = {}
+        self._stopping = False
+        approvals.set_gate_handler(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def recover(self) -> int:
+        """Continue every run that was running when the process stopped."""
+        rows = await self.store.read(
+            lambda c: c.fetchall("SELECT run_id FROM runs WHERE status = 'running'"))
+        for (run_id,) in rows:
+            self._spawn(run_id)
+        if rows:
+            log.info("resumed %d interrupted run(s)", len(rows))
+        return len(rows)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        drivers = list(self._drivers.values())
+        for task in drivers:
+            task.cancel()
+        for task in drivers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._drivers.clear()
+
+    def _spawn(self, run_id: str) -> None:
+        if self._stopping or run_id in self._drivers:
+            return
+        task = asyncio.get_running_loop().create_task(self._drive(run_id), name=f"run:{run_id}")
+        self._drivers[run_id] = task
+        task.add_done_callback(lambda _t, rid=run_id: self._drivers.pop(rid, None))
+
+    def _definition(self, version_key: str, blob: str | bytes) -> Orchestration:
+        orch = self._definitions.get(version_key)
+        if orch is None:
+            orch = _decode_orch(blob)
+            self._definitions[version_key] = orch
+        return orch
+
+    def _load_definition(self, conn: Tx | ReadConn, run: Run) -> Orchestration:
+        key = f"{run.orchestration_id}@{run.definition_version}"
+        if key in self._definitions:
+            return self._definitions[key]
+        row = conn.fetchone("SELECT definition FROM runs WHERE run_id = ?", (run.run_id,))
+        assert row is not None
+        return self._definition(key, row[0])
+
+    # -- reads -----------------------------------------------------------------------------
+    async def get(self, run_id: str) -> Run:
+        return await self.store.read(lambda c: load_run(c, run_id))
+
+    async def list(self, status: str | None = None, orchestration_id: str | None = None,
+                   limit: int = 100, offset: int = 0) -> list[Run]:
+        clauses, params = [], []
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        if orchestration_id:
+            clauses.append("orchestration_id = ?")
+            params.append(orchestration_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+        def read(conn: ReadConn) -> list[Run]:
+            rows = conn.fetchall(f"SELECT doc FROM runs{where} ORDER BY created_at DESC"
+                                 " LIMIT ? OFFSET ?", [*params, limit, offset])
+            return [_decode_run(r[0]) for r in rows]
+
+        return await self.store.read(read)
+
+    async def count(self, status: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM runs" + (" WHERE status = ?" if status else "")
+        row = await self.store.read(lambda c: c.fetchone(sql, (status,) if status else ()))
+        return int(row[0]) if row else 0
+
+    # -- start -----------------------------------------------------------------------------
+    async def start(self, orchestration: Orchestration, message: str | None = None, *,
+                    actor: Actor | None = None, values: Mapping[str, Any] | None = None) -> Run:
+        """Create a run pinned to this definition version and start driving it."""
+        first = orchestration.first_step()
+        if first is None:
+            raise ValidationFailed("steps", f"orchestration {orchestration.id} has no steps")
+        if values:
+            unknown = sorted(set(values) - set(orchestration.state_types()))
+            if unknown:
+                raise ValidationFailed(f"parameters.{unknown[0]}",
+                                       "not a key of this orchestration's state_schema")
+        state = orchestration.initial_state(message, values)
+        definition = _encode(orchestration)
+        version = orchestration.version or "inline"
+        self._definitions.setdefault(f"{orchestration.id}@{version}", orchestration)
+
+        def op(tx: Tx) -> Run:
+            run = Run(
+                run_id=new_id("run"), orchestration_id=orchestration.id,
+                orchestration_name=orchestration.title, status="running", message=message,
+                shared_state=state, current_step_id=first.id, definition_version=version,
+                created_by=actor.name if actor else None, created_at=tx.now, updated_at=tx.now,
+            )
+            tx.execute("INSERT INTO runs (run_id, orchestration_id, status, doc, definition,"
+                       " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                       (run.run_id, run.orchestration_id, run.status, _encode(run), definition,
+                        tx.now, tx.now))
+            _emit(tx, run, "started", {"orchestration_name": run.orchestration_name,
+                                       "message": message, "created_by": run.created_by})
+            return run
+
+        run = await self.store.write(op)
+        self._spawn(run.run_id)
+        return run
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> Run:
+        """Until the run is no longer running (paused, completed, failed, cancelled)."""
+        sub = await self.bus.subscribe(None, EventFilter(types=(RUN_EVENT_PREFIX,),
+                                                          run_id=run_id))
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            run = await self.get(run_id)
+            while run.status == "running":
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return run
+                event = await sub.next(timeout=remaining if remaining is not None else 5.0)
+                if event is not None and event.event_type == "subscription.dropped":
+                    sub.close()
+                    sub = await self.bus.subscribe(None, EventFilter(run_id=run_id))
+                run = await self.get(run_id)
+            return run
+        finally:
+            sub.close()
+
+    # -- the driver ------------------------------------------------------------------------
+    async def _drive(self, run_id: str) -> None:
+        try:
+            while True:
+                run = await self.get(run_id)
+                if run.status != "running" or run.current_step_id is None:
+                    return
+                orch = await self.store.read(lambda c, r=run: self._load_definition(c, r))
+                step = orch.get_step(run.current_step_id)
+                if not await self._run_step(run, orch, step):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never leave a run stuck in "running" silently
+            log.exception("run %s crashed", run_id)
+            await self._fail(run_id, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _check_limits(self, run: Run, orch: Orchestration) -> None:
+        limits = orch.limits
+        if limits.max_cost_usd is not None and run.cost_usd > limits.max_cost_usd:
+            raise RunLimitExceeded(
+                f"Cost limit exceeded: ${run.cost_usd:.2f} > max ${limits.max_cost_usd:.2f}")
+        if limits.max_turns is not None and run.turns > limits.max_turns:
+            raise RunLimitExceeded(
+                f"Turn limit exceeded: {run.turns} > max {limits.max_turns}")
+        if limits.timeout is not None and self.clock.now() - run.created_at > limits.timeout:
+            raise RunLimitExceeded(
+                f"Timeout exceeded: run took longer than {limits.timeout:g}s")
+
+    async def _run_step(self, run: Run, orch: Orchestration, step: Step) -> bool:
+        """Execute one step and checkpoint. Returns True if the driver should continue."""
+        visit = run.visits.get(step.id, 0) + 1
+        started = self.clock.now()
+        record = StepRecord(step_id=step.id, step_name=step.title, type=_step_type(step),
+                            status="running", started_at=started)
+
+        def begin(tx: Tx) -> Run:
+            current = load_run(tx, run.run_id)
+            if current.status != "running":
+                raise Conflict(f"run {run.run_id} is {current.status}")
+            current.visits = {**current.visits, step.id: visit}
+            if not isinstance(step, AgentStep):
+                current.turns += 1  # every step visit counts, so loops are bounded
+            _save(tx, current)
+            _emit(tx, current, "step_started", {"step_id": step.id, "step_name": step.title,
+                                                "type": record.type, "visit": visit})
+            return current
+
+        try:
+            run = await self.store.write(begin)
+        except Conflict:
+            return False
+        if isinstance(step, HumanStep):
+            await self._pause(run, step)
+            return False
+        key = f"{run.run_id}:{step.id}:{visit}"
+        try:
+            self._check_limits(run, orch)
+            deadline = None
+            if orch.limits.timeout is not None:
+                deadline = max(orch.limits.timeout - (self.clock.now() - run.created_at), 0.001)
+            async with asyncio.timeout(deadline):
+                output, record = await self._execute(run, orch, step, record, key)
+            self._check_limits(run, orch)
+        except TimeoutError:
+            await self._fail(run.run_id, f"Timeout exceeded: run took longer than "
+                             f"{orch.limits.timeout:g}s", step, record)
+            return False
+        except RunLimitExceeded as exc:
+            await self._fail(run.run_id, str(exc), step, record)
+            return False
+        except StepFailed as exc:
+            target = Orchestration.failure_step_id(step)
+            if target is None:
+                await self._fail(run.run_id, f"step {step.id} failed: {exc}", step, record)
+                return False
+            return await self._advance(run, orch, step, record, None, error=str(exc),
+                                       goto=target)
+        return await self._advance(run, orch, step, record, output)
+
+    async def _execute(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
+                       key: str) -> tuple[Any, StepRecord]:
+        state = run.shared_state
+        if isinstance(step, AgentStep):
+            return await self._agent(run, orch, step, record, key)
+        if isinstance(step, TaskStep):
+            payload = render_value(step.payload, state)
+            task, _ = await self.tasks.create(TaskSpec(
+                type=step.task_type, payload=payload if isinstance(payload, dict) else {},
+                priority=step.priority, agent_id=step.agent_id, idempotency_key=key,
+                run_id=run.run_id, step_id=step.id, max_attempts=step.max_attempts,
+                metadata={"orchestration_id": run.orchestration_id},
+                approval_reason=f"run {run.run_id} step {step.title}: {step.priority} "
+                                f"{step.task_type} task needs approval"),
+                Actor(f"run:{run.run_id}", "agent"))
+            await self._event(run, "task_created", {"step_id": step.id, "task_id": task.id,
+                                                    "status": task.status})
+            done = await self.tasks.wait_for(task.id, timeout=step.timeout_seconds)
+            record.output = {"task_id": done.id, "status": done.status, "result": done.result}
+            if done.status != "completed":
+                raise StepFailed(f"task {done.id} {done.status}: {done.error or 'no detail'}")
+            return done.result, record
+        if isinstance(step, ToolStep):
+            args = render_value(step.args, state)
+            await self._event(run, "tool_execution", {"step_id": step.id, "tool_name": step.tool,
+                                                      "args": args})
+            result = await self.tools.call(step.tool, args if isinstance(args, dict) else {},
+                                           timeout=step.timeout,
+                                           context=ToolContext(run_id=run.run_id,
+                                                               step_id=step.id,
+                                                               idempotency_key=key))
+            await self._event(run, "tool_result", {"step_id": step.id, "tool_name": step.tool,
+                                                   "ok": result.ok, "preview": result.preview(),
+                                                   "duration_ms": result.duration_ms})
+            if not result.ok:
+                raise StepFailed(f"tool {step.tool}: {result.error}")
+            return result.output, record
+        raise StepFailed(f"unsupported step type {type(step).__name__}")
+
+    async def _agent(self, run: Run, orch: Orchestration, step: AgentStep, record: StepRecord,
+                     key: str) -> tuple[Any, StepRecord]:
+        provider = self.providers.get(step.provider)
+        model = step.model or provider.default_model
+        messages: list[Message] = []
+        if step.system_prompt:
+            messages.append(Message.system(render(step.system_prompt, run.shared_state)))
+        messages.append(Message.user(render(step.prompt, run.shared_state)))
+        try:
+            tool_specs = self.tools.specs(step.tools)
+        except KeyError as exc:
+            raise StepFailed(str(exc)) from None
+        text = ""
+        for turn_no in range(1, step.max_turns + 1):
+            try:
+                turn = await provider.complete(messages, tool_specs, model,
+                                               temperature=step.temperature)
+            except ProviderError as exc:
+                raise StepFailed(str(exc)) from None
+            cost = compute_cost(turn.usage, turn.model or model, self.prices)
+            record.turns += 1
+            record.tokens += turn.usage.total_tokens
+            record.cost_usd += cost
+            run.turns += 1
+            run.cost_usd += cost
+            text = turn.text or text
+            await self._event(run, "agent_turn", {
+                "step_id": step.id, "turn": turn_no, "text": _preview(turn.text),
+                "tool_calls": [{"name": c.name, "args": c.arguments} for c in turn.tool_calls],
+                "tokens": turn.usage.total_tokens, "cost_usd": round(cost, 6),
+                "model": turn.model or model, "provider": turn.provider or provider.name})
+            await self._checkpoint_costs(run)
+            self._check_limits(run, orch)
+            if not turn.tool_calls:
+                break
+            messages.append(turn.message())
+            for call in turn.tool_calls:
+                await self._event(run, "tool_execution", {"step_id": step.id,
+                                                          "tool_name": call.name,
+                                                          "args": call.arguments})
+                if call.name not in step.tools:
+                    result_text = f"ERROR: tool {call.name!r} is not allowed in this step"
+                    ok, preview = False, result_text
+                else:
+                    result = await self.tools.call(call.name, call.arguments, context=ToolContext(
+                        run_id=run.run_id, step_id=step.id, idempotency_key=f"{key}:{call.id}"))
+                    result_text, ok, preview = result.as_text(), result.ok, result.preview()
+                await self._event(run, "tool_result", {"step_id": step.id,
+                                                       "tool_name": call.name, "ok": ok,
+                                                       "preview": preview})
+                messages.append(Message.tool_result(call, result_text))
+        return text, record
+
+    async def _event(self, run: Run, event: str, payload: dict[str, Any]) -> None:
+        await self.store.write(lambda tx: _emit(tx, run, event, payload))
+
+    async def _checkpoint_costs(self, run: Run) -> None:
+        def op(tx: Tx) -> None:
+            current = load_run(tx, run.run_id)
+            current.turns, current.cost_usd = run.turns, run.cost_usd
+            _save(tx, current)
+        await self.store.write(op)
+
+    async def _advance(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
+                       output: Any, *, error: str | None = None, goto: str | None = None) -> bool:
+        """Checkpoint a finished step: state, history, the next step — one transaction."""
+        out_key = getattr(step, "output_key", None) or getattr(step, "result_key", None)
+
+        def op(tx: Tx) -> Run:
+            current = load_run(tx, run.run_id)
+            if current.status != "running":
+                raise Conflict(f"run {run.run_id} is {current.status}")
+            if out_key and error is None:
+                current.shared_state = {**current.shared_state, out_key: output}
+            current.turns = max(current.turns, run.turns)
+            current.cost_usd = max(current.cost_usd, run.cost_usd)
+            record.status = "failed" if error else "completed"
+            record.error = error
+            record.finished_at = tx.now
+            if record.output is None:
+                record.output = output
+            current.step_history = [*current.step_history, record]
+            _emit(tx, current, "step_completed", {
+                "step_id": step.id, "step_name": step.title, "type": record.type,
+                "status": record.status, "output": _preview(output) if output is not None
+                else None, "error": error, "turns": record.turns,
+                "cost_usd": round(record.cost_usd, 6)})
+            try:
+                next_id = goto if goto is not None else orch.next_step_id(step,
+                                                                          current.shared_state)
+            except ConditionError as exc:
+                return self._fail_in_tx(tx, current, f"step {step.id}: branch condition "
+                                                      f"failed: {exc}")
+            if next_id == "end":
+                next_id = None
+            current.current_step_id = next_id
+            if next_id is None:
+                self._complete_in_tx(tx, current, orch)
+            else:
+                _save(tx, current)
+            return current
+
+        try:
+            current = await self.store.write(op)
+        except Conflict:
+            return False
+        return current.status == "running"
+
+    def _complete_in_tx(self, tx: Tx, run: Run, orch: Orchestration) -> None:
+        run.status = "completed"
+        run.finished_at = tx.now
+        run.current_step_id = None
+        last = run.step_history[-1].output if run.step_history else None
+        run.response = render(orch.response, run.shared_state) if orch.response else (
+            last if isinstance(last, str) else _preview(last) if last is not None else "")
+        _save(tx, run)
+        _emit(tx, run, "completed", {"status": "completed", "response": run.response,
+                                     "final_state": run.shared_state,
+                                     "cost_usd": round(run.cost_usd, 6), "turns": run.turns})
+
+    def _fail_in_tx(self, tx: Tx, run: Run, error: str) -> Run:
+        run.status = "failed"
+        run.error = error
+        run.response = error
+        run.finished_at = tx.now
+        _save(tx, run)
+        _emit(tx, run, "failed", {"status": "failed", "error": error,
+                                  "step_id": run.current_step_id})
+        return run
+
+    async def _fail(self, run_id: str, error: str, step: Step | None = None,
+                    record: StepRecord | None = None) -> None:
+        def op(tx: Tx) -> None:
+            run = load_run(tx, run_id)
+            if run.status in FINAL_RUN_STATUSES:
+                return
+            if record is not None and step is not None:
+                record.status = "failed"
+                record.error = error
+                record.finished_at = tx.now
+                run.step_history = [*run.step_history, record]
+            self._fail_in_tx(tx, run, error)
+        await self.store.write(op)
+
+    # -- human gates -------------------------------------------------------------------------
+    async def _pause(self, run: Run, step: HumanStep) -> None:
+        def op(tx: Tx) -> None:
+            current = load_run(tx, run.run_id)
+            payload = step.input_required(current.shared_state, run_id=current.run_id)
+            approval = insert_gate(
+                tx, run_id=current.run_id, step_id=step.id, prompt=payload["prompt"],
+                fields=payload["fields"], agent_context=payload["agent_context"] or None,
+                timeout_seconds=step.timeout_seconds, timeout_response=step.default_answer,
+                allowed_roles=list(step.allowed_roles), allowed_users=list(step.allowed_users),
+                reason=f"{current.orchestration_name}: {step.title}")
+            payload["approval_id"] = approval.approval_id
+            current.status = "paused"
+            current.human_input_required = payload
+            current.approval_id = approval.approval_id
+            _save(tx, current)
+            _emit(tx, current, "paused", {"human_input_required": payload,
+                                          "approval_id": approval.approval_id,
+                                          "step_id": step.id})
+        await self.store.write(op)
+
+    def on_decision(self, tx: Tx, approval: Approval, approved: bool, response: Any,
+                    actor: Actor) -> Any:
+        """Called inside the deciding transaction: validate the answer, move the run."""
+        run = load_run(tx, approval.run_id or "")
+        if run.status != "paused" or run.approval_id != approval.approval_id:
+            raise Conflict(f"run {run.run_id} is {run.status}; it is not waiting on "
+                           f"{approval.approval_id}")
+        orch = self._load_definition(tx, run)
+        step = orch.get_step(approval.step_id or "")
+        assert isinstance(step, HumanStep)
+        record = StepRecord(step_id=step.id, step_name=step.title, type="human",
+                            status="completed", started_at=approval.created_at,
+                            finished_at=tx.now)
+        if not approved:
+            record.status = "failed"
+            record.error = f"rejected by {actor.name}"
+            run.step_history = [*run.step_history, record]
+            run.human_input_required = None
+            self._fail_in_tx(tx, run, f"gate {step.id} rejected by {actor.name}")
+            return response
+        values, errors = validate_answer(step.fields, response)
+        if errors:
+            first = errors[0]
+            detail = "; ".join(str(e) for e in errors)
+            raise ValidationFailed(f"response.{first.field}", detail.split(": ", 1)[-1]
+                                   if len(errors) == 1 else detail)
+        run.shared_state = {**run.shared_state, **values}
+        record.output = values
+        run.step_history = [*run.step_history, record]
+        run.human_input_required = None
+        run.status = "running"
+        _emit(tx, run, "resumed", {"step_id": step.id, "answered_by": actor.name,
+                                   "response": values})
+        _emit(tx, run, "step_completed", {"step_id": step.id, "step_name": step.title,
+                                          "type": "human", "status": "completed",
+                                          "output": _preview(values), "error": None,
+                                          "turns": 0, "cost_usd": 0.0})
+        try:
+            next_id = orch.next_step_id(step, run.shared_state)
+        except ConditionError as exc:
+            self._fail_in_tx(tx, run, f"step {step.id}: branch condition failed: {exc}")
+            return values
+        run.current_step_id = next_id
+        if next_id is None:
+            self._complete_in_tx(tx, run, orch)
+        else:
+            _save(tx, run)
+            tx.after_commit(lambda: self._spawn(run.run_id))
+        return values
+
+    async def resume(self, run_id: str, response: Any, actor: Actor) -> Run:
+        """Seed 000's resume: answer the run's pending gate (exactly once)."""
+        run = await self.get(run_id)
+        if run.status != "paused" or run.approval_id is None:
+            raise Conflict(f"run {run_id} is {run.status}; only a paused run can be resumed")
+        await self.approvals.approve(run.approval_id, actor, response=response)
+        return await self.get(run_id)
+
+    # -- operator actions --------------------------------------------------------------------
+    async def cancel(self, run_id: str, actor: Actor) -> Run:
+        def op(tx: Tx) -> Run:
+            run = load_run(tx, run_id)
+            if run.status in FINAL_RUN_STATUSES:
+                raise Conflict(f"run {run_id} is already {run.status}")
+            if run.approval_id and run.status == "paused":
+                tx.execute("UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?"
+                           " WHERE approval_id=? AND status='pending'",
+                           (actor.name, tx.now, run.approval_id))
+                tx.emit("approval.decided", {"approval_id": run.approval_id,
+                                             "status": "cancelled", "decided_by": actor.name},
+                        run_id=run_id)
+            run.status = "cancelled"
+            run.error = f"cancelled by {actor.name}"
+            run.finished_at = tx.now
+            run.human_input_required = None
+            _save(tx, run)
+            _emit(tx, run, "cancelled", {"status": "cancelled", "by": actor.name})
+            return run
+
+        run = await self.store.write(op)
+        driver = self._drivers.get(run_id)
+        if driver is not None:
+            driver.cancel()
+        tasks, _ = await self.tasks.list(TaskQuery(run_id=run_id, limit=100))
+        for task in tasks:
+            if task.status not in TERMINAL_TASK_STATUSES:
+                with contextlib.suppress(Exception):
+                    await self.tasks.cancel(task.id, actor, reason=f"run {run_id} cancelled")
+        return run
+
+    async def retry(self, run_id: str, actor: Actor) -> Run:
+        """Run a failed run again from the step that failed, with its state as it was."""
+        def op(tx: Tx) -> Run:
+            run = load_run(tx, run_id)
+            if run.status != "failed":
+                raise Conflict(f"run {run_id} is {run.status}; only failed runs can be retried")
+            if run.current_step_id is None:
+                raise Conflict(f"run {run_id} has no step to retry")
+            run.status = "running"
+            run.error = None
+            run.response = None
+            run.finished_at = None
+            _save(tx, run)
+            _emit(tx, run, "retried", {"step_id": run.current_step_id, "by": actor.name})
+            return run
+
+        run = await self.store.write(op)
+        self._spawn(run_id)
+        return run
+
+
+def _step_type(step: Step) -> str:
+    return {AgentStep: "agent", TaskStep: "task", ToolStep: "tool",
+            HumanStep: "human"}[type(step)]
