@@ -8,11 +8,13 @@ message)``; the loader turns that into ``DefinitionProblem``s with file and line
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.models import normalize_priority
 from engine.orchestrations.answers import clean_value, validate_answer
 from engine.orchestrations.conditions import ConditionError, parse_condition
 from engine.orchestrations.definitions import (
@@ -30,7 +32,6 @@ Report = Callable[[str, str], None]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-PRIORITIES = {"p0", "p1", "p2", "p3", "critical", "high", "medium", "low"}
 ROLES = ("admin", "agent", "user")
 
 _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
@@ -103,12 +104,15 @@ def _check_schema(orch: Orchestration, report: Report) -> None:
 
 def _check_limits(orch: Orchestration, report: Report) -> None:
     limits = orch.limits
-    if limits.max_cost_usd is not None and limits.max_cost_usd <= 0:
-        report("limits.max_cost_usd", "must be greater than 0")
+    if limits.max_cost_usd is not None and not _positive(limits.max_cost_usd):
+        report("limits.max_cost_usd", "must be a finite number greater than 0")
     if limits.max_turns is not None and limits.max_turns < 1:
         report("limits.max_turns", "must be at least 1")
-    if limits.timeout is not None and limits.timeout <= 0:
-        report("limits.timeout", "must be greater than 0 seconds")
+    _check_positive(limits.timeout, "limits.timeout", report)
+
+
+def _positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
 
 
 def _position(path: str) -> int:
@@ -199,9 +203,10 @@ def _check_step(
     elif isinstance(step, TaskStep):
         if not step.task_type.strip():
             report(f"{path}.task_type", "must not be empty")
-        if step.priority.lower() not in PRIORITIES:
-            report(f"{path}.priority", f"unknown priority {step.priority!r}; expected P0-P3 or "
-                   "critical, high, medium, low")
+        try:
+            normalize_priority(step.priority)  # the task engine's own rule, so they agree
+        except ValueError as exc:
+            report(f"{path}.priority", str(exc))
         _check_templates(iter_strings(step.payload, f"{path}.payload"), known_keys, report)
         _check_output_key(step.result_key, f"{path}.result_key", schema_keys, report)
         _check_positive(step.timeout_seconds, f"{path}.timeout_seconds", report)
@@ -217,8 +222,8 @@ def _check_step(
 
 
 def _check_positive(value: float | None, path: str, report: Report) -> None:
-    if value is not None and value <= 0:
-        report(path, "must be greater than 0 seconds")
+    if value is not None and not _positive(value):
+        report(path, "must be a finite number of seconds greater than 0")
 
 
 def _check_tool(name: str, path: str, context: ValidationContext, report: Report) -> None:

@@ -267,6 +267,13 @@ def test_state_schema_problems() -> None:
     assert len(found) == 3  # the salvaged schema still knows 'query': no spurious template error
 
 
+def test_non_finite_limits_and_timeouts() -> None:
+    data = base(limits={"max_cost_usd": float("nan"), "timeout": float("inf")})
+    data["steps"].append({"id": "u", "type": "tool", "tool": "http", "timeout": float("nan")})
+    found = problems_of(data)
+    assert set(found) == {"limits.max_cost_usd", "limits.timeout", "steps[2].timeout"}
+
+
 def test_task_priority_and_limits() -> None:
     data = base(limits={"max_cost_usd": 0, "max_turns": 0, "timeout": -1})
     data["steps"].append({"id": "t", "type": "task", "task_type": "bugfix", "priority": "P9"})
