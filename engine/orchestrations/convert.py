@@ -79,6 +79,8 @@ def _leaf(value: Any, tp: Any, path: str, report: Report) -> tuple[bool, Any]:
                                  ("bool", "boolean"), ("dict", "table/mapping"),
                                  ("None", "null"), ("array", "list"), ("object", "table/mapping")):
             message = re.sub(rf"\b{python}\b", document, message)
+        if message == "expected string, got boolean":
+            message += " (YAML reads yes/no/on/off as booleans: quote them)"
         report(path + sub.replace("[...]", ""), message)
         return False, None
 

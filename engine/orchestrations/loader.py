@@ -48,7 +48,7 @@ class LoadResult(msgspec.Struct, frozen=True, kw_only=True):
 
 class _Collector:
     """Collects problems with file and line. Once ``structural`` is over, a cross-field
-    problem at or under a path that already has a decoding problem is dropped: it is a
+    problem about a value that already has a decoding problem is dropped: it is a
     consequence of the first (e.g. a placeholder standing in for an undecodable value)."""
 
     def __init__(self, file: str, locate: Locator) -> None:
@@ -61,7 +61,7 @@ class _Collector:
     def __call__(self, path: str, message: str) -> None:
         if self.structural:
             self._bad_paths.append(path)
-        elif any(_under(path, bad) for bad in self._bad_paths):
+        elif any(_related(path, bad) for bad in self._bad_paths):
             return
         line = self.locate(path) if path else None
         self.problems.append(DefinitionProblem(file=self.file, path=path, message=message,
@@ -70,6 +70,16 @@ class _Collector:
 
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "[")
+
+
+_CONTAINER = re.compile(r"(steps\[\d+\])?\Z")
+
+
+def _related(path: str, bad: str) -> bool:
+    """A cross-field problem at ``path`` repeats a decoding problem at ``bad`` if it is about
+    the same value, a part of it (``options`` vs ``options[0]``) or something inside it. A
+    whole step (cycle reports) is never silenced by a problem inside that step."""
+    return _under(path, bad) or (_under(bad, path) and not _CONTAINER.match(path))
 
 
 def _parse(text: str, fmt: str, file: str) -> tuple[Any, Locator, list[DefinitionProblem]]:

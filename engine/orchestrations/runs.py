@@ -198,7 +198,8 @@ class RunService(GateHandler):
             run = Run(
                 run_id=new_id("run"), orchestration_id=orchestration.id,
                 orchestration_name=orchestration.title, status="running", message=message,
-                shared_state=state, current_step_id=first.id, definition_version=version,
+                shared_state=state, current_step_id=first.id, visits={first.id: 1},
+                definition_version=version,
                 created_by=actor.name if actor else None, created_at=tx.now, updated_at=tx.now,
             )
             tx.execute("INSERT INTO runs (run_id, orchestration_id, status, doc, definition,"
@@ -255,7 +256,7 @@ class RunService(GateHandler):
         limits = orch.limits
         if limits.max_cost_usd is not None and run.cost_usd > limits.max_cost_usd:
             raise RunLimitExceeded(
-                f"Cost limit exceeded: ${run.cost_usd:.2f} > max ${limits.max_cost_usd:.2f}")
+                f"Cost limit exceeded: ${_usd(run.cost_usd)} > max ${_usd(limits.max_cost_usd)}")
         if limits.max_turns is not None and run.turns > limits.max_turns:
             raise RunLimitExceeded(
                 f"Turn limit exceeded: {run.turns} > max {limits.max_turns}")
@@ -265,7 +266,9 @@ class RunService(GateHandler):
 
     async def _run_step(self, run: Run, orch: Orchestration, step: Step) -> bool:
         """Execute one step and checkpoint. Returns True if the driver should continue."""
-        visit = run.visits.get(step.id, 0) + 1
+        # The visit number is assigned when the run moves onto the step (see _enter), so a
+        # step re-run after a crash reuses it and with it its idempotency key.
+        visit = run.visits.get(step.id, 1)
         started = self.clock.now()
         record = StepRecord(step_id=step.id, step_name=step.title, type=_step_type(step),
                             status="running", started_at=started)
@@ -274,7 +277,6 @@ class RunService(GateHandler):
             current = load_run(tx, run.run_id)
             if current.status != "running":
                 raise Conflict(f"run {run.run_id} is {current.status}")
-            current.visits = {**current.visits, step.id: visit}
             if not isinstance(step, AgentStep):
                 current.turns += 1  # every step visit counts, so loops are bounded
             _save(tx, current)
@@ -331,7 +333,11 @@ class RunService(GateHandler):
                 Actor(f"run:{run.run_id}", "agent"))
             await self._event(run, "task_created", {"step_id": step.id, "task_id": task.id,
                                                     "status": task.status})
-            done = await self.tasks.wait_for(task.id, timeout=step.timeout_seconds)
+            try:
+                done = await self.tasks.wait_for(task.id, timeout=step.timeout_seconds)
+            except TimeoutError:
+                raise StepFailed(f"task {task.id} did not finish within "
+                                 f"{step.timeout_seconds:g}s") from None
             record.output = {"task_id": done.id, "status": done.status, "result": done.result}
             if done.status != "completed":
                 raise StepFailed(f"task {done.id} {done.status}: {done.error or 'no detail'}")
@@ -448,7 +454,7 @@ class RunService(GateHandler):
                                                       f"failed: {exc}")
             if next_id == "end":
                 next_id = None
-            current.current_step_id = next_id
+            _enter(current, next_id)
             if next_id is None:
                 self._complete_in_tx(tx, current, orch)
             else:
@@ -560,7 +566,7 @@ class RunService(GateHandler):
         except ConditionError as exc:
             self._fail_in_tx(tx, run, f"step {step.id}: branch condition failed: {exc}")
             return values
-        run.current_step_id = next_id
+        _enter(run, next_id)
         if next_id is None:
             self._complete_in_tx(tx, run, orch)
         else:
@@ -620,6 +626,7 @@ class RunService(GateHandler):
             run.error = None
             run.response = None
             run.finished_at = None
+            _enter(run, run.current_step_id)  # a new visit: a new task, a new tool call
             _save(tx, run)
             _emit(tx, run, "retried", {"step_id": run.current_step_id, "by": actor.name})
             return run
@@ -627,6 +634,18 @@ class RunService(GateHandler):
         run = await self.store.write(op)
         self._spawn(run_id)
         return run
+
+
+def _enter(run: Run, step_id: str | None) -> None:
+    """Move the run onto ``step_id`` (None = finished), counting the visit."""
+    run.current_step_id = step_id
+    if step_id is not None:
+        run.visits = {**run.visits, step_id: run.visits.get(step_id, 0) + 1}
+
+
+def _usd(amount: float) -> str:
+    """Seed 000's ``$0.52`` form; more decimals for sub-cent amounts so they stay readable."""
+    return f"{amount:.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.6f}".rstrip("0")
 
 
 def _step_type(step: Step) -> str:

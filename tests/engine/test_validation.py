@@ -410,3 +410,27 @@ def test_inline_seed_002_workflow_with_unknown_tool_is_reported() -> None:
     result = load_inline(workflow, {"namespace": "app-staging"}, context)
     assert [(p.path, p.message) for p in result.problems] == [
         ("steps[0].tool", "unknown or disallowed tool 'kubectl'")]
+
+
+def test_yaml_booleans_in_options_get_a_hint_and_no_follow_up_problem() -> None:
+    text = """\
+id: x
+steps:
+  - id: h
+    type: human
+    prompt: ok
+    fields:
+      - {name: d, type: select, options: [yes, no]}
+"""
+    result = load_text(text, "yaml", "f.yaml")
+    assert [(p.path, p.line) for p in result.problems] == [
+        ("steps[0].fields[0].options[0]", 7)]
+    assert "quote them" in result.problems[0].message
+
+
+def test_a_problem_inside_a_step_does_not_hide_its_cycle() -> None:
+    data = base()
+    data["steps"] = [{"id": "a", "type": "agent", "prompt": "x", "max_turns": "two",
+                      "next": "a"}]
+    found = problems_of(data)
+    assert set(found) == {"steps[0].max_turns", "steps[0]"}
