@@ -218,8 +218,10 @@ class ToolStep(StepBase, tag="tool", forbid_unknown_fields=True):
 class HumanStep(StepBase, tag="human", forbid_unknown_fields=True):
     """Pause for a person. Each field's answer lands in shared state under the field name.
 
-    With ``timeout_seconds``, ``default_answer`` is applied when nobody answers in time.
-    ``allowed_roles``/``allowed_users`` empty means anyone who may resume runs.
+    With ``timeout_seconds``, ``default_answer`` is applied when nobody answers in time (it
+    is validated against the fields at load time); a gate that times out without a default
+    answer fails the run. ``allowed_roles``/``allowed_users`` empty means anyone who may
+    resume runs.
     """
 
     prompt: str
