@@ -93,7 +93,7 @@ near_valid = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_valid)
 def test_near_valid_documents_never_raise(document: dict[str, Any]) -> None:
     context = ValidationContext(tool_exists=lambda name: name == "tool", providers={"agent"})

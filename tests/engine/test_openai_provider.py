@@ -263,8 +263,8 @@ async def test_malformed_stream_chunk(server: FakeServer, provider: OpenAIProvid
 async def test_timeout_is_retried_then_reported(server: FakeServer) -> None:
     slow = OpenAIProvider(base_url=server.url, api_key_env="K", env={}, timeout_seconds=0.2,
                           max_retries=1, backoff_base=0.01)
-    server.script.extend([Reply(json=completion("late"), delay=1.0),
-                          Reply(json=completion("late"), delay=1.0)])
+    server.script.extend([Reply(json=completion("late"), delay=0.5),
+                          Reply(json=completion("late"), delay=0.5)])
     try:
         with pytest.raises(ProviderError, match="gave up after 2 attempts") as caught:
             await slow.complete([Message.user("hi")])
