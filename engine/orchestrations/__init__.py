@@ -1,5 +1,5 @@
 """Orchestrations: definitions (files -> typed Structs), validation, hot reload, human-gate
-answers. The durable run executor builds on these; it is not here yet."""
+answers. The durable run executor (``runs``) walks these definitions."""
 
 from engine.orchestrations.answers import FieldError, validate_answer
 from engine.orchestrations.conditions import ConditionError, evaluate, parse_condition
