@@ -1,0 +1,309 @@
+"""Orchestrations and runs, exactly as seed 000 shows them.
+
+``/run`` and ``/resume`` are synchronous: they answer ``completed``, ``paused`` (with
+``human_input_required``) or ``failed`` — or, past the ``wait`` bound, ``running`` with the
+run id to poll. The ``/stream`` variants send seed 000's nine SSE event names; every frame
+carries ``id: <seq>`` and ``GET /orchestrations/runs/{run_id}/stream`` resumes from
+``Last-Event-ID`` so a client that lost its connection loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import web
+from pydantic import Field
+
+from engine.errors import NotFound
+from engine.events import DROPPED, EventFilter
+from engine.models import Event, Run
+from engine.orchestrations.definitions import Orchestration
+from server.errors import ApiError
+from server.jsonio import ApiModel, QueryModel, StrictModel
+from server.resources.common import PageQuery, actor_of, engine_of, pagination
+from server.routing import RouteTable
+from server.sse import last_event_id, stream_events
+
+routes = RouteTable(tag="orchestrations")
+
+FINAL = ("paused", "completed", "failed", "cancelled")
+
+
+def summary(orch: Orchestration) -> dict[str, Any]:
+    """Seed 000's list entry (``steps`` is the count)."""
+    return {"id": orch.id, "name": orch.title, "description": orch.description,
+            "steps": len(orch.steps), "version": orch.version}
+
+
+def detail(orch: Orchestration) -> dict[str, Any]:
+    data = msgspec.to_builtins(orch)
+    data["name"] = orch.title
+    return data
+
+
+def seed_view(run: Run) -> dict[str, Any]:
+    """The synchronous run/resume answer in seed 000's three shapes (plus ``running``)."""
+    out: dict[str, Any] = {"status": run.status, "run_id": run.run_id}
+    if run.status == "completed":
+        out["response"] = run.response or ""
+        out["shared_state"] = run.shared_state
+        out["step_history"] = [s.as_dict() for s in run.step_history]
+    elif run.status == "paused":
+        out["human_input_required"] = run.human_input_required
+        out["approval_id"] = run.approval_id
+    elif run.status in ("failed", "cancelled"):
+        out["response"] = run.error or run.response or run.status
+    out["cost_usd"] = round(run.cost_usd, 6)
+    return out
+
+
+def seed_event(event: Event) -> tuple[str, dict[str, Any]] | None:
+    """A run event as seed 000's SSE (name, data); None for bookkeeping events."""
+    p = event.payload
+    name = event.event_type.removeprefix("run.")
+    if name == "step_started":
+        return "step_start", {"run_id": event.run_id, "step_id": p.get("step_id"),
+                              "step_name": p.get("step_name"), "type": p.get("type")}
+    if name == "step_completed":
+        return "step_complete", {"run_id": event.run_id, "step_id": p.get("step_id"),
+                                 "step_name": p.get("step_name"), "type": p.get("type"),
+                                 "status": p.get("status"), "output": p.get("output"),
+                                 "error": p.get("error"), "turns": p.get("turns"),
+                                 "cost_usd": p.get("cost_usd")}
+    if name == "agent_turn":
+        return "agent_turn", {"run_id": event.run_id, **_without(p, "orchestration_id")}
+    if name == "tool_execution":
+        return "tool_execution", {"run_id": event.run_id, "step_id": p.get("step_id"),
+                                  "tool_name": p.get("tool_name"), "args": p.get("args")}
+    if name == "tool_result":
+        return "tool_result", {"run_id": event.run_id, "step_id": p.get("step_id"),
+                               "tool_name": p.get("tool_name"), "preview": p.get("preview"),
+                               "ok": p.get("ok")}
+    if name == "paused":
+        hir = dict(p.get("human_input_required") or {})
+        hir["run_id"] = event.run_id
+        return "human_input_required", hir
+    if name == "completed":
+        return "orchestration_complete", {"run_id": event.run_id, "status": "completed",
+                                          "response": p.get("response"),
+                                          "final_state": p.get("final_state")}
+    if name in ("failed", "cancelled"):
+        return "orchestration_error", {"run_id": event.run_id, "status": name,
+                                       "error": p.get("error") or f"run {name}"}
+    return None
+
+
+def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys}
+
+
+ENDS = ("human_input_required", "orchestration_complete", "orchestration_error")
+
+
+async def run_stream_items(request: web.Request, run_id: str,
+                           after: int) -> AsyncIterator[tuple[int | None, str, Any]]:
+    """Seed 000 frames for one run from ``after``, ending with ``done`` at a pause or end."""
+    engine = engine_of(request)
+    sub = await engine.bus.subscribe(after, EventFilter(types=("run.",), run_id=run_id))
+    try:
+        last = after
+        run = await engine.runs.get(run_id)
+        if run.status in FINAL and not await _has_more(engine, run_id, after):
+            # nothing after this seq and the run is already at rest: say so and stop
+            yield last, "done", {"run_id": run_id, "status": run.status}
+            return
+        while True:
+            event = await sub.next(timeout=30.0)
+            if event is None:
+                run = await engine.runs.get(run_id)
+                if run.status in FINAL and not await _has_more(engine, run_id, last):
+                    yield last, "done", {"run_id": run_id, "status": run.status}
+                    return
+                continue
+            if event.event_type == DROPPED:
+                sub.close()
+                sub = await engine.bus.subscribe(last, EventFilter(types=("run.",),
+                                                                   run_id=run_id))
+                continue
+            last = event.seq
+            mapped = seed_event(event)
+            if mapped is None:
+                continue
+            name, data = mapped
+            yield event.seq, name, data
+            if name in ENDS:
+                status = "paused" if name == "human_input_required" else data.get("status")
+                yield event.seq, "done", {"run_id": run_id, "status": status}
+                return
+    finally:
+        sub.close()
+
+
+async def _has_more(engine: Any, run_id: str, after: int) -> bool:
+    events = await engine.bus.history(after, EventFilter(types=("run.",), run_id=run_id),
+                                      limit=1)
+    return bool(events)
+
+
+def _get_orchestration(request: web.Request, orch_id: str) -> Orchestration:
+    orch = engine_of(request).orchestrations.get(orch_id)
+    if orch is None:
+        raise NotFound(f"orchestration {orch_id!r} not found")
+    return orch
+
+
+class RunBody(StrictModel):
+    message: str | None = Field(None, max_length=100_000,
+                                description="Initial input; fills the first state key.")
+    parameters: dict[str, Any] | None = Field(None, description="Initial state values.")
+    wait: float | None = Field(None, gt=0, le=3600,
+                               description="Seconds to wait before answering `running`.")
+
+
+class ResumeBody(StrictModel):
+    response: dict[str, Any] | str = Field(
+        description="Field values of the gate (or a plain string for simple text inputs).")
+    wait: float | None = Field(None, gt=0, le=3600)
+
+
+class RunResult(ApiModel):
+    status: Literal["completed", "paused", "failed", "running", "cancelled"]
+    run_id: str
+    response: str | None = None
+    shared_state: dict[str, Any] | None = None
+    step_history: list[dict[str, Any]] | None = None
+    human_input_required: dict[str, Any] | None = None
+
+
+def _wait_bound(request: web.Request, wait: float | None) -> float:
+    return wait or engine_of(request).config.server.sync_run_wait_seconds
+
+
+# -- runs (registered before /orchestrations/{orch_id} so "runs" is not taken for an id) -----
+
+class RunListQuery(PageQuery):
+    status: Literal["running", "paused", "completed", "failed", "cancelled"] | None = None
+    orchestration: str | None = Field(None, description="Only runs of this orchestration id.")
+
+
+@routes.get("/orchestrations/runs", role="user", query=RunListQuery)
+async def list_runs(request: web.Request, query: RunListQuery) -> dict[str, Any]:
+    """Runs, newest first, filtered by status and orchestration."""
+    runs_service = engine_of(request).runs
+    runs = await runs_service.list(query.status, query.orchestration, limit=query.limit,
+                                   offset=(query.page - 1) * query.limit)
+    total = await runs_service.count(query.status) if not query.orchestration else len(runs)
+    return {"data": [r.as_dict() for r in runs],
+            "pagination": pagination(query.page, query.limit, total)}
+
+
+@routes.get("/orchestrations/runs/{run_id}", role="user")
+async def get_run(request: web.Request) -> dict[str, Any]:
+    """One run: status, shared state, step history, pending gate, cost."""
+    return (await engine_of(request).runs.get(request.match_info["run_id"])).as_dict()
+
+
+@routes.post("/orchestrations/runs/{run_id}/resume", role="agent", body=ResumeBody,
+             response=RunResult, responses={409: "the run is not paused",
+                                            422: "an answer failed validation"})
+async def resume(request: web.Request, body: ResumeBody) -> dict[str, Any]:
+    """Submit the human input and resume (synchronous, like /run)."""
+    engine = engine_of(request)
+    run_id = request.match_info["run_id"]
+    await engine.runs.resume(run_id, body.response, actor_of(request))
+    run = await engine.runs.wait(run_id, _wait_bound(request, body.wait))
+    return seed_view(run)
+
+
+@routes.post("/orchestrations/runs/{run_id}/resume/stream", role="agent", body=ResumeBody,
+             media_type="text/event-stream")
+async def resume_stream(request: web.Request, body: ResumeBody) -> web.StreamResponse:
+    """Submit the human input and stream the rest of the run (SSE, seed 000 events)."""
+    engine = engine_of(request)
+    run_id = request.match_info["run_id"]
+    after = engine.bus.last_seq
+    await engine.runs.resume(run_id, body.response, actor_of(request))
+    return await stream_events(request, run_stream_items(request, run_id, after))
+
+
+class StreamQuery(QueryModel):
+    after: int | None = Field(None, ge=0, description="Replay events after this seq.")
+
+
+@routes.get("/orchestrations/runs/{run_id}/stream", role="user", query=StreamQuery,
+            media_type="text/event-stream")
+async def watch_run(request: web.Request, query: StreamQuery) -> web.StreamResponse:
+    """A run's events as SSE from ``Last-Event-ID`` / ``?after=`` (default: the start)."""
+    run_id = request.match_info["run_id"]
+    await engine_of(request).runs.get(run_id)  # 404 before the stream starts
+    header = last_event_id(request)
+    after = query.after or 0
+    if header is not None:
+        try:
+            after = int(header)
+        except ValueError:
+            raise ApiError(400, "Last-Event-ID must be an event seq") from None
+    return await stream_events(request, run_stream_items(request, run_id, after))
+
+
+@routes.post("/orchestrations/runs/{run_id}/cancel", role="agent")
+async def cancel_run(request: web.Request) -> dict[str, Any]:
+    """Cancel a running or paused run (its gate and open tasks are cancelled too)."""
+    run = await engine_of(request).runs.cancel(request.match_info["run_id"], actor_of(request))
+    return seed_view(run)
+
+
+@routes.post("/orchestrations/runs/{run_id}/retry", role="agent")
+async def retry_run(request: web.Request) -> dict[str, Any]:
+    """Run a failed run again from the step that failed."""
+    engine = engine_of(request)
+    run = await engine.runs.retry(request.match_info["run_id"], actor_of(request))
+    return seed_view(run)
+
+
+# -- orchestrations ---------------------------------------------------------------------------
+
+@routes.get("/orchestrations", role="user")
+async def list_orchestrations(request: web.Request) -> list[dict[str, Any]]:
+    """All configured orchestrations (seed 000: id, name, description, step count)."""
+    return [summary(o) for o in engine_of(request).orchestrations.list()]
+
+
+@routes.get("/orchestrations/problems", role="user")
+async def definition_problems(request: web.Request) -> dict[str, Any]:
+    """Broken definition files and why (the last good version of each stays active)."""
+    problems = engine_of(request).orchestrations.problems()
+    return {"count": len(problems), "problems": [msgspec.to_builtins(p) for p in problems]}
+
+
+@routes.get("/orchestrations/{orch_id}", role="user")
+async def get_orchestration(request: web.Request) -> dict[str, Any]:
+    """Full details of an orchestration, including every step definition."""
+    return detail(_get_orchestration(request, request.match_info["orch_id"]))
+
+
+@routes.post("/orchestrations/{orch_id}/run", role="agent", body=RunBody, response=RunResult)
+async def run(request: web.Request, body: RunBody) -> dict[str, Any]:
+    """Start a run and wait for it to complete, pause at a gate or fail (synchronous)."""
+    engine = engine_of(request)
+    orch = _get_orchestration(request, request.match_info["orch_id"])
+    started = await engine.runs.start(orch, body.message, actor=actor_of(request),
+                                      values=body.parameters)
+    finished = await engine.runs.wait(started.run_id, _wait_bound(request, body.wait))
+    return seed_view(finished)
+
+
+@routes.post("/orchestrations/{orch_id}/run/stream", role="agent", body=RunBody,
+             media_type="text/event-stream")
+async def run_stream(request: web.Request, body: RunBody) -> web.StreamResponse:
+    """Start a run and stream it as SSE: step_start, step_complete, agent_turn,
+    tool_execution, tool_result, human_input_required, orchestration_complete,
+    orchestration_error, done."""
+    engine = engine_of(request)
+    orch = _get_orchestration(request, request.match_info["orch_id"])
+    after = engine.bus.last_seq
+    started = await engine.runs.start(orch, body.message, actor=actor_of(request),
+                                      values=body.parameters)
+    return await stream_events(request, run_stream_items(request, started.run_id, after))
