@@ -1,0 +1,52 @@
+"""HITL approvals (seed 003): pending, history, get, approve (with a gate's answer), reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from server.client.http import Transport
+from server.client.models import Approval, Decision
+
+
+class _ApprovalList(msgspec.Struct):
+    approvals: list[Approval]
+    count: int = 0
+
+
+class _History(msgspec.Struct):
+    history: list[Approval]
+    count: int = 0
+
+
+class _One(msgspec.Struct):
+    approval: Approval
+
+
+class ApprovalsResource:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    async def pending(self) -> list[Approval]:
+        """Pending approvals, most critical first, then oldest first."""
+        return (await self._t.request_as(_ApprovalList, "GET", "/approvals/pending")).approvals
+
+    async def history(self, limit: int = 100) -> list[Approval]:
+        return (await self._t.request_as(_History, "GET", "/approvals/history",
+                                         params={"limit": limit})).history
+
+    async def get(self, approval_id: str) -> Approval:
+        return (await self._t.request_as(_One, "GET", f"/approvals/{approval_id}")).approval
+
+    async def approve(self, approval_id: str, response: dict[str, Any] | str | None = None
+                      ) -> Decision:
+        """Approve; for an orchestration gate, ``response`` is the form's values."""
+        body = None if response is None else {"response": response}
+        return await self._t.request_as(Decision, "POST", f"/approvals/{approval_id}/approve",
+                                        json=body)
+
+    async def reject(self, approval_id: str, reason: str | None = None) -> Decision:
+        """Reject with an optional reason (sent as seed 003's ``?reason=``)."""
+        return await self._t.request_as(Decision, "POST", f"/approvals/{approval_id}/reject",
+                                        params={"reason": reason})
