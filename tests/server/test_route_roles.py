@@ -32,7 +32,8 @@ async def test_every_route_enforces_its_role(tmp_path, http: aiohttp.ClientSessi
                 async with http.request(spec.method, url, json={},
                                         headers=api.headers(role)) as r:
                     status = r.status
-                    body = await r.read()
+                    # an open event stream never ends: its status is all we need
+                    body = b"" if r.content_type == "text/event-stream" else await r.read()
                 if ROLE_RANK[role] < ROLE_RANK[spec.role]:
                     assert status == 403, (spec.method, path, role, status)
                 else:
