@@ -166,6 +166,31 @@ def token(*, sub: Annotated[str, cyclopts.Parameter(help="Subject (user or agent
 
 
 @app.command
+def run(orchestration: str, *,
+        message: Annotated[str | None, cyclopts.Parameter(help="The run's input.")] = None,
+        url: Annotated[str, cyclopts.Parameter(help="Server URL.")] = "http://127.0.0.1:8000",
+        token: Annotated[str | None, cyclopts.Parameter(
+            help="JWT or API key (default: $SWITCHBOARD_TOKEN).")] = None,
+        answer: Annotated[list[str] | None, cyclopts.Parameter(
+            help="Gate answers as key=value (repeatable); otherwise asked on the terminal.",
+            consume_multiple=False)] = None) -> None:
+    """Start an orchestration run on a server and follow it; answer gates on the terminal."""
+    from console.run_cmd import parse_answers, run_command
+
+    secret = token or os.environ.get("SWITCHBOARD_TOKEN")
+    if not secret:
+        _fail("run needs --token or SWITCHBOARD_TOKEN")
+    try:
+        answers = parse_answers(answer or [])
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    code = asyncio.run(run_command(url, secret or "", orchestration, message, answers,
+                                   interactive=sys.stdin.isatty()))
+    raise SystemExit(code)
+
+
+@app.command
 def validate(path: Path | None = None, *, config: ConfigOpt = None) -> None:
     """Check orchestration definition files (a file or a folder); exit 1 on any problem."""
     cfg = _config(config)

@@ -1,0 +1,68 @@
+"""``switchboard run``: follow a run from the shell, answer its gate, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.run_cmd import run_command
+from tests.server.conftest import start_live_api
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> Any:
+    api, runner = await start_live_api(
+        tmp_path, orchestrations={"dir": str(ROOT / "examples/orchestrations"), "watch": False})
+    try:
+        yield api
+    finally:
+        await runner.cleanup()
+        await api.engine.stop()
+
+
+async def test_interactive_gate_reasks_after_invalid_answer(live: Any) -> None:
+    replies = iter(["maybe", "", "approve", "looks good"])
+    prompts: list[str] = []
+
+    def ask(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    out = io.StringIO()
+    code = await run_command(live.root, live.token("agent"), "orch-research-report", "LLM ops",
+                             {}, interactive=True, out=out, ask=ask)
+    assert code == 0
+    text = out.getvalue()
+    assert "▶ Research (agent)" in text and "⏸ Please review the draft article" in text
+    assert "completed: Research and report generation complete." in text
+    assert prompts[0] == "Decision* [approve/reject]: "
+
+
+async def test_answers_from_flags_and_exit_codes(live: Any) -> None:
+    out = io.StringIO()
+    code = await run_command(live.base, live.token("agent"), "orch-research-report", "x",
+                             {}, interactive=False, out=out)
+    assert code == 3 and "resume with POST" in out.getvalue()
+    code = await run_command(live.base, live.token("agent"), "orch-nope", "x", {},
+                             interactive=False, out=io.StringIO())
+    assert code == 2
+
+
+async def test_cli_subprocess_with_answer_flag(live: Any) -> None:
+    env = {**os.environ, "SWITCHBOARD_TOKEN": live.token("agent")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "console.cli", "run", "orch-research-report", "--message", "x",
+        "--url", live.root, "--answer", "decision=approve", "--answer", "notes=ok",
+        cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    assert "completed:" in stdout.decode()
