@@ -347,7 +347,7 @@ class TaskService:
                 f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'assigned'"
                 " AND assigned_agent = ? AND available_at <= ?"
                 " AND (agent_id IS NULL OR agent_id = ?)"
-                " ORDER BY priority, qseq LIMIT 1",
+                " ORDER BY priority, available_at, qseq LIMIT 1",
                 (agent_type, tx.now, agent_id),
             )
             if row is None:
