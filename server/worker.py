@@ -198,6 +198,7 @@ class Worker:
         report_patience: float = 600.0,
         retry_on_error: bool = True,
         heartbeat_interval: float | None = None,
+        on_report: Callable[[Task, str], Any] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -222,6 +223,7 @@ class Worker:
         self.report_patience = report_patience
         self.retry_on_error = retry_on_error
         self._heartbeat_override = heartbeat_interval
+        self.on_report = on_report
         self.heartbeat_interval = heartbeat_interval or 10.0
         self.lease_seconds = 60.0
         self.stats = WorkerStats()
@@ -517,6 +519,7 @@ class Worker:
             expect="completed")
         if outcome:
             self.stats.completed += 1
+            self._notify(task, "completed")
 
     async def _report_failure(self, running: _Running, error: str, retry: bool) -> None:
         task = running.task
@@ -526,6 +529,15 @@ class Worker:
             expect="failed")
         if outcome:
             self.stats.failed += 1
+            self._notify(task, "failed")
+
+    def _notify(self, task: Task, outcome: str) -> None:
+        """``on_report(task, "completed"|"failed")`` once the server acknowledged it."""
+        if self.on_report is not None:
+            try:
+                self.on_report(task, outcome)
+            except Exception:
+                log.exception("on_report callback failed")
 
     async def _deliver(self, running: _Running, send: Callable[[], Awaitable[Any]],
                        expect: str) -> bool:
