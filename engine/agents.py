@@ -126,7 +126,7 @@ class AgentService:
         return await self.create(name, type, configuration=configuration, agent_id=agent_id)
 
     async def get(self, agent_id: str) -> Agent:
-        return await self.store.read(lambda c: load_agent(c, agent_id))
+        return await self.store.read(lambda c: load_agent(c, agent_id), inline=True)
 
     async def list(self, query: AgentQuery) -> tuple[list[Agent], int]:
         clauses = ["deleted = 0"]

@@ -88,7 +88,7 @@ class ApprovalService:
         self._gate_handler = handler
 
     async def get(self, approval_id: str) -> Approval:
-        return await self.store.read(lambda c: load_approval(c, approval_id))
+        return await self.store.read(lambda c: load_approval(c, approval_id), inline=True)
 
     async def pending(self) -> list[Approval]:
         """Every pending approval, most critical first, then oldest first."""

@@ -266,7 +266,7 @@ class TaskService:
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, task_id: str) -> Task:
-        return await self.store.read(lambda c: load_task(c, task_id, with_logs=True))
+        return await self.store.read(lambda c: load_task(c, task_id, with_logs=True), inline=True)
 
     async def list(self, query: TaskQuery) -> tuple[list[Task], int]:
         """Filtered, newest first, paged (limit 1..100). -> (page of tasks, total matching)."""

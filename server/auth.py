@@ -50,6 +50,9 @@ MAX_TOKEN_CHARS: Final = 4096
 JWT_ALGORITHM: Final = "HS256"
 
 
+_VERIFIED_CACHE_SIZE: Final = 4096
+
+
 class AuthSetupError(Exception):
     """The auth configuration cannot work; raised at start with the fix in the message."""
 
@@ -173,6 +176,7 @@ class Authenticator:
         self._secret = secret
         self._ttl = config.jwt_ttl_seconds
         self._leeway = config.jwt_leeway_seconds
+        self._verified: dict[bytes, tuple[Principal, float]] = {}
         self._keys = self._hash_keys(config)
         self._clients = self._hash_clients(config)
 
@@ -310,7 +314,26 @@ class Authenticator:
         return Principal(subject=match.name, role=match.role, kind="api_key")
 
     def verify_jwt(self, token: str) -> Principal:
-        """Verify an HS256 JWT and its claims; raise AuthError with a safe reason."""
+        """Verify an HS256 JWT and its claims; raise AuthError with a safe reason.
+
+        Verified tokens are remembered (by SHA-256 digest, never the token itself) until
+        their ``exp``: an agent sends the same token on every request, and re-verifying it
+        each time was the largest CPU cost of a small authenticated request.
+        """
+        digest = _digest(token)
+        cached = self._verified.get(digest)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() <= expires + self._leeway:
+                return principal
+            del self._verified[digest]
+        principal, expires = self._verify_jwt_uncached(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[digest] = (principal, expires)
+        return principal
+
+    def _verify_jwt_uncached(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -335,4 +358,5 @@ class Authenticator:
             raise AuthError("token 'sub' claim must be a non-empty string")
         if not isinstance(role, str) or role not in ROLE_RANK:
             raise AuthError(f"token 'role' claim must be one of {', '.join(ROLES)}")
-        return Principal(subject=subject, role=role, kind="jwt")  # type: ignore[arg-type]
+        principal = Principal(subject=subject, role=role, kind="jwt")  # type: ignore[arg-type]
+        return principal, float(claims["exp"])

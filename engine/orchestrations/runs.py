@@ -152,7 +152,7 @@ class RunService(GateHandler):
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, run_id: str) -> Run:
-        return await self.store.read(lambda c: load_run(c, run_id))
+        return await self.store.read(lambda c: load_run(c, run_id), inline=True)
 
     async def list(self, status: str | None = None, orchestration_id: str | None = None,
                    limit: int = 100, offset: int = 0) -> list[Run]:

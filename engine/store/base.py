@@ -77,8 +77,10 @@ class Store(abc.ABC):
         """Run ``op`` in the next group transaction; return its result once committed."""
 
     @abc.abstractmethod
-    async def read(self, op: ReadOp[R]) -> R:
-        """Run ``op`` against a read connection (sees every committed write)."""
+    async def read(self, op: ReadOp[R], *, inline: bool = False) -> R:
+        """Run ``op`` against a read connection (sees every committed write).
+
+        ``inline`` marks a tiny point lookup the store may run without leaving the loop."""
 
     @abc.abstractmethod
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:

@@ -132,6 +132,7 @@ class SQLiteStore(Store):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self._reader_conns: list[aiosqlite.Connection] = []
+        self._inline: sqlite3.Connection | None = None
         self._sink: Callable[[list[Event]], None] = lambda events: None
         self._closed = True
         self.commits = 0
@@ -153,6 +154,9 @@ class SQLiteStore(Store):
             await conn.execute("PRAGMA query_only=ON")
             self._reader_conns.append(conn)
             self._readers.put_nowait(conn)
+        self._inline = sqlite3.connect(str(self.path), isolation_level=None,
+                                       check_same_thread=False)
+        self._inline.execute("PRAGMA query_only=ON")
         self._closed = False
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -186,6 +190,9 @@ class SQLiteStore(Store):
         for conn in self._reader_conns:
             await conn.close()
         self._reader_conns.clear()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
         self._sink = sink
@@ -278,9 +285,14 @@ class SQLiteStore(Store):
                 future.set_exception(value)
 
     # -- reads -----------------------------------------------------------------------------
-    async def read(self, op: ReadOp[Any]) -> Any:
+    async def read(self, op: ReadOp[Any], *, inline: bool = False) -> Any:
+        """Run a read. ``inline=True`` runs it on the event loop's own connection: for
+        primary-key lookups (tens of microseconds), where a hop to a reader thread would
+        cost more than the query. WAL readers never wait for the writer either way."""
         if self._readers is None or self._closed:
             raise StoreClosed("the store is closed")
+        if inline and self._inline is not None:
+            return op(_ReadConn(self._inline))
         conn = await self._readers.get()
         try:
             # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
