@@ -11,12 +11,13 @@ naming the seq to resume after, instead of slowing the engine down.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import Field
 
-from engine.events import DROPPED, EventFilter
+from engine.events import DROPPED, EventBus, EventFilter
 from engine.models import Event
 from engine.publish import publish_event
 from server.app_keys import ENGINE_KEY, principal_of
@@ -163,6 +164,7 @@ async def stream(request: web.Request, query: StreamQuery) -> web.StreamResponse
     sub = await bus.subscribe(after, query.to_filter(), max_buffer=STREAM_MAX_BUFFER)
     sse = SSEStream(request)
     sse.on_close(sub.close)  # shutdown or a dead client wakes the loop below
+    frames = _frame_cache(bus)
     try:
         await sse.prepare()
         while not sse.closed:
@@ -174,7 +176,7 @@ async def stream(request: web.Request, query: StreamQuery) -> web.StreamResponse
                 await sse.send(DROPPED, {"resume_after": resume}, id=resume)
                 break
             batch = [event, *sub.drain_nowait()]  # a burst goes out as one write
-            await sse.send_frames(b"".join(_frame(e) for e in batch))
+            await sse.send_frames(b"".join(frames.get(e) for e in batch))
             if len(batch) > 1:
                 await asyncio.sleep(0)  # let other streams write between big batches
     except (StreamClosed, ConnectionResetError):
@@ -185,8 +187,37 @@ async def stream(request: web.Request, query: StreamQuery) -> web.StreamResponse
     return sse.response
 
 
-def _frame(event: Event) -> bytes:
-    return format_event(event.event_type, encode_json(event.as_dict()), event.seq)
+class _FrameCache:
+    """Encoded SSE frames of recent events, keyed by seq.
+
+    Why: with N streams open every event would be encoded N times; the bus hands the same
+    committed events to every subscriber, so the first stream encodes and the rest reuse it.
+    Bounded and insertion-ordered: old seqs fall out first.
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._frames: dict[int, bytes] = {}
+
+    def get(self, event: Event) -> bytes:
+        frame = self._frames.get(event.seq)
+        if frame is None:
+            frame = format_event(event.event_type, encode_json(event.as_dict()), event.seq)
+            if len(self._frames) >= self.size:
+                del self._frames[next(iter(self._frames))]
+            self._frames[event.seq] = frame
+        return frame
+
+
+_caches: weakref.WeakKeyDictionary[EventBus, _FrameCache] = weakref.WeakKeyDictionary()
+
+
+def _frame_cache(bus: EventBus) -> _FrameCache:
+    """One cache per bus: two engines in one process (tests) reuse the same seqs."""
+    cache = _caches.get(bus)
+    if cache is None:
+        cache = _caches[bus] = _FrameCache()
+    return cache
 
 
 def _resume_after(request: web.Request, after: int | None) -> int | None:

@@ -323,3 +323,20 @@ async def test_stream_resume_across_server_restart(tmp_path: Path) -> None:
             await live.stop()
     assert received == published
     assert len(set(received)) == len(received) == 12
+
+
+async def test_stream_releases_its_subscription_when_the_client_leaves(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    live = await start_live(stream_config(tmp_path, server={"sse_keepalive_seconds": 0.05}))
+    try:
+        resp = await open_stream(live, http)
+        await wait_subscribers(live, 1)
+        resp.close()  # no events flow: only the keep-alive can notice
+        for _ in range(100):
+            if live.engine.bus.subscriber_count == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert live.engine.bus.subscriber_count == 0
+    finally:
+        await live.stop()

@@ -371,3 +371,16 @@ async def test_shutdown_closes_sse_and_websockets_promptly(tmp_path: Path) -> No
             sse.close()
     finally:
         await live.engine.stop()
+
+
+async def test_disconnect_releases_subscriptions(live: Live, http: aiohttp.ClientSession) -> None:
+    ws = await connect(live, http)
+    await subscribe(ws, "task_events")
+    await subscribe(ws, "agent_events")
+    assert live.engine.bus.subscriber_count == 2
+    await ws.close()
+    for _ in range(100):
+        if live.engine.bus.subscriber_count == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert live.engine.bus.subscriber_count == 0
