@@ -67,7 +67,7 @@ _ID_COUNTER = itertools.count(1)
 def _next_request_id() -> str:
     """Unique per process start and cheap: a random prefix plus a counter (uuid4 reads the
     kernel's entropy pool on every call, which showed up in request profiles)."""
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):020x}"
 
 
 class RequestIdFilter(logging.Filter):
