@@ -4,11 +4,12 @@ retry, and a run's event stream that resumes by seq.
 Two ways to follow a run, on purpose:
 
 - ``orchestrations.run_stream(...)`` / ``runs.resume_stream(...)`` read the POST's own SSE
-  answer (seed 000's event names). That request cannot be replayed (a second POST would
-  start a second run), so if the connection drops, the stream continues from the durable
-  event bus (``runs.stream``) after the last seq it saw, once it knows the run id.
-- ``runs.stream(run_id)`` reads the durable bus filtered by run: from the first event (or
-  ``after``), reconnecting and resuming across server restarts, until the run ends.
+  answer (seed 000's event names, each frame's id the event seq). That request cannot be
+  replayed (a second POST would start a second run), so if the connection drops, the
+  stream continues on ``runs.stream`` after the last seq it saw, once it knows the run id.
+- ``runs.stream(run_id)`` reads ``GET /orchestrations/runs/{id}/stream`` from the first
+  event (or ``after``), reconnecting with ``Last-Event-ID`` across server restarts, until
+  ``done`` (the run paused at a gate or ended).
 """
 
 from __future__ import annotations
@@ -24,24 +25,26 @@ from server.client.http import Response, Transport
 from server.client.models import Orchestration, Page, Run, RunEvent
 from server.client.resources._util import convert, page_of, unwrap
 from server.client.resources.events import EventsResource
-from server.client.sse import iter_sse
-
-# engine run event (after "run.") -> seed 000's SSE event name
-SEED_EVENT_NAMES = {
-    "step_started": "step_start",
-    "step_completed": "step_complete",
-    "paused": "human_input_required",
-    "completed": "orchestration_complete",
-    "failed": "orchestration_error",
-    "cancelled": "orchestration_error",
-}
-FINAL_EVENTS = frozenset({"orchestration_complete", "orchestration_error", "done"})
+from server.client.sse import ResumableStream, iter_sse
 
 
-def seed_event_name(event_type: str) -> str:
-    """``run.step_started`` -> ``step_start`` (seed 000); unlisted names lose the prefix."""
-    name = event_type.removeprefix("run.")
-    return SEED_EVENT_NAMES.get(name, name)
+def _run_body(message: str | None, parameters: dict[str, Any] | None,
+              wait: float | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message}
+    if parameters is not None:
+        body["parameters"] = parameters
+    if wait is not None:
+        body["wait"] = wait
+    return body
+
+
+def _run_event(name: str, raw: str, event_id: str | None, run_id: str | None) -> RunEvent:
+    """An SSE frame of a run stream as a RunEvent (``id`` is the event seq)."""
+    data: Any = msgspec.json.decode(raw) if raw else {}
+    if not isinstance(data, dict):
+        data = {"value": data}
+    seq = int(event_id) if event_id and event_id.isdigit() else None
+    return RunEvent(event=name, data=data, seq=seq, run_id=run_id or data.get("run_id"))
 
 
 def _run(body: Any) -> Run:
@@ -56,18 +59,26 @@ class RunsResource:
     async def list(self, *, status: str | None = None, orchestration_id: str | None = None,
                    page: int = 1, limit: int = 20) -> Page[Run]:
         body = (await self._t.request("GET", "/orchestrations/runs", params={
-            "status": status, "orchestration_id": orchestration_id, "page": page,
+            "status": status, "orchestration": orchestration_id, "page": page,
             "limit": limit})).json()
         return page_of(body, Run)
 
     async def get(self, run_id: str) -> Run:
         return _run((await self._t.request("GET", f"/orchestrations/runs/{run_id}")).json())
 
-    async def resume(self, run_id: str, response: dict[str, Any] | str) -> Run:
-        """Answer a paused run's human gate and wait (like seed 000) for the next stop."""
-        body = await self._t.request("POST", f"/orchestrations/runs/{run_id}/resume",
-                                     json={"response": response}, timeout=self._sync_timeout())
-        return _run(body.json())
+    async def resume(self, run_id: str, response: dict[str, Any] | str, *,
+                     wait: float | None = None) -> Run:
+        """Answer a paused run's human gate and wait (like seed 000) for the next stop.
+
+        Past ``wait`` seconds (server default 30) the answer is ``running``: follow it with
+        ``wait()`` or ``stream()``.
+        """
+        body: dict[str, Any] = {"response": response}
+        if wait is not None:
+            body["wait"] = wait
+        answer = await self._t.request("POST", f"/orchestrations/runs/{run_id}/resume",
+                                       json=body, timeout=self._sync_timeout(wait))
+        return _run(answer.json())
 
     def resume_stream(self, run_id: str, response: dict[str, Any] | str
                       ) -> AsyncIterator[RunEvent]:
@@ -83,36 +94,35 @@ class RunsResource:
         return _run((await self._t.request("POST", f"/orchestrations/runs/{run_id}/retry"))
                     .json())
 
-    async def stream(self, run_id: str, *, after: int = 0, stop_on_pause: bool = True,
+    async def stream(self, run_id: str, *, after: int = 0,
                      reconnect_for: float | None = 300.0) -> AsyncIterator[RunEvent]:
-        """A run's events from the durable bus (seed 000 names), from ``after`` on.
-
-        Ends after the run's final event (and, with ``stop_on_pause``, at a human gate).
-        """
-        stream = self._events.stream(after, run_id=run_id, types="run.",
-                                     reconnect_for=reconnect_for)
+        """A run's events (seed 000 names) from ``after``, ending with ``done`` once the run
+        pauses at a gate or ends; reconnects with ``Last-Event-ID`` and resumes by seq."""
+        source = ResumableStream(self._t, f"/orchestrations/runs/{run_id}/stream",
+                                 initial_id=str(after), reconnect_for=reconnect_for,
+                                 read_timeout=90.0)
         try:
-            async for event in stream:
-                item = RunEvent(event=seed_event_name(event.event_type), data=event.payload,
-                                seq=event.seq, run_id=event.run_id)
+            async for message in source:
+                item = _run_event(message.event, message.data, message.id, run_id)
                 yield item
-                if item.event in FINAL_EVENTS or (
-                        stop_on_pause and item.event == "human_input_required"):
+                if item.event == "done":
                     return
         finally:
-            await stream.aclose()
+            source.close()
 
-    async def wait(self, run_id: str, *, stop_on_pause: bool = True) -> Run:
-        """The run once it has finished (or paused, with ``stop_on_pause``)."""
+    async def wait(self, run_id: str) -> Run:
+        """The run once it has finished or paused at a gate (from now: an earlier, already
+        answered gate does not count)."""
+        position = await self._events.position()
         run = await self.get(run_id)
-        if run.done or (stop_on_pause and run.paused):
-            return run
-        async for _ in self.stream(run_id, stop_on_pause=stop_on_pause):
-            pass
-        return await self.get(run_id)
+        while not (run.done or run.paused):
+            async for item in self.stream(run_id, after=position):
+                position = max(position, item.seq or 0)
+            run = await self.get(run_id)
+        return run
 
-    def _sync_timeout(self) -> float:
-        return max(self._t.timeout, 120.0)
+    def _sync_timeout(self, wait: float | None = None) -> float:
+        return max(self._t.timeout, (wait or 30.0) + 30.0)
 
 
 class OrchestrationsResource:
@@ -130,18 +140,23 @@ class OrchestrationsResource:
         body = (await self._t.request("GET", f"/orchestrations/{orchestration_id}")).json()
         return convert(unwrap(body, "data", "orchestration"), Orchestration)
 
-    async def run(self, orchestration_id: str, message: str | None = None, **extra: Any) -> Run:
-        """Start a run and wait for it to complete, pause at a gate, or fail (seed 000)."""
-        body = await self._t.request("POST", f"/orchestrations/{orchestration_id}/run",
-                                     json={"message": message, **extra},
-                                     timeout=self._runs._sync_timeout())
-        return _run(body.json())
+    async def run(self, orchestration_id: str, message: str | None = None, *,
+                  parameters: dict[str, Any] | None = None, wait: float | None = None) -> Run:
+        """Start a run and wait for it to complete, pause at a gate, or fail (seed 000).
 
-    def run_stream(self, orchestration_id: str, message: str | None = None, **extra: Any
-                   ) -> AsyncIterator[RunEvent]:
+        ``parameters`` are initial state values; past ``wait`` seconds (server default 30)
+        the answer is ``running`` with the run id to follow.
+        """
+        body = _run_body(message, parameters, wait)
+        answer = await self._t.request("POST", f"/orchestrations/{orchestration_id}/run",
+                                       json=body, timeout=self._runs._sync_timeout(wait))
+        return _run(answer.json())
+
+    def run_stream(self, orchestration_id: str, message: str | None = None, *,
+                   parameters: dict[str, Any] | None = None) -> AsyncIterator[RunEvent]:
         """Start a run and stream its events (seed 000's names), ending with ``done``."""
         return _post_stream(self._t, self._runs, f"/orchestrations/{orchestration_id}/run/stream",
-                            {"message": message, **extra}, None)
+                            _run_body(message, parameters, None), None)
 
 
 async def _post_stream(transport: Transport, runs: RunsResource, path: str, body: dict[str, Any],
@@ -160,14 +175,11 @@ async def _post_stream(transport: Transport, runs: RunsResource, path: str, body
                 raise Transport._error("POST", path,
                                        Response(resp.status, await resp.read(), resp.headers))
             async for message in iter_sse(resp):
-                data = message.json() if message.data else {}
-                if not isinstance(data, dict):
-                    data = {"value": data}
-                run_id = run_id or data.get("run_id")
-                seq = int(message.id) if message.id and message.id.isdigit() else None
-                last_seq = seq if seq is not None else last_seq
-                yield RunEvent(event=message.event, data=data, seq=seq, run_id=run_id)
-                if message.event == "done":
+                item = _run_event(message.event, message.data, message.id, run_id)
+                run_id = item.run_id
+                last_seq = item.seq if item.seq is not None else last_seq
+                yield item
+                if item.event == "done":
                     return
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
         if run_id is None:
@@ -175,9 +187,6 @@ async def _post_stream(transport: Transport, runs: RunsResource, path: str, body
                                  path=path) from exc
     if run_id is None:
         return
-    # the POST's stream broke (or ended without "done"): follow the run on the durable bus
-    async for item in runs.stream(run_id, after=last_seq or 0, stop_on_pause=True):
+    # the POST's stream broke (or ended without "done"): follow the run's resumable stream
+    async for item in runs.stream(run_id, after=last_seq or 0):
         yield item
-        if item.event in FINAL_EVENTS or item.event == "human_input_required":
-            break
-    yield RunEvent(event="done", data={"run_id": run_id}, run_id=run_id)
