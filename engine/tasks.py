@@ -8,6 +8,7 @@ type woken right after a task for that type is committed as ``assigned``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -376,35 +377,41 @@ class TaskService:
         return op
 
     async def claim(self, agent_id: str, wait: float = 0.0) -> Task | None:
-        """The next task for this agent's type, leased to it; waits up to ``wait`` seconds."""
+        """The next task for this agent's type, leased to it; waits up to ``wait`` seconds.
+
+        The waiter is registered *before* each claim attempt, so a task committed between
+        an empty attempt and the wait still wakes it (no lost wake-up)."""
+        if wait <= 0:
+            return await self.store.write(self._claim_op(agent_id))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(wait, 0.0)
-        agent_type: str | None = None
+        deadline = loop.time() + wait
+        agent = await self.store.read(
+            lambda c: c.fetchone("SELECT type FROM agents WHERE id = ? AND deleted = 0",
+                                 (agent_id,)), inline=True)
+        if agent is None:
+            raise NotFound(f"agent {agent_id!r} not found; register it first")
+        agent_type = str(agent[0])
         while True:
-            task = await self.store.write(self._claim_op(agent_id))
-            if task is not None:
-                return task
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return None
-            if agent_type is None:
-                row = await self.store.read(
-                    lambda c: c.fetchone("SELECT type FROM agents WHERE id = ?", (agent_id,))
-                )
-                if row is None:
-                    raise NotFound(f"agent {agent_id!r} not found")
-                agent_type = str(row[0])
             future: asyncio.Future[None] = loop.create_future()
-            self._waiters.setdefault(agent_type, []).append(future)
+            waiters = self._waiters.setdefault(agent_type, [])
+            waiters.append(future)
+            leaving = True
             try:
+                task = await self.store.write(self._claim_op(agent_id))
+                if task is not None:
+                    return task
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
                 # re-check at least once a second: scheduled tasks become due without a wake
-                await asyncio.wait_for(future, min(remaining, 1.0))
-            except TimeoutError:
-                pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(future, min(remaining, 1.0))
+                leaving = False
             finally:
-                waiters = self._waiters.get(agent_type)
-                if waiters and future in waiters:
+                if future in waiters:
                     waiters.remove(future)
+                elif leaving and future.done() and not future.cancelled():
+                    self._wake(agent_type)  # pass on a wake-up this claim did not need
 
     def _held(self, tx: Tx, task_id: str, lease_id: str | None) -> Task:
         task = load_task(tx, task_id)
