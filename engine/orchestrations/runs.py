@@ -282,6 +282,12 @@ class RunService(GateHandler):
             _save(tx, current)
             _emit(tx, current, "step_started", {"step_id": step.id, "step_name": step.title,
                                                 "type": record.type, "visit": visit})
+            if isinstance(step, ToolStep):
+                _emit(tx, current, "tool_execution", {
+                    "step_id": step.id, "tool_name": step.tool,
+                    "args": render_value(step.args, current.shared_state)})
+            elif isinstance(step, HumanStep):
+                self._pause_in_tx(tx, current, step)
             return current
 
         try:
@@ -289,35 +295,37 @@ class RunService(GateHandler):
         except Conflict:
             return False
         if isinstance(step, HumanStep):
-            await self._pause(run, step)
             return False
         key = f"{run.run_id}:{step.id}:{visit}"
+        pending: list[tuple[str, dict[str, Any]]] = []  # events that ride on the checkpoint
         try:
             self._check_limits(run, orch)
             deadline = None
             if orch.limits.timeout is not None:
                 deadline = max(orch.limits.timeout - (self.clock.now() - run.created_at), 0.001)
             async with asyncio.timeout(deadline):
-                output, record = await self._execute(run, orch, step, record, key)
+                output, record = await self._execute(run, orch, step, record, key, pending)
             self._check_limits(run, orch)
         except TimeoutError:
             await self._fail(run.run_id, f"Timeout exceeded: run took longer than "
-                             f"{orch.limits.timeout:g}s", step, record)
+                             f"{orch.limits.timeout:g}s", step, record, pending)
             return False
         except RunLimitExceeded as exc:
-            await self._fail(run.run_id, str(exc), step, record)
+            await self._fail(run.run_id, str(exc), step, record, pending)
             return False
         except StepFailed as exc:
             target = Orchestration.failure_step_id(step)
             if target is None:
-                await self._fail(run.run_id, f"step {step.id} failed: {exc}", step, record)
+                await self._fail(run.run_id, f"step {step.id} failed: {exc}", step, record,
+                                 pending)
                 return False
             return await self._advance(run, orch, step, record, None, error=str(exc),
-                                       goto=target)
-        return await self._advance(run, orch, step, record, output)
+                                       goto=target, pending=pending)
+        return await self._advance(run, orch, step, record, output, pending=pending)
 
     async def _execute(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
-                       key: str) -> tuple[Any, StepRecord]:
+                       key: str, pending: list[tuple[str, dict[str, Any]]],
+                       ) -> tuple[Any, StepRecord]:
         state = run.shared_state
         if isinstance(step, AgentStep):
             return await self._agent(run, orch, step, record, key)
@@ -343,17 +351,15 @@ class RunService(GateHandler):
                 raise StepFailed(f"task {done.id} {done.status}: {done.error or 'no detail'}")
             return done.result, record
         if isinstance(step, ToolStep):
-            args = render_value(step.args, state)
-            await self._event(run, "tool_execution", {"step_id": step.id, "tool_name": step.tool,
-                                                      "args": args})
+            args = render_value(step.args, state)  # tool_execution went out with step_started
             result = await self.tools.call(step.tool, args if isinstance(args, dict) else {},
                                            timeout=step.timeout,
                                            context=ToolContext(run_id=run.run_id,
                                                                step_id=step.id,
                                                                idempotency_key=key))
-            await self._event(run, "tool_result", {"step_id": step.id, "tool_name": step.tool,
-                                                   "ok": result.ok, "preview": result.preview(),
-                                                   "duration_ms": result.duration_ms})
+            pending.append(("tool_result", {"step_id": step.id, "tool_name": step.tool,
+                                            "ok": result.ok, "preview": result.preview(),
+                                            "duration_ms": result.duration_ms}))
             if not result.ok:
                 raise StepFailed(f"tool {step.tool}: {result.error}")
             return result.output, record
@@ -423,7 +429,8 @@ class RunService(GateHandler):
         await self.store.write(op)
 
     async def _advance(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
-                       output: Any, *, error: str | None = None, goto: str | None = None) -> bool:
+                       output: Any, *, error: str | None = None, goto: str | None = None,
+                       pending: list[tuple[str, dict[str, Any]]] | None = None) -> bool:
         """Checkpoint a finished step: state, history, the next step — one transaction."""
         out_key = getattr(step, "output_key", None) or getattr(step, "result_key", None)
 
@@ -441,6 +448,8 @@ class RunService(GateHandler):
             if record.output is None:
                 record.output = output
             current.step_history = [*current.step_history, record]
+            for name, payload in pending or ():
+                _emit(tx, current, name, payload)
             _emit(tx, current, "step_completed", {
                 "step_id": step.id, "step_name": step.title, "type": record.type,
                 "status": record.status, "output": _preview(output) if output is not None
@@ -490,11 +499,14 @@ class RunService(GateHandler):
         return run
 
     async def _fail(self, run_id: str, error: str, step: Step | None = None,
-                    record: StepRecord | None = None) -> None:
+                    record: StepRecord | None = None,
+                    pending: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         def op(tx: Tx) -> None:
             run = load_run(tx, run_id)
             if run.status in FINAL_RUN_STATUSES:
                 return
+            for name, payload in pending or ():
+                _emit(tx, run, name, payload)
             if record is not None and step is not None:
                 record.status = "failed"
                 record.error = error
@@ -504,25 +516,23 @@ class RunService(GateHandler):
         await self.store.write(op)
 
     # -- human gates -------------------------------------------------------------------------
-    async def _pause(self, run: Run, step: HumanStep) -> None:
-        def op(tx: Tx) -> None:
-            current = load_run(tx, run.run_id)
-            payload = step.input_required(current.shared_state, run_id=current.run_id)
-            approval = insert_gate(
-                tx, run_id=current.run_id, step_id=step.id, prompt=payload["prompt"],
-                fields=payload["fields"], agent_context=payload["agent_context"] or None,
-                timeout_seconds=step.timeout_seconds, timeout_response=step.default_answer,
-                allowed_roles=list(step.allowed_roles), allowed_users=list(step.allowed_users),
-                reason=f"{current.orchestration_name}: {step.title}")
-            payload["approval_id"] = approval.approval_id
-            current.status = "paused"
-            current.human_input_required = payload
-            current.approval_id = approval.approval_id
-            _save(tx, current)
-            _emit(tx, current, "paused", {"human_input_required": payload,
-                                          "approval_id": approval.approval_id,
-                                          "step_id": step.id})
-        await self.store.write(op)
+    def _pause_in_tx(self, tx: Tx, current: Run, step: HumanStep) -> None:
+        """Open the gate (an approval in the inbox) and pause the run, in the caller's tx."""
+        payload = step.input_required(current.shared_state, run_id=current.run_id)
+        approval = insert_gate(
+            tx, run_id=current.run_id, step_id=step.id, prompt=payload["prompt"],
+            fields=payload["fields"], agent_context=payload["agent_context"] or None,
+            timeout_seconds=step.timeout_seconds, timeout_response=step.default_answer,
+            allowed_roles=list(step.allowed_roles), allowed_users=list(step.allowed_users),
+            reason=f"{current.orchestration_name}: {step.title}")
+        payload["approval_id"] = approval.approval_id
+        current.status = "paused"
+        current.human_input_required = payload
+        current.approval_id = approval.approval_id
+        _save(tx, current)
+        _emit(tx, current, "paused", {"human_input_required": payload,
+                                      "approval_id": approval.approval_id,
+                                      "step_id": step.id})
 
     def on_decision(self, tx: Tx, approval: Approval, approved: bool, response: Any,
                     actor: Actor) -> Any:
