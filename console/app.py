@@ -1,0 +1,409 @@
+"""The Switchboard console: a Textual app over one ``Backend``.
+
+Build it with ``build_app(backend, ...)`` (or the ``SwitchboardApp`` constructor) and run it
+with ``await app.run_async()`` on the engine's event loop (``switchboard up``) or on its own
+(``switchboard attach``). The app owns: one background worker that consumes the backend's
+event stream, coalesces it and tells the visible views what changed; the header state
+(connection, approvals waiting); the services given to it (the demo fleet, a test's seeding
+step), started after the backend and stopped before it.
+
+Top-level views are Textual MODES (one screen stack each); details and dialogs are pushed on
+the current mode's stack. Every binding has an ``id``: ``ConsoleConfig.keymap`` maps ids to
+keys (``{"approval.approve": "A"}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Protocol
+
+from textual.app import App
+from textual.binding import Binding
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from console.backend import Backend, BackendError, ConnectionState
+from console.commands import SwitchboardCommands
+from console.messages import ApprovalDecided, LiveUpdate
+from console.screens import MODE_SCREENS
+from engine.clock import Clock, SystemClock
+from engine.config import ConsoleConfig
+from engine.models import Event
+
+log = logging.getLogger("switchboard.console")
+
+VIEWS: tuple[str, ...] = (
+    "overview", "runs", "tasks", "agents", "approvals", "events", "orchestrations")
+VIEW_TITLES = {
+    "overview": "Overview", "runs": "Runs", "tasks": "Tasks", "agents": "Agents",
+    "approvals": "Approvals", "events": "Events", "orchestrations": "Orchestrations",
+}
+VIEW_ALIASES = {
+    "overview": "overview", "ov": "overview", "home": "overview", "o": "overview",
+    "runs": "runs", "run": "runs", "r": "runs",
+    "tasks": "tasks", "task": "tasks", "t": "tasks", "queue": "tasks", "queues": "tasks",
+    "agents": "agents", "agent": "agents", "ag": "agents",
+    "approvals": "approvals", "approval": "approvals", "ap": "approvals", "inbox": "approvals",
+    "events": "events", "event": "events", "ev": "events", "e": "events",
+    "orchestrations": "orchestrations", "orchestration": "orchestrations",
+    "orch": "orchestrations", "or": "orchestrations",
+}
+COMMAND_WORDS = (
+    "runs", "tasks", "agents", "approvals", "events", "orchestrations", "overview",
+    "run ", "task ", "agent ", "help", "q",
+)
+
+
+class Service(Protocol):
+    """Something the app starts after the backend and stops before it (e.g. the demo)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def _kinds(events: Iterable[Event]) -> set[str]:
+    kinds = {"events"}
+    for event in events:
+        prefix = event.event_type.split(".", 1)[0]
+        if prefix == "task" or prefix == "sla":
+            kinds.add("tasks")
+            if event.event_type in ("task.started", "task.completed", "task.failed",
+                                    "task.requeued", "task.cancelled"):
+                kinds.add("agents")
+        elif prefix == "approval":
+            kinds.update(("approvals", "tasks", "runs"))
+        elif prefix == "agent":
+            kinds.add("agents")
+        elif prefix == "run":
+            kinds.add("runs")
+        elif prefix == "orchestration":
+            kinds.add("orchestrations")
+    return kinds
+
+
+class SwitchboardApp(App[int]):
+    """The operator console. See the module docstring."""
+
+    TITLE = "Switchboard"
+    CSS_PATH = "styles/app.tcss"
+    DEFAULT_MODE = "overview"
+    MODES: ClassVar[dict[str, Any]] = dict(MODE_SCREENS)  # type: ignore[assignment]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    COMMANDS = App.COMMANDS | {SwitchboardCommands}
+    NOTIFICATION_TIMEOUT = 4
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        *[
+            Binding(str(index), f"view('{name}')", VIEW_TITLES[name], show=False,
+                    id=f"view.{name}")
+            for index, name in enumerate(VIEWS, start=1)
+        ],
+        Binding("colon", "command", "command", key_display=":", id="app.command"),
+        Binding("question_mark", "help", "help", key_display="?", id="app.help"),
+        Binding("f1", "help", "help", show=False, id="app.help_f1"),
+        Binding("ctrl+c", "request_quit", "quit", show=False, id="app.quit"),
+        Binding("ctrl+q", "request_quit", "quit", show=False, priority=True, id="app.quit_q"),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Clock | None = None,
+        config: ConsoleConfig | None = None,
+        read_only: bool = False,
+        server_address: str = "",
+        services: Sequence[Service] = (),
+        cursor_blink: bool = True,
+        event_buffer: int = 5000,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.clock: Clock = clock or SystemClock()
+        self.console_config = config or ConsoleConfig()
+        self.read_only = bool(read_only or self.console_config.read_only)
+        self.server_address = server_address or backend.address
+        self.services = list(services)
+        self.cursor_blink = cursor_blink
+        self.ready = asyncio.Event()
+        self.status_changed: Signal[None] = Signal(self, "status-changed")
+        self.recent_events: deque[Event] = deque(maxlen=event_buffer)
+        self._connection_state = ConnectionState.CONNECTING
+        self._approvals_waiting = 0
+        self._resume_seq: int | None = None
+        self._known_approvals: set[str] = set()
+        self._announce_pending: list[Event] = []
+        self._quit_dialog_open = False
+        self._services_started: list[Service] = []
+
+    # -- state shown in the header -----------------------------------------------------------
+    @property
+    def connection_state(self) -> ConnectionState:
+        return self._connection_state
+
+    @connection_state.setter
+    def connection_state(self, value: ConnectionState) -> None:
+        if value != self._connection_state:
+            self._connection_state = value
+            self.status_changed.publish(None)
+
+    @property
+    def approvals_waiting(self) -> int:
+        return self._approvals_waiting
+
+    @approvals_waiting.setter
+    def approvals_waiting(self, value: int) -> None:
+        if value != self._approvals_waiting:
+            self._approvals_waiting = value
+            self.status_changed.publish(None)
+
+    @property
+    def embedded(self) -> bool:
+        return self.backend.capabilities.embedded
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.console_config.keymap:
+            self.set_keymap(dict(self.console_config.keymap))
+        self.run_worker(self._startup(), name="startup", group="startup", exit_on_error=False)
+
+    async def _startup(self) -> None:
+        await self.backend.start()
+        for service in self.services:
+            await service.start()
+            self._services_started.append(service)
+        self._start_stream()
+
+    def _start_stream(self) -> None:
+        self.run_worker(self._consume_stream(), name="stream", group="stream", exclusive=True,
+                        exit_on_error=False)
+
+    async def _consume_stream(self) -> None:
+        async for item in self.backend.stream(self._resume_seq):
+            self._resume_seq = item.last_seq
+            self.connection_state = item.state
+            if not self.ready.is_set():
+                self.ready.set()
+                self.refresh_badge()
+            if item.events:
+                self._apply_events(item.events, item.last_seq)
+        self.connection_state = ConnectionState.DISCONNECTED
+
+    async def on_unmount(self) -> None:
+        for service in reversed(self._services_started):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %r failed", service)
+        self._services_started.clear()
+        try:
+            await self.backend.close()
+        except Exception:
+            log.exception("closing the backend failed")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place background failures land: logged, shown, and never fatal."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        if isinstance(error, BackendError):
+            self.notify(error.detail, title="Request failed", severity="error")
+            return
+        log.error("worker %s failed", worker.name, exc_info=error)
+        if worker.group == "stream":
+            self.connection_state = ConnectionState.DISCONNECTED
+            self.notify(f"live updates stopped: {error}; reconnecting", severity="error")
+            self.set_timer(2.0, self._start_stream)
+        elif worker.group == "startup":
+            self.notify(f"could not start: {error}", title="Startup failed", severity="error",
+                        timeout=30)
+        else:
+            self.notify(f"{type(error).__name__}: {error}", title="Internal error",
+                        severity="error")
+
+    # -- live events -------------------------------------------------------------------------
+    def _apply_events(self, events: list[Event], upto_seq: int) -> None:
+        self.recent_events.extend(events)
+        kinds = _kinds(events)
+        new_approvals: list[Event] = []
+        for event in events:
+            if event.event_type == "approval.requested":
+                new_approvals.append(event)
+            elif event.event_type == "approval.decided":
+                p = event.payload
+                decided = ApprovalDecided(str(p.get("approval_id")), str(p.get("status")),
+                                          p.get("decided_by"))
+                for screen in self.screen_stack:
+                    screen.post_message(decided)
+        if new_approvals:
+            self._announce(new_approvals)
+        if "approvals" in kinds:
+            self.refresh_badge()
+        update = LiveUpdate(frozenset(kinds), upto_seq)
+        from console.screens.base import ViewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen):
+                screen.post_message(update)
+
+    def _announce(self, events: list[Event]) -> None:
+        if len(events) == 1:
+            p = events[0].payload
+            what = p.get("prompt") or p.get("reason") or "approval requested"
+            prio = p.get("priority") or events[0].priority or ""
+            text = what if str(what).startswith(prio) else f"{prio} {what}".strip()
+            self.notify(text[:120] + "\npress 5 for the inbox",
+                        title="New approval waiting", severity="warning", timeout=6)
+        else:
+            self.notify(f"{len(events)} new approvals waiting\npress 5 for the inbox",
+                        title="New approvals", severity="warning", timeout=6)
+        if self.console_config.bell:
+            self.bell()
+
+    def refresh_badge(self) -> None:
+        self.run_worker(self._refresh_badge(), group="badge", exclusive=True, exit_on_error=False)
+
+    async def _refresh_badge(self) -> None:
+        self.approvals_waiting = len(await self.backend.pending_approvals())
+
+    def current_view_changed(self, screen: Any) -> None:
+        """Hook for views becoming visible (the header follows on its own)."""
+
+    # -- actions -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "view" and parameters:
+            if parameters[0] == self.current_mode and len(self.screen_stack) <= 1:
+                return False
+        return True
+
+    def action_view(self, name: str) -> None:
+        if name not in VIEWS:
+            return
+        if name == self.current_mode:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
+        self.switch_mode(name)
+
+    def action_command(self) -> None:
+        from console.dialogs.command import CommandPrompt
+
+        self.push_screen(CommandPrompt(COMMAND_WORDS, cursor_blink=self.cursor_blink),
+                         self._command_done)
+
+    def _command_done(self, text: str | None) -> None:
+        if text:
+            self.run_command(text)
+
+    def run_command(self, text: str) -> None:
+        """Run one ``:`` command (``runs``, ``run ID``, ``q``...)."""
+        words = text.strip().lstrip(":").split()
+        if not words:
+            return
+        cmd, args = words[0].lower(), words[1:]
+        if cmd in ("q", "quit", "exit", "q!", "quit!"):
+            if cmd.endswith("!"):
+                self.exit(0)
+            else:
+                self.action_request_quit()
+            return
+        if cmd in ("help", "h", "?"):
+            self.action_help()
+            return
+        if args and cmd in ("run", "task", "agent", "approval"):
+            self.open_record(cmd, args[0])
+            return
+        view = VIEW_ALIASES.get(cmd)
+        if view is not None:
+            self.action_view(view)
+            if args and view in ("tasks", "runs", "agents", "approvals", "events",
+                                 "orchestrations"):
+                self.call_after_refresh(self._apply_filter, " ".join(args))
+            return
+        self.notify(f"unknown command {cmd!r}; try runs, tasks, agents, approvals, events, "
+                    "orchestrations, run ID, task ID, q", severity="error")
+
+    def _apply_filter(self, text: str) -> None:
+        from console.screens.base import FilterBar
+
+        try:
+            bar = self.screen.query_one(FilterBar)
+        except Exception:
+            return
+        bar.show()
+        bar.value = text
+
+    def open_record(self, kind: str, ident: str) -> None:
+        self.run_worker(self._open_record(kind, ident), group="open", exclusive=True,
+                        exit_on_error=False)
+
+    async def _open_record(self, kind: str, ident: str) -> None:
+        from console.resolve import resolve_id
+        from console.screens.agents import AgentDetailScreen
+        from console.screens.runs import RunDetailScreen
+        from console.screens.tasks import TaskDetailScreen
+
+        try:
+            full = await resolve_id(self.backend, kind, ident)
+        except BackendError as exc:
+            self.notify(exc.detail, severity="error")
+            return
+        if kind == "run":
+            self.switch_mode("runs")
+            self.push_screen(RunDetailScreen(full))
+        elif kind == "task":
+            self.switch_mode("tasks")
+            self.push_screen(TaskDetailScreen(full))
+        elif kind == "agent":
+            self.switch_mode("agents")
+            self.push_screen(AgentDetailScreen(full))
+        elif kind == "approval":
+            from console.dialogs.gate_form import GateFormScreen
+
+            self.switch_mode("approvals")
+            approval = await self.backend.approval(full)
+            self.push_screen(GateFormScreen(approval))
+
+    def action_help(self) -> None:
+        from console.dialogs.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_request_quit(self) -> None:
+        if self._quit_dialog_open:
+            return
+        from console.dialogs.confirm import ConfirmDialog
+
+        if self.embedded:
+            body = ("This stops the engine and the API server: running work pauses and "
+                    "workers lose their connection until Switchboard is started again.")
+        else:
+            body = f"Disconnect from {self.server_address}? The server keeps running."
+        self._quit_dialog_open = True
+        self.push_screen(ConfirmDialog("Quit Switchboard?", body, confirm="Quit"),
+                         self._quit_answer)
+
+    def _quit_answer(self, confirmed: bool | None) -> None:
+        self._quit_dialog_open = False
+        if confirmed:
+            self.exit(0)
+
+    def action_help_quit(self) -> None:  # ctrl+c inside inputs etc.
+        self.action_request_quit()
+
+
+def build_app(backend: Backend, *, clock: Clock | None = None, config: ConsoleConfig | None = None,
+              read_only: bool = False, server_address: str = "",
+              services: Sequence[Service] = (), cursor_blink: bool = True) -> SwitchboardApp:
+    """The factory the CLI and the tests use."""
+    return SwitchboardApp(backend, clock=clock, config=config, read_only=read_only,
+                          server_address=server_address, services=services,
+                          cursor_blink=cursor_blink)

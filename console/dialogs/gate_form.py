@@ -1,0 +1,377 @@
+"""The approval / human-gate form.
+
+Each gate field becomes the widget that fits it (text -> Input, textarea -> TextArea,
+select -> Select, multiselect -> SelectionList, number -> Input checked as a number,
+boolean -> Switch). Required fields carry a ``*`` in their label (not a colour); an error is
+written under its field. ``ctrl+s`` submits, ``esc`` cancels. The agent context is shown
+beside the fields.
+
+If the approval is decided elsewhere while the form is open (another console, the API, a
+timeout), the form says so and refuses to submit. A P0 approval asks for a confirmation
+whose default is Cancel, as in the inbox.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label, Select, SelectionList, Static, Switch, TextArea
+
+from console.backend import BackendError
+from console.formatting import datetime_text, one_line, pretty_json, short_id
+from console.messages import ApprovalDecided
+from console.widgets.header import StatusHeader
+from engine.models import Approval
+
+if TYPE_CHECKING:
+    from console.app import SwitchboardApp
+
+
+def field_choices(spec: dict[str, Any]) -> list[str]:
+    choices = spec.get("choices")
+    if isinstance(choices, list):
+        return [str(c) for c in choices]
+    options = spec.get("options")
+    if isinstance(options, str):
+        return [part.strip() for part in options.split(",") if part.strip()]
+    if isinstance(options, list):
+        return [str(o) for o in options]
+    return []
+
+
+def field_label(spec: dict[str, Any]) -> str:
+    return str(spec.get("label") or spec.get("name") or "?")
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def check_value(spec: dict[str, Any], raw: Any) -> tuple[Any, str | None]:
+    """Convert a widget's value to the field's type. -> (value, error message or None)."""
+    kind = spec.get("type", "text")
+    label = field_label(spec)
+    empty = raw is None or raw is Select.NULL or (isinstance(raw, str) and not raw.strip()) \
+        or (isinstance(raw, list) and not raw)
+    if empty:
+        return (None, f"{label} is required") if spec.get("required") else (None, None)
+    if kind == "number":
+        try:
+            number = float(str(raw).strip())
+        except ValueError:
+            return None, f"must be a number, got {raw!r}"
+        if not math.isfinite(number):
+            return None, "must be a finite number"
+        low, high = spec.get("min"), spec.get("max")
+        if low is not None and number < float(low):
+            return None, f"must be at least {_fmt(float(low))}"
+        if high is not None and number > float(high):
+            return None, f"must be at most {_fmt(float(high))}"
+        return (int(number) if number.is_integer() else number), None
+    if kind == "select":
+        choices = field_choices(spec)
+        if choices and str(raw) not in choices:
+            return None, f"must be one of {', '.join(choices)}"
+        return str(raw), None
+    if kind == "multiselect":
+        return [str(v) for v in raw], None
+    if kind == "boolean":
+        return bool(raw), None
+    return str(raw), None
+
+
+class FieldBox(Vertical):
+    """One labelled field with its error line."""
+
+    DEFAULT_CSS = """
+    FieldBox { height: auto; margin: 0 0 1 0; }
+    FieldBox > .field-label { height: 1; }
+    FieldBox:focus-within > .field-label { text-style: bold reverse; }
+    FieldBox > .field-help { color: $text-muted; height: auto; }
+    FieldBox > .field-error { height: auto; display: none; color: $text-error; text-style: bold; }
+    FieldBox > .field-error.-shown { display: block; }
+    """
+
+    def __init__(self, spec: dict[str, Any], index: int, widget: Widget) -> None:
+        super().__init__(id=f"box-{index}")
+        self.spec = spec
+        self.index = index
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        required = " *" if self.spec.get("required") else ""
+        kind = self.spec.get("type", "text")
+        hint = {"multiselect": "  (space toggles)", "boolean": "  (space toggles)",
+                "select": "  (enter opens)"}.get(kind, "")
+        yield Label(Text(f"{field_label(self.spec)}{required}") + Text(hint, style="dim"),
+                    classes="field-label")
+        yield self.widget
+        help_text = self.spec.get("help")
+        if help_text:
+            yield Static(str(help_text), classes="field-help", markup=False)
+        yield Static("", classes="field-error", id=f"error-{self.index}", markup=False)
+
+    def set_error(self, message: str | None) -> None:
+        error = self.query_one(f"#error-{self.index}", Static)
+        error.update(f"error: {message}" if message else "")
+        error.set_class(bool(message), "-shown")
+
+
+def build_widget(spec: dict[str, Any], index: int, blink: bool) -> Widget:
+    kind = spec.get("type", "text")
+    default = spec.get("default")
+    wid = f"field-{index}"
+    placeholder = str(spec.get("placeholder") or "")
+    if kind == "textarea":
+        area = TextArea(str(default or ""), id=wid, soft_wrap=True, show_line_numbers=False,
+                        tab_behavior="focus", compact=True)
+        area.cursor_blink = blink
+        return area
+    if kind == "select":
+        choices = field_choices(spec)
+        value = default if default in choices else Select.NULL
+        return Select([(c, c) for c in choices], value=value, id=wid, compact=True,
+                      allow_blank=True, prompt="choose…")
+    if kind == "multiselect":
+        choices = field_choices(spec)
+        chosen = set(default or []) if isinstance(default, list) else set()
+        return SelectionList[str](*[(c, c, c in chosen) for c in choices], id=wid, compact=True)
+    if kind == "boolean":
+        return Switch(value=bool(default), id=wid, animate=False)
+    box = Input(value="" if default is None else str(default), placeholder=placeholder, id=wid,
+                compact=True, type="number" if kind == "number" else "text")
+    box.cursor_blink = blink
+    return box
+
+
+def widget_value(widget: Widget) -> Any:
+    if isinstance(widget, TextArea):
+        return widget.text
+    if isinstance(widget, Select):
+        return widget.value
+    if isinstance(widget, SelectionList):
+        return list(widget.selected)
+    if isinstance(widget, Switch):
+        return widget.value
+    if isinstance(widget, Input):
+        return widget.value
+    return None
+
+
+class GateFormScreen(ModalScreen[bool]):
+    """Answer an approval: a gate's form, or a task approval's plain yes."""
+
+    TITLE = "Gate form"
+    HELP = ("Fill the form and press ctrl+s to submit; esc cancels. Fields marked * are "
+            "required. tab / shift+tab move between fields. The agent's context is on the "
+            "right. If someone decides this approval elsewhere first, the form says so.")
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "submit", id="form.submit", priority=True),
+        Binding("escape", "cancel", "cancel", id="form.cancel"),
+    ]
+
+    def __init__(self, approval: Approval, *, run_id: str | None = None) -> None:
+        super().__init__()
+        self.approval = approval
+        self.run_id = run_id or approval.run_id
+        self.fields: list[dict[str, Any]] = [f for f in approval.fields if isinstance(f, dict)]
+        self.decided_elsewhere: str | None = None
+        self._submitting = False
+
+    @property
+    def sb_app(self) -> SwitchboardApp:
+        return self.app  # type: ignore[return-value]
+
+    # -- layout -----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        approval = self.approval
+        blink = getattr(self.app, "cursor_blink", True)
+        yield StatusHeader(self.TITLE)
+        with Vertical(id="form-root"):
+            yield Static(self._title_text(), id="form-title")
+            yield Static("", id="form-banner", markup=False)
+            with Horizontal(id="form-main"):
+                with VerticalScroll(id="form-fields"):
+                    prompt = approval.prompt or approval.reason or ""
+                    if prompt:
+                        yield Static(prompt, id="form-prompt", markup=False)
+                    for index, spec in enumerate(self.fields):
+                        yield FieldBox(spec, index, build_widget(spec, index, blink))
+                    if not self.fields:
+                        yield Static("No fields: ctrl+s approves.", classes="field-help")
+                    elif any(f.get("required") for f in self.fields):
+                        yield Static("* required", classes="field-help")
+                with VerticalScroll(id="form-context"):
+                    yield Label("Agent context", classes="pane-title")
+                    yield Static(self._context_text(), id="form-context-text", markup=False)
+        yield Footer(compact=True)
+
+    def _title_text(self) -> Text:
+        a = self.approval
+        what = "human gate" if a.kind == "gate" else "task approval"
+        subject = f"run {short_id(a.run_id)} step {a.step_id}" if a.kind == "gate" else \
+            f"task {short_id(a.task_id)}"
+        return Text.assemble((f" {a.priority} ", "bold reverse"), f" {what} · {subject} · ",
+                             (short_id(a.approval_id) if a.approval_id else "", "dim"))
+
+    def _context_text(self) -> str:
+        a = self.approval
+        parts = []
+        if a.agent_context:
+            parts.append(a.agent_context)
+        if a.kind != "gate" and a.reason:
+            parts.append(f"Reason: {a.reason}")
+        parts.append(f"Requested {datetime_text(a.created_at)}")
+        if a.expires_at:
+            parts.append(f"Expires {datetime_text(a.expires_at)} ({a.timeout_action} on timeout)")
+        if a.allowed_roles:
+            parts.append(f"Who may answer: {', '.join(a.allowed_roles)}")
+        return "\n\n".join(parts) if parts else "(no context given)"
+
+    def on_mount(self) -> None:
+        for index in range(len(self.fields)):
+            try:
+                self.query_one(f"#field-{index}").focus()
+                break
+            except Exception:
+                continue
+
+    # -- decided elsewhere ------------------------------------------------------------------
+    @on(ApprovalDecided)
+    def _decided(self, message: ApprovalDecided) -> None:
+        if message.approval_id != self.approval.approval_id or self._submitting:
+            return
+        who = f" by {message.decided_by}" if message.decided_by else ""
+        self.mark_decided(f"{message.status}{who}")
+
+    def mark_decided(self, how: str) -> None:
+        self.decided_elsewhere = how
+        banner = self.query_one("#form-banner", Static)
+        banner.update(f"DECIDED ELSEWHERE: this approval was {how}. Nothing will be "
+                      "submitted; esc closes the form.")
+        banner.add_class("-shown", "-warning")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "submit":
+            if self.sb_app.read_only:
+                return False
+            if self.decided_elsewhere:
+                return None  # shown disabled
+        return True
+
+    # -- live re-checks ---------------------------------------------------------------------
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(SelectionList.SelectedChanged)
+    @on(Switch.Changed)
+    @on(TextArea.Changed)
+    def _field_changed(self, event: Any) -> None:
+        widget = event.control
+        box = next((a for a in widget.ancestors if isinstance(a, FieldBox)), None)
+        if box is None:
+            return
+        shown = bool(box.query_one(f"#error-{box.index}", Static).has_class("-shown"))
+        if shown or box.spec.get("type") == "number":
+            _, error = check_value(box.spec, widget_value(widget))
+            box.set_error(error)
+
+    # -- submit -----------------------------------------------------------------------------
+    def collect(self) -> tuple[dict[str, Any], dict[int, str]]:
+        values: dict[str, Any] = {}
+        errors: dict[int, str] = {}
+        for index, spec in enumerate(self.fields):
+            box = self.query_one(f"#box-{index}", FieldBox)
+            value, error = check_value(spec, widget_value(box.widget))
+            box.set_error(error)
+            if error:
+                errors[index] = error
+            else:
+                values[str(spec.get("name"))] = value
+        return values, errors
+
+    def action_submit(self) -> None:
+        if self.sb_app.read_only:
+            self.notify("read-only mode: answering approvals is disabled", severity="warning")
+            return
+        if self.decided_elsewhere:
+            self.notify(f"already {self.decided_elsewhere}; nothing submitted", severity="warning")
+            return
+        values, errors = self.collect()
+        if errors:
+            first = min(errors)
+            self.query_one(f"#field-{first}").focus()
+            self._banner(f"{len(errors)} field{'s need' if len(errors) > 1 else ' needs'} "
+                         "attention", warning=True)
+            return
+        self.run_worker(self._submit(values), group="submit", exclusive=True,
+                        exit_on_error=False)
+
+    async def _submit(self, values: dict[str, Any]) -> None:
+        from console.dialogs.confirm import ConfirmDialog
+
+        approval = self.approval
+        if approval.priority == "P0":
+            ok = await self.app.push_screen_wait(ConfirmDialog(
+                "Approve a P0 (critical) item?",
+                f"{one_line(approval.reason or approval.prompt, 200)}\n\nApproval "
+                f"{approval.approval_id}.", confirm="Approve"))
+            if not ok:
+                return
+        self._submitting = True
+        try:
+            if approval.kind == "gate" and not approval.approval_id and self.run_id:
+                await self.sb_app.backend.resume_run(self.run_id, values)
+            elif approval.kind == "gate":
+                await self.sb_app.backend.submit_gate(approval.approval_id, values)
+            else:
+                await self.sb_app.backend.approve(approval.approval_id)
+        except BackendError as exc:
+            self._submitting = False
+            if exc.conflict:
+                self.mark_decided(exc.detail.removeprefix(f"approval {approval.approval_id} is "))
+                return
+            if exc.field:
+                name = exc.field.split(".")[-1]
+                for index, spec in enumerate(self.fields):
+                    if spec.get("name") == name:
+                        self.query_one(f"#box-{index}", FieldBox).set_error(
+                            exc.detail.split(": ", 1)[-1])
+                        self.query_one(f"#field-{index}").focus()
+                        break
+            self._banner(exc.detail, warning=True)
+            return
+        self._submitting = False
+        self.notify("answer sent" if approval.kind == "gate" else
+                    f"approved {short_id(approval.approval_id)}", timeout=3)
+        self.dismiss(True)
+
+    def _banner(self, text: str, *, warning: bool = False) -> None:
+        banner = self.query_one("#form-banner", Static)
+        banner.update(text)
+        banner.add_class("-shown")
+        banner.set_class(warning, "-warning")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+def approval_from_run(run: Any) -> Approval:
+    """A form for a paused run without an approval record (older runners)."""
+    need = run.human_input_required or {}
+    return Approval(approval_id=run.approval_id or "", kind="gate", priority="P2",
+                    run_id=run.run_id, step_id=need.get("step_id"), prompt=need.get("prompt"),
+                    fields=list(need.get("fields") or []),
+                    agent_context=need.get("agent_context"), created_at=run.updated_at)
+
+
+__all__ = ["GateFormScreen", "approval_from_run", "check_value", "pretty_json"]

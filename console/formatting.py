@@ -1,0 +1,244 @@
+"""How values look on the console: short ids, ages, statuses in words, progress bars.
+
+Everything that carries meaning is written in words; colour only repeats it (NO_COLOR and
+monochrome terminals lose nothing). Cells are ``rich.text.Text`` so that text coming from
+tasks (payloads, reasons) is never read as markup.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+TASK_STATUS_WORDS = {
+    "pending": "pending",
+    "awaiting_approval": "awaiting",
+    "assigned": "assigned",
+    "in_progress": "running",
+    "completed": "completed",
+    "failed": "failed",
+    "rejected": "rejected",
+    "cancelled": "cancelled",
+}
+STATUS_STYLES = {
+    # tasks
+    "pending": "dim",
+    "awaiting_approval": "bold $warning",
+    "assigned": "",
+    "in_progress": "bold $accent",
+    "completed": "$success",
+    "failed": "bold $error",
+    "rejected": "$error",
+    "cancelled": "dim",
+    # runs / steps
+    "running": "bold $accent",
+    "paused": "bold $warning",
+    "skipped": "dim",
+    # approvals
+    "approved": "$success",
+    "expired": "dim",
+    # agents
+    "healthy": "$success",
+    "degraded": "bold $warning",
+    "unhealthy": "bold $error",
+    "offline": "reverse $error",
+    "unknown": "dim",
+    "active": "",
+    "inactive": "dim",
+    "error": "bold $error",
+    "initializing": "dim",
+}
+PRIORITY_STYLES = {"P0": "bold reverse $error", "P1": "bold $error", "P2": "", "P3": "dim"}
+
+
+def _style(style: str) -> str:
+    # Text styles cannot use Textual's $variables; map them to plain colour names.
+    return (style.replace("$warning", "yellow").replace("$accent", "cyan")
+            .replace("$success", "green").replace("$error", "red"))
+
+
+def cell(value: Any, style: str = "") -> Text:
+    """A table cell that is never parsed as markup."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    return Text(text, style=_style(style), no_wrap=True, overflow="ellipsis", end="")
+
+
+def task_status(status: str) -> Text:
+    return cell(TASK_STATUS_WORDS.get(status, status), STATUS_STYLES.get(status, ""))
+
+
+def status(word: str) -> Text:
+    return cell(word, STATUS_STYLES.get(word, ""))
+
+
+def priority(value: str) -> Text:
+    return cell(value, PRIORITY_STYLES.get(value, ""))
+
+
+def short_id(value: str | None, length: int = 8) -> str:
+    """``task_01jd8x2k3m7q9r5t8v1w3y`` -> ``t8v1w3y``-style tail: unique enough to tell rows
+    apart on screen; the full id is in the detail view and copied with ``y``."""
+    if not value:
+        return "-"
+    _, sep, rest = value.partition("_")
+    body = rest if sep else value
+    return body if len(body) <= length else body[-length:]
+
+
+def age(seconds: float | None) -> str:
+    """Compact age: 5s, 3m, 2h, 4d."""
+    if seconds is None:
+        return "-"
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86_400)}d"
+
+
+def ago(ts: float | None, now: float) -> str:
+    return "never" if ts is None else f"{age(now - ts)} ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def clock_text(ts: float, *, seconds: bool = True) -> str:
+    stamp = datetime.fromtimestamp(ts, UTC)
+    return stamp.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def datetime_text(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def money(value: float | None) -> str:
+    if not value:
+        return "$0"
+    return f"${value:.4f}" if value < 0.01 else f"${value:.2f}"
+
+
+def progress_bar(progress: int, width: int = 5) -> str:
+    """``▰▰▱▱▱ 40%``: the bar repeats the number, the number is what counts."""
+    progress = max(0, min(100, int(progress)))
+    filled = round(progress * width / 100)
+    return "▰" * filled + "▱" * (width - filled) + f" {progress:>3d}%"
+
+
+def sla_left(created_at: float, sla_target: float | None, now: float, *, final: bool) -> Text:
+    if sla_target is None:
+        return cell("-", "dim")
+    left = created_at + sla_target - now
+    if final:
+        return cell("-", "dim")
+    if left < 0:
+        return cell(f"-{age(-left)}", "bold red")
+    return cell(age(left), "yellow" if left < sla_target * 0.2 else "")
+
+
+def pretty_json(value: Any, limit: int = 20_000) -> str:
+    if value is None:
+        return "-"
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "\n… (truncated)"
+
+
+def one_line(text: str | None, limit: int = 200) -> str:
+    if not text:
+        return ""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def event_summary(event: Any, *, subject: bool = True) -> str:
+    """What an event says, in one line (after its time and type)."""
+    p = event.payload or {}
+    parts: list[str] = []
+    who = event.task_id or event.run_id or event.agent_id or p.get("approval_id")
+    if who and subject:
+        parts.append(short_id(who))
+    etype = event.event_type
+    if etype.startswith("task."):
+        for key in ("type", "priority"):
+            if p.get(key):
+                parts.append(str(p[key]))
+        if etype == "task.progress":
+            parts.append(f"{p.get('progress', 0)}%")
+            if p.get("message"):
+                parts.append(one_line(p["message"], 60))
+        elif etype == "task.log":
+            parts.append(f"{p.get('level', '')}: {one_line(p.get('message'), 60)}")
+        elif p.get("error"):
+            parts.append(one_line(p["error"], 60))
+        elif p.get("assigned_agent") and etype in ("task.created", "task.assigned"):
+            parts.append(f"-> {p['assigned_agent']}")
+        if event.source_agent and etype in ("task.started", "task.completed", "task.failed"):
+            parts.append(f"by {short_id(event.source_agent, 14)}")
+    elif etype.startswith("approval."):
+        if p.get("status") and etype == "approval.decided":
+            parts.append(str(p["status"]))
+            if p.get("decided_by"):
+                parts.append(f"by {p['decided_by']}")
+        else:
+            parts.append(str(p.get("kind", "")))
+            parts.append(one_line(p.get("reason") or p.get("prompt"), 60))
+    elif etype.startswith("agent."):
+        name = p.get("name") or ""
+        if name:
+            parts.append(str(name))
+        if p.get("health"):
+            old = p.get("old_health")
+            parts.append(f"{old} -> {p['health']}" if old else str(p["health"]))
+    elif etype.startswith("run."):
+        kind = etype.removeprefix("run.")
+        if p.get("step_id"):
+            parts.append(str(p["step_id"]))
+        if kind == "agent_turn":
+            calls = ", ".join(str(c.get("name")) for c in p.get("tool_calls") or [])
+            parts.append(f"turn {p.get('turn', '?')}" + (f" calls {calls}" if calls else ""))
+            if p.get("text"):
+                parts.append(one_line(str(p["text"]), 80))
+        elif kind == "tool_execution":
+            args = json.dumps(p.get("args"), default=str) if p.get("args") else ""
+            parts.append(f"{p.get('tool_name')}({one_line(args, 60)})")
+        elif kind == "tool_result":
+            ok = "ok" if p.get("ok", True) else "FAILED"
+            parts.append(f"{p.get('tool_name')} {ok}: {one_line(str(p.get('preview', '')), 60)}")
+        elif kind == "started":
+            parts.append(one_line(str(p.get("orchestration_name") or ""), 40))
+            if p.get("message"):
+                parts.append(repr(one_line(str(p["message"]), 40)))
+        elif kind == "paused":
+            parts.append("waiting for human input")
+        elif kind == "resumed":
+            parts.append(f"answered by {p.get('answered_by')}")
+        else:
+            for key in ("step_name", "status", "error", "output", "by"):
+                if p.get(key) and key != "step_name":
+                    parts.append(one_line(str(p[key]), 60))
+    else:
+        if p:
+            parts.append(one_line(json.dumps(p, default=str), 80))
+    return "  ".join(x for x in parts if x)

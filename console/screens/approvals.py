@@ -1,0 +1,300 @@
+"""The approvals inbox: P0/P1 task gates and orchestration human gates, critical and oldest
+first. ``a`` approves (a P0 asks first, default Cancel), ``x`` rejects with a reason,
+``f``/enter opens the form."""
+
+from __future__ import annotations
+
+import json
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Label, Static
+
+from console.backend import BackendError
+from console.formatting import age, cell, datetime_text, one_line, priority, short_id, status
+from console.messages import ApprovalDecided
+from console.screens.base import ViewScreen, matches_words, parse_filter
+from console.widgets.live_table import Col, LiveTable
+from engine.models import Approval
+
+APPROVAL_COLUMNS = [
+    Col("id", "ID", 8),
+    Col("prio", "P", 2),
+    Col("kind", "KIND", 4),
+    Col("subject", "SUBJECT", 14),
+    Col("reason", "WHAT", 20, flex=True),
+    Col("age", "AGE", 4, right=True),
+    Col("expires", "EXPIRES", 7, min_screen=100, right=True),
+]
+HISTORY_COLUMNS = [
+    Col("id", "ID", 8),
+    Col("prio", "P", 2),
+    Col("kind", "KIND", 4),
+    Col("status", "DECISION", 8),
+    Col("by", "BY", 10),
+    Col("reason", "REASON / RESPONSE", 20, flex=True),
+    Col("when", "WHEN", 4, right=True),
+]
+
+
+def summary_of(a: Approval) -> str:
+    """The most telling line: a gate's prompt, a custom reason, or what the task is about."""
+    if a.kind == "gate":
+        return a.prompt or a.reason or ""
+    reason = a.reason or ""
+    default = reason.endswith("requires human approval")
+    if reason and not default:
+        return reason
+    context = a.agent_context or ""
+    try:
+        data = json.loads(context)
+    except ValueError:
+        return context or reason
+    if isinstance(data, dict):
+        for key in ("description", "summary", "title", "reason", "goal", "alert"):
+            if data.get(key):
+                return str(data[key])
+        return ", ".join(f"{k}={v}" for k, v in data.items())
+    return context
+
+
+def subject_of(a: Approval) -> str:
+    if a.kind == "gate":
+        return f"{a.step_id or 'gate'}"
+    task_type = ""
+    reason = a.reason or ""
+    # the engine's default reason is "P1 deployment task requires human approval"
+    words = reason.split()
+    if len(words) >= 2 and words[0] == a.priority:
+        task_type = words[1]
+    return task_type or short_id(a.task_id)
+
+
+class ApprovalsScreen(ViewScreen):
+    TITLE = "Approvals"
+    VIEW = "approvals"
+    WATCH = frozenset({"approvals"})
+    MIN_RELOAD_INTERVAL = 0.2
+    FILTER_HINT = "words, p:P0 kind:gate"
+    HELP = ("Everything waiting for a human: P0/P1 task approvals and orchestration gates, most "
+            "critical first, then oldest. a approves (a P0 asks for confirmation; enter alone "
+            "keeps Cancel), x rejects and asks for a reason, f or enter opens the form with the "
+            "agent's context. h switches to recent decisions. A decision made elsewhere "
+            "removes the row at once.")
+
+    BINDINGS = [
+        Binding("a", "approve", "approve", id="approval.approve"),
+        Binding("x", "reject", "reject", id="approval.reject"),
+        Binding("f", "open_form", "form", id="approval.form"),
+        Binding("h", "toggle_history", "history", id="approval.history"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history = False
+        self.approvals: dict[str, Approval] = {}
+        self._busy: set[str] = set()
+
+    def compose_body(self) -> ComposeResult:
+        yield LiveTable(APPROVAL_COLUMNS, cap=1000, id="approvals-table")
+        with VerticalScroll(id="approval-preview", classes="pane"):
+            yield Label("Selected", classes="pane-title")
+            yield Static("", id="approval-preview-text", markup=False)
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#approvals-table", LiveTable)
+
+    def focus_main(self) -> None:
+        self.table.focus()
+
+    def selected_id(self) -> str | None:
+        return self.table.current_key
+
+    def selected(self) -> Approval | None:
+        key = self.selected_id()
+        return self.approvals.get(key) if key else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("approve", "reject", "open_form") and self.history:
+            return False
+        return super().check_action(action, parameters)
+
+    async def reload(self) -> None:
+        fields, words = parse_filter(self.filter_text)
+        now = self.now
+        if self.history:
+            items = await self.backend.approval_history(200)
+        else:
+            items = await self.backend.pending_approvals()
+        prio = (fields.get("p") or fields.get("priority") or "").upper()
+        kind = fields.get("kind")
+        items = [a for a in items if (not prio or a.priority == prio)
+                 and (not kind or a.kind == kind)
+                 and matches_words(words, a.approval_id, a.kind, a.priority, a.reason, a.prompt,
+                                   a.task_id, a.run_id, a.step_id, a.decided_by)]
+        self.approvals = {a.approval_id: a for a in items}
+        rows = []
+        for a in items:
+            if self.history:
+                said = a.rejection_reason or (one_line(str(a.response), 80) if a.response else "")
+                rows.append((a.approval_id, [
+                    cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
+                    status(a.status), cell(a.decided_by or "-"), cell(one_line(said, 200)),
+                    cell(age(now - a.decided_at) if a.decided_at else "-"),
+                ]))
+            else:
+                expires = age(a.expires_at - now) if a.expires_at else "never"
+                rows.append((a.approval_id, [
+                    cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
+                    cell(subject_of(a)), cell(one_line(summary_of(a), 300)),
+                    cell(age(now - a.created_at)), cell(expires),
+                ]))
+        self.table.sync(rows)
+        self._show_preview()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        count = len(self.approvals)
+        if self.history:
+            text = Text(f"recent decisions ({count}) · h back to the inbox")
+        elif count:
+            text = Text.assemble((f"{count} waiting", "bold"),
+                                 " · a approve · x reject · f form")
+        else:
+            text = Text("inbox empty: nothing waits for you")
+        self.set_status(text)
+
+    def _show_preview(self) -> None:
+        a = self.selected()
+        preview = self.query_one("#approval-preview-text", Static)
+        if a is None:
+            preview.update(Text("nothing selected", style="dim"))
+            return
+        text = Text()
+        text.append(f"{a.priority} {a.kind}", style="bold")
+        text.append(f"  {a.approval_id}\n", style="dim")
+        if a.task_id:
+            text.append(f"task {a.task_id}\n")
+        if a.run_id:
+            text.append(f"run {a.run_id} step {a.step_id}\n")
+        if a.prompt:
+            text.append(a.prompt + "\n")
+        elif a.reason:
+            text.append(a.reason + "\n")
+        if a.fields:
+            names = ", ".join(
+                f"{f.get('label') or f.get('name')}{'*' if f.get('required') else ''}"
+                f" ({f.get('type', 'text')})" for f in a.fields if isinstance(f, dict))
+            text.append(f"form: {names}\n", style="italic")
+        if a.agent_context:
+            text.append("context: ", style="bold")
+            text.append(one_line(a.agent_context, 600) + "\n")
+        text.append(f"requested {datetime_text(a.created_at)}", style="dim")
+        if a.status != "pending":
+            text.append(f"\n{a.status} by {a.decided_by} at {datetime_text(a.decided_at)}")
+            if a.rejection_reason:
+                text.append(f": {a.rejection_reason}")
+        preview.update(text)
+
+    @on(DataTable.RowHighlighted, "#approvals-table")
+    def _highlighted(self) -> None:
+        self._show_preview()
+
+    @on(DataTable.RowSelected, "#approvals-table")
+    def _selected(self) -> None:
+        if not self.history:
+            self.action_open_form()
+
+    @on(ApprovalDecided)
+    def _decided(self) -> None:
+        self.request_reload(immediate=True)
+
+    # -- actions ----------------------------------------------------------------------------
+    def action_toggle_history(self) -> None:
+        self.history = not self.history
+        table = self.table
+        table.specs = list(HISTORY_COLUMNS if self.history else APPROVAL_COLUMNS)
+        table._visible = []
+        table._rows, table._order = {}, []
+        table._apply_columns(self.size.width)
+        self.refresh_bindings()
+        self.request_reload(immediate=True)
+
+    def action_approve(self) -> None:
+        if self.refuse_if_read_only("approving"):
+            return
+        a = self.selected()
+        if a is None:
+            return
+        if a.kind == "gate" and a.fields:
+            self.action_open_form()  # a gate's answer is its form
+            return
+        self.run_worker(self._approve(a), group="decide", exit_on_error=False)
+
+    async def _approve(self, a: Approval) -> None:
+        from console.dialogs.confirm import ConfirmDialog
+
+        if a.approval_id in self._busy:
+            return
+        if a.priority == "P0":
+            ok = await self.app.push_screen_wait(ConfirmDialog(
+                "Approve a P0 (critical) item?",
+                f"{one_line(a.reason or a.prompt, 300)}\n\n{a.kind} approval {a.approval_id}"
+                + (f" for task {a.task_id}" if a.task_id else ""),
+                confirm="Approve"))
+            if not ok:
+                self.notify("not approved", timeout=2)
+                return
+        self._busy.add(a.approval_id)
+        try:
+            await self.backend.approve(a.approval_id)
+        except BackendError as exc:
+            self.notify(exc.detail, title="Not approved", severity="error")
+        else:
+            self.notify(f"approved {short_id(a.approval_id)}"
+                        + (f": task {short_id(a.task_id)} released" if a.task_id else ""),
+                        timeout=3)
+        finally:
+            self._busy.discard(a.approval_id)
+            self.request_reload(immediate=True)
+
+    def action_reject(self) -> None:
+        if self.refuse_if_read_only("rejecting"):
+            return
+        a = self.selected()
+        if a is None:
+            return
+        self.run_worker(self._reject(a), group="decide", exit_on_error=False)
+
+    async def _reject(self, a: Approval) -> None:
+        from console.dialogs.prompt import PromptDialog
+
+        reason = await self.app.push_screen_wait(PromptDialog(
+            f"Reject {a.priority} {a.kind} approval?",
+            "Reason (recorded and shown to whoever asked)",
+            body=one_line(a.reason or a.prompt, 300), required=True,
+            submit_hint="enter rejects, esc cancels"))
+        if reason is None:
+            return
+        try:
+            await self.backend.reject(a.approval_id, reason=reason)
+        except BackendError as exc:
+            self.notify(exc.detail, title="Not rejected", severity="error")
+        else:
+            self.notify(f"rejected {short_id(a.approval_id)}", timeout=3)
+        finally:
+            self.request_reload(immediate=True)
+
+    def action_open_form(self) -> None:
+        if self.refuse_if_read_only("answering approvals"):
+            return
+        a = self.selected()
+        if a is None:
+            return
+        from console.dialogs.gate_form import GateFormScreen
+
+        self.app.push_screen(GateFormScreen(a), lambda _: self.request_reload(immediate=True))

@@ -1,0 +1,185 @@
+"""Overview: what needs the operator (approvals, loudest), then the state of everything else."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Static
+
+from console.backend import Overview
+from console.formatting import clock_text, event_summary
+from console.screens.base import ViewScreen
+from engine.models import PRIORITIES
+
+HEALTH_ORDER = ("healthy", "degraded", "unhealthy", "offline", "unknown")
+RUN_ORDER = ("running", "paused", "failed", "completed", "cancelled")
+STATE_COLUMNS = (("pending", "pending"), ("awaiting_approval", "awaiting"), ("assigned", "queued"),
+                 ("in_progress", "running"), ("completed", "done"), ("failed", "failed"))
+
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float], width: int) -> Text:
+    """A one-line sparkline, newest on the right; missing history is blank, not zero."""
+    values = values[-width:]
+    if not values:
+        return Text("collecting…", style="dim")
+    top = max(values) or 1.0
+    chars = [BLOCKS[max(1, round(v / top * 8))] if v > 0 else "▁" for v in values]
+    return Text(" " * (width - len(chars)) + "".join(chars), style="cyan")
+
+
+class OverviewScreen(ViewScreen):
+    TITLE = "Overview"
+    VIEW = "overview"
+    WATCH = frozenset({"tasks", "approvals", "agents", "runs", "events"})
+    MIN_RELOAD_INTERVAL = 1.0
+    FILTERABLE = False
+    HELP = ("Counts by state: approvals waiting (press 5 or a to go to the inbox), tasks per "
+            "priority and state, agents by health, runs by status; queue depth and throughput "
+            "(completed per minute, last hour); the latest events.")
+
+    BINDINGS = [
+        Binding("a", "goto_approvals", "inbox", id="overview.inbox"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth_samples: deque[float] = deque(maxlen=60)
+        self._last_sample_at: float | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="ov-approvals", markup=False)
+        with Horizontal(id="ov-middle"):
+            with Vertical(id="ov-tasks", classes="pane"):
+                yield Label("Tasks", classes="pane-title")
+                yield Static("", id="ov-tasks-table", markup=False)
+            with Vertical(id="ov-side", classes="pane"):
+                yield Label("Agents", classes="pane-title")
+                yield Static("", id="ov-agents", markup=False)
+                yield Label("Runs", classes="pane-title")
+                yield Static("", id="ov-runs", markup=False)
+        with Horizontal(id="ov-sparks"):
+            with Vertical(classes="spark"):
+                yield Static("", id="ov-depth-label", markup=False)
+                yield Static("", id="ov-depth", classes="sparkline", markup=False)
+            with Vertical(classes="spark"):
+                yield Static("", id="ov-throughput-label", markup=False)
+                yield Static("", id="ov-throughput", classes="sparkline", markup=False)
+        with Vertical(id="ov-events", classes="pane"):
+            yield Label("Latest events", classes="pane-title")
+            yield Static("", id="ov-events-text", markup=False)
+
+    def _spark_width(self) -> int:
+        width = self.query_one("#ov-depth", Static).size.width
+        return max(width or (self.app.size.width // 2 - 3), 10)
+
+    def action_goto_approvals(self) -> None:
+        self.sb_app.action_view("approvals")
+
+    async def reload(self) -> None:
+        data = await self.backend.overview()
+        self._show(data)
+        events = list(self.sb_app.recent_events)[-12:]
+        if not events:
+            events = await self.backend.recent_events(12)
+        self._show_events(events)
+        self.set_status(Text(f"{data.total_tasks:,} tasks · {data.agents_total} agents · "
+                             f"{data.approvals_waiting} approvals waiting"))
+
+    def _show(self, data: Overview) -> None:
+        waiting = data.approvals_waiting
+        box = self.query_one("#ov-approvals", Static)
+        if waiting:
+            parts = [f"{p} {n}" for p, n in data.approvals_by_priority.items() if n]
+            text = Text.assemble(
+                (f" ⚑ {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ", "bold reverse"),
+                "  ", ", ".join(parts), "   press a (or 5) to decide")
+            box.set_class(True, "-alert")
+        else:
+            text = Text(" no approvals waiting", style="dim")
+            box.set_class(False, "-alert")
+        box.update(text)
+
+        table = Table.grid(padding=(0, 1))
+        table.add_column("", no_wrap=True)
+        table.add_column("waiting", justify="right", no_wrap=True)
+        table.add_column("running", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True, width=1)
+        table.add_column("state", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        left: list[list[Text]] = [[Text(""), Text("waiting", style="bold"),
+                                   Text("running", style="bold")]]
+        for prio in PRIORITIES:
+            bucket = data.tasks_by_priority.get(prio, {})
+            waiting_n, running_n = bucket.get("waiting", 0), bucket.get("processing", 0)
+            style = "bold red" if prio in ("P0", "P1") and waiting_n else ""
+            left.append([Text(prio, style="bold"), Text(f"{waiting_n:,}", style=style),
+                         Text(f"{running_n:,}")])
+        right: list[list[Text]] = []
+        by_status = data.tasks_by_status
+        for key, label in STATE_COLUMNS:
+            count = by_status.get(key, 0)
+            style = "bold red" if key == "failed" and count else ("" if count else "dim")
+            right.append([Text(label, style=style), Text(f"{count:,}", style=style)])
+        ended = by_status.get("cancelled", 0) + by_status.get("rejected", 0)
+        right.append([Text("cancelled/rej", style="" if ended else "dim"), Text(f"{ended:,}")])
+        for index in range(max(len(left), len(right))):
+            a = left[index] if index < len(left) else [Text(""), Text(""), Text("")]
+            b = right[index] if index < len(right) else [Text(""), Text("")]
+            table.add_row(*a, Text(""), *b)
+        self.query_one("#ov-tasks-table", Static).update(table)
+
+        health = Text()
+        for state in HEALTH_ORDER:
+            count = data.agents_by_health.get(state, 0)
+            if count or state in ("healthy", "degraded", "unhealthy", "offline"):
+                style = {"degraded": "yellow", "unhealthy": "bold red", "offline": "red"}.get(
+                    state, "") if count else "dim"
+                health.append(f"{state} {count}  ", style=style)
+        self.query_one("#ov-agents", Static).update(health)
+        runs = Text()
+        if data.runs_by_status is None:
+            runs.append("orchestrations not available", style="dim")
+        else:
+            for state in RUN_ORDER:
+                count = data.runs_by_status.get(state, 0)
+                style = {"paused": "bold yellow", "failed": "bold red"}.get(state, "") \
+                    if count else "dim"
+                runs.append(f"{state} {count}  ", style=style)
+        self.query_one("#ov-runs", Static).update(runs)
+
+        waiting_tasks = sum(b.get("waiting", 0) for b in data.tasks_by_priority.values())
+        now = self.now
+        if self._last_sample_at is None or now - self._last_sample_at >= 5:
+            self.depth_samples.append(float(waiting_tasks))
+            self._last_sample_at = now
+        self.query_one("#ov-depth", Static).update(
+            spark(list(self.depth_samples), self._spark_width()))
+        self.query_one("#ov-depth-label", Static).update(
+            Text.assemble(("Queue depth ", "bold"), f"{waiting_tasks:,} waiting"))
+        self.query_one("#ov-throughput", Static).update(
+            spark([float(v) for v in data.throughput], self._spark_width()))
+        last = data.throughput[-1] if data.throughput else 0
+        total = sum(data.throughput)
+        self.query_one("#ov-throughput-label", Static).update(
+            Text.assemble(("Throughput ", "bold"), f"{last}/min now, {total:,} last hour"))
+
+    def _show_events(self, events: list) -> None:
+        lines = Text()
+        for event in reversed(events):
+            if lines:
+                lines.append("\n")
+            lines.append(clock_text(event.timestamp) + " ", style="dim")
+            lines.append(f"{event.event_type:<22.22} ")
+            lines.append(event_summary(event))
+        lines.no_wrap = True
+        lines.overflow = "ellipsis"
+        self.query_one("#ov-events-text", Static).update(lines or Text("no events yet",
+                                                                         style="dim"))

@@ -1,0 +1,80 @@
+"""The one-line header: view, server address, connection state, approvals badge, clock.
+
+Every part is words (``connected``, ``3 APPROVALS WAITING``); colour only repeats them.
+The clock comes from the app's injected clock, so snapshots never show the wall clock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from console.backend import ConnectionState
+from console.formatting import clock_text
+
+if TYPE_CHECKING:
+    from console.app import SwitchboardApp
+
+STATE_STYLES = {
+    ConnectionState.CONNECTED: "green",
+    ConnectionState.CONNECTING: "yellow",
+    ConnectionState.RECONNECTING: "bold yellow",
+    ConnectionState.DISCONNECTED: "bold reverse red",
+}
+
+
+class StatusHeader(Widget):
+    DEFAULT_CSS = """
+    StatusHeader {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    view_title: reactive[str] = reactive("", layout=False)
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.view_title = title
+
+    @property
+    def sb_app(self) -> SwitchboardApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.sb_app.status_changed.subscribe(self, lambda _: self.refresh())
+        self.set_interval(1.0, self.refresh)
+
+    def render(self) -> Text:
+        app = self.sb_app
+        width = self.size.width or 80
+        left = Text.assemble((" Switchboard", "bold"), " ▸ ", (self.view_title, "bold"))
+        if app.read_only:
+            left.append("  READ-ONLY", style="bold reverse")
+        state = app.connection_state
+        waiting = app.approvals_waiting
+        if waiting:
+            badge = Text(f" {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ",
+                         style="bold reverse yellow")
+        else:
+            badge = Text("no approvals waiting", style="dim")
+        clock = Text(clock_text(app.clock.now()) + " UTC ", style="")
+        address = app.server_address
+        right_parts: list[Text] = []
+        state_text = Text(str(state), style=STATE_STYLES.get(state, ""))
+        full = Text("  ").join([Text(address, style="dim"), state_text, badge, clock])
+        if left.cell_len + full.cell_len + 1 <= width:
+            right_parts = [full]
+        else:
+            short = Text("  ").join([state_text, badge, clock])
+            right_parts = [short]
+        right = right_parts[0]
+        gap = max(width - left.cell_len - right.cell_len, 1)
+        line = Text.assemble(left, " " * gap, right)
+        line.truncate(width)
+        return line
