@@ -53,6 +53,7 @@ _decode_orch = msgspec.json.Decoder(Orchestration).decode
 
 RUN_EVENT_PREFIX = "run."
 FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+_AT_REST = ("run.paused", "run.completed", "run.failed", "run.cancelled")
 PREVIEW = 500
 
 
@@ -128,10 +129,11 @@ class RunService(GateHandler):
                 await task
         self._drivers.clear()
 
-    def _spawn(self, run_id: str) -> None:
+    def _spawn(self, run_id: str, begun: bool = False) -> None:
         if self._stopping or run_id in self._drivers:
             return
-        task = asyncio.get_running_loop().create_task(self._drive(run_id), name=f"run:{run_id}")
+        task = asyncio.get_running_loop().create_task(self._drive(run_id, begun),
+                                                      name=f"run:{run_id}")
         self._drivers[run_id] = task
         task.add_done_callback(lambda _t, rid=run_id: self._drivers.pop(rid, None))
 
@@ -208,16 +210,17 @@ class RunService(GateHandler):
                         tx.now, tx.now))
             _emit(tx, run, "started", {"orchestration_name": run.orchestration_name,
                                        "message": message, "created_by": run.created_by})
+            self._begin_in_tx(tx, run, first)
             return run
 
         run = await self.store.write(op)
-        self._spawn(run.run_id)
+        if run.status == "running":
+            self._spawn(run.run_id, begun=True)
         return run
 
     async def wait(self, run_id: str, timeout: float | None = None) -> Run:
         """Until the run is no longer running (paused, completed, failed, cancelled)."""
-        sub = await self.bus.subscribe(None, EventFilter(types=(RUN_EVENT_PREFIX,),
-                                                          run_id=run_id))
+        sub = await self.bus.subscribe(None, EventFilter(types=_AT_REST, run_id=run_id))
         try:
             loop = asyncio.get_running_loop()
             deadline = None if timeout is None else loop.time() + timeout
@@ -229,28 +232,59 @@ class RunService(GateHandler):
                 event = await sub.next(timeout=remaining if remaining is not None else 5.0)
                 if event is not None and event.event_type == "subscription.dropped":
                     sub.close()
-                    sub = await self.bus.subscribe(None, EventFilter(run_id=run_id))
+                    sub = await self.bus.subscribe(None, EventFilter(types=_AT_REST,
+                                                                     run_id=run_id))
                 run = await self.get(run_id)
             return run
         finally:
             sub.close()
 
     # -- the driver ------------------------------------------------------------------------
-    async def _drive(self, run_id: str) -> None:
+    async def _drive(self, run_id: str, begun: bool = False) -> None:
+        """Walk the run until it pauses or ends. ``begun``: the current step's start was
+        already committed (folded into the previous checkpoint or the gate's answer)."""
         try:
-            while True:
-                run = await self.get(run_id)
-                if run.status != "running" or run.current_step_id is None:
-                    return
-                orch = await self.store.read(lambda c, r=run: self._load_definition(c, r))
+            run: Run | None = await self.get(run_id)
+            orch = await self.store.read(lambda c: self._load_definition(c, run), inline=True)
+            while run is not None and run.status == "running" and run.current_step_id:
                 step = orch.get_step(run.current_step_id)
-                if not await self._run_step(run, orch, step):
+                if not begun:
+                    try:
+                        run = await self.store.write(
+                            lambda tx, s=step, o=orch: self._begin_op(tx, run_id, s, o))
+                    except Conflict:
+                        return
+                if isinstance(step, HumanStep) or run.status != "running":
                     return
+                run = await self._run_step(run, orch, step)
+                begun = True
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never leave a run stuck in "running" silently
             log.exception("run %s crashed", run_id)
             await self._fail(run_id, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _begin_op(self, tx: Tx, run_id: str, step: Step, orch: Orchestration) -> Run:
+        current = load_run(tx, run_id)
+        if current.status != "running":
+            raise Conflict(f"run {run_id} is {current.status}")
+        self._begin_in_tx(tx, current, step)
+        return current
+
+    def _begin_in_tx(self, tx: Tx, current: Run, step: Step) -> None:
+        """Commit a step's start: count the visit as a turn, announce it, open a gate."""
+        if not isinstance(step, AgentStep):
+            current.turns += 1  # every step visit counts, so loops are bounded
+        _save(tx, current)
+        _emit(tx, current, "step_started", {"step_id": step.id, "step_name": step.title,
+                                            "type": _step_type(step),
+                                            "visit": current.visits.get(step.id, 1)})
+        if isinstance(step, ToolStep):
+            _emit(tx, current, "tool_execution", {
+                "step_id": step.id, "tool_name": step.tool,
+                "args": render_value(step.args, current.shared_state)})
+        elif isinstance(step, HumanStep):
+            self._pause_in_tx(tx, current, step)
 
     def _check_limits(self, run: Run, orch: Orchestration) -> None:
         limits = orch.limits
@@ -264,38 +298,14 @@ class RunService(GateHandler):
             raise RunLimitExceeded(
                 f"Timeout exceeded: run took longer than {limits.timeout:g}s")
 
-    async def _run_step(self, run: Run, orch: Orchestration, step: Step) -> bool:
-        """Execute one step and checkpoint. Returns True if the driver should continue."""
+    async def _run_step(self, run: Run, orch: Orchestration, step: Step) -> Run | None:
+        """Execute one begun step and checkpoint it (the checkpoint also begins the next
+        step). Returns the run as committed, or None when the driver should stop."""
         # The visit number is assigned when the run moves onto the step (see _enter), so a
         # step re-run after a crash reuses it and with it its idempotency key.
         visit = run.visits.get(step.id, 1)
-        started = self.clock.now()
         record = StepRecord(step_id=step.id, step_name=step.title, type=_step_type(step),
-                            status="running", started_at=started)
-
-        def begin(tx: Tx) -> Run:
-            current = load_run(tx, run.run_id)
-            if current.status != "running":
-                raise Conflict(f"run {run.run_id} is {current.status}")
-            if not isinstance(step, AgentStep):
-                current.turns += 1  # every step visit counts, so loops are bounded
-            _save(tx, current)
-            _emit(tx, current, "step_started", {"step_id": step.id, "step_name": step.title,
-                                                "type": record.type, "visit": visit})
-            if isinstance(step, ToolStep):
-                _emit(tx, current, "tool_execution", {
-                    "step_id": step.id, "tool_name": step.tool,
-                    "args": render_value(step.args, current.shared_state)})
-            elif isinstance(step, HumanStep):
-                self._pause_in_tx(tx, current, step)
-            return current
-
-        try:
-            run = await self.store.write(begin)
-        except Conflict:
-            return False
-        if isinstance(step, HumanStep):
-            return False
+                            status="running", started_at=self.clock.now())
         key = f"{run.run_id}:{step.id}:{visit}"
         pending: list[tuple[str, dict[str, Any]]] = []  # events that ride on the checkpoint
         try:
@@ -309,16 +319,16 @@ class RunService(GateHandler):
         except TimeoutError:
             await self._fail(run.run_id, f"Timeout exceeded: run took longer than "
                              f"{orch.limits.timeout:g}s", step, record, pending)
-            return False
+            return None
         except RunLimitExceeded as exc:
             await self._fail(run.run_id, str(exc), step, record, pending)
-            return False
+            return None
         except StepFailed as exc:
             target = Orchestration.failure_step_id(step)
             if target is None:
                 await self._fail(run.run_id, f"step {step.id} failed: {exc}", step, record,
                                  pending)
-                return False
+                return None
             return await self._advance(run, orch, step, record, None, error=str(exc),
                                        goto=target, pending=pending)
         return await self._advance(run, orch, step, record, output, pending=pending)
@@ -430,8 +440,9 @@ class RunService(GateHandler):
 
     async def _advance(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
                        output: Any, *, error: str | None = None, goto: str | None = None,
-                       pending: list[tuple[str, dict[str, Any]]] | None = None) -> bool:
-        """Checkpoint a finished step: state, history, the next step — one transaction."""
+                       pending: list[tuple[str, dict[str, Any]]] | None = None) -> Run | None:
+        """Checkpoint a finished step — state, history, the next step and that step's
+        start — in one transaction."""
         out_key = getattr(step, "output_key", None) or getattr(step, "result_key", None)
 
         def op(tx: Tx) -> Run:
@@ -467,14 +478,13 @@ class RunService(GateHandler):
             if next_id is None:
                 self._complete_in_tx(tx, current, orch)
             else:
-                _save(tx, current)
+                self._begin_in_tx(tx, current, orch.get_step(next_id))
             return current
 
         try:
-            current = await self.store.write(op)
+            return await self.store.write(op)
         except Conflict:
-            return False
-        return current.status == "running"
+            return None
 
     def _complete_in_tx(self, tx: Tx, run: Run, orch: Orchestration) -> None:
         run.status = "completed"
@@ -580,8 +590,9 @@ class RunService(GateHandler):
         if next_id is None:
             self._complete_in_tx(tx, run, orch)
         else:
-            _save(tx, run)
-            tx.after_commit(lambda: self._spawn(run.run_id))
+            self._begin_in_tx(tx, run, orch.get_step(next_id))
+            if run.status == "running":
+                tx.after_commit(lambda: self._spawn(run.run_id, begun=True))
         return values
 
     async def resume(self, run_id: str, response: Any, actor: Actor) -> Run:
