@@ -305,3 +305,33 @@ async def test_research_report_example_runs_offline(tmp_path: Path) -> None:
                   if e.event_type.startswith("run.")]
         for name in ("run.agent_turn", "run.tool_execution", "run.tool_result", "run.paused"):
             assert name in events
+
+
+async def test_running_runs_keep_their_definition_version(tmp_path: Path) -> None:
+    defs = write_defs(tmp_path / "defs", pipeline=PIPELINE)
+    config = make_config(tmp_path / "data", orchestrations={"dir": str(defs), "watch": False})
+    async with Engine(config, run_maintenance=False) as engine:
+        old = engine.orchestrations.get("pipeline")
+        run = await engine.runs.start(old, "x")
+        await work_one(engine)
+        run = await engine.runs.wait(run.run_id, 5)
+        assert run.status == "paused"
+        # the file changes: the gate now leads to an extra step
+        changed = PIPELINE.replace('goto = "end"', 'goto = "extra"') + (
+            '\n[[steps]]\nid = "extra"\ntype = "tool"\ntool = "current_time"\n')
+        (defs / "pipeline.toml").write_text(changed)
+        result = engine.orchestrations.reload_file(defs / "pipeline.toml")
+        assert result.status == "loaded"
+        new = engine.orchestrations.get("pipeline")
+        assert new.version != old.version and len(new.steps) == 4
+        await engine.runs.resume(run.run_id, {"answer": "no"}, EDITOR)
+        done = await engine.runs.wait(run.run_id, 5)
+        assert done.status == "completed"
+        assert [s.step_id for s in done.step_history] == ["count", "work", "ask"]
+        assert done.definition_version == old.version
+        # a broken file keeps the last good version for new runs
+        (defs / "pipeline.toml").write_text(changed.replace('type = "tool"', 'type = "teleport"'))
+        assert engine.orchestrations.reload_file(defs / "pipeline.toml").status == "broken"
+        assert engine.orchestrations.get("pipeline").version == new.version
+        run2 = await engine.runs.start(engine.orchestrations.get("pipeline"), "y")
+        assert run2.definition_version == new.version
