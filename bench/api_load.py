@@ -182,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
                 else:
                     results[name] = (o, count / args.seconds, lo, lat)
         sse_ours = await fanout(
-            f"http://127.0.0.1:{ours_port}/api/v1/events/stream?type=bench.", 
+            f"http://127.0.0.1:{ours_port}/api/v1/events/stream?type=bench.",
             f"http://127.0.0.1:{ours_port}/api/v1/events/publish", auth,
             args.subscribers, args.events, "bench.tick")
         sse_bare = await fanout(f"http://127.0.0.1:{bare_port}/stream",

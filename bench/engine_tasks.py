@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.config import load_config  # noqa: E402
-from engine.engine import Engine  # noqa: E402
-from engine.tasks import TaskSpec  # noqa: E402
+from engine.config import load_config
+from engine.engine import Engine
+from engine.tasks import TaskSpec
 
 
 def pct(values: list[float], q: float) -> float:

@@ -6,7 +6,7 @@ p50/p99 and peak RSS. The same workload on LangGraph (StateGraph + interrupt() +
 AsyncSqliteSaver) runs in a separate environment in the same invocation, and the ratio is
 printed. Create that environment once with:
 
-    python3 -m venv .venv-bench && .venv-bench/bin/pip install '.[bench]'   # or langgraph + langgraph-checkpoint-sqlite
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install '.[bench]'
 
     python bench/orchestrations.py                    # N=1000 at 1 and at 50
     python bench/orchestrations.py --runs 1000 --concurrency 1 50 --no-peer
