@@ -60,11 +60,18 @@ def _config(config: Path | None, host: str | None = None, port: int | None = Non
 
 
 def _demo_secret(config: Config, demo: bool) -> Config:
-    """The demo runs without setup: it gets a random per-process JWT secret if none is set."""
-    if demo and not config.auth.jwt_secret:
+    """The demo runs without setup: a random per-process JWT secret if none is set, and the
+    example orchestrations shipped with Switchboard if the configured folder is missing."""
+    if not demo:
+        return config
+    if not config.auth.jwt_secret:
         import secrets
 
         config.auth.jwt_secret = secrets.token_urlsafe(48)
+    if not Path(config.orchestrations.dir).is_dir():
+        shipped = Path(__file__).resolve().parents[1] / "examples" / "orchestrations"
+        if shipped.is_dir():
+            config.orchestrations.dir = str(shipped)
     return config
 
 
