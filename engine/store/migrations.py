@@ -155,4 +155,23 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_orchestration ON runs (orchestration_id, created_at);
     CREATE INDEX runs_created ON runs (created_at);
     """,
+    # 3: seed 002's workflow-development sessions and their turns
+    """
+    CREATE TABLE workflow_sessions (
+        session_id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        turns INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX workflow_sessions_updated ON workflow_sessions (updated_at);
+
+    CREATE TABLE workflow_session_turns (
+        session_id TEXT NOT NULL,
+        turn INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (session_id, turn)
+    );
+    """,
 ]
