@@ -548,13 +548,14 @@ class Worker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.report_patience
         delay = 0.1
-        tried = False
         while True:
             try:
                 await send()
                 return True
             except Conflict as exc:
-                if tried and await self._already_reported(running, expect):
+                # an earlier try may have landed with its answer lost (possibly inside the
+                # transport's own retries): the task itself says whether it was ours
+                if await self._already_reported(running, expect):
                     self.stats.already_reported += 1
                     return True
                 self.stats.lease_lost += 1
@@ -565,7 +566,6 @@ class Worker:
                 log.info("task %s vanished before its report", running.task.id)
                 return False
             except _RETRYABLE as exc:
-                tried = True
                 self.stats.report_retries += 1
                 if loop.time() > deadline:
                     log.error("task %s: giving up reporting %s after %.0f s: %s",
