@@ -57,7 +57,8 @@ async def test_seed001_python_sdk(api: LiveApi) -> None:
                 await asyncio.sleep(0.05)
             return {"records_processed": 1000, "success": True}
 
-        worker = Worker("data_processor", process, agent_id=agent.id, client=admin)
+        worker = Worker("data_processor", process, agent_id=agent.id, client=admin,
+                        claim_wait=1.0)
         running = asyncio.create_task(worker.run())
         await worker.wait_started()
         try:
