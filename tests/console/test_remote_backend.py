@@ -1,0 +1,535 @@
+"""``RemoteBackend`` against a real server: every Backend method answers what the in-process
+backend answers on the same engine; the live stream survives a server restart with no gap and
+no duplicate and reports its connection state; errors keep the server's detail and status;
+and the approval workflow works by keys in attach mode.
+
+Why compare with ``InProcessBackend`` rather than with fixed values: the promise is that
+screens cannot tell the two apart, so the in-process answer *is* the expected one. Fields the
+API does not carry (see ``console.remote``) are left out of the comparison, and timestamps
+are compared at the API's millisecond precision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from console.backend import (
+    BackendError,
+    ConnectionState,
+    InProcessBackend,
+    StreamItem,
+    TaskView,
+)
+from console.remote import RemoteBackend
+from engine.clock import ManualClock
+from engine.config import Config
+from engine.engine import Engine
+from engine.publish import publish_event
+from engine.tasks import Actor, TaskSpec
+from server.api import build_api_app
+from server.app import start_server
+from server.auth import Authenticator
+from tests.conftest import make_config
+from tests.console.fixtures import BROKEN_TOML, REVIEW_TOML, START, FixedIds, seed
+
+SECRET = "remote-backend-test-secret-0123456789abcdef"
+
+# What the API does not carry (module docstring of console.remote) or only approximately.
+SKIP = {
+    "Task": {"lease_id", "available_at"},
+    "Approval": {"allowed_users", "timeout_response"},
+    "Run": {"visits", "definition_version"},
+    "Agent": {"first_heartbeat", "response_ms_total"},
+}
+
+
+def world_config(tmp_path: Path) -> Config:
+    """The console test world's orchestrations, plus a JWT secret for the API."""
+    orch_dir = tmp_path / "orchestrations"
+    orch_dir.mkdir(exist_ok=True)
+    (orch_dir / "review.toml").write_text(REVIEW_TOML, encoding="utf-8")
+    (orch_dir / "broken.toml").write_text(BROKEN_TOML, encoding="utf-8")
+    return make_config(tmp_path / "data", orchestrations={"dir": str(orch_dir), "watch": False},
+                       storage={"synchronous": "OFF"}, auth={"jwt_secret": SECRET},
+                       rate_limits={"enabled": False})
+
+
+@dataclass
+class Server:
+    """An engine served over HTTP on 127.0.0.1 (restartable on the same port)."""
+
+    engine: Engine
+    runner: Any
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def token(self, role: str = "admin", sub: str = "operator") -> str:
+        return Authenticator(self.engine.config.auth).mint(sub, role)  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.engine.stop()
+
+
+async def serve(engine: Engine, port: int = 0) -> Server:
+    if not engine.started:
+        await engine.start()
+    runner, bound = await start_server(build_api_app(engine), "127.0.0.1", port)
+    return Server(engine, runner, bound)
+
+
+@dataclass
+class World:
+    server: Server
+    data: dict[str, Any]
+    local: InProcessBackend
+    remote: RemoteBackend
+
+    @property
+    def engine(self) -> Engine:
+        return self.server.engine
+
+
+@pytest.fixture
+async def world(tmp_path: Path, fixed_ids: FixedIds) -> AsyncIterator[World]:
+    engine = Engine(world_config(tmp_path), clock=ManualClock(START), run_maintenance=False)
+    await engine.start()
+    data = await seed(engine)
+    server = await serve(engine)
+    local = InProcessBackend(engine, Actor("operator", "admin"))
+    remote = RemoteBackend(server.url, server.token(), clock=engine.clock)
+    await local.start()
+    await remote.start()
+    try:
+        yield World(server, data, local, remote)
+    finally:
+        await remote.close()
+        await local.close()
+        await server.stop()
+
+
+# -- comparing records ---------------------------------------------------------------------
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_round(v) for v in value]
+    return value
+
+
+def norm(record: Any) -> Any:
+    """A record (or list of them) as plain data without the fields the API does not carry."""
+    if isinstance(record, list):
+        return [norm(r) for r in record]
+    data = msgspec.structs.asdict(record)
+    for key in SKIP.get(type(record).__name__, ()):
+        data.pop(key, None)
+    data = {k: (norm(v) if isinstance(v, list) and v and isinstance(v[0], msgspec.Struct)
+                else v) for k, v in data.items()}
+    return _round(data)
+
+
+async def same(call: Callable[[Any], Awaitable[Any]], world: World) -> Any:
+    """Call a Backend method on both backends; both answers must be equal."""
+    local = await call(world.local)
+    remote = await call(world.remote)
+    assert norm(remote) == norm(local)
+    return remote
+
+
+# -- every read ----------------------------------------------------------------------------
+
+
+async def test_overview_matches(world: World) -> None:
+    local = await world.local.overview()
+    remote = await world.remote.overview()
+    assert remote == local
+    assert remote.approvals_waiting == 3 and remote.runs_by_status is not None
+
+
+@pytest.mark.parametrize("view", [
+    TaskView(),
+    TaskView(limit=3),
+    TaskView(status="failed"),
+    TaskView(status="running"),
+    TaskView(status="awaiting_approval"),
+    TaskView(priority="P2"),
+    TaskView(type="bugfix", limit=1),
+    TaskView(agent_id="agent-dev-1"),
+    TaskView(status="completed", agent_id="agent-dev-2"),
+], ids=lambda v: repr(v).removeprefix("TaskView"))
+async def test_tasks_match(world: World, view: TaskView) -> None:
+    local = await world.local.tasks(view)
+    remote = await world.remote.tasks(view)
+    assert remote.total == local.total
+    assert [t.id for t in remote.tasks] == [t.id for t in local.tasks]
+    assert norm(remote.tasks) == norm(local.tasks)
+
+
+async def test_default_task_view_pages_like_the_engine(world: World) -> None:
+    """Past one API page (100) per status: the active head is still the most urgent,
+    oldest first, then the newest finished tasks."""
+    engine, clock = world.engine, world.engine.clock
+    assert isinstance(clock, ManualClock)
+    for n in range(230):
+        await engine.tasks.create(TaskSpec(type="refactor", priority="P3" if n % 10 else "P2",
+                                           payload={"n": n}), Actor("seed"))
+        clock.advance(1)
+    assert (await engine.stats.queue())["by_priority"]["P3"]["waiting"] > 2 * 100
+    for view in (TaskView(limit=40), TaskView(limit=120), TaskView(limit=300),
+                 TaskView(status="assigned", limit=150)):
+        local = await world.local.tasks(view)
+        remote = await world.remote.tasks(view)
+        assert remote.total == local.total
+        assert [t.id for t in remote.tasks] == [t.id for t in local.tasks]
+
+
+async def test_single_records_match(world: World) -> None:
+    data = world.data
+    for task in (data["claimed"], data["failed"], data["p0"]):
+        remote = await same(lambda b, t=task: b.task(t.id), world)
+        assert remote.logs or task is data["p0"]
+    await same(lambda b: b.agents(), world)
+    for agent_id in ("agent-dev-1", "agent-faq-1"):
+        local = await world.local.agent(agent_id)
+        remote = await same(lambda b, a=agent_id: b.agent(a), world)
+        assert remote.success_rate == local.success_rate
+        assert remote.avg_response_time == pytest.approx(local.avg_response_time, abs=0.1)
+        assert remote.uptime(START + 600) == pytest.approx(local.uptime(START + 600), abs=0.1)
+
+
+async def test_approvals_match(world: World) -> None:
+    pending = await same(lambda b: b.pending_approvals(), world)
+    assert [a.priority for a in pending][:2] == ["P0", "P1"]
+    assert any(a.kind == "gate" and a.fields for a in pending)
+    for approval in pending:
+        await same(lambda b, a=approval: b.approval(a.approval_id), world)
+    await world.local.reject(pending[0].approval_id, reason="not today")
+    history = await same(lambda b: b.approval_history(10), world)
+    assert history[0].rejection_reason == "not today" and history[0].reason == pending[0].reason
+
+
+@pytest.mark.parametrize("query", [
+    {}, {"limit": 5}, {"limit": 1}, {"types": ("task.",)}, {"types": ("approval.", "run.")},
+    {"limit": 3, "types": ("task.completed",)},
+], ids=repr)
+async def test_recent_events_match(world: World, query: dict[str, Any]) -> None:
+    remote = await same(lambda b: b.recent_events(**query), world)
+    assert remote
+
+
+async def test_recent_events_by_task_and_run_over_a_long_history(world: World) -> None:
+    """The newest matching events are found even when thousands of others came after."""
+    task_id, run_id = world.data["claimed"].id, world.data["run"].run_id
+
+    def burst(tx: Any) -> None:
+        for n in range(3000):
+            tx.emit("demo.noise", {"n": n})
+
+    await world.engine.store.write(burst)
+    for query in ({"task_id": task_id}, {"run_id": run_id}, {"limit": 2, "task_id": task_id},
+                  {"limit": 1500}):
+        remote = await same(lambda b, q=query: b.recent_events(**q), world)
+        assert remote
+
+
+async def test_runs_and_orchestrations_match(world: World) -> None:
+    runs = await same(lambda b: b.runs(), world)
+    assert runs and runs[0].status == "paused"
+    await same(lambda b: b.runs(status="paused", limit=1), world)
+    await same(lambda b: b.runs(orchestration_id="orch-review"), world)
+    await same(lambda b: b.runs(status="completed"), world)
+    run = await same(lambda b: b.run(runs[0].run_id), world)
+    assert run.human_input_required and run.approval_id
+    local = await world.local.orchestrations()
+    remote = await world.remote.orchestrations()
+    assert remote == local
+    assert any(o.problems for o in remote) and any(o.valid and o.steps for o in remote)
+
+
+# -- actions -------------------------------------------------------------------------------
+
+
+async def test_actions_return_what_the_engine_then_holds(world: World) -> None:
+    remote, local, data = world.remote, world.local, world.data
+    approved = await remote.approve(data["p1"].approval_id)
+    assert approved.status == "approved" and approved.decided_by == "operator"
+    assert norm(approved) == norm(await local.approval(data["p1"].approval_id))
+
+    rejected = await remote.reject(data["p0"].approval_id, reason="change freeze")
+    assert (rejected.status, rejected.rejection_reason) == ("rejected", "change freeze")
+    assert norm(rejected) == norm(await local.approval(data["p0"].approval_id))
+
+    pending_task = data["tasks"][0]
+    moved = await remote.set_task_priority(pending_task.id, "P1")
+    assert moved.priority == "P1" and norm(moved) == norm(await local.task(pending_task.id))
+    cancelled = await remote.cancel_task(pending_task.id, "no longer needed")
+    assert cancelled.status == "cancelled"
+    assert norm(cancelled) == norm(await local.task(pending_task.id))
+    retried = await remote.retry_task(data["failed"].id)
+    assert retried.status in ("assigned", "pending")
+    assert norm(retried) == norm(await local.task(data["failed"].id))
+
+
+async def test_runs_start_answer_cancel_and_retry_remotely(world: World) -> None:
+    remote, local = world.remote, world.local
+    run = await remote.start_run("orch-review", "PR #77")
+    assert run.orchestration_id == "orch-review" and run.message == "PR #77"
+    for _ in range(100):
+        run = await remote.run(run.run_id)
+        if run.status == "paused":
+            break
+        await asyncio.sleep(0.02)
+    assert run.status == "paused" and run.approval_id
+    answer = {"decision": "approve", "replicas": 3}
+    resumed = await remote.resume_run(run.run_id, answer)
+    assert resumed.run_id == run.run_id and resumed.status != "paused"
+    assert norm(await remote.run(run.run_id)) == norm(await local.run(run.run_id))
+
+    other = world.data["run"]
+    cancelled = await remote.cancel_run(other.run_id)
+    assert cancelled.status == "cancelled"
+    assert norm(cancelled) == norm(await local.run(other.run_id))
+    with pytest.raises(BackendError) as remote_err:
+        await remote.retry_run(other.run_id)
+    with pytest.raises(BackendError) as local_err:
+        await local.retry_run(other.run_id)
+    assert (remote_err.value.status, remote_err.value.detail) == \
+        (local_err.value.status, local_err.value.detail)
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+async def errors_of(world: World, call: Callable[[Any], Awaitable[Any]]
+                    ) -> tuple[BackendError, BackendError]:
+    with pytest.raises(BackendError) as local:
+        await call(world.local)
+    with pytest.raises(BackendError) as remote:
+        await call(world.remote)
+    return local.value, remote.value
+
+
+async def test_errors_carry_the_servers_detail_and_status(world: World) -> None:
+    data = world.data
+    for call in (lambda b: b.task("task_missing"), lambda b: b.agent("nobody"),
+                 lambda b: b.approval("approval_missing"), lambda b: b.run("run_missing"),
+                 lambda b: b.start_run("orch-missing", "hi"),
+                 lambda b: b.set_task_priority(data["done"].id, "P0"),
+                 lambda b: b.cancel_task(data["done"].id)):
+        local, remote = await errors_of(world, call)
+        assert (remote.status, remote.detail) == (local.status, local.detail)
+        assert remote.status in (404, 409, 422)
+
+    # decided elsewhere: a 409 the gate form shows as such
+    await world.local.approve(data["p1"].approval_id)
+    local, remote = await errors_of(world, lambda b: b.approve(data["p1"].approval_id))
+    assert remote.conflict and (remote.status, remote.detail) == (local.status, local.detail)
+
+    # a gate answer that fails validation names the field, like the engine
+    gate = data["run"].approval_id
+    bad = {"decision": "approve", "replicas": 99}
+    local, remote = await errors_of(world, lambda b: b.submit_gate(gate, bad))
+    assert remote.status == 422 and (remote.detail, remote.field) == (local.detail, local.field)
+    assert remote.field and remote.field.endswith("replicas")
+
+
+async def test_roles_and_bad_credentials(world: World) -> None:
+    viewer = RemoteBackend(world.server.url, world.server.token("user", "viewer"))
+    try:
+        await viewer.start()
+        assert viewer.actor_name == "viewer"
+        assert len(await viewer.pending_approvals()) == 3  # a user may read...
+        with pytest.raises(BackendError) as err:  # ...but not decide
+            await viewer.approve(world.data["p1"].approval_id)
+        assert err.value.status == 403 and err.value.detail
+    finally:
+        await viewer.close()
+
+    stranger = RemoteBackend(world.server.url, "not-a-token")
+    try:
+        with pytest.raises(BackendError) as err:
+            await stranger.start()
+        assert err.value.status == 401
+        items: list[StreamItem] = []
+        with pytest.raises(BackendError) as err:
+            async for item in stranger.stream():
+                items.append(item)
+        assert err.value.status == 401
+        assert [i.state for i in items] == [ConnectionState.DISCONNECTED]
+        assert stranger.state == ConnectionState.DISCONNECTED
+    finally:
+        await stranger.close()
+
+
+async def test_unreachable_server_is_a_503_not_a_crash(world: World) -> None:
+    port = world.server.port
+    await world.server.runner.cleanup()
+    nowhere = RemoteBackend(f"127.0.0.1:{port}/", "t0ken", backoff=0.01)
+    try:
+        assert nowhere.address == f"http://127.0.0.1:{port}"
+        await nowhere.start()  # does not raise: the stream will keep trying
+        with pytest.raises(BackendError) as err:
+            await nowhere.task("anything")
+        assert err.value.status == 503 and "t0ken" not in err.value.detail
+        assert "t0ken" not in repr(nowhere)
+    finally:
+        await nowhere.close()
+    world.server.runner = (await serve(world.engine, port)).runner  # for the fixture's stop
+
+
+# -- the live stream -----------------------------------------------------------------------
+
+
+class Collector:
+    """Consumes a backend's stream in the background, recording states and event seqs."""
+
+    def __init__(self, backend: Any, after: int | None = None) -> None:
+        self.items: list[StreamItem] = []
+        self.seqs: list[int] = []
+        self.states: list[ConnectionState] = []
+        self.error: BaseException | None = None
+        self._task = asyncio.ensure_future(self._run(backend, after))
+
+    async def _run(self, backend: Any, after: int | None) -> None:
+        try:
+            async for item in backend.stream(after, coalesce=0.01):
+                self.items.append(item)
+                if not item.events and (not self.states or self.states[-1] != item.state):
+                    self.states.append(item.state)
+                self.seqs.extend(e.seq for e in item.events)
+        except Exception as exc:
+            self.error = exc
+
+    async def wait_for(self, check: Callable[[], bool], timeout: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check():
+            assert self.error is None, self.error
+            assert loop.time() < deadline, (self.states, self.seqs)
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def publish(engine: Engine, count: int) -> list[int]:
+    return [(await publish_event(engine, event_type="demo.tick", payload={"n": n})).seq
+            for n in range(count)]
+
+
+async def test_stream_matches_the_in_process_stream(world: World) -> None:
+    start = world.engine.bus.last_seq
+    local, remote = Collector(world.local, start), Collector(world.remote, start)
+    try:
+        await local.wait_for(lambda: local.states == [ConnectionState.CONNECTED])
+        await remote.wait_for(lambda: remote.states == [ConnectionState.CONNECTED])
+        assert remote.items[0].events == [] and remote.items[0].last_seq == start
+        await world.remote.approve(world.data["p1"].approval_id)
+        seqs = await publish(world.engine, 30)
+        await remote.wait_for(lambda: seqs[-1] in remote.seqs)
+        await local.wait_for(lambda: seqs[-1] in local.seqs)
+        assert remote.seqs == local.seqs
+        remote_events = [e for i in remote.items for e in i.events]
+        local_events = [e for i in local.items for e in i.events]
+        assert norm(remote_events) == norm(local_events)
+        assert len(remote.items) < 1 + len(remote.seqs)  # bursts arrive coalesced
+        assert remote.items[-1].last_seq == seqs[-1] == world.remote.last_seq
+    finally:
+        await local.stop()
+        await remote.stop()
+
+
+async def test_stream_from_now_then_resume_where_the_app_left_off(world: World) -> None:
+    first = Collector(world.remote)  # None: only what happens from now on
+    try:
+        await first.wait_for(lambda: first.states == [ConnectionState.CONNECTED])
+        assert first.items[0].last_seq == world.engine.bus.last_seq
+        seqs = await publish(world.engine, 3)
+        await first.wait_for(lambda: first.seqs == seqs)
+    finally:
+        await first.stop()
+    resume_at = first.items[-1].last_seq
+    more = await publish(world.engine, 4)  # nobody listening
+    second = Collector(world.remote, resume_at)
+    try:
+        await second.wait_for(lambda: second.seqs == more)
+    finally:
+        await second.stop()
+
+
+async def test_stream_survives_a_server_restart_without_gap_or_duplicate(
+        tmp_path: Path) -> None:
+    config = make_config(tmp_path / "data", auth={"jwt_secret": SECRET},
+                         rate_limits={"enabled": False})
+    server = await serve(Engine(config, run_maintenance=False))
+    port = server.port
+    backend = RemoteBackend(server.url, server.token(), backoff=0.05, max_backoff=0.2,
+                            disconnected_after=0.3)
+    await backend.start()
+    published = await publish(server.engine, 5)
+    stream = Collector(backend, after=0)
+    try:
+        await stream.wait_for(lambda: stream.seqs == published)
+        await server.stop()  # engine and server go away mid-stream
+        await stream.wait_for(lambda: ConnectionState.RECONNECTING in stream.states)
+
+        engine = Engine(config, run_maintenance=False)  # same data dir, another process, say
+        await engine.start()
+        published += await publish(engine, 3)  # while nobody serves the stream
+        await asyncio.sleep(0.4)  # long enough to be called disconnected
+        await stream.wait_for(lambda: ConnectionState.DISCONNECTED in stream.states)
+        assert stream.seqs == published[:5]
+
+        server = await serve(engine, port)  # back on the same port
+        await stream.wait_for(lambda: stream.seqs == published)
+        published += await publish(engine, 2)  # and live again after the replay
+        await stream.wait_for(lambda: stream.seqs == published)
+        assert stream.states == [ConnectionState.CONNECTED, ConnectionState.RECONNECTING,
+                                 ConnectionState.DISCONNECTED, ConnectionState.CONNECTED]
+        assert len(set(stream.seqs)) == len(stream.seqs) == 10
+        assert backend.state == ConnectionState.CONNECTED
+    finally:
+        await stream.stop()
+        await backend.close()
+        await server.stop()
+    assert backend.state == ConnectionState.DISCONNECTED
+
+
+async def test_stream_dropped_by_a_slow_read_resumes_from_its_last_seq(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.resources import events as events_module
+
+    monkeypatch.setattr(events_module, "STREAM_MAX_BUFFER", 5)
+    start = world.engine.bus.last_seq
+    stream = Collector(world.remote, start)
+    try:
+        await stream.wait_for(lambda: stream.states == [ConnectionState.CONNECTED])
+
+        def burst(tx: Any) -> list[int]:  # 50 events in one commit overflow a 5-event buffer
+            return [tx.emit("demo.burst", {"n": n}).seq for n in range(50)]
+
+        seqs = await world.engine.store.write(burst)
+        await stream.wait_for(lambda: stream.seqs[-1:] == seqs[-1:])
+        assert stream.seqs == seqs
+        assert ConnectionState.RECONNECTING in stream.states
+        assert stream.states[-1] == ConnectionState.CONNECTED
+    finally:
+        await stream.stop()
