@@ -533,3 +533,194 @@ async def test_stream_dropped_by_a_slow_read_resumes_from_its_last_seq(
         assert stream.states[-1] == ConnectionState.CONNECTED
     finally:
         await stream.stop()
+
+
+# -- the console in attach mode, driven by keys ------------------------------------------------
+
+
+@pytest.fixture
+async def served(tmp_path: Path, fixed_ids: FixedIds) -> AsyncIterator[tuple[Server, dict[str, Any]]]:
+    """The seeded console world behind a real server, with no backend attached yet."""
+    engine = Engine(world_config(tmp_path), clock=ManualClock(START), run_maintenance=False)
+    await engine.start()
+    data = await seed(engine)
+    server = await serve(engine)
+    try:
+        yield server, data
+    finally:
+        await server.stop()
+
+
+async def until(pilot: Any, check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until ``check()`` holds (failing after ``timeout`` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "the console did not get there in time"
+        await pilot.pause(0.02)
+
+
+async def quiet(pilot: Any) -> None:
+    """Until the console is connected, its visible views have loaded and no worker is busy
+    (but the event stream's, which runs for as long as the app does)."""
+    from textual.worker import WorkerState
+
+    from console.screens.base import ViewScreen
+
+    app = pilot.app
+
+    def settled() -> bool:
+        busy = [w for w in app.workers if w.group != "stream"
+                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        views = [s for s in app.screen_stack if isinstance(s, ViewScreen)]
+        return app.ready.is_set() and not busy and all(v.loaded and not v._loading
+                                                       for v in views)
+
+    await until(pilot, settled)
+    await pilot.pause()
+
+
+def attached_app(server: Server, **backend_options: Any) -> Any:
+    from console.app import build_app
+
+    backend = RemoteBackend(server.url, server.token(sub="operator"), clock=server.engine.clock,
+                            **backend_options)
+    return build_app(backend, clock=server.engine.clock, cursor_blink=False)
+
+
+async def move_to(pilot: Any, key: str) -> None:
+    """Press j (from the top: g) until the table's cursor is on ``key``."""
+    table = pilot.app.screen.table
+    await pilot.press("g")
+    for _ in range(len(table.rows)):
+        if table.current_key == key:
+            return
+        await pilot.press("j")
+    assert table.current_key == key
+
+
+async def test_attach_mode_approval_workflow_by_keys(served: tuple[Server, dict[str, Any]]
+                                                     ) -> None:
+    from console.dialogs.gate_form import GateFormScreen
+    from console.dialogs.prompt import PromptDialog
+    from console.screens.approvals import ApprovalsScreen
+    server, data = served
+    engine = server.engine
+    app = attached_app(server)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await quiet(pilot)
+        assert app.connection_state == ConnectionState.CONNECTED
+        assert app.approvals_waiting == 3 and not app.embedded
+        await pilot.press("5")
+        await quiet(pilot)
+        assert isinstance(app.screen, ApprovalsScreen)
+
+        # approve the P1 task: no confirmation below P0
+        await move_to(pilot, data["p1"].approval_id)
+        await pilot.press("a")
+        await quiet(pilot)
+        approval = await engine.approvals.get(data["p1"].approval_id)
+        assert (approval.status, approval.decided_by) == ("approved", "operator")
+        assert (await engine.tasks.get(data["p1"].id)).status != "awaiting_approval"
+        assert data["p1"].approval_id not in app.screen.approvals
+
+        # reject the P0 with a reason typed into the prompt
+        await move_to(pilot, data["p0"].approval_id)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press(*"change freeze", "enter")
+        await quiet(pilot)
+        approval = await engine.approvals.get(data["p0"].approval_id)
+        assert (approval.status, approval.rejection_reason) == ("rejected", "change freeze")
+        assert (await engine.tasks.get(data["p0"].id)).status == "rejected"
+
+        # the gate form: one invalid number, then a valid one; the run resumes
+        gate_id = data["run"].approval_id
+        await move_to(pilot, gate_id)
+        await pilot.press("f")
+        await quiet(pilot)
+        form = app.screen
+        assert isinstance(form, GateFormScreen)
+        await pilot.press("enter", "down", "enter")  # decision: the first choice
+        await quiet(pilot)
+        assert form.query_one("#field-0").value == "approve"
+        await pilot.press("tab", *"99", "ctrl+s")
+        await quiet(pilot)
+        assert app.screen is form
+        assert "at most 10" in str(form.query_one("#error-1").render())
+        assert (await engine.runs.get(data["run"].run_id)).status == "paused"
+        await pilot.press("backspace", "backspace", "3", "ctrl+s")
+        await quiet(pilot)
+        assert not isinstance(app.screen, GateFormScreen)
+        gate = await engine.approvals.get(gate_id)
+        assert gate.status == "approved" and gate.response["replicas"] == 3
+        run = await engine.runs.wait(data["run"].run_id, timeout=5)
+        assert run.status == "completed"
+        for _ in range(100):
+            if app.approvals_waiting == 0:
+                break
+            await pilot.pause(0.02)
+        assert app.approvals_waiting == 0 and not app.screen.approvals
+
+
+async def test_attach_mode_decided_elsewhere_and_connection_state(
+        served: tuple[Server, dict[str, Any]]) -> None:
+    """A decision made through the API closes nothing but tells the open form; a server
+    restart shows in the header as reconnecting, then connected."""
+    from console.dialogs.gate_form import GateFormScreen
+    from console.widgets.header import StatusHeader
+    server, data = served
+    engine = server.engine
+    app = attached_app(server, backoff=0.05, max_backoff=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await quiet(pilot)
+        await pilot.press("5")
+        await quiet(pilot)
+        await move_to(pilot, data["run"].approval_id)
+        await pilot.press("f")
+        await quiet(pilot)
+        form = app.screen
+        assert isinstance(form, GateFormScreen)
+
+        await engine.approvals.approve(data["run"].approval_id, Actor("alice", "admin"),
+                                       response={"decision": "reject", "replicas": 1})
+        for _ in range(100):
+            if form.decided_elsewhere:
+                break
+            await pilot.pause(0.02)
+        assert form.decided_elsewhere == "approved by alice"
+        assert "DECIDED ELSEWHERE" in str(form.query_one("#form-banner").render())
+        await pilot.press("ctrl+s")
+        await quiet(pilot)
+        assert (await engine.approvals.get(data["run"].approval_id)).response["decision"] == \
+            "reject"
+        await pilot.press("escape")
+        await quiet(pilot)
+
+        header = app.screen.query_one(StatusHeader)
+        assert server.url in str(header.render()) and "connected" in str(header.render())
+        port = server.port
+        await server.runner.cleanup()  # the server goes away; the engine keeps working
+        for _ in range(200):
+            if app.connection_state == ConnectionState.RECONNECTING:
+                break
+            await pilot.pause(0.02)
+        assert app.connection_state == ConnectionState.RECONNECTING
+        header.refresh()
+        await pilot.pause()
+        assert "reconnecting" in str(header.render())
+        await engine.tasks.cancel(data["tasks"][1].id, Actor("bob"), reason="while away")
+        server.runner = (await serve(engine, port)).runner
+        for _ in range(200):
+            if app.connection_state == ConnectionState.CONNECTED:
+                break
+            await pilot.pause(0.02)
+        assert app.connection_state == ConnectionState.CONNECTED
+        for _ in range(100):  # the event missed while away arrives on the resumed stream
+            if any(e.event_type == "task.cancelled" and e.task_id == data["tasks"][1].id
+                   for e in app.recent_events):
+                break
+            await pilot.pause(0.02)
+        seqs = [e.seq for e in app.recent_events]
+        assert seqs == sorted(set(seqs))
+        assert any(e.task_id == data["tasks"][1].id for e in app.recent_events)
