@@ -213,6 +213,28 @@ def validate(path: Path | None = None, *, config: ConfigOpt = None) -> None:
     raise SystemExit(1 if problems else 0)
 
 
+@app.command
+def worker(handler: str, *,
+           type: Annotated[str, cyclopts.Parameter(name="--type",
+                                                   help="Agent type, e.g. dev_agent.")],
+           url: Annotated[str, cyclopts.Parameter(help="Server URL.")] = "http://127.0.0.1:8000",
+           token: Annotated[str | None, cyclopts.Parameter(
+               help="JWT or API key (better: $SWITCHBOARD_TOKEN).")] = None,
+           concurrency: Annotated[int, cyclopts.Parameter(help="Tasks at once.")] = 1,
+           agent_id: Annotated[str | None, cyclopts.Parameter(
+               help="Reuse this agent id (kept across restarts).")] = None,
+           name: Annotated[str | None, cyclopts.Parameter(help="Agent name.")] = None,
+           http_only: Annotated[bool, cyclopts.Parameter(
+               help="Claim by HTTP long-poll instead of the WebSocket.")] = False,
+           log_level: str = "INFO") -> None:
+    """Run an agent worker: HANDLER is MODULE:FUNCTION or path/to/file.py:FUNCTION."""
+    from server.worker_cli import worker_main
+
+    raise SystemExit(worker_main(handler, agent_type=type, url=url, token=token,
+                                 concurrency=concurrency, agent_id=agent_id, name=name,
+                                 http_only=http_only, log_level=log_level))
+
+
 def main() -> None:
     try:
         app()
