@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.orchestrations.templates import template_keys
-
 GENERATOR_LABEL = "[builtin offline generator: deterministic rules, no language model was called]"
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -583,13 +581,3 @@ def refine(workflow: Mapping[str, Any], requirements: Sequence[str],
         work.changes.append("no change: no requirement matched anything to add")
     return work.result(), work.changes
 
-
-def used_keys(workflow: Mapping[str, Any]) -> set[str]:
-    """State keys named by templates anywhere in the workflow's steps (for tests/lint)."""
-    keys: set[str] = set()
-    for step in workflow.get("steps") or []:
-        if isinstance(step, Mapping):
-            for value in step.values():
-                if isinstance(value, str):
-                    keys.update(template_keys(value))
-    return keys
