@@ -67,7 +67,7 @@ async def handle(task: Task, ctx: TaskContext) -> dict[str, Any]:
     argv = parse_command(task.payload)
     timeout = min(float(task.payload.get("timeout", 300)), MAX_TIMEOUT)
     cwd = task.payload.get("cwd")
-    if cwd is not None and not os.path.isdir(str(cwd)):
+    if cwd is not None and not await asyncio.to_thread(os.path.isdir, str(cwd)):
         raise TaskFailed(f"payload.cwd {cwd!r} is not a directory")
     await ctx.progress(5, f"running {os.path.basename(argv[0])} {' '.join(argv[1:])}"[:500])
     started = time.monotonic()

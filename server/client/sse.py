@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from server.client.http import Response, Transport
 log = logging.getLogger("switchboard.client.sse")
 
 _decode = msgspec.json.Decoder().decode
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 class SSEMessage(msgspec.Struct):
@@ -36,12 +38,15 @@ class SSEMessage(msgspec.Struct):
 
 
 async def iter_sse(response: aiohttp.ClientResponse) -> AsyncIterator[SSEMessage]:
-    """Parse a ``text/event-stream`` body (the WHATWG rules: fields, comments, blank line)."""
+    """Parse a ``text/event-stream`` body (the WHATWG rules: fields, comments, blank line).
+
+    Reads chunks and splits lines itself: aiohttp's line iterator refuses lines over
+    128 KiB, and one event with a large task result is a single ``data:`` line.
+    """
     event: str | None = None
     data: list[str] = []
     event_id: str | None = None
-    async for raw in response.content:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    async for line in _lines(response):
         if not line:
             if data or event is not None:
                 yield SSEMessage(event or "message", "\n".join(data), event_id)
@@ -60,6 +65,23 @@ async def iter_sse(response: aiohttp.ClientResponse) -> AsyncIterator[SSEMessage
             if "\0" not in value:
                 event_id = value
         # "retry" and unknown fields: ignored (our reconnect policy is the client's)
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """Decoded lines of the body, ended by CRLF, LF or CR (a CRLF may span two chunks)."""
+    buffer = b""
+    skip_lf = False
+    async for chunk in response.content.iter_any():
+        if skip_lf and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        buffer += chunk
+        parts = _LINE_BREAK.split(buffer)
+        buffer = parts.pop()
+        skip_lf = not buffer and chunk.endswith(b"\r")
+        for raw in parts:
+            yield raw.decode("utf-8", errors="replace")
+    if buffer:
+        yield buffer.decode("utf-8", errors="replace")
 
 
 class ResumableStream:

@@ -192,3 +192,30 @@ async def test_sse_stream_reconnects_after_broken_connections(scripted: Scripted
     assert seqs == [1, 2, 3, 4, 5, 6]
     assert sent_ids == ["0", "2", "4"]
     await asyncio.sleep(0)
+
+
+async def test_sse_parser_handles_huge_lines_and_split_crlf(scripted: Scripted) -> None:
+    big = "x" * 300_000  # one data line far over aiohttp's 128 KiB line limit
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        frame = ('id: 1\r\nevent: demo\r\ndata: {"seq": 1, "event_type": "demo", '
+                 f'"payload": {{"big": "{big}"}}}}\r\n\r\n').encode()
+        for cut in range(0, len(frame), 65_536):
+            await response.write(frame[cut:cut + 65_536])
+            await asyncio.sleep(0)
+        await response.write(b"id: 2\r")  # CR now, LF in the next chunk
+        await asyncio.sleep(0.05)
+        await response.write(b'\ndata: {"seq": 2, "event_type": "demo", "payload": {}}\r\n\r\n')
+        await asyncio.sleep(10)
+        return response
+
+    scripted.handle = stream  # type: ignore[method-assign]
+    async with AsyncClient(scripted.url, token="k" * 20) as client:
+        got = []
+        async for event in client.events.stream(0):
+            got.append(event)
+            if len(got) == 2:
+                break
+    assert [e.seq for e in got] == [1, 2] and len(got[0].payload["big"]) == 300_000
