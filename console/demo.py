@@ -102,6 +102,8 @@ class DemoFleet:
         self.settings = settings or DemoSettings()
         if seed is not None:
             self.settings.seed = seed
+        # one generator per actor, so the task stream (types, priorities, payloads) is the same
+        # for a seed whatever order the event loop runs the workers in
         self.rng = random.Random(self.settings.seed)
         self.actor = Actor("demo", "admin")
         self.agent_ids: list[str] = []
@@ -121,12 +123,13 @@ class DemoFleet:
                 await engine.agents.register(
                     f"{prefix}-{n}", agent_type, agent_id=agent_id,
                     configuration={"max_concurrent_tasks": self.settings.slots_per_agent})
-                await engine.agents.heartbeat(agent_id, cpu_usage=self._cpu(),
-                                              memory_usage=self._memory())
+                await engine.agents.heartbeat(agent_id, cpu_usage=self._cpu(self.rng),
+                                              memory_usage=self._memory(self.rng))
                 self.agent_ids.append(agent_id)
                 self._spawn(self._heartbeat(agent_id), f"heartbeat {agent_id}")
                 for slot in range(self.settings.slots_per_agent):
-                    self._spawn(self._work(agent_id, agent_type, slot), f"work {agent_id}")
+                    rng = random.Random(f"{self.settings.seed}:{agent_id}:{slot}")
+                    self._spawn(self._work(agent_id, agent_type, rng), f"work {agent_id}")
         for _ in range(self.settings.initial_tasks):
             await self._create_task()
         self._spawn(self._generate(), "task generator")
@@ -159,20 +162,23 @@ class DemoFleet:
             log.error("demo task %s failed", task.get_name(), exc_info=task.exception())
 
     # -- behaviour --------------------------------------------------------------------------
-    def _cpu(self) -> float:
-        return round(self.rng.uniform(5, 70), 1)
+    @staticmethod
+    def _cpu(rng: random.Random) -> float:
+        return round(rng.uniform(5, 70), 1)
 
-    def _memory(self) -> float:
-        return round(self.rng.uniform(20, 65), 1)
+    @staticmethod
+    def _memory(rng: random.Random) -> float:
+        return round(rng.uniform(20, 65), 1)
 
     async def _heartbeat(self, agent_id: str) -> None:
+        rng = random.Random(f"{self.settings.seed}:{agent_id}:heartbeat")
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
             if agent_id == SILENT_AGENT and self._silent.is_set():
                 continue
             try:
-                await self.engine.agents.heartbeat(agent_id, cpu_usage=self._cpu(),
-                                                   memory_usage=self._memory())
+                await self.engine.agents.heartbeat(agent_id, cpu_usage=self._cpu(rng),
+                                                   memory_usage=self._memory(rng))
             except EngineError as exc:
                 log.warning("heartbeat of %s refused: %s", agent_id, exc.detail)
 
@@ -211,7 +217,7 @@ class DemoFleet:
             await asyncio.sleep(self.rng.uniform(low, high))
             await self._create_task()
 
-    async def _work(self, agent_id: str, agent_type: str, slot: int) -> None:
+    async def _work(self, agent_id: str, agent_type: str, rng: random.Random) -> None:
         tasks = self.engine.tasks
         low, high = self.settings.step_latency
         while True:
@@ -228,31 +234,31 @@ class DemoFleet:
             lease = task.lease_id
             self._held[task.id] = lease
             try:
-                await self._perform(agent_id, agent_type, task.id, lease, low, high)
+                await self._perform(rng, agent_id, agent_type, task.id, lease, low, high)
             except EngineError as exc:  # lease lost (e.g. while silent), cancelled task...
                 log.info("demo %s gave up %s: %s", agent_id, task.id, exc.detail)
             finally:
                 self._held.pop(task.id, None)
 
-    async def _perform(self, agent_id: str, agent_type: str, task_id: str, lease: str,
-                       low: float, high: float) -> None:
+    async def _perform(self, rng: random.Random, agent_id: str, agent_type: str, task_id: str,
+                       lease: str, low: float, high: float) -> None:
         tasks = self.engine.tasks
         steps = STEP_MESSAGES[agent_type]
-        count = self.rng.randint(2, len(steps))
-        will_fail = self.rng.random() < self.settings.failure_rate
-        fail_at = self.rng.randint(1, count) if will_fail else None
+        count = rng.randint(2, len(steps))
+        will_fail = rng.random() < self.settings.failure_rate
+        fail_at = rng.randint(1, count) if will_fail else None
         for index in range(1, count + 1):
-            await asyncio.sleep(self.rng.uniform(low, high))
+            await asyncio.sleep(rng.uniform(low, high))
             if agent_id == SILENT_AGENT:
                 await self._awake.wait()  # a hung worker: its lease will run out
             if fail_at == index:
-                error = self.rng.choice(FAILURES[agent_type])
+                error = rng.choice(FAILURES[agent_type])
                 await tasks.add_log(task_id, "error", error)
-                await tasks.fail(task_id, error, lease_id=lease, retry=self.rng.random() < 0.5)
+                await tasks.fail(task_id, error, lease_id=lease, retry=rng.random() < 0.5)
                 return
             progress = int(100 * index / (count + 1))
             await tasks.progress(task_id, progress, lease_id=lease, message=steps[index - 1])
-            if self.rng.random() < 0.25:
+            if rng.random() < 0.25:
                 await tasks.add_log(task_id, "debug", f"{agent_id}: step {index} of {count} ok")
         await tasks.complete(task_id, {"summary": f"{steps[count - 1]} done",
                                        "agent": agent_id}, lease_id=lease)

@@ -8,6 +8,7 @@ tasks (payloads, reasons) is never read as markup.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +85,8 @@ def short_id(value: str | None, length: int = 8) -> str:
     if not value:
         return "-"
     _, sep, rest = value.partition("_")
+    if not sep and len(value) <= 16:
+        return value  # a name-like id (agent-dev-1): keep it whole
     body = rest if sep else value
     return body if len(body) <= length else body[-length:]
 
@@ -125,10 +128,11 @@ def clock_text(ts: float, *, seconds: bool = True) -> str:
     return stamp.strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
-def datetime_text(ts: float | None) -> str:
+def datetime_text(ts: float | None, *, zone: bool = True) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text} UTC" if zone else text
 
 
 def money(value: float | None) -> str:
@@ -153,6 +157,17 @@ def sla_left(created_at: float, sla_target: float | None, now: float, *, final: 
     if left < 0:
         return cell(f"-{age(-left)}", "bold red")
     return cell(age(left), "yellow" if left < sla_target * 0.2 else "")
+
+
+def display_path(path: str) -> str:
+    """A file path as the operator would type it: relative when under the current folder."""
+    if not path:
+        return ""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def pretty_json(value: Any, limit: int = 20_000) -> str:

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Input
+from textual.widgets import Input, Label
 
 
 class CommandPrompt(ModalScreen[str | None]):
@@ -18,14 +19,14 @@ class CommandPrompt(ModalScreen[str | None]):
         align: left bottom;
         background: transparent;
     }
-    CommandPrompt > Input {
+    CommandPrompt > Horizontal {
         dock: bottom;
-        width: 100%;
         height: 1;
-        border: none;
-        padding: 0 1;
+        width: 100%;
         background: $boost;
     }
+    CommandPrompt Label { width: 2; padding: 0 0 0 1; text-style: bold; }
+    CommandPrompt Input { width: 1fr; background: $boost; }
     """
 
     BINDINGS = [Binding("escape", "cancel", "cancel", id="command.cancel")]
@@ -36,9 +37,11 @@ class CommandPrompt(ModalScreen[str | None]):
         self.blink = cursor_blink
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=":runs :tasks :agents :approvals :events :orchestrations "
-                                ":run ID :q", suggester=SuggestFromList(self.words),
-                    id="command-input")
+        with Horizontal():
+            yield Label(":")
+            yield Input(placeholder=":runs :tasks :agents :approvals :events :orchestrations "
+                                    ":run ID :q", suggester=SuggestFromList(self.words),
+                        id="command-input", compact=True)
 
     def on_mount(self) -> None:
         field = self.query_one(Input)

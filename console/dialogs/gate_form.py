@@ -16,14 +16,18 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static, Switch, TextArea
+from textual.widgets._toggle_button import ToggleButton
+from textual.widgets.option_list import OptionDoesNotExist
 
 from console.backend import BackendError
 from console.formatting import datetime_text, one_line, pretty_json, short_id
@@ -113,7 +117,7 @@ class FieldBox(Vertical):
                 "select": "  (enter opens)"}.get(kind, "")
         yield Label(Text(f"{field_label(self.spec)}{required}") + Text(hint, style="dim"),
                     classes="field-label")
-        yield self.widget
+        yield YesNo(self.widget) if isinstance(self.widget, Switch) else self.widget
         help_text = self.spec.get("help")
         if help_text:
             yield Static(str(help_text), classes="field-help", markup=False)
@@ -123,6 +127,50 @@ class FieldBox(Vertical):
         error = self.query_one(f"#error-{self.index}", Static)
         error.update(f"error: {message}" if message else "")
         error.set_class(bool(message), "-shown")
+
+
+class CheckList(SelectionList[str]):
+    """A SelectionList whose boxes show their state by shape (X or blank), not colour only."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        _, scroll_y = self.scroll_offset
+        try:
+            selection = self.get_option_at_index(scroll_y + y)
+        except OptionDoesNotExist:
+            return strip
+        if selection.value in self.selected:
+            return strip
+        segments = list(strip)
+        if len(segments) > 1 and segments[1].text == ToggleButton.BUTTON_INNER:
+            segments[1] = Segment(" " * len(ToggleButton.BUTTON_INNER), segments[1].style)
+            return Strip(segments, strip.cell_length)
+        return strip
+
+
+class YesNo(Horizontal):
+    """A Switch with its state in words beside it (the knob alone is colour)."""
+
+    DEFAULT_CSS = """
+    YesNo { height: auto; }
+    YesNo > Static { width: auto; padding: 0 1; }
+    """
+
+    def __init__(self, switch: Switch) -> None:
+        super().__init__()
+        self.switch = switch
+
+    def compose(self) -> ComposeResult:
+        yield self.switch
+        yield Static(self.word(self.switch.value), markup=False)
+
+    @staticmethod
+    def word(value: bool) -> str:
+        return "yes" if value else "no"
+
+    @on(Switch.Changed)
+    def _changed(self, event: Switch.Changed) -> None:
+        self.query_one(Static).update(self.word(event.value))
 
 
 def build_widget(spec: dict[str, Any], index: int, blink: bool) -> Widget:
@@ -143,7 +191,7 @@ def build_widget(spec: dict[str, Any], index: int, blink: bool) -> Widget:
     if kind == "multiselect":
         choices = field_choices(spec)
         chosen = set(default or []) if isinstance(default, list) else set()
-        return SelectionList[str](*[(c, c, c in chosen) for c in choices], id=wid, compact=True)
+        return CheckList(*[(c, c, c in chosen) for c in choices], id=wid, compact=True)
     if kind == "boolean":
         return Switch(value=bool(default), id=wid, animate=False)
     box = Input(value="" if default is None else str(default), placeholder=placeholder, id=wid,

@@ -43,22 +43,40 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         table.add_column(style="dim")
+        chain = list(self.target._binding_chain)
+        screen_and_app = [(n, b) for n, b in chain if n is self.target or n is self.app]
+        widgets = [(n, b) for n, b in chain if not (n is self.target or n is self.app)]
+        groups = [("This view", screen_and_app[:1]), ("Everywhere", screen_and_app[1:]),
+                  ("Moving around", widgets)]
         seen: set[tuple[str, str]] = set()
-        for node, bindings in self.target._binding_chain:
-            for key, items in bindings.key_to_bindings.items():
-                for binding in items:
-                    action = binding.action
-                    if not binding.description or (key, action) in seen:
-                        continue
-                    check = getattr(node, "check_action", None)
-                    params: tuple[object, ...] = ()
-                    name = action.split("(", 1)[0].split(".")[-1]
-                    if check is not None and check(name, params) is False and \
-                            not name.startswith("view"):
-                        continue
-                    seen.add((key, action))
-                    shown = binding.key_display or self.app.get_key_display(binding)
-                    table.add_row(Text(shown), Text(binding.description), Text(binding.id or ""))
+        for title, nodes in groups:
+            rows: list[tuple[Text, Text, Text]] = []
+            for node, bindings in nodes:
+                for key, items in bindings.key_to_bindings.items():
+                    for binding in items:
+                        action = binding.action
+                        if not binding.description or (key, action) in seen:
+                            continue
+                        if not binding.id:
+                            continue  # Textual's own (tab, copy...): not ours to explain
+                        name = action.split("(", 1)[0].split(".")[-1]
+                        if name in ("back", "quit_root"):
+                            root = bool(getattr(self.target, "VIEW", ""))
+                            if (name == "quit_root") != root:
+                                continue
+                        check = getattr(node, "check_action", None)
+                        if check is not None and name not in ("view", "back", "quit_root") \
+                                and check(name, ()) is False:
+                            continue
+                        seen.add((key, action))
+                        shown = binding.key_display or self.app.get_key_display(binding)
+                        rows.append((Text(shown), Text(binding.description),
+                                     Text(binding.id or "")))
+            if rows:
+                table.add_row(Text(title, style="bold underline"), Text(""), Text(""))
+                for row in rows:
+                    table.add_row(*row)
+                table.add_row(Text(""), Text(""), Text(""))
         return table
 
     def action_close(self) -> None:

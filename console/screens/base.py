@@ -64,22 +64,16 @@ class FilterBar(Input):
 
     DEFAULT_CSS = """
     FilterBar {
-        dock: bottom;
-        height: 1;
-        border: none;
-        padding: 0 1;
-        margin: 0;
         display: none;
         background: $boost;
     }
-    FilterBar:focus { border: none; }
     FilterBar.-shown { display: block; }
     """
 
     BINDINGS = [Binding("escape", "clear_filter", "clear", show=False)]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(compact=True, **kwargs)
         self.can_focus = False  # only while shown: a hidden input must never eat keys
 
     def show(self) -> None:
@@ -151,8 +145,8 @@ class ViewScreen(Screen[None]):
         with Vertical(id="body"):
             yield Static("", id="status-line", markup=False)
             yield from self.compose_body()
-        yield FilterBar(placeholder=f"filter: {self.FILTER_HINT}  (enter keeps, esc clears)",
-                        id="filter")
+            yield FilterBar(placeholder=f"filter: {self.FILTER_HINT}  (enter keeps, esc clears)",
+                            id="filter")
         yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
@@ -179,6 +173,11 @@ class ViewScreen(Screen[None]):
             self._poll.pause()
 
     # -- reloads ----------------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        """Loaded, and no reload running or scheduled (tests and benchmarks wait for this)."""
+        return self.loaded and not self._loading and self._reload_timer is None \
+            and not self._again
     def request_reload(self, immediate: bool = False) -> None:
         if self.paused and self.loaded:
             return

@@ -22,8 +22,9 @@ MAX_LINES = 5000
 
 
 def event_line(event: Event) -> str:
-    return (f"{clock_text(event.timestamp)} {event.seq:>7} {event.event_type:<22} "
+    line = (f"{clock_text(event.timestamp)} {event.seq:>6} {event.event_type:<21} "
             f"{event_summary(event)}")
+    return line if len(line) <= 240 else line[:239] + "…"
 
 
 class EventsScreen(ViewScreen):
@@ -57,7 +58,8 @@ class EventsScreen(ViewScreen):
         self._filter_applied = ""
 
     def compose_body(self) -> ComposeResult:
-        yield Log(max_lines=MAX_LINES, id="events-log", auto_scroll=True, highlight=False)
+        yield Log(max_lines=MAX_LINES, id="events-log", auto_scroll=True, highlight=False,
+                  classes="tail")
 
     @property
     def log_widget(self) -> Log:

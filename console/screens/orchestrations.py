@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from console.backend import BackendError, NotAvailable, OrchestrationInfo
-from console.formatting import cell, one_line, short_id
+from console.formatting import cell, display_path, one_line, short_id
 from console.screens.base import ViewScreen, matches_words
 from console.widgets.live_table import Col, LiveTable
 
@@ -100,7 +100,7 @@ class OrchestrationsScreen(ViewScreen):
             if item.description:
                 text.append(item.description + "\n")
             if item.source:
-                text.append(f"file {item.source}", style="dim")
+                text.append(f"file {display_path(item.source)}", style="dim")
                 if item.version:
                     text.append(f" · version {item.version}", style="dim")
                 text.append("\n")

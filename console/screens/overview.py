@@ -86,9 +86,11 @@ class OverviewScreen(ViewScreen):
     async def reload(self) -> None:
         data = await self.backend.overview()
         self._show(data)
-        events = list(self.sb_app.recent_events)[-12:]
-        if not events:
-            events = await self.backend.recent_events(12)
+        room = self.query_one("#ov-events-text", Static).size.height or \
+            max(self.app.size.height - 19, 3)
+        events = list(self.sb_app.recent_events)[-room:]
+        if len(events) < room:
+            events = await self.backend.recent_events(room)
         self._show_events(events)
         self.set_status(Text(f"{data.total_tasks:,} tasks · {data.agents_total} agents · "
                              f"{data.approvals_waiting} approvals waiting"))

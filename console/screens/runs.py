@@ -322,6 +322,16 @@ class RunDetailScreen(ViewScreen):
                 cell(step.step_name or step.step_id), cell(step.type), status(step.status),
                 cell(str(step.turns)), cell(money(step.cost_usd)), cell(duration(took)),
             ]))
+        current = run.current_step_id
+        last = run.step_history[-1] if run.step_history else None
+        if current and run.status in ("running", "paused") and (
+                last is None or last.step_id != current or last.status != run.status):
+            word = "waiting" if run.status == "paused" else "running"
+            rows.append((f"{len(rows)}:{current}:now", [
+                cell(current), cell("-"), cell(word, "bold yellow" if word == "waiting"
+                                                 else "bold cyan"),
+                cell("-"), cell("-"), cell(duration(now - run.updated_at)),
+            ]))
         self.query_one("#run-steps", LiveTable).sync(rows)
         self.query_one("#run-state-text", Static).update(pretty_json(run.shared_state))
         if first:

@@ -119,9 +119,12 @@ class TasksScreen(ViewScreen):
     def refresh_status(self) -> None:
         shown = getattr(self, "_shown", 0)
         total = getattr(self, "_total", 0)
-        scope = "unfinished first" if not self.filter_text else "matching"
-        cap = f" (first {shown:,})" if total > shown and not self.filter_text else ""
-        self.set_status(Text(f"{total:,} tasks{cap} · {scope} · enter opens"))
+        if self.filter_text:
+            text = f"{shown:,} shown of {total:,} tasks · enter opens"
+        else:
+            cap = f" (first {shown:,} shown)" if total > shown else ""
+            text = f"{total:,} tasks{cap} · unfinished first · enter opens"
+        self.set_status(Text(text))
 
     def selected_id(self) -> str | None:
         return self.table.current_key
@@ -227,6 +230,17 @@ class TaskDetailScreen(ViewScreen):
         super().__init__()
         self.task_id = task_id
         self._log_count = 0
+        self.record: Task | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        task = self.record
+        if task is not None:
+            final = task.status in TERMINAL_TASK_STATUSES
+            if action in ("cancel_item", "change_priority") and final:
+                return None
+            if action == "retry_item" and task.status not in ("failed", "cancelled"):
+                return None
+        return super().check_action(action, parameters)
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="task-top"):
@@ -250,6 +264,8 @@ class TaskDetailScreen(ViewScreen):
 
     async def reload(self) -> None:
         task = await self.backend.task(self.task_id)
+        self.record = task
+        self.refresh_bindings()
         now = self.now
         info = Text()
 
@@ -265,9 +281,10 @@ class TaskDetailScreen(ViewScreen):
         row("agent", f"{task.assigned_agent}" + (f" · {task.claimed_by}" if task.claimed_by else ""))
         row("progress", progress_bar(task.progress, 10))
         row("attempts", f"{task.attempts} of {task.max_attempts}")
-        row("created", f"{datetime_text(task.created_at)} ({age(now - task.created_at)} ago)")
-        row("started", datetime_text(task.started_at))
-        row("finished", datetime_text(task.completed_at) +
+        row("created", f"{datetime_text(task.created_at, zone=False)} "
+                       f"({age(now - task.created_at)} ago)")
+        row("started", datetime_text(task.started_at, zone=False))
+        row("finished", datetime_text(task.completed_at, zone=False) +
             (f" after {duration(task.duration)}" if task.duration is not None else ""))
         if task.sla_target:
             row("SLA", Text.assemble(sla_left(task.created_at, task.sla_target, now,
@@ -295,7 +312,7 @@ class TaskDetailScreen(ViewScreen):
             log.write_lines(f"{clock_text(e.timestamp)} {e.level:<7} {e.message}" for e in new)
             self._log_count = len(task.logs)
         self.set_status(Text.assemble(f"task {short_id(task.id)} · ", task_status(task.status),
-                                      " · C cancel · R retry · P priority"))
+                                      f" · {task.type} · {task.priority}"))
 
     def action_cancel_item(self) -> None:
         if not self.refuse_if_read_only("cancel"):
