@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -73,7 +74,7 @@ from engine.models import (
 )
 from engine.orchestrations.definitions import DefinitionProblem
 from server.client import AsyncClient, RetryPolicy
-from server.client.errors import ApiError, TransportError
+from server.client.errors import ApiError, RateLimited, TransportError
 from server.client.sse import iter_sse
 
 log = logging.getLogger("switchboard.console.remote")
@@ -262,6 +263,27 @@ def _subject_of(token: str) -> str | None:
     return sub if isinstance(sub, str) and sub else None
 
 
+def _records_in(body: Any) -> list[dict[str, Any]]:
+    """The records inside an API answer: a list, an envelope of one or of many, a bare run."""
+    if isinstance(body, list):
+        return [item for item in body if isinstance(item, dict)]
+    if not isinstance(body, dict):
+        return []
+    for key in ("approval", "task", "approvals", "history", "data"):
+        value = body.get(key)
+        if isinstance(value, dict):
+            return [value]
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+    return [body]
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a shared read's failure as seen: its callers got it (or went away)."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _seg(value: str) -> str:
     """One path segment: ids come from what the operator typed, so quote everything."""
     if not value or not value.strip():
@@ -277,6 +299,14 @@ class RemoteBackend(Backend):
     ``clock`` is only used to rebuild what the API reports as ages (an agent's uptime);
     ``backoff``/``max_backoff`` pace stream reconnects, ``read_timeout`` is how long a silent
     stream may stay quiet (the server pings every 15 s by default) before it counts as dead.
+
+    Identical reads in flight at the same time share one request, because several views, the
+    header badge and the polls ask the same questions at once and the server's rate limits
+    count every request (seed 003's defaults allow 5 approval reads a minute). An event batch
+    or an action detaches the reads in flight, so a view reloading after an event never gets
+    an answer older than that event. When the server says 429, a read that has an earlier
+    answer gets it (and the server is left alone until its Retry-After), so the console keeps
+    showing the last known state instead of error lines; actions never get a kept answer.
     """
 
     def __init__(self, url: str, token: str, *, clock: Clock | None = None,
@@ -293,20 +323,86 @@ class RemoteBackend(Backend):
         self.disconnected_after = disconnected_after
         # the credential lives only inside the client's StaticToken (whose repr hides it)
         self._client = AsyncClient(self.address + "/api/v1", token=token, timeout=timeout,
-                                   retry=RetryPolicy(max_retries=2, backoff=0.2, max_backoff=1.0))
+                                   retry=RetryPolicy(max_retries=2, backoff=0.2, max_backoff=1.0,
+                                                     max_retry_wait=2.0))
         self._readers: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._last_good: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._inflight: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        #: loop time until which the server asked us (429) to leave it alone
+        self.rate_limited_until = 0.0
 
     def __repr__(self) -> str:
         return f"RemoteBackend({self.address!r})"
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _call(self, method: str, path: str, *, json: Any = None,
+                    params: Mapping[str, Any] | None = None, fresh: bool = False) -> Any:
+        """One API request -> its decoded JSON body, or a ``BackendError``. Identical GETs in
+        flight share one request (see the class docstring); anything else detaches them.
+        ``fresh`` reads (after an action) neither share nor fall back to a kept answer."""
+        if method != "GET":
+            self._invalidate()
+            try:
+                return await self._send(method, path, json=json, params=params)
+            finally:
+                self._invalidate()
+        key = (path, repr(sorted((k, v) for k, v in (params or {}).items() if v is not None)))
+        if fresh:
+            value = await self._send("GET", path, params=params)
+            self._keep(key, value)
+            return value
+        now = asyncio.get_running_loop().time()
+        if now < self.rate_limited_until and key in self._last_good:
+            return self._last_good[key]
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._read(key, path, params))
+            task.add_done_callback(_retrieve)
+            self._inflight[key] = task
+        return await asyncio.shield(task)
+
+    async def _read(self, key: tuple[str, str], path: str, params: Mapping[str, Any] | None
+                    ) -> Any:
+        try:
+            value = await self._send("GET", path, params=params)
+        except BackendError as exc:
+            if exc.status == 429 and key in self._last_good:
+                return self._last_good[key]
+            raise
+        finally:
+            if self._inflight.get(key) is asyncio.current_task():
+                del self._inflight[key]
+        self._keep(key, value)
+        return value
+
+    def _keep(self, key: tuple[str, str], value: Any) -> None:
+        self._last_good[key] = value
+        self._last_good.move_to_end(key)
+        while len(self._last_good) > 512:
+            self._last_good.popitem(last=False)
+
+    def _last_known(self, id_key: str, ident: str) -> dict[str, Any] | None:
+        """The newest record with ``id_key == ident`` among the answers kept for 429s."""
+        for body in reversed(self._last_good.values()):
+            for item in _records_in(body):
+                if item.get(id_key) == ident:
+                    return item
+        return None
+
+    def _invalidate(self) -> None:
+        """An event arrived or we changed something: reads already in flight may predate it,
+        so later callers send their own."""
+        self._inflight.clear()
+
+    async def _send(self, method: str, path: str, *, json: Any = None,
                     params: Mapping[str, Any] | None = None) -> Any:
-        """One API request -> its decoded JSON body, or a ``BackendError``."""
         try:
             response = await self._client.transport.request(method, path, json=json,
                                                              params=params)
+        except RateLimited as exc:
+            self._rate_limited(exc)
+            raise backend_error(exc) from None
         except ApiError as exc:
             raise backend_error(exc) from None
         except TransportError as exc:
@@ -317,10 +413,22 @@ class RemoteBackend(Backend):
             raise BackendError(f"{self.address} answered {method} {path} with something "
                                "that is not JSON", status=502) from None
 
+    def _rate_limited(self, exc: RateLimited) -> None:
+        wait = exc.retry_after if exc.retry_after is not None else 1.0
+        until = asyncio.get_running_loop().time() + wait
+        if until > self.rate_limited_until:
+            log.warning("%s rate-limits this console (%s); showing the last answers for %.0f s",
+                        self.address, exc.detail, wait)
+            self.rate_limited_until = until
+
     async def _wrap(self, coro: Awaitable[T]) -> T:
         """Run one of the client's resource calls with our error mapping."""
+        self._invalidate()
         try:
             return await coro
+        except RateLimited as exc:
+            self._rate_limited(exc)
+            raise backend_error(exc) from None
         except ApiError as exc:
             raise backend_error(exc) from None
         except TransportError as exc:
@@ -485,8 +593,8 @@ class RemoteBackend(Backend):
         out.sort(key=lambda t: (t.status in TERMINAL_TASK_STATUSES, t.priority, -t.created_at))
         return TaskPage(out[: view.limit], total)
 
-    async def task(self, task_id: str) -> Task:
-        body = await self._call("GET", f"/tasks/{_seg(task_id)}")
+    async def task(self, task_id: str, *, fresh: bool = False) -> Task:
+        body = await self._call("GET", f"/tasks/{_seg(task_id)}", fresh=fresh)
         return task_from_json(body.get("task") or body.get("data"))
 
     async def agents(self) -> list[Agent]:
@@ -515,8 +623,8 @@ class RemoteBackend(Backend):
                                 params={"limit": max(1, min(limit, 1000))})
         return [approval_from_json(item) for item in body.get("history") or []]
 
-    async def approval(self, approval_id: str) -> Approval:
-        body = await self._call("GET", f"/approvals/{_seg(approval_id)}")
+    async def approval(self, approval_id: str, *, fresh: bool = False) -> Approval:
+        body = await self._call("GET", f"/approvals/{_seg(approval_id)}", fresh=fresh)
         return approval_from_json(body["approval"])
 
     async def recent_events(self, limit: int = 200, *, types: tuple[str, ...] = (),
@@ -572,8 +680,9 @@ class RemoteBackend(Backend):
             page += 1
         return out[:limit]
 
-    async def run(self, run_id: str) -> Run:
-        return run_from_json(await self._call("GET", f"/orchestrations/runs/{_seg(run_id)}"))
+    async def run(self, run_id: str, *, fresh: bool = False) -> Run:
+        return run_from_json(await self._call("GET", f"/orchestrations/runs/{_seg(run_id)}",
+                                              fresh=fresh))
 
     async def orchestrations(self) -> list[OrchestrationInfo]:
         try:
@@ -629,44 +738,95 @@ class RemoteBackend(Backend):
                                              problems=tuple(texts)))
         return out
 
-    # -- actions (the API answers with a status; the record is read back) ---------------------
+    # -- actions ------------------------------------------------------------------------------
+    # The API answers an action with a status; the record is then read back. An action that
+    # took effect must never be reported as failed, so if the read-back fails (rate limited,
+    # a restart in between) the answer is the last known record with the action's outcome.
+
+    async def _read_back(self, read: Awaitable[T], fallback: Callable[[], T]) -> T:
+        try:
+            return await read
+        except BackendError as exc:
+            log.info("reading back after an action failed (%s); answering from the action",
+                     exc.detail)
+            return fallback()
+
+    def _approval_after(self, approval_id: str, status: str, *, response: Any = None,
+                        reason: str | None = None) -> Approval:
+        known = self._last_known("approval_id", approval_id)
+        base = approval_from_json(known) if known else Approval(
+            approval_id=approval_id, kind="task", priority="P2")
+        return msgspec.structs.replace(base, status=status, decided_by=self.actor_name,
+                                       decided_at=self.clock.now(), response=response,
+                                       rejection_reason=reason)
+
+    def _task_after(self, task_id: str, ack: Any) -> Task:
+        known = self._last_known("id", task_id)
+        base = task_from_json(known) if known else Task(
+            id=task_id, type="", priority="P2", status="pending", assigned_agent="")
+        return msgspec.structs.replace(base, status=ack.status or base.status,
+                                       priority=ack.priority or base.priority)
+
+    def _run_after(self, run_id: str, status: str, *, orchestration_id: str = "",
+                   message: str | None = None) -> Run:
+        known = self._last_known("run_id", run_id)
+        base = run_from_json(known) if known else Run(
+            run_id=run_id, orchestration_id=orchestration_id,
+            orchestration_name=orchestration_id, status=status, message=message)
+        return msgspec.structs.replace(base, status=status)
+
     async def approve(self, approval_id: str, *, response: Any = None) -> Approval:
-        await self._wrap(self._client.approvals.approve(_seg(approval_id), response))
-        return await self.approval(approval_id)
+        decision = await self._wrap(self._client.approvals.approve(_seg(approval_id), response))
+        return await self._read_back(
+            self.approval(approval_id, fresh=True),
+            lambda: self._approval_after(approval_id, decision.status, response=response))
 
     async def reject(self, approval_id: str, *, reason: str | None = None) -> Approval:
-        await self._wrap(self._client.approvals.reject(_seg(approval_id), reason))
-        return await self.approval(approval_id)
+        decision = await self._wrap(self._client.approvals.reject(_seg(approval_id), reason))
+        return await self._read_back(
+            self.approval(approval_id, fresh=True),
+            lambda: self._approval_after(approval_id, decision.status, reason=reason))
 
     async def cancel_task(self, task_id: str, reason: str | None = None) -> Task:
-        await self._wrap(self._client.tasks.cancel(_seg(task_id), reason))
-        return await self.task(task_id)
+        ack = await self._wrap(self._client.tasks.cancel(_seg(task_id), reason))
+        return await self._read_back(self.task(task_id, fresh=True),
+                                     lambda: self._task_after(task_id, ack))
 
     async def retry_task(self, task_id: str) -> Task:
-        await self._wrap(self._client.tasks.retry(_seg(task_id)))
-        return await self.task(task_id)
+        ack = await self._wrap(self._client.tasks.retry(_seg(task_id)))
+        return await self._read_back(self.task(task_id, fresh=True),
+                                     lambda: self._task_after(task_id, ack))
 
     async def set_task_priority(self, task_id: str, priority: str) -> Task:
-        await self._wrap(self._client.tasks.set_priority(_seg(task_id), priority))
-        return await self.task(task_id)
+        ack = await self._wrap(self._client.tasks.set_priority(_seg(task_id), priority))
+        return await self._read_back(self.task(task_id, fresh=True),
+                                     lambda: self._task_after(task_id, ack))
 
     async def start_run(self, orchestration_id: str, message: str) -> Run:
         body = await self._call("POST", f"/orchestrations/{_seg(orchestration_id)}/run",
                                 json={"message": message, "wait": SYNC_WAIT})
-        return await self.run(str(body["run_id"]))
+        run_id = str(body["run_id"])
+        return await self._read_back(
+            self.run(run_id, fresh=True),
+            lambda: self._run_after(run_id, str(body.get("status") or "running"),
+                                    orchestration_id=orchestration_id, message=message))
+
+    async def _run_action(self, run_id: str, action: str, json: Any = None) -> Run:
+        body = await self._call("POST", f"/orchestrations/runs/{_seg(run_id)}/{action}",
+                                json=json)
+        return await self._read_back(
+            self.run(run_id, fresh=True),
+            lambda: self._run_after(run_id, str(body.get("status") or "running")))
 
     async def resume_run(self, run_id: str, response: Any) -> Run:
-        await self._call("POST", f"/orchestrations/runs/{_seg(run_id)}/resume",
-                         json={"response": response, "wait": SYNC_WAIT})
-        return await self.run(run_id)
+        return await self._run_action(run_id, "resume", {"response": response,
+                                                         "wait": SYNC_WAIT})
 
     async def cancel_run(self, run_id: str) -> Run:
-        await self._call("POST", f"/orchestrations/runs/{_seg(run_id)}/cancel")
-        return await self.run(run_id)
+        return await self._run_action(run_id, "cancel")
 
     async def retry_run(self, run_id: str) -> Run:
-        await self._call("POST", f"/orchestrations/runs/{_seg(run_id)}/retry")
-        return await self.run(run_id)
+        return await self._run_action(run_id, "retry")
 
     # -- live -------------------------------------------------------------------------------
     async def stream(self, after_seq: int | None = None, *, coalesce: float = 0.1
@@ -706,6 +866,7 @@ class RemoteBackend(Backend):
                     batch.append(item[1])
                 delivered = batch[-1].seq
                 self.last_seq = max(self.last_seq, delivered)
+                self._invalidate()  # what the screens reload now must not predate these
                 yield StreamItem(batch, self.state, delivered)
         finally:
             reader.cancel()
