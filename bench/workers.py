@@ -8,7 +8,8 @@ drives tasks from this process with the async client. Two phases:
    waits in a claim; latency = create request sent -> handler started (client clocks,
    same host), and the server's own created_at -> started_at from the database;
 2. throughput: ``--tasks`` tasks created with ``--inflight`` creates in flight; tasks/s =
-   tasks / (first create sent -> last completion acknowledged).
+   tasks / (first create sent -> last completion acknowledged by a worker). Nothing
+   polls the server meanwhile: the worker process announces the last completion.
 
     .venv/bin/python bench/workers.py                       # ~30 s
     .venv/bin/python bench/workers.py --tasks 10000 --workers 10 --concurrency 8
@@ -53,9 +54,18 @@ def free_port() -> int:
 # -- the worker process -----------------------------------------------------------------------
 
 
-async def worker_process(url: str, secret: str, workers: int, concurrency: int
-                         ) -> dict[str, Any]:
+async def worker_process(url: str, secret: str, workers: int, concurrency: int,
+                         milestones: list[int]) -> dict[str, Any]:
+    """The workers; prints ``milestone N <time>`` when the N-th completion is acknowledged
+    (how the driver learns the end time without polling the server)."""
     started: dict[str, float] = {}
+    completed = 0
+
+    def on_report(task: Any, outcome: str) -> None:
+        nonlocal completed
+        completed += 1
+        if completed in milestones:
+            print(f"milestone {completed} {time.time()}", flush=True)
 
     async def handle(task: Any, ctx: Any) -> dict[str, Any]:
         started[task.id] = time.time()
@@ -65,7 +75,8 @@ async def worker_process(url: str, secret: str, workers: int, concurrency: int
     client = AsyncClient(url, jwt_secret=secret, subject="bench-workers", role="agent",
                          connection_limit=workers * concurrency * 2)
     fleet = [Worker("dev_agent", handle, concurrency=concurrency, client=client,
-                    name=f"bench-{i}", claim_wait=10.0, shutdown_grace=2.0)
+                    name=f"bench-{i}", claim_wait=10.0, shutdown_grace=2.0,
+                    on_report=on_report)
              for i in range(workers)]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -83,17 +94,17 @@ async def worker_process(url: str, secret: str, workers: int, concurrency: int
 # -- the driver -------------------------------------------------------------------------------
 
 
-async def wait_completed(client: AsyncClient, target: int, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stats = await client.stats()
-        if stats.queue["by_status"]["completed"] >= target:
-            return time.time()
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"not all {target} tasks completed within {timeout} s")
+async def wait_milestone(workers: subprocess.Popen[str], target: int, timeout: float) -> float:
+    """The time the worker process acknowledged its ``target``-th completion."""
+    assert workers.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(workers.stdout.readline), timeout)
+    _, count, when = line.split()
+    assert int(count) == target, line
+    return float(when)
 
 
-async def drive(url: str, secret: str, args: argparse.Namespace) -> dict[str, Any]:
+async def drive(url: str, secret: str, args: argparse.Namespace,
+                workers: subprocess.Popen[str]) -> dict[str, Any]:
     sent: dict[str, float] = {}
     async with AsyncClient(url, jwt_secret=secret, subject="bench-driver", role="agent",
                            connection_limit=args.inflight * 2) as client:
@@ -103,7 +114,7 @@ async def drive(url: str, secret: str, args: argparse.Namespace) -> dict[str, An
             task = await client.tasks.create("bugfix", {"n": 0})
             sent[task.id] = t0
             await asyncio.sleep(0.01)
-        await wait_completed(client, args.latency_tasks, 60)
+        await wait_milestone(workers, args.latency_tasks, 60)
         latency_ids = set(sent)
 
         # phase 2: throughput
@@ -121,7 +132,7 @@ async def drive(url: str, secret: str, args: argparse.Namespace) -> dict[str, An
         begin = time.time()
         await asyncio.gather(*(creator() for _ in range(args.inflight)))
         created = time.time()
-        end = await wait_completed(client, args.latency_tasks + args.tasks, 600)
+        end = await wait_milestone(workers, args.latency_tasks + args.tasks, 600)
     return {"sent": sent, "latency_ids": latency_ids, "begin": begin, "created": created,
             "end": end}
 
@@ -151,7 +162,9 @@ def main() -> None:
     secret = os.environ.get("ORCHESTRATOR_JWT_SECRET") or secrets.token_urlsafe(48)
     if args.worker_process:
         url, out, _ = args.worker_process
-        report = asyncio.run(worker_process(url, secret, args.workers, args.concurrency))
+        milestones = [args.latency_tasks, args.latency_tasks + args.tasks]
+        report = asyncio.run(worker_process(url, secret, args.workers, args.concurrency,
+                                            milestones))
         Path(out).write_text(json.dumps(report))
         return
 
@@ -184,12 +197,13 @@ def main() -> None:
         out = str(data_dir / "workers.json")
         workers = subprocess.Popen(
             [sys.executable, __file__, "--workers", str(args.workers), "--concurrency",
-             str(args.concurrency), "--worker-process", url, out, "-"],
+             str(args.concurrency), "--tasks", str(args.tasks), "--latency-tasks",
+             str(args.latency_tasks), "--worker-process", url, out, "-"],
             env=env, stdout=subprocess.PIPE, text=True)
         assert workers.stdout is not None
         if workers.stdout.readline().strip() != "ready":
             raise SystemExit("worker process did not start")
-        result = asyncio.run(drive(url, secret, args))
+        result = asyncio.run(drive(url, secret, args, workers))
         workers.send_signal(signal.SIGTERM)
         workers.wait(30)
         report = json.loads(Path(out).read_text())

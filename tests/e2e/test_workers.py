@@ -134,3 +134,29 @@ async def test_sigterm_finishes_short_work_and_hands_back_long_work(server_facto
     assert [e.payload["reason"] for e in events] == ["handed back by its worker"]
     assert worker.stats[0]["released"] == 1 and worker.stats[0]["completed"] == 1
     assert agent.status == "inactive"
+
+
+async def test_lease_kept_alive_through_long_silent_work(server_factory: Any) -> None:
+    """Work three times longer than the lease, with no progress reports and heartbeats
+    too rare to help: the worker's lease keeper extends the lease, nothing is requeued."""
+    from server.client import Task
+    from server.worker import TaskContext, Worker
+
+    server = await server_factory(tasks={"lease_seconds": 1.0, "maintenance_interval_seconds": 0.1},
+                                  agents={"heartbeat_interval_seconds": 30})
+
+    async def silent(task: Task, ctx: TaskContext) -> str:
+        await asyncio.sleep(3.0)
+        return "still mine"
+
+    async with client_for(server) as client:
+        worker = Worker("dev_agent", silent, client=client, claim_wait=1)
+        job = asyncio.create_task(worker.run())
+        await worker.wait_started()
+        task = await client.tasks.create("bugfix")
+        final = await client.tasks.wait(task.id, timeout=15)
+        worker.request_stop()
+        await job
+        requeued = await client.events.list(0, task_id=task.id, types="task.requeued")
+    assert final.status == "completed" and final.result == "still mine"
+    assert final.attempts == 1 and list(requeued) == [] and worker.stats.lease_lost == 0
