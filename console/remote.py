@@ -278,6 +278,16 @@ def _records_in(body: Any) -> list[dict[str, Any]]:
     return [body]
 
 
+def _or_none(convert: Callable[[Any], T], data: Any) -> T | None:
+    """``convert(data)``, or None if there is no data or it does not convert."""
+    if data is None:
+        return None
+    try:
+        return convert(data)
+    except BackendError:
+        return None
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     """Mark a shared read's failure as seen: its callers got it (or went away)."""
     if not task.cancelled():
@@ -382,11 +392,12 @@ class RemoteBackend(Backend):
         while len(self._last_good) > 512:
             self._last_good.popitem(last=False)
 
-    def _last_known(self, id_key: str, ident: str) -> dict[str, Any] | None:
-        """The newest record with ``id_key == ident`` among the answers kept for 429s."""
+    def _last_known(self, id_key: str, ident: str, shape: str) -> dict[str, Any] | None:
+        """The newest record with ``id_key == ident`` among the answers kept for 429s;
+        ``shape`` is a key only that kind of record has (a task also has a ``run_id``)."""
         for body in reversed(self._last_good.values()):
             for item in _records_in(body):
-                if item.get(id_key) == ident:
+                if item.get(id_key) == ident and shape in item:
                     return item
         return None
 
@@ -753,26 +764,25 @@ class RemoteBackend(Backend):
 
     def _approval_after(self, approval_id: str, status: str, *, response: Any = None,
                         reason: str | None = None) -> Approval:
-        known = self._last_known("approval_id", approval_id)
-        base = approval_from_json(known) if known else Approval(
-            approval_id=approval_id, kind="task", priority="P2")
+        base = _or_none(approval_from_json, self._last_known("approval_id", approval_id, "kind")
+                        ) or Approval(approval_id=approval_id, kind="task", priority="P2")
         return msgspec.structs.replace(base, status=status, decided_by=self.actor_name,
                                        decided_at=self.clock.now(), response=response,
                                        rejection_reason=reason)
 
     def _task_after(self, task_id: str, ack: Any) -> Task:
-        known = self._last_known("id", task_id)
-        base = task_from_json(known) if known else Task(
-            id=task_id, type="", priority="P2", status="pending", assigned_agent="")
+        base = _or_none(task_from_json, self._last_known("task_id", task_id, "assigned_agent")
+                        ) or Task(id=task_id, type="", priority="P2", status="pending",
+                                  assigned_agent="")
         return msgspec.structs.replace(base, status=ack.status or base.status,
                                        priority=ack.priority or base.priority)
 
     def _run_after(self, run_id: str, status: str, *, orchestration_id: str = "",
                    message: str | None = None) -> Run:
-        known = self._last_known("run_id", run_id)
-        base = run_from_json(known) if known else Run(
-            run_id=run_id, orchestration_id=orchestration_id,
-            orchestration_name=orchestration_id, status=status, message=message)
+        base = _or_none(run_from_json, self._last_known("run_id", run_id, "orchestration_id")
+                        ) or Run(run_id=run_id, orchestration_id=orchestration_id,
+                                 orchestration_name=orchestration_id, status=status,
+                                 message=message)
         return msgspec.structs.replace(base, status=status)
 
     async def approve(self, approval_id: str, *, response: Any = None) -> Approval:
@@ -834,7 +844,7 @@ class RemoteBackend(Backend):
         """Events after ``after_seq`` (None: from now) over SSE, in coalesced batches, with
         connection-state items; see the module docstring for the reconnect rules."""
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=10_000)
-        reader = asyncio.create_task(self._read_stream(after_seq, queue.put),
+        reader = asyncio.create_task(self._read_stream(after_seq, queue),
                                      name=f"switchboard-remote-stream {self.address}")
         self._readers.add(reader)
         reader.add_done_callback(self._readers.discard)
@@ -855,6 +865,10 @@ class RemoteBackend(Backend):
                 if kind == "error":
                     self.state = ConnectionState.DISCONNECTED
                     raise value
+                if kind == "end":  # the backend was closed
+                    self.state = ConnectionState.DISCONNECTED
+                    yield StreamItem([], self.state, delivered or self.last_seq)
+                    return
                 batch: list[Event] = [value]
                 if coalesce > 0:
                     await asyncio.sleep(coalesce)
@@ -874,10 +888,12 @@ class RemoteBackend(Backend):
                 await reader
 
     async def _read_stream(self, after: int | None,
-                           put: Callable[[tuple[str, Any]], Awaitable[None]]) -> None:
-        """Connect, read, reconnect: puts ("event", Event), ("state", (state, seq)) and, on
-        a failure that retrying cannot fix, ("error", BackendError) and returns."""
+                           queue: asyncio.Queue[tuple[str, Any]]) -> None:
+        """Connect, read, reconnect: puts ("event", Event), ("state", (state, seq)), on a
+        failure that retrying cannot fix ("error", BackendError), and ("end", None) once the
+        backend is closed."""
         loop = asyncio.get_running_loop()
+        put = queue.put
         last = after
         state: ConnectionState | None = None
         failing_since: float | None = None
@@ -931,6 +947,10 @@ class RemoteBackend(Backend):
         except Exception as exc:  # never vanish: the consumer raises it
             log.exception("event stream reader failed")
             await put(("error", exc))
+        finally:
+            if self._closed:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(("end", None))
 
     async def _connect_once(self, last: int,
                             announce: Callable[[ConnectionState], Awaitable[None]]
@@ -952,7 +972,13 @@ class RemoteBackend(Backend):
                     return  # too slow for the server: reconnect from our own last seq
                 if message.id is None or not message.data:
                     continue
-                yield event_from_json(_decode(message.data))
+                try:
+                    yield event_from_json(_decode(message.data))
+                except (BackendError, msgspec.DecodeError) as exc:
+                    # keep the seq (no gap, no reconnect loop on one bad frame); show it raw
+                    log.error("undecodable event %s from %s: %s", message.id, self.address, exc)
+                    yield Event(seq=int(message.id), event_type=message.event, timestamp=0.0,
+                                payload={"undecodable": message.data[:500]})
 
 
 __all__ = [

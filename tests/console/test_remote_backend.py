@@ -51,15 +51,16 @@ SKIP = {
 }
 
 
-def world_config(tmp_path: Path) -> Config:
-    """The console test world's orchestrations, plus a JWT secret for the API."""
+def world_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
+    """The console test world's orchestrations, plus a JWT secret for the API (and rate
+    limits off unless ``sections`` say otherwise)."""
     orch_dir = tmp_path / "orchestrations"
     orch_dir.mkdir(exist_ok=True)
     (orch_dir / "review.toml").write_text(REVIEW_TOML, encoding="utf-8")
     (orch_dir / "broken.toml").write_text(BROKEN_TOML, encoding="utf-8")
+    sections.setdefault("rate_limits", {"enabled": False})
     return make_config(tmp_path / "data", orchestrations={"dir": str(orch_dir), "watch": False},
-                       storage={"synchronous": "OFF"}, auth={"jwt_secret": SECRET},
-                       rate_limits={"enabled": False})
+                       storage={"synchronous": "OFF"}, auth={"jwt_secret": SECRET}, **sections)
 
 
 @dataclass
@@ -393,6 +394,41 @@ async def test_unreachable_server_is_a_503_not_a_crash(world: World) -> None:
     world.server.runner = (await serve(world.engine, port)).runner  # for the fixture's stop
 
 
+async def test_rate_limits_share_reads_keep_the_last_answer_and_never_fail_a_done_action(
+        tmp_path: Path, fixed_ids: FixedIds) -> None:
+    """Seed 003's limits count every request (5 approval reads a minute by default): reads in
+    flight together share one request, a 429 on a read answers with the last answer, and an
+    approval that went through is reported as done even if reading it back is refused."""
+    limits = {"enabled": True, "endpoints": {"GET /approvals/*": "2/minute"}}
+    engine = Engine(world_config(tmp_path, rate_limits=limits), clock=ManualClock(START),
+                    run_maintenance=False)
+    await engine.start()
+    data = await seed(engine)
+    server = await serve(engine)  # its limiter runs on the engine's manual clock: no refill
+    remote = RemoteBackend(server.url, server.token(), clock=engine.clock)
+    try:
+        together = await asyncio.gather(*(remote.pending_approvals() for _ in range(5)))
+        assert all(norm(answer) == norm(together[0]) for answer in together)
+        assert len(together[0]) == 3
+        await remote.pending_approvals()  # the second (and last) request of the minute
+        assert remote.rate_limited_until == 0.0  # so the five above were one request
+        kept = await remote.pending_approvals()  # refused: the last answer instead
+        assert norm(kept) == norm(together[0])
+        assert remote.rate_limited_until > asyncio.get_running_loop().time()
+
+        with pytest.raises(BackendError) as err:  # nothing to fall back on
+            await remote.approval(data["p0"].approval_id)
+        assert err.value.status == 429 and "Rate limit exceeded" in err.value.detail
+
+        approved = await remote.approve(data["p1"].approval_id)  # its read-back is refused
+        assert (approved.status, approved.decided_by) == ("approved", "operator")
+        assert (approved.task_id, approved.priority) == (data["p1"].id, "P1")
+        assert (await engine.approvals.get(data["p1"].approval_id)).status == "approved"
+    finally:
+        await remote.close()
+        await server.stop()
+
+
 # -- the live stream -----------------------------------------------------------------------
 
 
@@ -473,6 +509,16 @@ async def test_stream_from_now_then_resume_where_the_app_left_off(world: World) 
         await second.wait_for(lambda: second.seqs == more)
     finally:
         await second.stop()
+
+
+async def test_closing_the_backend_ends_its_stream_as_disconnected(world: World) -> None:
+    backend = RemoteBackend(world.server.url, world.server.token())
+    stream = Collector(backend)
+    await stream.wait_for(lambda: stream.states == [ConnectionState.CONNECTED])
+    await backend.close()
+    await asyncio.wait_for(stream._task, 2.0)  # the stream ends by itself
+    assert stream.states == [ConnectionState.CONNECTED, ConnectionState.DISCONNECTED]
+    assert stream.error is None and backend.state == ConnectionState.DISCONNECTED
 
 
 async def test_stream_survives_a_server_restart_without_gap_or_duplicate(
