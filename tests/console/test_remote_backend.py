@@ -645,6 +645,54 @@ async def move_to(pilot: Any, key: str) -> None:
     assert table.current_key == key
 
 
+def screen_text(app: Any) -> list[str]:
+    """What the terminal shows, as text lines (the way ``export_screenshot`` renders it)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
+                      force_terminal=True, color_system=None, record=True)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
+
+
+WALK = [["1"], ["2"], ["2", "enter"], ["3"], ["3", "j", "j", "enter"], ["4"], ["4", "enter"],
+        ["5"], ["5", "G", "f"], ["6"], ["7"]]
+
+
+async def walk_every_screen(app: Any) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await quiet(pilot)
+        for keys in WALK:
+            await pilot.press(*keys)
+            await quiet(pilot)
+            seen[" ".join(keys)] = screen_text(app)
+            while len(app.screen_stack) > 1:
+                await pilot.press("escape")
+                await quiet(pilot)
+    return seen
+
+
+async def test_every_screen_shows_the_same_in_both_modes(served: tuple[Server, dict[str, Any]]
+                                                         ) -> None:
+    """Screens cannot tell the backends apart: each view, detail and the gate form render
+    the same text in-process and attached (but the header's address)."""
+    from console.app import build_app
+
+    server, _ = served
+    local_app = build_app(InProcessBackend(server.engine, Actor("operator", "admin")),
+                          clock=server.engine.clock, cursor_blink=False)
+    local = await walk_every_screen(local_app)
+    remote = await walk_every_screen(attached_app(server))
+    for keys in local:
+        here, there = local[keys], remote[keys]
+        assert "in-process" in here[0] and server.url in there[0], keys
+        assert there[1:] == here[1:], f"screen after {keys!r} differs"
+
+
 async def test_attach_mode_approval_workflow_by_keys(served: tuple[Server, dict[str, Any]]
                                                      ) -> None:
     from console.dialogs.gate_form import GateFormScreen
