@@ -208,7 +208,7 @@ async def test_sse_parser_handles_huge_lines_and_split_crlf(scripted: Scripted) 
         await response.write(b"id: 2\r")  # CR now, LF in the next chunk
         await asyncio.sleep(0.05)
         await response.write(b'\ndata: {"seq": 2, "event_type": "demo", "payload": {}}\r\n\r\n')
-        await asyncio.sleep(10)
+        await asyncio.sleep(0.3)  # hold the stream open while the client reads
         return response
 
     scripted.handle = stream  # type: ignore[method-assign]
