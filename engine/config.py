@@ -100,6 +100,9 @@ class AuthConfig(_Section):
 
 class RateLimitConfig(_Section):
     enabled: bool = True
+    # roles never limited: an admin console attached to a server polls far more than seed
+    # 003's per-endpoint limits allow, and admins are trusted operators
+    exempt_roles: list[Role] = ["admin"]
     default: str = "1000/hour"
     burst: str = "100/minute"
     endpoints: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS))
@@ -230,12 +233,17 @@ def parse_rate(text: str) -> tuple[int, float]:
     return number, seconds
 
 
+# Variables of the command-line clients (attach, run, worker), not server settings.
+CLIENT_VARIABLES = frozenset({"SWITCHBOARD_CONFIG", "SWITCHBOARD_TOKEN", "SWITCHBOARD_URL",
+                              "SWITCHBOARD_SUBJECT", "SWITCHBOARD_ROLE"})
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Map SWITCHBOARD_<SECTION>_<KEY> variables onto section/key pairs."""
     sections = sorted(Config.model_fields, key=len, reverse=True)
     out: dict[str, dict[str, Any]] = {}
     for name, value in env.items():
-        if not name.startswith("SWITCHBOARD_") or name == "SWITCHBOARD_CONFIG":
+        if not name.startswith("SWITCHBOARD_") or name in CLIENT_VARIABLES:
             continue
         rest = name.removeprefix("SWITCHBOARD_").lower()
         for section in sections:

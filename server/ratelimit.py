@@ -170,6 +170,7 @@ class RateLimiter:
         base_path: str = API_BASE,
     ) -> None:
         self.enabled = config.enabled
+        self.exempt_roles = frozenset(config.exempt_roles)
         self._clock: Clock = clock or SystemClock()
         self._max_buckets = max_buckets
         self._base = base_path

@@ -115,3 +115,8 @@ def test_example_documents_every_setting() -> None:
 
     data = tomllib.loads((ROOT / "config.example.toml").read_text())
     assert _keys(data) == _model_keys(Config)
+
+
+def test_client_variables_are_not_settings() -> None:
+    config = load_config(env={"SWITCHBOARD_TOKEN": "t", "SWITCHBOARD_URL": "http://x"})
+    assert config.server.port == 8000
