@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.signal import Signal
@@ -27,6 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from console.backend import Backend, BackendError, ConnectionState
 from console.commands import SwitchboardCommands
+from console.gcpolicy import IdleCollector
 from console.messages import ApprovalDecided, LiveUpdate
 from console.screens import MODE_SCREENS
 from engine.clock import Clock, SystemClock
@@ -120,6 +123,7 @@ class SwitchboardApp(App[int]):
         services: Sequence[Service] = (),
         cursor_blink: bool = True,
         event_buffer: int = 5000,
+        idle_gc: bool = True,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -139,6 +143,8 @@ class SwitchboardApp(App[int]):
         self._announce_pending: list[Event] = []
         self._quit_dialog_open = False
         self._services_started: list[Service] = []
+        self.last_input_at = 0.0
+        self.gc_policy = IdleCollector(lambda: self.last_input_at) if idle_gc else None
 
     # -- state shown in the header -----------------------------------------------------------
     @property
@@ -167,6 +173,9 @@ class SwitchboardApp(App[int]):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.gc_policy is not None:
+            self.gc_policy.start()
+            self.set_interval(1.0, self.gc_policy.tick, name="idle-gc")
         if self.console_config.keymap:
             self.set_keymap(dict(self.console_config.keymap))
         self.run_worker(self._startup(), name="startup", group="startup", exit_on_error=False)
@@ -193,7 +202,14 @@ class SwitchboardApp(App[int]):
                 self._apply_events(item.events, item.last_seq)
         self.connection_state = ConnectionState.DISCONNECTED
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_input_at = time.monotonic()
+        await super().on_event(event)
+
     async def on_unmount(self) -> None:
+        if self.gc_policy is not None:
+            self.gc_policy.stop()
         for service in reversed(self._services_started):
             try:
                 await service.stop()
@@ -402,8 +418,9 @@ class SwitchboardApp(App[int]):
 
 def build_app(backend: Backend, *, clock: Clock | None = None, config: ConsoleConfig | None = None,
               read_only: bool = False, server_address: str = "",
-              services: Sequence[Service] = (), cursor_blink: bool = True) -> SwitchboardApp:
+              services: Sequence[Service] = (), cursor_blink: bool = True,
+              idle_gc: bool = True) -> SwitchboardApp:
     """The factory the CLI and the tests use."""
     return SwitchboardApp(backend, clock=clock, config=config, read_only=read_only,
                           server_address=server_address, services=services,
-                          cursor_blink=cursor_blink)
+                          cursor_blink=cursor_blink, idle_gc=idle_gc)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from console.backend import TaskView
 from console.formatting import (
@@ -96,10 +96,10 @@ class AgentsScreen(ViewScreen):
         summary = ", ".join(f"{counts[h]} {h}" for h in HEALTH_RANK if counts.get(h))
         self.set_status(Text(f"{len(agents)} agents · {summary or 'none'} · enter opens"))
 
-    @on(DataTable.RowSelected, "#agents-table")
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(AgentDetailScreen(event.row_key.value))
+    @on(LiveTable.RowSelected, "#agents-table")
+    def _selected(self, event: LiveTable.RowSelected) -> None:
+        if event.row_key:
+            self.app.push_screen(AgentDetailScreen(event.row_key))
 
 
 class AgentDetailScreen(ViewScreen):
@@ -169,10 +169,10 @@ class AgentDetailScreen(ViewScreen):
                                       f" · {len(current.tasks)} running · "
                                       f"{failed.total} failed"))
 
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+    @on(LiveTable.RowSelected)
+    def _selected(self, event: LiveTable.RowSelected) -> None:
+        if event.row_key:
+            self.app.push_screen(TaskDetailScreen(event.row_key))
 
 
 __all__ = ["AgentDetailScreen", "AgentsScreen", "short_id"]

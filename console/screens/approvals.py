@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from console.backend import BackendError
 from console.formatting import age, cell, datetime_text, one_line, priority, short_id, status
@@ -200,11 +200,11 @@ class ApprovalsScreen(ViewScreen):
                 text.append(f": {a.rejection_reason}")
         preview.update(text)
 
-    @on(DataTable.RowHighlighted, "#approvals-table")
+    @on(LiveTable.RowHighlighted, "#approvals-table")
     def _highlighted(self) -> None:
         self._show_preview()
 
-    @on(DataTable.RowSelected, "#approvals-table")
+    @on(LiveTable.RowSelected, "#approvals-table")
     def _selected(self) -> None:
         if not self.history:
             self.action_open_form()

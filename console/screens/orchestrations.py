@@ -7,7 +7,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from console.backend import BackendError, NotAvailable, OrchestrationInfo
 from console.formatting import cell, display_path, one_line, short_id
@@ -87,7 +87,7 @@ class OrchestrationsScreen(ViewScreen):
                              (" · n starts a run" if self.backend.capabilities.runs else "")))
         self._preview()
 
-    @on(DataTable.RowHighlighted, "#orch-table")
+    @on(LiveTable.RowHighlighted, "#orch-table")
     def _preview(self) -> None:
         key = self.selected_id()
         item = self.items.get(key) if key else None

@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Label, Log, Static
+from textual.widgets import Label, Log, Static
 
 from console.backend import BackendError, NotAvailable
 from console.formatting import (
@@ -139,10 +139,10 @@ class RunsScreen(ViewScreen):
         summary = ", ".join(f"{counts[s]} {s}" for s in RUN_ORDER if counts.get(s))
         self.set_status(Text(f"{len(runs)} runs · {summary or 'none yet'} · enter opens"))
 
-    @on(DataTable.RowSelected, "#runs-table")
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(RunDetailScreen(event.row_key.value))
+    @on(LiveTable.RowSelected, "#runs-table")
+    def _selected(self, event: LiveTable.RowSelected) -> None:
+        if event.row_key:
+            self.app.push_screen(RunDetailScreen(event.row_key))
 
     def action_cancel_item(self) -> None:
         key = self.selected_id()

@@ -7,7 +7,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Label, Log, Static
+from textual.widgets import Label, Log, Static
 
 from console.backend import BackendError, TaskView
 from console.formatting import (
@@ -129,10 +129,10 @@ class TasksScreen(ViewScreen):
     def selected_id(self) -> str | None:
         return self.table.current_key
 
-    @on(DataTable.RowSelected, "#tasks-table")
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+    @on(LiveTable.RowSelected, "#tasks-table")
+    def _selected(self, event: LiveTable.RowSelected) -> None:
+        if event.row_key:
+            self.app.push_screen(TaskDetailScreen(event.row_key))
 
     def action_open(self) -> None:
         key = self.selected_id()
