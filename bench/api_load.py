@@ -86,7 +86,10 @@ async def fanout(stream_url: str, publish_url: str, headers: dict[str, str], sub
     all_in = asyncio.Event()
     expected = subscribers * events
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    # separate, unlimited pools: 100 open streams must not starve the publisher of sockets
+    async with aiohttp.ClientSession(timeout=timeout,
+                                     connector=aiohttp.TCPConnector(limit=0)) as session, \
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as publisher:
         ready = 0
         ready_event = asyncio.Event()
 
@@ -118,7 +121,7 @@ async def fanout(stream_url: str, publish_url: str, headers: dict[str, str], sub
             async with sem:
                 body = {"event_type": event_type, "source_agent": "bench",
                         "payload": {"i": i, "t": time.time()}}
-                async with session.post(publish_url, json=body, headers=headers) as r:
+                async with publisher.post(publish_url, json=body, headers=headers) as r:
                     await r.read()
 
         await asyncio.gather(*(publish(i) for i in range(events)))
