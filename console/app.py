@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from console.backend import Backend, BackendError, ConnectionState
 from console.commands import SwitchboardCommands
+from console.formatting import set_monochrome
 from console.gcpolicy import IdleCollector
 from console.messages import ApprovalDecided, LiveUpdate
 from console.screens import MODE_SCREENS
@@ -126,6 +127,7 @@ class SwitchboardApp(App[int]):
         idle_gc: bool = True,
     ) -> None:
         super().__init__()
+        set_monochrome(self.no_color)
         self.backend = backend
         self.clock: Clock = clock or SystemClock()
         self.console_config = config or ConsoleConfig()

@@ -55,10 +55,28 @@ STATUS_STYLES = {
 PRIORITY_STYLES = {"P0": "bold reverse $error", "P1": "bold $error", "P2": "", "P3": "dim"}
 
 
+_ATTRIBUTES = frozenset({"bold", "dim", "italic", "reverse", "underline", "strike"})
+_monochrome = False
+
+
+def set_monochrome(value: bool) -> None:
+    """NO_COLOR: drop colours from cell styles, keep bold/reverse/dim (Textual would turn red
+    into a dark grey that is hard to read on a dark background)."""
+    global _monochrome
+    _monochrome = value
+
+
 def _style(style: str) -> str:
+    if _monochrome:
+        return " ".join(t for t in style.split() if t in _ATTRIBUTES)
     # Text styles cannot use Textual's $variables; map them to plain colour names.
     return (style.replace("$warning", "yellow").replace("$accent", "cyan")
             .replace("$success", "green").replace("$error", "red"))
+
+
+def tint(style: str) -> str:
+    """A Rich style string with colours dropped under NO_COLOR (attributes kept)."""
+    return _style(style)
 
 
 def cell(value: Any, style: str = "") -> Text:

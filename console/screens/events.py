@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Log
 
-from console.formatting import clock_text, event_summary
+from console.formatting import clock_text, event_summary, tint
 from console.messages import LiveUpdate
 from console.screens.base import ViewScreen
 from engine.models import Event
@@ -135,7 +135,7 @@ class EventsScreen(ViewScreen):
             mode = Text(" TAIL ", style="bold reverse")
         else:
             more = f", {self.unseen} new below" if self.unseen else ""
-            mode = Text(f" SCROLLED{more} - t returns to the tail ", style="bold reverse yellow")
+            mode = Text(f" SCROLLED{more} - t returns to the tail ", style=tint("bold reverse yellow"))
         self.set_status(Text.assemble(mode, f" {self.shown:,} events shown · last seq "
                                             f"{self.last_seq}"))
 

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from console.backend import BackendError, NotAvailable, OrchestrationInfo
-from console.formatting import cell, display_path, one_line, short_id
+from console.formatting import cell, display_path, one_line, short_id, tint
 from console.screens.base import ViewScreen, matches_words
 from console.widgets.live_table import Col, LiveTable
 
@@ -105,7 +105,7 @@ class OrchestrationsScreen(ViewScreen):
                     text.append(f" · version {item.version}", style="dim")
                 text.append("\n")
             for problem in item.problems:
-                text.append("error: ", style="bold red")
+                text.append("error: ", style=tint("bold red"))
                 text.append(problem + "\n")
         self.query_one("#orch-preview-text", Static).update(text)
 

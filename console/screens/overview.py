@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
 from console.backend import Overview
-from console.formatting import clock_text, event_summary
+from console.formatting import clock_text, event_summary, tint
 from console.screens.base import ViewScreen
 from engine.models import PRIORITIES
 
@@ -32,7 +32,7 @@ def spark(values: list[float], width: int) -> Text:
         return Text("collecting…", style="dim")
     top = max(values) or 1.0
     chars = [BLOCKS[max(1, round(v / top * 8))] if v > 0 else "▁" for v in values]
-    return Text(" " * (width - len(chars)) + "".join(chars), style="cyan")
+    return Text(" " * (width - len(chars)) + "".join(chars), style=tint("cyan"))
 
 
 class OverviewScreen(ViewScreen):
@@ -121,14 +121,14 @@ class OverviewScreen(ViewScreen):
         for prio in PRIORITIES:
             bucket = data.tasks_by_priority.get(prio, {})
             waiting_n, running_n = bucket.get("waiting", 0), bucket.get("processing", 0)
-            style = "bold red" if prio in ("P0", "P1") and waiting_n else ""
+            style = tint("bold red") if prio in ("P0", "P1") and waiting_n else ""
             left.append([Text(prio, style="bold"), Text(f"{waiting_n:,}", style=style),
                          Text(f"{running_n:,}")])
         right: list[list[Text]] = []
         by_status = data.tasks_by_status
         for key, label in STATE_COLUMNS:
             count = by_status.get(key, 0)
-            style = "bold red" if key == "failed" and count else ("" if count else "dim")
+            style = tint("bold red") if key == "failed" and count else ("" if count else "dim")
             right.append([Text(label, style=style), Text(f"{count:,}", style=style)])
         ended = by_status.get("cancelled", 0) + by_status.get("rejected", 0)
         right.append([Text("cancelled/rej", style="" if ended else "dim"), Text(f"{ended:,}")])
@@ -142,8 +142,8 @@ class OverviewScreen(ViewScreen):
         for state in HEALTH_ORDER:
             count = data.agents_by_health.get(state, 0)
             if count or state in ("healthy", "degraded", "unhealthy", "offline"):
-                style = {"degraded": "yellow", "unhealthy": "bold red", "offline": "red"}.get(
-                    state, "") if count else "dim"
+                style = tint({"degraded": "yellow", "unhealthy": "bold red", "offline": "red"}
+                             .get(state, "")) if count else "dim"
                 health.append(f"{state} {count}  ", style=style)
         self.query_one("#ov-agents", Static).update(health)
         runs = Text()
@@ -152,7 +152,7 @@ class OverviewScreen(ViewScreen):
         else:
             for state in RUN_ORDER:
                 count = data.runs_by_status.get(state, 0)
-                style = {"paused": "bold yellow", "failed": "bold red"}.get(state, "") \
+                style = tint({"paused": "bold yellow", "failed": "bold red"}.get(state, "")) \
                     if count else "dim"
                 runs.append(f"{state} {count}  ", style=style)
         self.query_one("#ov-runs", Static).update(runs)

@@ -26,6 +26,7 @@ from console.formatting import (
     pretty_json,
     short_id,
     status,
+    tint,
 )
 from console.messages import LiveUpdate
 from console.screens.base import ViewScreen, matches_words, parse_filter
@@ -307,9 +308,9 @@ class RunDetailScreen(ViewScreen):
         if run.status == "paused" and run.human_input_required:
             prompt = run.human_input_required.get("prompt") or "input required"
             info.append(f"\nWAITING FOR INPUT: {one_line(prompt, 160)} - press f to answer",
-                        style="bold yellow")
+                        style=tint("bold yellow"))
         if run.error:
-            info.append(f"\nerror: {one_line(run.error, 200)}", style="bold red")
+            info.append(f"\nerror: {one_line(run.error, 200)}", style=tint("bold red"))
         if run.message:
             info.append(f"\nmessage: {one_line(run.message, 160)}", style="dim")
         self.query_one("#run-info", Static).update(info)

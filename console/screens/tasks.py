@@ -23,6 +23,7 @@ from console.formatting import (
     short_id,
     sla_left,
     task_status,
+    tint,
 )
 from console.messages import LiveUpdate
 from console.screens.base import ViewScreen, matches_words, parse_filter
@@ -295,7 +296,7 @@ class TaskDetailScreen(ViewScreen):
         if task.run_id:
             row("run", f"{task.run_id} step {task.step_id}")
         if task.error:
-            row("error", Text(one_line(task.error, 300), style="bold red"))
+            row("error", Text(one_line(task.error, 300), style=tint("bold red")))
         self.query_one("#task-info", Static).update(info)
         body = f"payload:\n{pretty_json(task.payload)}"
         if task.result is not None:

@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from console.backend import ConnectionState
-from console.formatting import clock_text
+from console.formatting import clock_text, tint
 
 if TYPE_CHECKING:
     from console.app import SwitchboardApp
@@ -60,13 +60,13 @@ class StatusHeader(Widget):
         waiting = app.approvals_waiting
         if waiting:
             badge = Text(f" {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ",
-                         style="bold reverse yellow")
+                         style=tint("bold reverse yellow"))
         else:
             badge = Text("no approvals waiting", style="dim")
         clock = Text(clock_text(app.clock.now()) + " UTC ", style="")
         address = app.server_address
         right_parts: list[Text] = []
-        state_text = Text(str(state), style=STATE_STYLES.get(state, ""))
+        state_text = Text(str(state), style=tint(STATE_STYLES.get(state, "")))
         full = Text("  ").join([Text(address, style="dim"), state_text, badge, clock])
         if left.cell_len + full.cell_len + 1 <= width:
             right_parts = [full]

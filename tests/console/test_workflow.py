@@ -290,3 +290,61 @@ async def test_live_updates_diff_rows_and_announce(world: World) -> None:
         assert screen.table.current_key == cursor_key  # the cursor stays on its row
         assert app.approvals_waiting == 4
         assert any("approval" in n.title.lower() for n in app._notifications)
+
+
+async def test_runs_view_without_orchestrations(world: World, monkeypatch: Any) -> None:
+    engine, _ = world
+    with monkeypatch.context() as patch:
+        patch.delattr(engine, "runs")
+        app = app_for(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("2")
+            await settle(pilot)
+            text = str(app.screen.query_one("#runs-unavailable").render())
+            assert "orchestrations not available" in text
+            keys = {b.binding.action for b in app.screen.active_bindings.values()}
+            assert not keys & {"cancel_item", "retry_item", "resume_run"}
+
+
+async def test_pause_holds_updates_until_resumed(world: World) -> None:
+    engine, _ = world
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TasksScreen)
+        await pilot.press("p")
+        task, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+        await pilot.pause(0.5)
+        assert task.id not in screen.table.keys()
+        assert "PAUSED" in str(screen.query_one("#status-line").render())
+        await pilot.press("p")
+        await settle(pilot)
+        assert task.id in screen.table.keys()
+
+
+async def test_events_tail_marker(world: World) -> None:
+    from console.screens.events import EventsScreen
+
+    engine, _ = world
+    app = app_for(engine)
+    async with app.run_test(size=(80, 12)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EventsScreen)
+        assert "TAIL" in str(screen.query_one("#status-line").render())
+        await pilot.press("k", "k")
+        await engine.tasks.create(TaskSpec(type="bugfix"))
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if screen.unseen:
+                break
+        status = str(screen.query_one("#status-line").render())
+        assert "SCROLLED" in status and "new below" in status
+        await pilot.press("t")
+        assert "TAIL" in str(screen.query_one("#status-line").render())
