@@ -1,0 +1,123 @@
+"""The whole product as an operator meets it: ``switchboard up --demo`` in tmux at 80x24.
+
+Walk every screen with keys, approve a task from the inbox, check through the same
+process's API that the decision landed, then quit (with its confirmation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from engine.config import load_config
+from server.auth import Authenticator
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "tmux-e2e-secret-0123456789-abcdefghijklmnop"
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
+                                reason="tmux is not installed (.ci/run installs it)")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-p", "-t", session)
+
+
+async def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    shown = ""
+    while time.monotonic() < deadline:
+        shown = screen(session)
+        if text in shown:
+            return shown
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; screen:\n{shown}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
+    session = f"sb-e2e-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    command = (f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} "
+               f"--port {port}; sleep 0.5")
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT),
+         "-e", f"ORCHESTRATOR_JWT_SECRET={SECRET}", "-e", "TERM=xterm-256color", command)
+    auth = Authenticator(load_config(env={"ORCHESTRATOR_JWT_SECRET": SECRET}).auth)
+    headers = {"Authorization": f"Bearer {auth.mint('e2e', 'admin')}"}  # admins are not rate limited
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        await wait_for(session, "Switchboard ▸ Overview")
+        await wait_for(session, "connected")
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.post(f"{base}/tasks", json={
+                    "type": "deployment", "priority": "P1",
+                    "payload": {"service": "tmux-e2e"}}) as r:
+                created = await r.json()
+            approval_id = created["task"]["approval_id"]
+            # walk every screen
+            for key, title in [("2", "Runs"), ("3", "Tasks"), ("4", "Agents"),
+                               ("6", "Events"), ("7", "Orchestrations"), ("1", "Overview")]:
+                tmux("send-keys", "-t", session, key)
+                await wait_for(session, f"Switchboard ▸ {title}")
+            # the inbox: find our approval by its id and approve it
+            tmux("send-keys", "-t", session, "5")
+            await wait_for(session, "Switchboard ▸ Approvals")
+            tmux("send-keys", "-t", session, "/")
+            await asyncio.sleep(0.3)
+            tmux("send-keys", "-t", session, approval_id[-8:], "Enter")
+            await wait_for(session, "service=tmux-e2e")
+            await wait_for(session, f"filter: {approval_id[-8:]}")
+            await asyncio.sleep(0.5)
+            tmux("send-keys", "-t", session, "a")
+            decided = None
+            for _ in range(50):
+                async with http.get(f"{base}/approvals/{approval_id}") as r:
+                    decided = (await r.json())["approval"]
+                if decided["status"] != "pending":
+                    break
+                await asyncio.sleep(0.2)
+            assert decided is not None and decided["status"] == "approved", screen(session)
+            assert decided["approved_by"] == getpass.getuser()
+            async with http.get(f"{base}/tasks/{created['task_id']}") as r:
+                assert (await r.json())["task"]["status"] in ("assigned", "in_progress",
+                                                              "completed", "failed")
+        # quit: q goes back to the top view, then asks; y confirms
+        for _ in range(4):
+            if "Quit Switchboard?" in screen(session):
+                break
+            tmux("send-keys", "-t", session, "q")
+            await asyncio.sleep(0.4)
+        await wait_for(session, "Quit Switchboard?")
+        tmux("send-keys", "-t", session, "y")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the server still listens after quitting")
+        log = (tmp_path / "switchboard.log").read_text()
+        assert "engine stopped" in log
+    finally:
+        tmux("kill-session", "-t", session)
+    assert (tmp_path / "switchboard.db").is_file()
