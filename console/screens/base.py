@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -265,6 +265,21 @@ class ViewScreen(Screen[None]):
             root = self.is_attached and len(self.sb_app.screen_stack) <= 1
             return (action == "quit_root") == root
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """In read-only mode, a key bound to an action says it is refused (the binding itself
+        is hidden and inactive, so without this the key would do nothing, silently)."""
+        if not self.sb_app.read_only:
+            return
+        for _node, bindings in self._binding_chain:
+            for binding in bindings.key_to_bindings.get(event.key, ()):
+                name = binding.action.split("(", 1)[0].split(".")[-1]
+                if name in MUTATING_ACTIONS:
+                    self.notify(f"read-only mode: {binding.description or name} is disabled",
+                                severity="warning", timeout=3)
+                    event.stop()
+                    event.prevent_default()
+                    return
 
     def refuse_if_read_only(self, what: str) -> bool:
         if self.sb_app.read_only:

@@ -86,8 +86,8 @@ class OverviewScreen(ViewScreen):
     async def reload(self) -> None:
         data = await self.backend.overview()
         self._show(data)
-        room = self.query_one("#ov-events-text", Static).size.height or \
-            max(self.app.size.height - 19, 3)
+        pane_height = self.query_one("#ov-events").size.height
+        room = max(pane_height - 2, 3) if pane_height else max(self.app.size.height - 21, 3)
         events = list(self.sb_app.recent_events)[-room:]
         if len(events) < room:
             events = await self.backend.recent_events(room)

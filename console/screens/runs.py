@@ -51,6 +51,7 @@ STEP_COLUMNS = [
     Col("dur", "TIME", 6, right=True),
 ]
 RUN_ORDER = {"paused": 0, "running": 1, "failed": 2, "completed": 3, "cancelled": 4}
+SORTS = ("status", "newest", "cost")
 
 
 def current_step(run: Run) -> str:
@@ -81,18 +82,26 @@ class RunsScreen(ViewScreen):
     MIN_RELOAD_INTERVAL = 0.75
     FILTER_HINT = "words, status:paused orch:ID"
     HELP = ("Orchestration runs: waiting (paused at a human gate) first, then running, failed, "
-            "finished; newest first within each. enter opens a run's steps, state and live "
-            "stream. C cancels, R retries a failed run, f answers a waiting run's gate.")
+            "finished; newest first within each (s cycles the order: status, newest, cost). "
+            "enter opens a run's steps, state and live stream. C cancels, R retries a failed "
+            "run, f answers a waiting run's gate.")
 
     BINDINGS = [
         Binding("C", "cancel_item", "cancel", id="runs.cancel"),
         Binding("R", "retry_item", "retry", id="runs.retry"),
         Binding("f", "resume_run", "answer", id="runs.resume"),
+        Binding("s", "sort", "sort", id="runs.sort"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.runs: dict[str, Run] = {}
+        self.sort = SORTS[0]
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.notify(f"runs sorted by {self.sort}", timeout=2)
+        self.request_reload(immediate=True)
 
     def compose_body(self) -> ComposeResult:
         yield LiveTable(RUN_COLUMNS, cap=1000, id="runs-table")
@@ -130,7 +139,12 @@ class RunsScreen(ViewScreen):
         runs = [r for r in runs if matches_words(words, r.run_id, r.orchestration_id,
                                                  r.orchestration_name, r.status,
                                                  current_step(r))]
-        runs.sort(key=lambda r: (RUN_ORDER.get(r.status, 9), -r.created_at))
+        if self.sort == "newest":
+            runs.sort(key=lambda r: -r.created_at)
+        elif self.sort == "cost":
+            runs.sort(key=lambda r: (-r.cost_usd, -r.created_at))
+        else:
+            runs.sort(key=lambda r: (RUN_ORDER.get(r.status, 9), -r.created_at))
         self.runs = {r.run_id: r for r in runs}
         now = self.now
         self.table.sync([run_row(r, now) for r in runs])
@@ -138,7 +152,8 @@ class RunsScreen(ViewScreen):
         for r in runs:
             counts[r.status] = counts.get(r.status, 0) + 1
         summary = ", ".join(f"{counts[s]} {s}" for s in RUN_ORDER if counts.get(s))
-        self.set_status(Text(f"{len(runs)} runs · {summary or 'none yet'} · enter opens"))
+        self.set_status(Text(f"{len(runs)} runs · {summary or 'none yet'} · by {self.sort} (s)"
+                             " · enter opens"))
 
     @on(LiveTable.RowSelected, "#runs-table")
     def _selected(self, event: LiveTable.RowSelected) -> None:

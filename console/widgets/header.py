@@ -26,6 +26,12 @@ STATE_STYLES = {
 }
 
 
+def compact_address(address: str) -> str:
+    """``http://127.0.0.1:8000/api/v1`` -> ``127.0.0.1:8000`` (the header is one line)."""
+    text = address.removeprefix("http://").removeprefix("https://")
+    return text.removesuffix("/").removesuffix("/api/v1")
+
+
 class StatusHeader(Widget):
     DEFAULT_CSS = """
     StatusHeader {
@@ -64,7 +70,7 @@ class StatusHeader(Widget):
         else:
             badge = Text("no approvals waiting", style="dim")
         clock = Text(clock_text(app.clock.now()) + " UTC ", style="")
-        address = app.server_address
+        address = compact_address(app.server_address)
         right_parts: list[Text] = []
         state_text = Text(str(state), style=tint(STATE_STYLES.get(state, "")))
         full = Text("  ").join([Text(address, style="dim"), state_text, badge, clock])
