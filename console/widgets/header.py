@@ -70,16 +70,14 @@ class StatusHeader(Widget):
         else:
             badge = Text("no approvals waiting", style="dim")
         clock = Text(clock_text(app.clock.now()) + " UTC ", style="")
-        address = compact_address(app.server_address)
-        right_parts: list[Text] = []
         state_text = Text(str(state), style=tint(STATE_STYLES.get(state, "")))
-        full = Text("  ").join([Text(address, style="dim"), state_text, badge, clock])
-        if left.cell_len + full.cell_len + 1 <= width:
-            right_parts = [full]
-        else:
-            short = Text("  ").join([state_text, badge, clock])
-            right_parts = [short]
-        right = right_parts[0]
+        right = Text("  ").join([state_text, badge, clock])
+        # the address as given if it fits, then without scheme and /api/v1, then not at all
+        for address in (app.server_address, compact_address(app.server_address)):
+            full = Text("  ").join([Text(address, style="dim"), state_text, badge, clock])
+            if address and left.cell_len + full.cell_len + 1 <= width:
+                right = full
+                break
         gap = max(width - left.cell_len - right.cell_len, 1)
         line = Text.assemble(left, " " * gap, right)
         line.truncate(width)
