@@ -143,6 +143,9 @@ class SwitchboardApp(App[int]):
         self._resume_seq: int | None = None
         self._known_approvals: set[str] = set()
         self._announce_pending: list[Event] = []
+        self._announce_gap = 5.0
+        self._announced_at = 0.0
+        self._announce_timer: Any = None
         self._quit_dialog_open = False
         self._services_started: list[Service] = []
         self.last_input_at = 0.0
@@ -270,6 +273,23 @@ class SwitchboardApp(App[int]):
                 screen.post_message(update)
 
     def _announce(self, events: list[Event]) -> None:
+        """Toast (and bell) for new approvals: at most one toast per few seconds, the rest
+        gathered into the next one, so a burst does not bury the screen at 80x24."""
+        self._announce_pending.extend(events)
+        now = time.monotonic()
+        wait = self._announce_gap - (now - self._announced_at)
+        if wait > 0:
+            if self._announce_timer is None:
+                self._announce_timer = self.set_timer(wait, self._flush_announcements)
+            return
+        self._flush_announcements()
+
+    def _flush_announcements(self) -> None:
+        self._announce_timer = None
+        events, self._announce_pending = self._announce_pending, []
+        if not events:
+            return
+        self._announced_at = time.monotonic()
         if len(events) == 1:
             p = events[0].payload
             what = p.get("prompt") or p.get("reason") or "approval requested"

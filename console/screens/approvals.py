@@ -216,11 +216,7 @@ class ApprovalsScreen(ViewScreen):
     # -- actions ----------------------------------------------------------------------------
     def action_toggle_history(self) -> None:
         self.history = not self.history
-        table = self.table
-        table.specs = list(HISTORY_COLUMNS if self.history else APPROVAL_COLUMNS)
-        table._visible = []
-        table._rows, table._order = {}, []
-        table._apply_columns(self.size.width)
+        self.table.set_columns(HISTORY_COLUMNS if self.history else APPROVAL_COLUMNS)
         self.refresh_bindings()
         self.request_reload(immediate=True)
 

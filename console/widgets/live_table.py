@@ -165,6 +165,16 @@ class LiveTable(ScrollView, can_focus=True):
         self.scroll_to_cursor()
 
     # -- columns ----------------------------------------------------------------------------
+    def set_columns(self, columns: Sequence[Col]) -> None:
+        """Show different columns (rows are cleared: their cells follow the old columns)."""
+        self.specs = list(columns)
+        self._rows, self._order, self._index, self._versions = {}, [], {}, {}
+        self._visible, self._widths = [], []
+        self.cursor_row = 0
+        self._cache.clear()
+        if self.is_mounted:
+            self._apply_layout()
+
     def _layout(self, width: int) -> tuple[list[int], list[int]]:
         screen_width = self.app.size.width
         visible = [i for i, c in enumerate(self.specs) if screen_width >= c.min_screen]

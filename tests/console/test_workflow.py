@@ -348,3 +348,52 @@ async def test_events_tail_marker(world: World) -> None:
         assert "SCROLLED" in status and "new below" in status
         await pilot.press("t")
         assert "TAIL" in str(screen.query_one("#status-line").render())
+
+
+VIEW_KEYS = {
+    "1": "overview", "2": "runs", "3": "tasks", "4": "agents", "5": "approvals", "6": "events",
+    "7": "orchestrations",
+}
+
+
+async def test_every_key_on_every_view_keeps_the_app_alive(world: World) -> None:
+    """Press each binding of each view (and of its detail view), closing whatever opens."""
+    from console.screens.base import ViewScreen
+
+    engine, _ = world
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for view_key in VIEW_KEYS:
+            await pilot.press(view_key)
+            await settle(pilot)
+            for depth in (0, 1):
+                screen = app.screen
+                assert isinstance(screen, ViewScreen)
+                keys = sorted({key for _, bindings in screen._binding_chain
+                               for key, items in bindings.key_to_bindings.items()
+                               if any(b.id and b.action.split("(")[0].split(".")[-1] not in
+                                      ("back", "quit_root", "view", "request_quit")
+                                      for b in items)})
+                for key in keys:
+                    await pilot.press(key)
+                    await settle(pilot)
+                    while app.screen is not screen and len(app.screen_stack) > 1:
+                        await pilot.press("escape")
+                        await settle(pilot)
+                    if app.screen is not screen:
+                        break  # the key opened a detail view: explore it next round
+                assert app.is_running
+                if depth == 0:
+                    await pilot.press("enter")
+                    await settle(pilot)
+                    if not isinstance(app.screen, ViewScreen) or app.screen is screen:
+                        while len(app.screen_stack) > 1 and not isinstance(app.screen,
+                                                                           ViewScreen):
+                            await pilot.press("escape")
+                            await settle(pilot)
+                        break
+            while len(app.screen_stack) > 1:
+                await pilot.press("escape")
+                await settle(pilot)
+        assert app.is_running
