@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import logging
 import signal
 import sys
 from typing import Any
 
 from engine.config import Config
 from engine.tasks import Actor
+
+log = logging.getLogger("switchboard.console")
 
 
 def _operator_name() -> str:
@@ -26,9 +29,14 @@ def _operator_name() -> str:
 
 def _install_exit_signals(app: Any) -> None:
     loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        log.info("received %s: closing the console, then the engine", sig.name)
+        app.exit(0)
+
     for sig in (signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, app.exit, 0)
+            loop.add_signal_handler(sig, stop, sig)
 
 
 async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:

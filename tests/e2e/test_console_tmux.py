@@ -121,3 +121,25 @@ async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
     finally:
         tmux("kill-session", "-t", session)
     assert (tmp_path / "switchboard.db").is_file()
+
+
+async def test_dropped_terminal_stops_up_cleanly(tmp_path: Path) -> None:
+    """An SSH session that drops closes the terminal: SIGHUP must stop console, engine and
+    server in order (state committed), not leave a headless process behind."""
+    session = f"sb-hup-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT),
+         "-e", f"ORCHESTRATOR_JWT_SECRET={SECRET}",
+         f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} --port {port}")
+    try:
+        await wait_for(session, "Switchboard ▸ Overview")
+    finally:
+        tmux("kill-session", "-t", session)
+    log = tmp_path / "switchboard.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "engine stopped" not in log.read_text():
+        await asyncio.sleep(0.2)
+    text = log.read_text()
+    assert "received SIGHUP" in text and "engine stopped" in text
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
