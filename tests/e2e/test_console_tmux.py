@@ -81,12 +81,24 @@ async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
             # the inbox: find our approval by its id and approve it
             tmux("send-keys", "-t", session, "5")
             await wait_for(session, "Switchboard ▸ Approvals")
-            tmux("send-keys", "-t", session, "/")
-            await asyncio.sleep(0.3)
-            tmux("send-keys", "-t", session, approval_id[-8:], "Enter")
+            needle = approval_id[-8:]
+            for _attempt in range(3):  # the first key after a view switch can race its mount
+                tmux("send-keys", "-t", session, "/")
+                await asyncio.sleep(0.5)
+                tmux("send-keys", "-t", session, "-l", needle)
+                try:
+                    await wait_for(session, f"filter: {needle}", timeout=5)
+                    break
+                except AssertionError:
+                    tmux("send-keys", "-t", session, "Escape")
+                    await asyncio.sleep(0.3)
+                    tmux("send-keys", "-t", session, "Escape")
+                    tmux("send-keys", "-t", session, "5")
+                    await wait_for(session, "Switchboard ▸ Approvals")
+            tmux("send-keys", "-t", session, "Enter")
             await wait_for(session, "service=tmux-e2e")
-            await wait_for(session, f"filter: {approval_id[-8:]}")
             await asyncio.sleep(0.5)
+            assert "Switchboard ▸ Approvals" in screen(session), screen(session)
             tmux("send-keys", "-t", session, "a")
             decided = None
             for _ in range(50):
