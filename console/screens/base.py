@@ -262,9 +262,14 @@ class ViewScreen(Screen[None]):
         if action == "filter" and not self.FILTERABLE:
             return False
         if action in ("back", "quit_root"):
-            root = self.is_attached and len(self.sb_app.screen_stack) <= 1
-            return (action == "quit_root") == root
+            return (action == "quit_root") == self.is_root
         return True
+
+    @property
+    def is_root(self) -> bool:
+        """The bottom of its mode's stack (q quits there; elsewhere q goes back)."""
+        stack = self.sb_app.screen_stack
+        return not stack or stack[0] is self or not self.is_attached
 
     def on_key(self, event: events.Key) -> None:
         """In read-only mode, a key bound to an action says it is refused (the binding itself
@@ -291,7 +296,7 @@ class ViewScreen(Screen[None]):
         self.sb_app.action_request_quit()
 
     def action_back(self) -> None:
-        if len(self.sb_app.screen_stack) > 1:
+        if not self.is_root:
             self.dismiss()
         else:
             self.sb_app.action_request_quit()
@@ -299,7 +304,7 @@ class ViewScreen(Screen[None]):
     def action_escape(self) -> None:
         if self.filter_text:
             self.clear_filter()
-        elif len(self.sb_app.screen_stack) > 1:
+        elif not self.is_root:
             self.dismiss()
 
     def action_filter(self) -> None:
