@@ -18,8 +18,8 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("y", "confirm", "yes", id="dialog.yes"),
         Binding("n", "cancel", "no", id="dialog.no"),
         Binding("escape", "cancel", "cancel", id="dialog.cancel"),
-        Binding("left,h", "app.focus_previous", show=False),
-        Binding("right,l", "app.focus_next", show=False),
+        Binding("left,h", "app.focus_previous", show=False, id="dialog.left"),
+        Binding("right,l", "app.focus_next", show=False, id="dialog.right"),
     ]
 
     def __init__(self, title: str, body: str, *, confirm: str = "Confirm", cancel: str = "Cancel",

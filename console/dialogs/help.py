@@ -19,8 +19,8 @@ GLOBAL_NOTES = (
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "close", "close", id="help.close"),
-        Binding("j", "scroll('down')", show=False),
-        Binding("k", "scroll('up')", show=False),
+        Binding("j,down", "scroll('down')", show=False, id="help.down"),
+        Binding("k,up", "scroll('up')", show=False, id="help.up"),
     ]
 
     def __init__(self, screen: Screen[object]) -> None:

@@ -16,8 +16,10 @@ CHOICES = [("P0", "P0 critical"), ("P1", "P1 high"), ("P2", "P2 medium"), ("P3",
 class PriorityDialog(ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "cancel", id="dialog.cancel"),
-        Binding("0", "pick('P0')", show=False), Binding("1", "pick('P1')", show=False),
-        Binding("2", "pick('P2')", show=False), Binding("3", "pick('P3')", show=False),
+        Binding("0", "pick('P0')", show=False, id="priority.p0"),
+        Binding("1", "pick('P1')", show=False, id="priority.p1"),
+        Binding("2", "pick('P2')", show=False, id="priority.p2"),
+        Binding("3", "pick('P3')", show=False, id="priority.p3"),
     ]
 
     def __init__(self, current: str, subject: str) -> None:

@@ -70,7 +70,7 @@ class FilterBar(Input):
     FilterBar.-shown { display: block; }
     """
 
-    BINDINGS = [Binding("escape", "clear_filter", "clear", show=False)]
+    BINDINGS = [Binding("escape", "clear_filter", "clear", show=False, id="filter.clear")]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(compact=True, **kwargs)

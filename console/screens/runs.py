@@ -355,7 +355,8 @@ class RunDetailScreen(ViewScreen):
             self._stream(history)
         self.refresh_bindings()
         self.set_status(Text.assemble(f"run {short_id(run.run_id)} · ", status(run.status),
-                                      f" · {len(run.step_history)} steps"))
+                                      f" · {len(run.step_history)} step"
+                                      f"{'' if len(run.step_history) == 1 else 's'} done"))
 
     def action_cancel_item(self) -> None:
         if not self.refuse_if_read_only("cancel"):
