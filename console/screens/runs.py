@@ -15,6 +15,7 @@ from textual.widgets import Label, Log, Static
 
 from console.backend import BackendError, NotAvailable
 from console.formatting import (
+    STATUS_STYLES,
     age,
     cell,
     clock_text,
@@ -26,6 +27,7 @@ from console.formatting import (
     pretty_json,
     short_id,
     status,
+    tc,
     tint,
 )
 from console.messages import LiveUpdate
@@ -62,16 +64,16 @@ def current_step(run: Run) -> str:
     return "-"
 
 
-def run_row(run: Run, now: float) -> tuple[str, list[Text]]:
+def run_row(run: Run, now: float) -> tuple[str, list[tuple[str, str]]]:
     word = "waiting" if run.status == "paused" and run.human_input_required else run.status
     return run.run_id, [
-        cell(short_id(run.run_id)),
-        cell(run.orchestration_name or run.orchestration_id),
-        status(run.status) if word == run.status else cell(word, "bold yellow"),
-        cell(current_step(run)),
-        cell(money(run.cost_usd)),
-        cell(str(run.turns)),
-        cell(age(now - run.created_at)),
+        tc(short_id(run.run_id)),
+        tc(run.orchestration_name or run.orchestration_id),
+        tc(word, STATUS_STYLES.get(run.status, "") if word == run.status else "bold yellow"),
+        tc(current_step(run)),
+        tc(money(run.cost_usd)),
+        tc(str(run.turns)),
+        tc(age(now - run.created_at)),
     ]
 
 

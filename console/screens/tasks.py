@@ -11,8 +11,10 @@ from textual.widgets import Label, Log, Static
 
 from console.backend import BackendError, TaskView
 from console.formatting import (
+    PRIORITY_STYLES,
+    STATUS_STYLES,
+    TASK_STATUS_WORDS,
     age,
-    cell,
     clock_text,
     datetime_text,
     duration,
@@ -22,7 +24,9 @@ from console.formatting import (
     progress_bar,
     short_id,
     sla_left,
+    sla_parts,
     task_status,
+    tc,
     tint,
 )
 from console.messages import LiveUpdate
@@ -46,20 +50,20 @@ STATUS_ALIASES = {"running": "in_progress", "awaiting": "awaiting_approval", "do
                   "queued": "assigned", "waiting": "awaiting_approval"}
 
 
-def task_row(task: Task, now: float) -> tuple[str, list[Text]]:
+def task_row(task: Task, now: float) -> tuple[str, list[tuple[str, str]]]:
     final = task.status in TERMINAL_TASK_STATUSES
     agent = task.claimed_by or task.agent_id or task.assigned_agent
     prog = progress_bar(task.progress) if task.status in ("in_progress", "completed") else ""
     return task.id, [
-        cell(short_id(task.id)),
-        priority(task.priority),
-        cell(task.type),
-        task_status(task.status),
-        cell(short_id(agent, 14) if agent and agent.startswith("agent_") else agent),
-        cell(prog),
-        cell(age(now - task.created_at)),
-        sla_left(task.created_at, task.sla_target, now, final=final),
-        cell(f"{task.attempts}/{task.max_attempts}"),
+        tc(short_id(task.id)),
+        tc(task.priority, PRIORITY_STYLES.get(task.priority, "")),
+        tc(task.type),
+        tc(TASK_STATUS_WORDS.get(task.status, task.status), STATUS_STYLES.get(task.status, "")),
+        tc(short_id(agent, 14) if agent and agent.startswith("agent_") else agent),
+        tc(prog),
+        tc(age(now - task.created_at)),
+        tc(*sla_parts(task.created_at, task.sla_target, now, final=final)),
+        tc(f"{task.attempts}/{task.max_attempts}"),
     ]
 
 

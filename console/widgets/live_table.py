@@ -49,7 +49,8 @@ class Col:
     right: bool = False
 
 
-Row = tuple[str, Sequence[Text]]
+Cell = Text | tuple[str, str]  # a Text, or (plain text, style) which is cheaper to build
+Row = tuple[str, Sequence[Cell]]
 PAD = 1  # blank cells either side of each column
 
 
@@ -122,7 +123,7 @@ class LiveTable(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.specs = list(columns)
         self.cap = cap
-        self._rows: dict[str, tuple[Text, ...]] = {}
+        self._rows: dict[str, tuple[Cell, ...]] = {}
         self._versions: dict[str, int] = {}
         self._order: list[str] = []
         self._index: dict[str, int] = {}
@@ -139,13 +140,13 @@ class LiveTable(ScrollView, can_focus=True):
         return len(self._order)
 
     @property
-    def rows(self) -> dict[str, tuple[Text, ...]]:
+    def rows(self) -> dict[str, tuple[Cell, ...]]:
         return self._rows
 
     def keys(self) -> list[str]:
         return list(self._order)
 
-    def row_cells(self, key: str) -> tuple[Text, ...] | None:
+    def row_cells(self, key: str) -> tuple[Cell, ...] | None:
         return self._rows.get(key)
 
     def get_row_index(self, key: str) -> int:
@@ -218,7 +219,7 @@ class LiveTable(ScrollView, can_focus=True):
             self.truncated = 0
         cursor_key = self.current_key
         cursor_index = self.cursor_row
-        new_rows: dict[str, tuple[Text, ...]] = {}
+        new_rows: dict[str, tuple[Cell, ...]] = {}
         versions = self._versions
         changed = False
         for key, cells in rows:
@@ -251,11 +252,13 @@ class LiveTable(ScrollView, can_focus=True):
         self.refresh()
 
     # -- rendering --------------------------------------------------------------------------
-    def _line_text(self, cells: Sequence[Text]) -> Text:
+    def _line_text(self, cells: Sequence[Cell]) -> Text:
         line = Text(no_wrap=True, end="")
         pad = " " * PAD
         for i, width in zip(self._visible, self._widths, strict=True):
-            cell = cells[i] if i < len(cells) else Text("")
+            raw = cells[i] if i < len(cells) else ""
+            cell = raw if isinstance(raw, Text) else Text(raw[0], style=raw[1]) \
+                if isinstance(raw, tuple) else Text(str(raw))
             piece = cell.copy()
             piece.no_wrap = True
             piece.truncate(width, overflow="ellipsis", pad=True)
