@@ -246,7 +246,8 @@ def _slug(text: str) -> str:
     return slug or "inline"
 
 
-def _state_type(value: Any) -> str:
+def state_type(value: Any) -> str:
+    """The state-schema type name of a JSON value (inline parameters, generated defaults)."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -298,7 +299,7 @@ def normalise_inline(
         schema = data.get("state_schema")
         schema = dict(schema) if isinstance(schema, Mapping) else {}
         for key, value in parameters.items():
-            schema.setdefault(key, {"type": _state_type(value)})
+            schema.setdefault(key, {"type": state_type(value)})
         data["state_schema"] = schema
     return data
 

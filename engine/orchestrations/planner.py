@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.orchestrations.loader import state_type
+
 GENERATOR_LABEL = "[builtin offline generator: deterministic rules, no language model was called]"
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -106,22 +108,6 @@ def escape_braces(text: str, known: Iterable[str] = ()) -> str:
         else:
             out.append(part.replace("{", "{{").replace("}", "}}"))
     return "".join(out)
-
-
-def state_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return "any"
 
 
 class _Builder:
