@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from console.resume_guard import ResumeGuard
 from engine.config import Config
 from engine.tasks import Actor
 
@@ -51,7 +52,7 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
     except Exception as exc:  # a port in use, a bad secret: say so plainly
         print(f"switchboard: cannot start: {exc}", file=sys.stderr)
         return 2
-    services: list[Any] = []
+    services: list[Any] = [ResumeGuard()]
     if demo:
         from console.demo import DemoFleet
 
@@ -75,7 +76,7 @@ async def run_attach(config: Config, url: str, token: str, *, read_only: bool) -
 
     backend = RemoteBackend(url, token)
     app = build_app(backend, config=config.console, read_only=read_only,
-                    server_address=backend.address)
+                    server_address=backend.address, services=[ResumeGuard()])
     _install_exit_signals(app)
     code = await app.run_async()
     return int(code or 0)
