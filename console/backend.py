@@ -381,7 +381,8 @@ class InProcessBackend(Backend):
         if view.status and simple:
             key = "in_progress" if view.status == "running" else view.status
             total = int(by_status.get(key, total))
-        out.sort(key=lambda t: (t.status in TERMINAL_TASK_STATUSES, t.priority, -t.created_at))
+        out.sort(key=lambda t: (t.status in TERMINAL_TASK_STATUSES, t.priority, -t.created_at,
+                               t.id))  # ids break ties: both backends show one order
         return TaskPage(out[: view.limit], total)
 
     async def task(self, task_id: str) -> Task:

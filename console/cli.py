@@ -59,11 +59,15 @@ def _config(config: Path | None, host: str | None = None, port: int | None = Non
         raise  # unreachable
 
 
-def _demo_secret(config: Config, demo: bool) -> Config:
-    """The demo runs without setup: a random per-process JWT secret if none is set, and the
-    example orchestrations shipped with Switchboard if the configured folder is missing."""
+def _demo_config(config: Config, demo: bool) -> Config:
+    """The demo runs without setup: a random per-process JWT secret if none is set, the
+    example orchestrations shipped with Switchboard if the configured folder is missing, and
+    its simulated agents exempt from rate limits (see ``console.demo``)."""
     if not demo:
         return config
+    from console.demo import prepare_demo_config
+
+    prepare_demo_config(config)
     if not config.auth.jwt_secret:
         import secrets
 
@@ -87,7 +91,7 @@ def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = Non
           demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
           ) -> None:
     """Run the engine and the HTTP API, headless. Stops cleanly on SIGINT/SIGTERM/SIGHUP."""
-    cfg = _demo_secret(_config(config, host, port, data_dir, orchestrations), demo)
+    cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
     from console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=True)
@@ -127,7 +131,7 @@ def up(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
         serve(config=config, host=host, port=port, data_dir=data_dir,
               orchestrations=orchestrations, demo=demo)
         return
-    cfg = _demo_secret(_config(config, host, port, data_dir, orchestrations), demo)
+    cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
     from console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)

@@ -53,10 +53,10 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
         print(f"switchboard: cannot start: {exc}", file=sys.stderr)
         return 2
     services: list[Any] = [ResumeGuard()]
-    if demo:
-        from console.demo import DemoFleet
+    if demo:  # started by the app once it shows, so the fleet's arrival is visible
+        from console.demo import build_demo_fleet
 
-        services.append(DemoFleet(runtime.engine))
+        services.append(build_demo_fleet(config, runtime.address))
     backend = InProcessBackend(runtime.engine, Actor(_operator_name(), "admin"),
                                address=runtime.address)
     app = build_app(backend, config=config.console, read_only=read_only,

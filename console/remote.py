@@ -566,7 +566,7 @@ class RemoteBackend(Backend):
                                            for s in statuses))
             seen = {t.id for t in out}
             merged = [t for batch in lists for t in batch if t.id not in seen]
-            merged.sort(key=lambda t: t.created_at)  # stable: ties keep the API's order
+            merged.sort(key=lambda t: (t.created_at, t.id))  # the engine's order, ties by id
             out.extend(merged[:room])
         return out
 
@@ -601,7 +601,8 @@ class RemoteBackend(Backend):
             key = "in_progress" if view.status == "running" else view.status
             by_status = (await self._queue_stats())["by_status"]
             total = int(by_status.get(key, total))
-        out.sort(key=lambda t: (t.status in TERMINAL_TASK_STATUSES, t.priority, -t.created_at))
+        out.sort(key=lambda t: (t.status in TERMINAL_TASK_STATUSES, t.priority, -t.created_at,
+                               t.id))  # ids break ties: both backends show one order
         return TaskPage(out[: view.limit], total)
 
     async def task(self, task_id: str, *, fresh: bool = False) -> Task:

@@ -20,12 +20,16 @@ log = logging.getLogger("switchboard.runtime")
 
 
 class Runtime:
-    """Owns the engine, the HTTP runner and the optional demo fleet."""
+    """Owns the engine, the HTTP runner and the optional demo fleet (a client of the API)."""
 
     def __init__(self, config: Config, *, demo: bool = False, http: bool = True) -> None:
         self.config = config
         self.demo = demo
         self.http = http
+        if demo:
+            from console.demo import prepare_demo_config
+
+            prepare_demo_config(config)
         self.engine = Engine(config)
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -49,9 +53,11 @@ class Runtime:
                     app, self.config.server.host, self.config.server.port)
                 log.info("API listening on %s", self.address)
             if self.demo:
-                from console.demo import DemoFleet
+                if self.runner is None:
+                    raise RuntimeError("the demo fleet works over the HTTP API: start it too")
+                from console.demo import build_demo_fleet
 
-                self._demo = DemoFleet(self.engine)
+                self._demo = build_demo_fleet(self.config, self.address)
                 await self._demo.start()
         except BaseException:
             await self.stop()

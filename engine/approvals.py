@@ -95,7 +95,7 @@ class ApprovalService:
         def read(conn: ReadConn) -> list[Approval]:
             rows = conn.fetchall(
                 f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending'"
-                " ORDER BY priority, created_at"
+                " ORDER BY priority, created_at, approval_id"
             )
             return [approval_from_row(r) for r in rows]
         return await self.store.read(read)

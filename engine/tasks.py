@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from engine.rows import (
     task_insert_params,
 )
 from engine.store.base import ReadConn, Store, Tx
+
+log = logging.getLogger("switchboard.tasks")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -129,6 +132,7 @@ class TaskService:
         self.config = config
         self.clock = clock
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._background: set[asyncio.Future[Task]] = set()
 
     # -- routing ---------------------------------------------------------------------------
     def route(self, task_type: str) -> str | None:
@@ -325,7 +329,7 @@ class TaskService:
             rows = conn.fetchall(
                 f"SELECT {TASK_COLUMNS} FROM tasks WHERE status IN"
                 " ('pending','awaiting_approval','assigned','in_progress')"
-                " ORDER BY priority, created_at LIMIT ?", (limit,),
+                " ORDER BY priority, created_at, id LIMIT ?", (limit,),
             )
             return [task_from_row(r) for r in rows]
         return await self.store.read(read)
@@ -382,7 +386,7 @@ class TaskService:
         The waiter is registered *before* each claim attempt, so a task committed between
         an empty attempt and the wait still wakes it (no lost wake-up)."""
         if wait <= 0:
-            return await self.store.write(self._claim_op(agent_id))
+            return await self._claim_once(agent_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         agent = await self.store.read(
@@ -397,7 +401,7 @@ class TaskService:
             waiters.append(future)
             leaving = True
             try:
-                task = await self.store.write(self._claim_op(agent_id))
+                task = await self._claim_once(agent_id)
                 if task is not None:
                     return task
                 remaining = deadline - loop.time()
@@ -412,6 +416,35 @@ class TaskService:
                     waiters.remove(future)
                 elif leaving and future.done() and not future.cancelled():
                     self._wake(agent_type)  # pass on a wake-up this claim did not need
+
+    async def _claim_once(self, agent_id: str) -> Task | None:
+        """One claim attempt that a cancelled caller cannot strand.
+
+        The write is already queued when the caller is cancelled (a WebSocket closing under
+        a waiting claim), so it may still commit; the task it leased is then handed straight
+        back instead of sitting in_progress until its lease runs out."""
+        write = asyncio.ensure_future(self.store.write(self._claim_op(agent_id)))
+        try:
+            return await asyncio.shield(write)
+        except asyncio.CancelledError:
+            write.add_done_callback(self._release_unclaimed)
+            raise
+
+    def _release_unclaimed(self, write: asyncio.Future[Task | None]) -> None:
+        if write.cancelled() or write.exception() is not None:
+            return
+        task = write.result()
+        if task is None or task.lease_id is None:
+            return
+        job = asyncio.ensure_future(self.release(task.id, task.lease_id))
+        self._background.add(job)
+        job.add_done_callback(self._release_done)
+
+    def _release_done(self, job: asyncio.Future[Task]) -> None:
+        self._background.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.warning("handing back a claim nobody received failed (its lease will expire): "
+                        "%s", job.exception())
 
     def _held(self, tx: Tx, task_id: str, lease_id: str | None) -> Task:
         task = load_task(tx, task_id)

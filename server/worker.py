@@ -199,6 +199,7 @@ class Worker:
         retry_on_error: bool = True,
         heartbeat_interval: float | None = None,
         on_report: Callable[[Task, str], Any] | None = None,
+        usage: Callable[[], tuple[float, float]] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -224,6 +225,7 @@ class Worker:
         self.retry_on_error = retry_on_error
         self._heartbeat_override = heartbeat_interval
         self.on_report = on_report
+        self.usage = usage  # (cpu %, memory %) for heartbeats; default: this process's
         self.heartbeat_interval = heartbeat_interval or 10.0
         self.lease_seconds = 60.0
         self.stats = WorkerStats()
@@ -236,6 +238,8 @@ class Worker:
         self._ws_retry_at = 0.0
         self._ws_supported = use_websocket
         self._reconcile_task: asyncio.Task[None] | None = None
+        self._run_task: asyncio.Task[Any] | None = None
+        self._killed = False
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # first reading primes the counter
 
@@ -265,8 +269,19 @@ class Worker:
         if hand_back_now:
             self._hard_stop.set()
 
+    def kill(self) -> None:
+        """Die at once, as a process killed with SIGKILL would: no hand-back, no final
+        heartbeat, no reports. Its leases run out on the server and its tasks are re-run;
+        a new worker with the same ``agent_id`` requeues what is left (chaos drills, the
+        demo's crashing agent). ``run()`` ends with ``CancelledError``."""
+        self._killed = True
+        self._stop.set()
+        if self._run_task is not None:
+            self._run_task.cancel()
+
     async def run(self) -> None:
         """Register, then claim and run tasks until ``request_stop()``; then shut down."""
+        self._run_task = asyncio.current_task()
         try:
             await self._register()
             if self._reused_id:
@@ -292,7 +307,8 @@ class Worker:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
-                await self._final_heartbeat()
+                if not self._killed:
+                    await self._final_heartbeat()
         finally:
             await self._close_ws()
             if self._owns_client:
@@ -323,6 +339,8 @@ class Worker:
         await self._heartbeat()
 
     def _usage(self) -> tuple[float, float]:
+        if self.usage is not None:
+            return self.usage()
         cpus = psutil.cpu_count() or 1
         cpu = min(100.0, max(0.0, self._process.cpu_percent(None) / cpus))
         memory = min(100.0, max(0.0, self._process.memory_percent()))
@@ -457,6 +475,8 @@ class Worker:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             slot_cancelled = current is not None and current.cancelling() > 0
+            if self._killed:
+                raise
             if running.lost:
                 self.stats.lease_lost += 1
                 log.info("task %s: lease lost; handler cancelled", task.id)

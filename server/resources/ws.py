@@ -325,8 +325,18 @@ class WsSession:
             body["lease_id"] = task.lease_id
             await self.send({"type": "task_assigned", "task": body, **_echo(msg.id)})
         except (ConnectionError, RuntimeError):
-            log.info("claimed task %s could not be delivered; its lease will expire",
-                     task.id if task else "-")
+            if task is not None and task.lease_id is not None:
+                await self._hand_back_undelivered(task.id, task.lease_id)
+
+    async def _hand_back_undelivered(self, task_id: str, lease_id: str) -> None:
+        """The socket closed between the claim and its reply: nobody holds this lease, so
+        requeue the task now rather than after the lease runs out."""
+        try:
+            await self.engine.tasks.release(task_id, lease_id)
+            log.info("claimed task %s could not be delivered; handed back", task_id)
+        except EngineError as exc:
+            log.info("claimed task %s could not be delivered nor handed back (%s); its lease "
+                     "will expire", task_id, exc.detail)
 
 
 def _echo(message_id: Any) -> dict[str, Any]:

@@ -684,7 +684,7 @@ async def test_every_screen_shows_the_same_in_both_modes(served: tuple[Server, d
     here = await screen_after(local_app, keys)
     there = await screen_after(attached_app(server), keys)
     assert "in-process" in here[0] and server.url in there[0]
-    assert there[1:] == here[1:]
+    assert there[1:] == here[1:], "\n".join([*here[:14], "----", *there[:14]])
     assert sum(1 for line in there if line.strip()) > 3  # a screen with something on it
 
 

@@ -4,13 +4,13 @@ the simulated demo fleet over the real API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from examples.workers.demo_fleet import DemoFleet
 from server.auth import Authenticator
 from server.client import AsyncClient
 from tests.e2e.conftest import ROOT, LiveServer, wait_until
@@ -89,29 +89,41 @@ async def test_shell_runner_and_url_checker_via_worker_cli(server_factory: Any,
     assert "worker finished" in log_text
 
 
-async def test_demo_fleet_runs_three_agent_types_over_the_api(server_factory: Any) -> None:
+async def test_demo_fleet_example_runs_against_a_server(server_factory: Any,
+                                                       tmp_path: Path) -> None:
+    """``examples/workers/demo_fleet.py`` as a user runs it: seven workers of three types
+    over the API, stopped with SIGTERM, every agent saying goodbye."""
     server = await server_factory()
-    async with AsyncClient(server.url, jwt_secret=SECRET, subject="demo",
-                           role="admin") as client:
-        fleet = DemoFleet(client, per_type=2, concurrency=2, speed=40.0, task_rate=40.0,
-                          seed=7)
-        await fleet.start()
-        try:
-            agents = await client.agents.list(status="active")
-            assert len(agents) == 6
-            await wait_until(lambda: _finished(client, 30), timeout=30, interval=0.2)
-        finally:
-            await fleet.stop()
-        tasks = [t async for t in client.tasks.iterate()]
-        agents = await client.agents.list()
-    finished = [t for t in tasks if t.done]
-    assert len(finished) >= 30
-    assert {t.assigned_agent for t in finished} == {"dev_agent", "ops_agent", "faq_agent"}
-    completed = [t for t in finished if t.status == "completed"]
-    assert completed and all(t.result["summary"] for t in completed)
-    assert sum(s["completed"] for s in fleet.stats().values()) == len(completed)
-    assert {a.name.split("-")[1] for a in agents} == {"dev", "ops", "faq"}
+    env = {**os.environ, "ORCHESTRATOR_JWT_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+    fd = os.open(tmp_path / "fleet.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "examples/workers/demo_fleet.py", "--url", server.url,
+            "--interval", "0.05", "0.1", "--step-latency", "0.02", "0.05", "--no-run",
+            cwd=str(ROOT), env=env, stdout=asyncio.subprocess.PIPE, stderr=fd)
+    finally:
+        os.close(fd)
+    try:
+        async with AsyncClient(server.url, jwt_secret=SECRET, subject="t",
+                               role="admin") as client:
+            await wait_until(lambda: _finished(client, 30), timeout=60, interval=0.2)
+            code = await stop(proc)
+            agents = list(await client.agents.list(limit=100))
+            tasks = [t async for t in client.tasks.iterate()]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.stdout is not None
+    out = (await proc.stdout.read()).decode().splitlines()
+    assert code == 0, (tmp_path / "fleet.log").read_text()[-2000:]
+    assert out[0].startswith("demo fleet: 7 workers")
+    stats = json.loads(out[-1])
+    assert set(stats) == {a.id for a in agents} and len(agents) == 7
+    assert {a.type for a in agents} == {"dev_agent", "ops_agent", "faq_agent"}
     assert all(a.status == "inactive" for a in agents)
+    completed = [t for t in tasks if t.status == "completed"]
+    assert sum(s["completed"] for s in stats.values()) == len(completed) >= 20
 
 
 async def _finished(client: AsyncClient, count: int) -> bool:

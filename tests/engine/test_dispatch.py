@@ -62,6 +62,28 @@ async def test_long_poll_claim_wakes_on_new_task(engine: Engine) -> None:
     assert claimed is not None and claimed.id == t.id
 
 
+@pytest.mark.parametrize("wait", [0.0, 5.0])
+async def test_a_cancelled_claim_hands_its_task_back(engine: Engine, wait: float) -> None:
+    """A claim whose caller is cancelled mid-commit (a WebSocket closing under it) must not
+    strand the task in_progress until the lease runs out."""
+    agent = await engine.agents.create("w", "dev_agent")
+    t, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+    claim = asyncio.create_task(engine.tasks.claim(agent.id, wait=wait))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the claim's write is on its way to the writer
+    claim.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await claim
+    again = None
+    for _ in range(200):  # a hand-back may still be committing
+        again = await engine.tasks.claim(agent.id)
+        if again is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert again is not None and again.id == t.id
+    assert again.attempts == 1  # the stranded claim did not count
+
+
 async def test_long_poll_times_out(engine: Engine) -> None:
     agent = await engine.agents.create("w", "dev_agent")
     assert await engine.tasks.claim(agent.id, wait=0.1) is None

@@ -50,6 +50,7 @@ async def test_sigkill_mid_run_and_paused_then_finish(tmp_path: Path) -> None:
         # tasks leased by the dead worker come back after their lease
         clock.advance(engine.config.tasks.lease_seconds + 60)
         await engine.run_maintenance_once()
+        clock.advance(engine.config.tasks.backoff_max_seconds + 1)  # past the requeue backoff
         agent = await engine.agents.register("w2", "dev_agent", agent_id="agent_after",
                                              configuration={"max_concurrent_tasks": 1000})
 
@@ -62,10 +63,13 @@ async def test_sigkill_mid_run_and_paused_then_finish(tmp_path: Path) -> None:
 
         await work()
         for run_id in started:
-            run = await engine.runs.wait(run_id, 10)
-            if run.status == "running":
+            # a recovered run creates its step's task when the runner gets to it: keep
+            # working until it pauses (a loaded CI machine can take seconds)
+            run = await engine.runs.wait(run_id, 2)
+            patience = time.monotonic() + 60
+            while run.status == "running" and time.monotonic() < patience:
                 await work()
-                run = await engine.runs.wait(run_id, 10)
+                run = await engine.runs.wait(run_id, 2)
             assert run.status == "paused", (run_id, run.status, run.error)
             await engine.runs.resume(run_id, {"answer": "yes"}, Actor("ops", "admin"))
         for run_id in started:
