@@ -67,6 +67,8 @@ class ServerConfig(_Section):
     port: int = Field(8000, ge=0, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     ws_max_message_bytes: int = Field(262_144, ge=1024)
+    ws_messages_per_second: float = Field(500.0, gt=0)
+    ws_message_burst: int = Field(1000, ge=1)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     sync_run_wait_seconds: float = Field(30.0, gt=0)
 

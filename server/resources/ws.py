@@ -8,8 +8,13 @@ closes with 1008 (policy violation), as it does for a bad token.
 Each subscription is its own bus subscription with its own pump task, so channels can be
 added, replayed (``after``) and removed independently. Claims run as tasks too, so a worker
 waiting 30 s for work still gets its events and can send other messages meanwhile.
-A claim cancelled by the socket closing may already hold a lease; that lease expires and
-the task is requeued (the engine's rule), so nothing is lost.
+A claim cancelled by the socket closing, or whose reply cannot be delivered, hands its
+task straight back (the engine's rule), so nothing waits for a lease to run out.
+
+HTTP rate limits count requests; a socket is one request carrying any number of messages,
+so each connection has its own message budget (``[server] ws_messages_per_second`` and
+``ws_message_burst``, generous enough for a busy worker's claims): a message over it gets an
+error reply and is not acted on, and a client that goes on flooding is closed with 1008.
 
 The message protocol is documented in ``server.ws_protocol``.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -62,6 +68,35 @@ SUBSCRIPTION_MAX_BUFFER = 10_000
 _decode = msgspec.json.Decoder().decode
 
 
+class MessageBudget:
+    """A token bucket per connection: ``rate`` messages/s, up to ``burst`` at once."""
+
+    __slots__ = ("_tokens", "_updated", "burst", "rate", "refused")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.refused = 0  # refusals in a row; reset by the next allowed message
+        self._tokens = float(burst)
+        self._updated = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.refused = 0
+            return True
+        self.refused += 1
+        return False
+
+    @property
+    def flooding(self) -> bool:
+        """Refused as many times in a row as the burst allows: the client is not listening."""
+        return self.refused > self.burst
+
+
 class _Refused(Exception):
     """A client message that gets an error reply; the socket stays open."""
 
@@ -93,7 +128,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         timeout=CLOSE_TIMEOUT_SECONDS,
     )
     await ws.prepare(request)
-    session = WsSession(ws, request.app[ENGINE_KEY])
+    budget = MessageBudget(config.server.ws_messages_per_second, config.server.ws_message_burst)
+    session = WsSession(ws, request.app[ENGINE_KEY], budget)
     if not track_stream(request, session):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
         return ws
@@ -107,9 +143,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 class WsSession:
     """One connection: its principal, subscriptions and pending claims."""
 
-    def __init__(self, ws: web.WebSocketResponse, engine: Engine) -> None:
+    def __init__(self, ws: web.WebSocketResponse, engine: Engine,
+                 budget: MessageBudget | None = None) -> None:
         self.ws = ws
         self.engine = engine
+        self.budget = budget
         self.principal: Principal | None = None
         self._send_lock = asyncio.Lock()
         self._subs: dict[tuple[Any, ...], tuple[Subscription, asyncio.Task[None]]] = {}
@@ -121,6 +159,13 @@ class WsSession:
         if not await self._authenticate(authenticator):
             return
         async for msg in self.ws:
+            if self.budget is not None and not self.budget.allow():
+                if self.budget.flooding:
+                    await self._policy_close("message rate limit exceeded")
+                    return
+                await self._error(f"rate limited: more than {self.budget.rate:g} messages/s "
+                                  "on this connection; slow down (the message was ignored)")
+                continue
             if msg.type is WSMsgType.TEXT:
                 await self._handle_text(msg.data)
             elif msg.type is WSMsgType.BINARY:

@@ -160,6 +160,36 @@ async def test_oversized_message_closes_1009(live: Live, http: aiohttp.ClientSes
     await expect_close(ws, 1009)
 
 
+async def test_message_budget_refuses_then_recovers_then_closes_a_flood(
+        tmp_path: Path, http: aiohttp.ClientSession) -> None:
+    """Each connection has a message budget: over it a message gets an error reply and is
+    not acted on; the budget refills; a client that keeps flooding is closed with 1008."""
+    live = await start_live(stream_config(
+        tmp_path, server={"ws_messages_per_second": 20.0, "ws_message_burst": 5}))
+    try:
+        ws = await connect(live, http)  # the auth message is not counted
+        for n in range(8):
+            await ws.send_json({"type": "ping", "id": n})
+        replies = [await recv(ws) for _ in range(8)]
+        pongs = [r for r in replies if r["type"] == "pong"]
+        refused = [r for r in replies if r["type"] == "error"]
+        assert [r["id"] for r in pongs] == [0, 1, 2, 3, 4]
+        assert len(refused) == 3 and all("rate limited" in r["detail"] for r in refused)
+        await asyncio.sleep(0.3)  # 20/s refills the bucket
+        await ws.send_json({"type": "ping", "id": "again"})
+        assert await recv(ws) == {"type": "pong", "id": "again"}
+        for n in range(40):  # far past the burst, without reading the refusals
+            await ws.send_json({"type": "ping", "id": n})
+        kinds = []
+        while (msg := await ws.receive(timeout=5)).type is WSMsgType.TEXT:
+            kinds.append(msg.json()["type"])
+        assert msg.type is WSMsgType.CLOSE and msg.data == 1008, (msg.type, msg.data)
+        assert "rate limit" in str(msg.extra)
+        assert kinds.count("error") >= 5 and kinds.count("pong") <= 6
+    finally:
+        await live.stop()
+
+
 # -- channels -----------------------------------------------------------------------------
 
 
