@@ -125,6 +125,7 @@ class SwitchboardApp(App[int]):
         cursor_blink: bool = True,
         event_buffer: int = 5000,
         idle_gc: bool = True,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
         set_monochrome(self.no_color)
@@ -150,6 +151,7 @@ class SwitchboardApp(App[int]):
         self._services_started: list[Service] = []
         self.last_input_at = 0.0
         self.gc_policy = IdleCollector(lambda: self.last_input_at) if idle_gc else None
+        self.notice = notice  # shown once at start (e.g. "restarted after an error")
 
     # -- state shown in the header -----------------------------------------------------------
     @property
@@ -183,6 +185,8 @@ class SwitchboardApp(App[int]):
             self.set_interval(1.0, self.gc_policy.tick, name="idle-gc")
         if self.console_config.keymap:
             self.set_keymap(dict(self.console_config.keymap))
+        if self.notice:
+            self.notify(self.notice, title="Console restarted", severity="error", timeout=20)
         self.run_worker(self._startup(), name="startup", group="startup", exit_on_error=False)
 
     async def _startup(self) -> None:
@@ -206,6 +210,12 @@ class SwitchboardApp(App[int]):
             if item.events:
                 self._apply_events(item.events, item.last_seq)
         self.connection_state = ConnectionState.DISCONNECTED
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's hook for an unhandled error (it then exits, printing the traceback on
+        # the terminal); the log file is where an operator looks afterwards
+        log.error("the console failed: %s: %s", type(error).__name__, error, exc_info=error)
+        super()._handle_exception(error)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
@@ -441,8 +451,8 @@ class SwitchboardApp(App[int]):
 def build_app(backend: Backend, *, clock: Clock | None = None, config: ConsoleConfig | None = None,
               read_only: bool = False, server_address: str = "",
               services: Sequence[Service] = (), cursor_blink: bool = True,
-              idle_gc: bool = True) -> SwitchboardApp:
+              idle_gc: bool = True, notice: str | None = None) -> SwitchboardApp:
     """The factory the CLI and the tests use."""
     return SwitchboardApp(backend, clock=clock, config=config, read_only=read_only,
                           server_address=server_address, services=services,
-                          cursor_blink=cursor_blink, idle_gc=idle_gc)
+                          cursor_blink=cursor_blink, idle_gc=idle_gc, notice=notice)

@@ -1,8 +1,7 @@
 """Entry points of the full-screen console: ``up`` (in-process) and ``attach`` (remote).
 
-Why signal handlers here: Textual turns off ISIG and installs no SIGHUP/SIGTERM handlers,
-so a dropped SSH session or a service manager's stop would kill the process without the
-engine committing and closing. Both end the app; the engine and server then stop in order.
+``up`` runs the console under ``console.supervisor`` (SIGTERM/SIGHUP handling, restart
+after a console bug) and stops the demo fleet, the server and the engine in that order.
 """
 
 from __future__ import annotations
@@ -11,11 +10,11 @@ import asyncio
 import contextlib
 import getpass
 import logging
-import signal
 import sys
 from typing import Any
 
 from console.resume_guard import ResumeGuard
+from console.supervisor import install_exit_signals, remove_exit_signals, supervise
 from engine.config import Config
 from engine.tasks import Actor
 
@@ -28,20 +27,8 @@ def _operator_name() -> str:
     return "operator"
 
 
-def _install_exit_signals(app: Any) -> None:
-    loop = asyncio.get_running_loop()
-
-    def stop(sig: signal.Signals) -> None:
-        log.info("received %s: closing the console, then the engine", sig.name)
-        app.exit(0)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop, sig)
-
-
 async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
-    """Engine + HTTP server + console on one event loop."""
+    """Engine + HTTP server + console on one event loop; the console restarts after a bug."""
     from console.app import build_app
     from console.backend import InProcessBackend
     from console.runtime import Runtime
@@ -52,21 +39,33 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
     except Exception as exc:  # a port in use, a bad secret: say so plainly
         print(f"switchboard: cannot start: {exc}", file=sys.stderr)
         return 2
-    services: list[Any] = [ResumeGuard()]
-    if demo:  # started by the app once it shows, so the fleet's arrival is visible
+    fleet: Any = None
+    fleet_start: asyncio.Task[None] | None = None
+    if demo:  # it arrives while the console opens, so its agents are seen registering
         from console.demo import build_demo_fleet
 
-        services.append(build_demo_fleet(config, runtime.address))
-    backend = InProcessBackend(runtime.engine, Actor(_operator_name(), "admin"),
-                               address=runtime.address)
-    app = build_app(backend, config=config.console, read_only=read_only,
-                    server_address=runtime.address, services=services)
-    _install_exit_signals(app)
+        fleet = build_demo_fleet(config, runtime.address)
+        fleet_start = asyncio.create_task(fleet.start(), name="demo fleet start")
+
+    def make_app(notice: str | None) -> Any:
+        backend = InProcessBackend(runtime.engine, Actor(_operator_name(), "admin"),
+                                   address=runtime.address)
+        return build_app(backend, config=config.console, read_only=read_only,
+                         server_address=runtime.address, services=[ResumeGuard()],
+                         notice=notice)
+
+    notice = ("The console hit an error and was restarted; the engine and the API kept "
+              f"running. The traceback is in {config.log_path}.")
     try:
-        code = await app.run_async()
+        return await supervise(make_app, restart_notice=notice)
     finally:
+        if fleet is not None:
+            if fleet_start is not None:
+                outcome = (await asyncio.gather(fleet_start, return_exceptions=True))[0]
+                if isinstance(outcome, Exception):
+                    log.error("the demo fleet did not start: %s", outcome, exc_info=outcome)
+            await fleet.stop()
         await runtime.stop()
-    return int(code or 0)
 
 
 async def run_attach(config: Config, url: str, token: str, *, read_only: bool) -> int:
@@ -77,6 +76,10 @@ async def run_attach(config: Config, url: str, token: str, *, read_only: bool) -
     backend = RemoteBackend(url, token)
     app = build_app(backend, config=config.console, read_only=read_only,
                     server_address=backend.address, services=[ResumeGuard()])
-    _install_exit_signals(app)
-    code = await app.run_async()
+    stopped = asyncio.Event()
+    install_exit_signals(app, stopped)
+    try:
+        code = await app.run_async()
+    finally:
+        remove_exit_signals()
     return int(code or 0)
