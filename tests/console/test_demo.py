@@ -20,3 +20,39 @@ def test_demo_exempts_the_agent_role_once(tmp_path: Path) -> None:
     prepare_demo_config(config)
     prepare_demo_config(config)
     assert config.rate_limits.exempt_roles == ["admin", "agent"]
+
+
+async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path) -> None:
+    """``serve --demo``: the Runtime starts the API on a free port, then the fleet against it;
+    stopping it stops the fleet first, so every agent says goodbye over the API."""
+    from console.runtime import Runtime
+    from server.client import AsyncClient
+    from tests.server.conftest import SECRET
+
+    config = make_config(tmp_path, server={"port": 0}, auth={"jwt_secret": SECRET},
+                         orchestrations={"dir": str(tmp_path / "none")})
+    runtime = Runtime(config, demo=True)
+    await runtime.start()
+    try:
+        assert "agent" in config.rate_limits.exempt_roles
+        async with AsyncClient(runtime.address, jwt_secret=SECRET, subject="t",
+                               role="user") as client:
+            agents = list(await client.agents.list(limit=100))
+            created = (await client.stats()).queue["total_tasks"]
+    finally:
+        await runtime.stop()
+    assert len(agents) == 7 and {a.status for a in agents} == {"active"}
+    assert created >= 14
+    stopped = await _agents_after(tmp_path, config)
+    assert stopped == {"inactive"}
+
+
+async def _agents_after(tmp_path: Path, config: object) -> set[str]:
+    from engine.engine import Engine
+
+    engine = Engine(config, run_maintenance=False)  # type: ignore[arg-type]
+    await engine.start()
+    try:
+        return {a.status for a in await engine.agents.all()}
+    finally:
+        await engine.stop()
