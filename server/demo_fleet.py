@@ -44,6 +44,7 @@ FLEET: tuple[tuple[str, str, int], ...] = (
 )
 CRASHING_AGENT = "demo-ops-2"
 DEMO_ORCHESTRATION = "orch-research-report"
+CREATED_KEPT = 1000
 
 TASK_KINDS: dict[str, list[dict[str, Any]]] = {
     "bugfix": [
@@ -154,7 +155,7 @@ class DemoFleet:
                                          role="agent")
         self.workers: dict[str, Worker] = {}
         self.agent_ids: list[str] = []
-        self.created: list[Task] = []
+        self.created: list[Task] = []  # the first CREATED_KEPT tasks it made (a demo runs for days)
         self._jobs: dict[str, asyncio.Task[Any]] = {}
         self._crash_client: AsyncClient | None = None
         self._stopping = False
@@ -236,7 +237,8 @@ class DemoFleet:
             task = await self.admin.tasks.create(task_type, payload, priority=priority,
                                                  source=SOURCES[task_type], sla_target=sla,
                                                  trace_id=trace_id)
-            self.created.append(task)
+            if len(self.created) < CREATED_KEPT:
+                self.created.append(task)
         except SwitchboardError as exc:
             log.warning("demo task refused: %s", exc)
 
