@@ -418,29 +418,20 @@ class TaskService:
                     self._wake(agent_type)  # pass on a wake-up this claim did not need
 
     async def _claim_once(self, agent_id: str) -> Task | None:
-        """One claim attempt that a cancelled caller cannot strand.
+        """One claim attempt that a cancelled caller cannot strand: the write is already
+        queued when the caller is cancelled (a WebSocket closing under a waiting claim), so
+        it may commit all the same; the store then hands the lease to ``_hand_back``."""
+        return await self.store.write(self._claim_op(agent_id), on_abandoned=self._hand_back)
 
-        The write is already queued when the caller is cancelled (a WebSocket closing under
-        a waiting claim), so it may still commit; the task it leased is then handed straight
-        back instead of sitting in_progress until its lease runs out."""
-        write = asyncio.ensure_future(self.store.write(self._claim_op(agent_id)))
-        try:
-            return await asyncio.shield(write)
-        except asyncio.CancelledError:
-            write.add_done_callback(self._release_unclaimed)
-            raise
-
-    def _release_unclaimed(self, write: asyncio.Future[Task | None]) -> None:
-        if write.cancelled() or write.exception() is not None:
-            return
-        task = write.result()
+    def _hand_back(self, task: Task | None) -> None:
+        """Requeue a task claimed for nobody, rather than leave it until the lease runs out."""
         if task is None or task.lease_id is None:
             return
         job = asyncio.ensure_future(self.release(task.id, task.lease_id))
         self._background.add(job)
-        job.add_done_callback(self._release_done)
+        job.add_done_callback(self._hand_back_done)
 
-    def _release_done(self, job: asyncio.Future[Task]) -> None:
+    def _hand_back_done(self, job: asyncio.Future[Task]) -> None:
         self._background.discard(job)
         if not job.cancelled() and job.exception() is not None:
             log.warning("handing back a claim nobody received failed (its lease will expire): "

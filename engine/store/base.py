@@ -73,8 +73,13 @@ class Store(abc.ABC):
         """Finish queued writes, stop the writer, close connections."""
 
     @abc.abstractmethod
-    async def write(self, op: WriteOp[R]) -> R:
-        """Run ``op`` in the next group transaction; return its result once committed."""
+    async def write(self, op: WriteOp[R], *,
+                    on_abandoned: Callable[[R], None] | None = None) -> R:
+        """Run ``op`` in the next group transaction; return its result once committed.
+
+        A caller cancelled while its op is queued cannot stop the op from committing;
+        ``on_abandoned(result)`` is then called (on the loop) so the caller's side can undo
+        what nobody will receive (a claim's lease, for one)."""
 
     @abc.abstractmethod
     async def read(self, op: ReadOp[R], *, inline: bool = False) -> R:

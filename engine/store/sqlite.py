@@ -31,6 +31,8 @@ log = logging.getLogger("switchboard.store")
 
 _json_encode = msgspec.json.Encoder().encode
 _STOP = object()
+# (caller's future, committed?, result or error, the op's transaction, on_abandoned)
+_Outcome = tuple["asyncio.Future[Any]", bool, Any, "_Tx | None", "Callable[[Any], None] | None"]
 
 
 class StoreClosed(RuntimeError):
@@ -198,12 +200,13 @@ class SQLiteStore(Store):
         self._sink = sink
 
     # -- writes ----------------------------------------------------------------------------
-    async def write(self, op: WriteOp[Any]) -> Any:
+    async def write(self, op: WriteOp[Any], *,
+                    on_abandoned: Callable[[Any], None] | None = None) -> Any:
         if self._closed:
             raise StoreClosed("the store is closed")
         assert self._loop is not None
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._queue.put((op, future))
+        self._queue.put((op, future, on_abandoned))
         return await future
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
@@ -226,11 +229,11 @@ class SQLiteStore(Store):
         conn.close()
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], bool, Any, _Tx | None]] = []
+        outcomes: list[_Outcome] = []
         now = self.clock.now()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for op, future in batch:
+            for op, future, on_abandoned in batch:
                 tx = _Tx(conn, now)
                 conn.execute("SAVEPOINT op")
                 try:
@@ -238,10 +241,10 @@ class SQLiteStore(Store):
                 except BaseException as exc:  # the op's own failure: undo it alone
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
-                    outcomes.append((future, False, exc, None))
+                    outcomes.append((future, False, exc, None, None))
                 else:
                     conn.execute("RELEASE op")
-                    outcomes.append((future, True, result, tx))
+                    outcomes.append((future, True, result, tx, on_abandoned))
             conn.execute("COMMIT")
         except BaseException as exc:  # the commit itself failed: nothing in the batch holds
             log.exception("group commit of %d ops failed", len(batch))
@@ -250,7 +253,7 @@ class SQLiteStore(Store):
             except sqlite3.Error:
                 pass
             failure = StoreClosed(f"commit failed: {exc}")
-            outcomes = [(future, False, failure, None) for _, future in batch]
+            outcomes = [(future, False, failure, None, None) for _, future, _ in batch]
         self.commits += 1
         self.ops_committed += len(batch)
         assert self._loop is not None
@@ -259,10 +262,10 @@ class SQLiteStore(Store):
         except RuntimeError:  # loop closed during shutdown
             pass
 
-    def _deliver(self, outcomes: list[tuple[asyncio.Future[Any], bool, Any, _Tx | None]]) -> None:
+    def _deliver(self, outcomes: list[_Outcome]) -> None:
         events: list[Event] = []
         callbacks: list[Callable[[], None]] = []
-        for _, ok, _, tx in outcomes:
+        for _, ok, _, tx, _ in outcomes:
             if ok and tx is not None:
                 events.extend(tx._events)
                 callbacks.extend(tx._callbacks)
@@ -276,8 +279,13 @@ class SQLiteStore(Store):
                 callback()
             except Exception:
                 log.exception("after-commit callback failed")
-        for future, ok, value, _ in outcomes:
-            if future.done():
+        for future, ok, value, _, on_abandoned in outcomes:
+            if future.done():  # its caller was cancelled: the op committed all the same
+                if ok and on_abandoned is not None:
+                    try:
+                        on_abandoned(value)
+                    except Exception:
+                        log.exception("on_abandoned callback failed")
                 continue
             if ok:
                 future.set_result(value)

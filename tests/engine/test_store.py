@@ -62,6 +62,37 @@ async def test_failing_op_does_not_undo_neighbours(tmp_path) -> None:
     await store.close()
 
 
+async def test_a_cancelled_writer_hears_of_its_committed_result(tmp_path) -> None:
+    """The op is queued before its caller is cancelled, so it commits all the same; the
+    caller's ``on_abandoned`` gets the result (and not when the op itself failed)."""
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    abandoned: list[object] = []
+
+    def insert(tx):
+        tx.execute("INSERT INTO counters VALUES ('kept', 1)")
+        return "the result"
+
+    def fail(tx):
+        raise ValueError("nope")
+
+    for op in (insert, fail):
+        job = asyncio.create_task(store.write(op, on_abandoned=abandoned.append))
+        await asyncio.sleep(0)  # queued
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+    for _ in range(100):
+        if abandoned:
+            break
+        await asyncio.sleep(0.01)
+    await store.write(lambda tx: None)  # every earlier batch is delivered by now
+    assert abandoned == ["the result"]
+    rows = await store.read(lambda c: c.fetchall("SELECT name FROM counters"))
+    assert rows == [("kept",)]
+    await store.close()
+
+
 async def test_events_only_delivered_after_commit(tmp_path) -> None:
     store = SQLiteStore(tmp_path / "db.sqlite")
     delivered = []
