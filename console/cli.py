@@ -8,7 +8,6 @@ A broken config or definition is reported as file, key and reason, never a stack
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -79,12 +78,6 @@ def _demo_config(config: Config, demo: bool) -> Config:
     return config
 
 
-def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-
 @app.command
 def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
           data_dir: DataOpt = None, orchestrations: OrchOpt = None,
@@ -100,10 +93,11 @@ def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = Non
 
 async def _serve(cfg: Config, demo: bool) -> None:
     from console.runtime import Runtime
+    from console.signals import on_signals
     from server.auth import AuthSetupError
 
     stop = asyncio.Event()
-    _install_stop_signals(asyncio.get_running_loop(), stop)
+    on_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), lambda _sig: stop.set())
     runtime = Runtime(cfg, demo=demo)
     try:
         await runtime.start()

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from console.resume_guard import ResumeGuard
-from console.supervisor import install_exit_signals, remove_exit_signals, supervise
+from console.supervisor import install_exit_signals, supervise
 from engine.config import Config
 from engine.tasks import Actor
 
@@ -76,10 +76,9 @@ async def run_attach(config: Config, url: str, token: str, *, read_only: bool) -
     backend = RemoteBackend(url, token)
     app = build_app(backend, config=config.console, read_only=read_only,
                     server_address=backend.address, services=[ResumeGuard()])
-    stopped = asyncio.Event()
-    install_exit_signals(app, stopped)
+    remove = install_exit_signals(app, asyncio.Event())
     try:
         code = await app.run_async()
     finally:
-        remove_exit_signals()
+        remove()
     return int(code or 0)

@@ -13,37 +13,29 @@ are never followed by a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
+from console.signals import on_signals
+
 log = logging.getLogger("switchboard.console")
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-def install_exit_signals(app: Any, stopped: asyncio.Event) -> None:
-    """SIGTERM/SIGHUP end ``app`` (Textual installs no handlers for them) and set ``stopped``."""
-    loop = asyncio.get_running_loop()
+def install_exit_signals(app: Any, stopped: asyncio.Event) -> Callable[[], None]:
+    """SIGTERM/SIGHUP end ``app`` (Textual installs no handlers for them) and set
+    ``stopped``; returns the function that removes the handlers."""
 
     def stop(sig: signal.Signals) -> None:
         log.info("received %s: closing the console, then the engine", sig.name)
         stopped.set()
         app.exit(0)
 
-    for sig in EXIT_SIGNALS:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop, sig)
-
-
-def remove_exit_signals() -> None:
-    loop = asyncio.get_running_loop()
-    for sig in EXIT_SIGNALS:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(sig)
+    return on_signals(EXIT_SIGNALS, stop)
 
 
 async def supervise(make_app: Callable[[str | None], Any], *, restart_notice: str,
@@ -57,23 +49,21 @@ async def supervise(make_app: Callable[[str | None], Any], *, restart_notice: st
     failures: list[float] = []
     notice: str | None = None
     stopped = asyncio.Event()
-    try:
-        while True:
-            app = make_app(notice)
-            if signals:
-                install_exit_signals(app, stopped)
+    while True:
+        app = make_app(notice)
+        remove = install_exit_signals(app, stopped) if signals else None
+        try:
             code = await app.run_async(headless=headless)
-            if app.return_code != 1 or stopped.is_set():
-                return int(code or 0)
-            now = time.monotonic()
-            failures = [t for t in failures if now - t < window_seconds] + [now]
-            if len(failures) >= max_failures:
-                log.error("the console failed %d times in %.0f s; stopping", len(failures),
-                          window_seconds)
-                return 1
-            log.warning("the console failed; starting a new one (the engine and API kept "
-                        "running)")
-            notice = restart_notice
-    finally:
-        if signals:
-            remove_exit_signals()
+        finally:
+            if remove is not None:
+                remove()
+        if app.return_code != 1 or stopped.is_set():
+            return int(code or 0)
+        now = time.monotonic()
+        failures = [t for t in failures if now - t < window_seconds] + [now]
+        if len(failures) >= max_failures:
+            log.error("the console failed %d times in %.0f s; stopping", len(failures),
+                      window_seconds)
+            return 1
+        log.warning("the console failed; starting a new one (the engine and API kept running)")
+        notice = restart_notice

@@ -3,10 +3,14 @@ by a new one carrying a notice; too many failures stop for real; a clean exit is
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from typing import Any
 
 from textual.app import App
 
+from console.signals import on_signals
 from console.supervisor import supervise
 
 
@@ -68,3 +72,34 @@ async def test_the_restarted_console_says_so(world: Any) -> None:
         await pilot.pause()
         shown = [(n.title, n.message, n.severity) for n in app._notifications]
     assert ("Console restarted", "restarted: see switchboard.log", "error") in shown
+
+
+async def test_sigterm_ends_the_console_without_a_restart() -> None:
+    """A real SIGTERM to this process while a (failing-prone) console runs: it closes, the
+    supervisor does not start another, and the handler is gone afterwards."""
+    made: list[App[int]] = []
+
+    class Waiting(App[int]):
+        def on_mount(self) -> None:
+            self.set_timer(0.2, lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+    def make(notice: str | None) -> App[int]:
+        made.append(Waiting())
+        return made[-1]
+
+    code = await supervise(make, restart_notice="x", headless=True)
+    assert code == 0 and len(made) == 1
+    assert not asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+
+
+async def test_on_signals_calls_back_on_the_loop_and_undoes() -> None:
+    seen: list[signal.Signals] = []
+    remove = on_signals([signal.SIGUSR1], seen.append)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    remove()
+    assert seen == [signal.SIGUSR1]
+    assert not asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR1)
