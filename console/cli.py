@@ -59,14 +59,11 @@ def _config(config: Path | None, host: str | None = None, port: int | None = Non
 
 
 def _demo_config(config: Config, demo: bool) -> Config:
-    """The demo runs without setup: a random per-process JWT secret if none is set, the
-    example orchestrations shipped with Switchboard if the configured folder is missing, and
-    its simulated agents exempt from rate limits (see ``console.demo``)."""
+    """The demo runs without setup: a random per-process JWT secret if none is set, and the
+    example orchestrations shipped with Switchboard if the configured folder is missing.
+    (``Runtime(demo=True)`` adds the rest: see ``console.demo.prepare_demo_config``.)"""
     if not demo:
         return config
-    from console.demo import prepare_demo_config
-
-    prepare_demo_config(config)
     if not config.auth.jwt_secret:
         import secrets
 

@@ -33,19 +33,12 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
     from console.backend import InProcessBackend
     from console.runtime import Runtime
 
-    runtime = Runtime(config, demo=False)
+    runtime = Runtime(config, demo=demo)
     try:
         await runtime.start()
     except Exception as exc:  # a port in use, a bad secret: say so plainly
         print(f"switchboard: cannot start: {exc}", file=sys.stderr)
         return 2
-    fleet: Any = None
-    fleet_start: asyncio.Task[None] | None = None
-    if demo:  # it arrives while the console opens, so its agents are seen registering
-        from console.demo import build_demo_fleet
-
-        fleet = build_demo_fleet(config, runtime.address)
-        fleet_start = asyncio.create_task(fleet.start(), name="demo fleet start")
 
     def make_app(notice: str | None) -> Any:
         backend = InProcessBackend(runtime.engine, Actor(_operator_name(), "admin"),
@@ -59,12 +52,6 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
     try:
         return await supervise(make_app, restart_notice=notice)
     finally:
-        if fleet is not None:
-            if fleet_start is not None:
-                outcome = (await asyncio.gather(fleet_start, return_exceptions=True))[0]
-                if isinstance(outcome, Exception):
-                    log.error("the demo fleet did not start: %s", outcome, exc_info=outcome)
-            await fleet.stop()
         await runtime.stop()
 
 

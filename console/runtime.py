@@ -7,7 +7,6 @@ import Textual, so headless hosts start fast.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -34,6 +33,7 @@ class Runtime:
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
         self._demo: Any = None
+        self._demo_start: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
@@ -57,17 +57,31 @@ class Runtime:
                     raise RuntimeError("the demo fleet works over the HTTP API: start it too")
                 from console.demo import build_demo_fleet
 
+                # in the background: the console opens at once and shows the agents arrive
                 self._demo = build_demo_fleet(self.config, self.address)
-                await self._demo.start()
+                self._demo_start = asyncio.create_task(self._demo.start(), name="demo start")
         except BaseException:
             await self.stop()
             raise
 
+    async def demo_started(self) -> None:
+        """Wait until the demo fleet has registered its agents and seeded the queue."""
+        if self._demo_start is not None:
+            await asyncio.shield(self._demo_start)
+
     async def stop(self) -> None:
+        """The demo fleet first (its workers hand tasks back over the API), then the API,
+        then the engine."""
         if self._demo is not None:
-            with contextlib.suppress(Exception):
+            try:
+                await self.demo_started()
+            except Exception:
+                log.exception("the demo fleet did not start")
+            try:
                 await self._demo.stop()
-            self._demo = None
+            except Exception:
+                log.exception("the demo fleet did not stop cleanly")
+            self._demo = self._demo_start = None
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None

@@ -166,7 +166,7 @@ class DemoFleet:
             for n in range(1, count + 1):
                 agent_id = f"demo-{prefix}-{n}"
                 self.agent_ids.append(agent_id)
-                self._start_worker(agent_id, agent_type, prefix, n)
+                self._start_worker(agent_id, agent_type, f"{prefix}-{n}")
         await asyncio.gather(*(w.wait_started() for w in self.workers.values()))
         for _ in range(self.settings.initial_tasks):
             await self._create_task()
@@ -195,7 +195,7 @@ class DemoFleet:
     def stats(self) -> dict[str, dict[str, int]]:
         return {agent_id: w.stats.as_dict() for agent_id, w in self.workers.items()}
 
-    def _start_worker(self, agent_id: str, agent_type: str, prefix: str, n: int) -> Worker:
+    def _start_worker(self, agent_id: str, agent_type: str, name: str) -> Worker:
         rng = random.Random(f"{self.settings.seed}:{agent_id}")
         client = self.agents_client
         if agent_id == CRASHING_AGENT:  # its own connection, so its crash closes only that
@@ -204,7 +204,7 @@ class DemoFleet:
             client = self._crash_client
         worker = Worker(agent_type, make_handler(agent_type, self.settings, rng),
                         concurrency=self.settings.slots_per_agent, agent_id=agent_id,
-                        name=f"{prefix}-{n}", client=client, claim_wait=2.0,
+                        name=name, client=client, claim_wait=2.0,
                         shutdown_grace=2.0, heartbeat_interval=self.settings.heartbeat_interval,
                         usage=_usage(random.Random(f"{self.settings.seed}:{agent_id}:usage")))
         self.workers[agent_id] = worker
@@ -250,8 +250,6 @@ class DemoFleet:
 
     async def _crash_and_restart(self) -> None:
         """demo-ops-2 dies without a word, then its supervisor starts it again; repeatedly."""
-        agent_type, prefix, n = next((t, p, i) for t, p, c in self.settings.fleet
-                                     for i in range(1, c + 1) if f"demo-{p}-{i}" == CRASHING_AGENT)
         while True:
             await asyncio.sleep(self.settings.crash_after)
             worker = self.workers[CRASHING_AGENT]
@@ -265,7 +263,7 @@ class DemoFleet:
                 await self._crash_client.close()
             await asyncio.sleep(self.settings.down_for)
             log.info("demo: %s restarts", CRASHING_AGENT)
-            self._start_worker(CRASHING_AGENT, agent_type, prefix, n)
+            self._start_worker(CRASHING_AGENT, worker.agent_type, worker.name)
 
     async def _start_run(self) -> None:
         await asyncio.sleep(1.0)

@@ -34,6 +34,7 @@ async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path
     runtime = Runtime(config, demo=True)
     await runtime.start()
     try:
+        await runtime.demo_started()
         assert "agent" in config.rate_limits.exempt_roles
         async with AsyncClient(runtime.address, jwt_secret=SECRET, subject="t",
                                role="user") as client:
