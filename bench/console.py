@@ -35,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 from textual import events
 
-from console.app import build_app
-from console.backend import InProcessBackend
-from console.screens.base import ViewScreen
-from console.screens.tasks import TasksScreen
-from engine.config import load_config
-from engine.engine import Engine
-from engine.tasks import Actor, TaskSpec
+from switchboard.console.app import build_app
+from switchboard.console.backend import InProcessBackend
+from switchboard.console.screens.base import ViewScreen
+from switchboard.console.screens.tasks import TasksScreen
+from switchboard.engine.config import load_config
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor, TaskSpec
 
 GATE = """
 id = "bench-gate"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.config import load_config
-from engine.engine import Engine
-from engine.tasks import TaskSpec
+from switchboard.engine.config import load_config
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import TaskSpec
 
 
 def pct(values: list[float], q: float) -> float:

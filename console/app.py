@@ -27,15 +27,15 @@ from textual.binding import Binding
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from console.backend import Backend, BackendError, ConnectionState
-from console.commands import SwitchboardCommands
-from console.formatting import set_monochrome
-from console.gcpolicy import IdleCollector
-from console.messages import ApprovalDecided, LiveUpdate
-from console.screens import MODE_SCREENS
-from engine.clock import Clock, SystemClock
-from engine.config import ConsoleConfig
-from engine.models import Event
+from switchboard.console.backend import Backend, BackendError, ConnectionState
+from switchboard.console.commands import SwitchboardCommands
+from switchboard.console.formatting import set_monochrome
+from switchboard.console.gcpolicy import IdleCollector
+from switchboard.console.messages import ApprovalDecided, LiveUpdate
+from switchboard.console.screens import MODE_SCREENS
+from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.config import ConsoleConfig
+from switchboard.engine.models import Event
 
 log = logging.getLogger("switchboard.console")
 
@@ -276,7 +276,7 @@ class SwitchboardApp(App[int]):
         if "approvals" in kinds:
             self.refresh_badge()
         update = LiveUpdate(frozenset(kinds), upto_seq)
-        from console.screens.base import ViewScreen
+        from switchboard.console.screens.base import ViewScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, ViewScreen):
@@ -339,7 +339,7 @@ class SwitchboardApp(App[int]):
         self.switch_mode(name)
 
     def action_command(self) -> None:
-        from console.dialogs.command import CommandPrompt
+        from switchboard.console.dialogs.command import CommandPrompt
 
         self.push_screen(CommandPrompt(COMMAND_WORDS, cursor_blink=self.cursor_blink),
                          self._command_done)
@@ -377,7 +377,7 @@ class SwitchboardApp(App[int]):
                     "orchestrations, run ID, task ID, q", severity="error")
 
     def _apply_filter(self, text: str) -> None:
-        from console.screens.base import FilterBar
+        from switchboard.console.screens.base import FilterBar
 
         try:
             bar = self.screen.query_one(FilterBar)
@@ -391,10 +391,10 @@ class SwitchboardApp(App[int]):
                         exit_on_error=False)
 
     async def _open_record(self, kind: str, ident: str) -> None:
-        from console.resolve import resolve_id
-        from console.screens.agents import AgentDetailScreen
-        from console.screens.runs import RunDetailScreen
-        from console.screens.tasks import TaskDetailScreen
+        from switchboard.console.resolve import resolve_id
+        from switchboard.console.screens.agents import AgentDetailScreen
+        from switchboard.console.screens.runs import RunDetailScreen
+        from switchboard.console.screens.tasks import TaskDetailScreen
 
         try:
             full = await resolve_id(self.backend, kind, ident)
@@ -411,14 +411,14 @@ class SwitchboardApp(App[int]):
             self.switch_mode("agents")
             self.push_screen(AgentDetailScreen(full))
         elif kind == "approval":
-            from console.dialogs.gate_form import GateFormScreen
+            from switchboard.console.dialogs.gate_form import GateFormScreen
 
             self.switch_mode("approvals")
             approval = await self.backend.approval(full)
             self.push_screen(GateFormScreen(approval))
 
     def action_help(self) -> None:
-        from console.dialogs.help import HelpScreen
+        from switchboard.console.dialogs.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
@@ -428,7 +428,7 @@ class SwitchboardApp(App[int]):
     def action_request_quit(self) -> None:
         if self._quit_dialog_open:
             return
-        from console.dialogs.confirm import ConfirmDialog
+        from switchboard.console.dialogs.confirm import ConfirmDialog
 
         if self.embedded:
             body = ("This stops the engine and the API server: running work pauses and "

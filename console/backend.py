@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from engine.errors import EngineError
-from engine.events import DROPPED
-from engine.models import (
+from switchboard.engine.errors import EngineError
+from switchboard.engine.events import DROPPED
+from switchboard.engine.models import (
     PRIORITIES,
     RUN_STATUSES,
     TASK_STATUSES,
@@ -40,7 +40,7 @@ from engine.models import (
     Run,
     Task,
 )
-from engine.tasks import Actor, TaskQuery
+from switchboard.engine.tasks import Actor, TaskQuery
 
 log = logging.getLogger("switchboard.console")
 
@@ -405,7 +405,7 @@ class InProcessBackend(Backend):
 
     async def recent_events(self, limit: int = 200, *, types: tuple[str, ...] = (),
                             run_id: str | None = None, task_id: str | None = None) -> list[Event]:
-        from engine.events import EventFilter
+        from switchboard.engine.events import EventFilter
 
         flt = EventFilter(types=types, run_id=run_id, task_id=task_id)
         events = await self.engine.bus.history(0, flt, limit=limit, newest_first=True)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import cyclopts
 
-from engine.config import Config, ConfigError, load_config
+from switchboard.engine.config import Config, ConfigError, load_config
 
 app = cyclopts.App(
     name="switchboard",
@@ -82,16 +82,16 @@ def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = Non
           ) -> None:
     """Run the engine and the HTTP API, headless. Stops cleanly on SIGINT/SIGTERM/SIGHUP."""
     cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
-    from console.logsetup import configure_logging
+    from switchboard.console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=True)
     asyncio.run(_serve(cfg, demo))
 
 
 async def _serve(cfg: Config, demo: bool) -> None:
-    from console.runtime import Runtime
-    from console.signals import on_signals
-    from server.auth import AuthSetupError
+    from switchboard.console.runtime import Runtime
+    from switchboard.console.signals import on_signals
+    from switchboard.server.auth import AuthSetupError
 
     stop = asyncio.Event()
     on_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), lambda _sig: stop.set())
@@ -123,10 +123,10 @@ def up(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
               orchestrations=orchestrations, demo=demo)
         return
     cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
-    from console.logsetup import configure_logging
+    from switchboard.console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)
-    from console.main import run_up
+    from switchboard.console.main import run_up
 
     code = asyncio.run(run_up(cfg, demo=demo, read_only=read_only or cfg.console.read_only))
     raise SystemExit(code or 0)
@@ -141,10 +141,10 @@ def attach(url: str, *, token: Annotated[str | None, cyclopts.Parameter(
     secret = token or os.environ.get("SWITCHBOARD_TOKEN")
     if not secret:
         _fail("attach needs --token or SWITCHBOARD_TOKEN")
-    from console.logsetup import configure_logging
+    from switchboard.console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)
-    from console.main import run_attach
+    from switchboard.console.main import run_attach
 
     code = asyncio.run(run_attach(cfg, url, secret or "", read_only=read_only))
     raise SystemExit(code or 0)
@@ -157,7 +157,7 @@ def token(*, sub: Annotated[str, cyclopts.Parameter(help="Subject (user or agent
           config: ConfigOpt = None) -> None:
     """Mint a JWT locally from the configured secret (ORCHESTRATOR_JWT_SECRET)."""
     cfg = _config(config)
-    from server.auth import Authenticator, AuthSetupError
+    from switchboard.server.auth import Authenticator, AuthSetupError
 
     if role not in ("admin", "agent", "user"):
         _fail("--role must be admin, agent or user")
@@ -177,7 +177,7 @@ def run(orchestration: str, *,
             help="Gate answers as key=value (repeatable); otherwise asked on the terminal.",
             consume_multiple=False)] = None) -> None:
     """Start an orchestration run on a server and follow it; answer gates on the terminal."""
-    from console.run_cmd import parse_answers, run_command
+    from switchboard.console.run_cmd import parse_answers, run_command
 
     secret = token or os.environ.get("SWITCHBOARD_TOKEN")
     if not secret:
@@ -197,7 +197,7 @@ def validate(path: Path | None = None, *, config: ConfigOpt = None) -> None:
     """Check orchestration definition files (a file or a folder); exit 1 on any problem."""
     cfg = _config(config)
     target = path or Path(cfg.orchestrations.dir)
-    from engine.orchestrations.loader import validate_path
+    from switchboard.engine.orchestrations.loader import validate_path
 
     good, problems = validate_path(target)
     for orch in good:
@@ -223,7 +223,7 @@ def worker(handler: str, *,
                help="Claim by HTTP long-poll instead of the WebSocket.")] = False,
            log_level: str = "INFO") -> None:
     """Run an agent worker: HANDLER is MODULE:FUNCTION or path/to/file.py:FUNCTION."""
-    from server.worker_cli import worker_main
+    from switchboard.server.worker_cli import worker_main
 
     raise SystemExit(worker_main(handler, agent_type=type, url=url, token=token,
                                  concurrency=concurrency, agent_id=agent_id, name=name,

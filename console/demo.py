@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from engine.config import Config
-from server.demo_fleet import DemoFleet, DemoSettings
+from switchboard.engine.config import Config
+from switchboard.server.demo_fleet import DemoFleet, DemoSettings
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 

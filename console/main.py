@@ -13,10 +13,10 @@ import logging
 import sys
 from typing import Any
 
-from console.resume_guard import ResumeGuard
-from console.supervisor import install_exit_signals, supervise
-from engine.config import Config
-from engine.tasks import Actor
+from switchboard.console.resume_guard import ResumeGuard
+from switchboard.console.supervisor import install_exit_signals, supervise
+from switchboard.engine.config import Config
+from switchboard.engine.tasks import Actor
 
 log = logging.getLogger("switchboard.console")
 
@@ -29,9 +29,9 @@ def _operator_name() -> str:
 
 async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
     """Engine + HTTP server + console on one event loop; the console restarts after a bug."""
-    from console.app import build_app
-    from console.backend import InProcessBackend
-    from console.runtime import Runtime
+    from switchboard.console.app import build_app
+    from switchboard.console.backend import InProcessBackend
+    from switchboard.console.runtime import Runtime
 
     runtime = Runtime(config, demo=demo)
     try:
@@ -57,8 +57,8 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
 
 async def run_attach(config: Config, url: str, token: str, *, read_only: bool) -> int:
     """The console against a remote server through its HTTP API and event stream."""
-    from console.app import build_app
-    from console.remote import RemoteBackend
+    from switchboard.console.app import build_app
+    from switchboard.console.remote import RemoteBackend
 
     backend = RemoteBackend(url, token)
     app = build_app(backend, config=config.console, read_only=read_only,

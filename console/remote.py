@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import msgspec
 
-from console.backend import (
+from switchboard.console.backend import (
     Backend,
     BackendError,
     Capabilities,
@@ -58,9 +58,9 @@ from console.backend import (
     TaskView,
     _problem_text,
 )
-from engine.clock import Clock, SystemClock, parse_iso
-from engine.events import DROPPED
-from engine.models import (
+from switchboard.engine.clock import Clock, SystemClock, parse_iso
+from switchboard.engine.events import DROPPED
+from switchboard.engine.models import (
     PRIORITIES,
     RUN_STATUSES,
     TERMINAL_TASK_STATUSES,
@@ -72,10 +72,10 @@ from engine.models import (
     Task,
     TaskLog,
 )
-from engine.orchestrations.definitions import DefinitionProblem
-from server.client import AsyncClient, RetryPolicy
-from server.client.errors import ApiError, RateLimited, TransportError
-from server.client.sse import iter_sse
+from switchboard.engine.orchestrations.definitions import DefinitionProblem
+from switchboard.server.client import AsyncClient, RetryPolicy
+from switchboard.server.client.errors import ApiError, RateLimited, TransportError
+from switchboard.server.client.sse import iter_sse
 
 log = logging.getLogger("switchboard.console.remote")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from console.backend import Backend, BackendError, NotAvailable, TaskView
-from console.formatting import short_id
+from switchboard.console.backend import Backend, BackendError, NotAvailable, TaskView
+from switchboard.console.formatting import short_id
 
 
 def _match(ident: str, candidates: list[str], kind: str) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.config import Config
-from engine.engine import Engine
+from switchboard.engine.config import Config
+from switchboard.engine.engine import Engine
 
 log = logging.getLogger("switchboard.runtime")
 
@@ -26,7 +26,7 @@ class Runtime:
         self.demo = demo
         self.http = http
         if demo:
-            from console.demo import prepare_demo_config
+            from switchboard.console.demo import prepare_demo_config
 
             prepare_demo_config(config)
         self.engine = Engine(config)
@@ -42,8 +42,8 @@ class Runtime:
         return f"http://{self.config.server.host}:{self.port}/api/v1"
 
     async def start(self) -> None:
-        from server.api import build_api_app
-        from server.app import start_server
+        from switchboard.server.api import build_api_app
+        from switchboard.server.app import start_server
 
         app = build_api_app(self.engine) if self.http else None  # fails fast on bad auth
         await self.engine.start()
@@ -55,7 +55,7 @@ class Runtime:
             if self.demo:
                 if self.runner is None:
                     raise RuntimeError("the demo fleet works over the HTTP API: start it too")
-                from console.demo import build_demo_fleet
+                from switchboard.console.demo import build_demo_fleet
 
                 # in the background: the console opens at once and shows the agents arrive
                 self._demo = build_demo_fleet(self.config, self.address)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from console.signals import on_signals
+from switchboard.console.signals import on_signals
 
 log = logging.getLogger("switchboard.console")
 

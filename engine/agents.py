@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.clock import Clock
-from engine.config import Config
-from engine.errors import NotFound, ValidationFailed
-from engine.ids import new_id
-from engine.models import AGENT_STATUSES, Agent
-from engine.rows import AGENT_COLUMNS, agent_from_row
-from engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.clock import Clock
+from switchboard.engine.config import Config
+from switchboard.engine.errors import NotFound, ValidationFailed
+from switchboard.engine.ids import new_id
+from switchboard.engine.models import AGENT_STATUSES, Agent
+from switchboard.engine.rows import AGENT_COLUMNS, agent_from_row
+from switchboard.engine.store.base import ReadConn, Store, Tx
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class AgentService:
             new = agent_id or new_id("agent")
             existing = tx.fetchone("SELECT deleted FROM agents WHERE id = ?", (new,))
             if existing is not None:
-                from engine.errors import Conflict
+                from switchboard.engine.errors import Conflict
                 raise Conflict(f"agent {new!r} already exists")
             agent = Agent(id=new, name=name.strip(), type=type.strip(),
                           max_concurrent_tasks=max_tasks, timeout=timeout,

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from engine.clock import Clock, iso
-from engine.config import Config
-from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
-from engine.ids import new_id
-from engine.models import Approval, normalize_priority
-from engine.rows import (
+from switchboard.engine.clock import Clock, iso
+from switchboard.engine.config import Config
+from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
+from switchboard.engine.ids import new_id
+from switchboard.engine.models import Approval, normalize_priority
+from switchboard.engine.rows import (
     APPROVAL_COLUMNS,
     APPROVAL_INSERT,
     approval_from_row,
@@ -25,8 +25,8 @@ from engine.rows import (
     decode,
     encode,
 )
-from engine.store.base import ReadConn, Store, Tx
-from engine.tasks import SYSTEM, Actor, TaskService, _check_transition, load_task
+from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.tasks import SYSTEM, Actor, TaskService, _check_transition, load_task
 
 ROLE_RANK = {"user": 0, "agent": 1, "admin": 2}
 

@@ -9,20 +9,20 @@ import contextlib
 import logging
 from typing import Any
 
-from engine.agents import AgentService
-from engine.approvals import ApprovalService
-from engine.clock import Clock, SystemClock
-from engine.config import Config
-from engine.events import EventBus
-from engine.orchestrations.registry import DefinitionRegistry
-from engine.orchestrations.runs import RunService
-from engine.orchestrations.validate import ValidationContext
-from engine.providers.registry import ProviderRegistry, build_providers
-from engine.stats import StatsService
-from engine.store.base import Store, Tx
-from engine.store.sqlite import SQLiteStore
-from engine.tasks import TaskService
-from engine.tools import ToolRegistry, build_tools
+from switchboard.engine.agents import AgentService
+from switchboard.engine.approvals import ApprovalService
+from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.config import Config
+from switchboard.engine.events import EventBus
+from switchboard.engine.orchestrations.registry import DefinitionRegistry
+from switchboard.engine.orchestrations.runs import RunService
+from switchboard.engine.orchestrations.validate import ValidationContext
+from switchboard.engine.providers.registry import ProviderRegistry, build_providers
+from switchboard.engine.stats import StatsService
+from switchboard.engine.store.base import Store, Tx
+from switchboard.engine.store.sqlite import SQLiteStore
+from switchboard.engine.tasks import TaskService
+from switchboard.engine.tools import ToolRegistry, build_tools
 
 log = logging.getLogger("switchboard.engine")
 

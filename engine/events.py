@@ -20,8 +20,8 @@ from typing import Any
 
 import msgspec
 
-from engine.models import Event
-from engine.store.base import ReadConn, Store
+from switchboard.engine.models import Event
+from switchboard.engine.store.base import ReadConn, Store
 
 log = logging.getLogger("switchboard.events")
 

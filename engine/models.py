@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from engine.clock import iso
+from switchboard.engine.clock import iso
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
 PRIORITY_ALIASES = {"critical": "P0", "high": "P1", "medium": "P2", "low": "P3"}

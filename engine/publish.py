@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.engine import Engine
-from engine.errors import ValidationFailed
-from engine.models import Event, normalize_priority
-from engine.rows import encode
-from engine.store.base import Tx
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import ValidationFailed
+from switchboard.engine.models import Event, normalize_priority
+from switchboard.engine.rows import encode
+from switchboard.engine.store.base import Tx
 
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$")
 MAX_PAYLOAD_BYTES = 65_536

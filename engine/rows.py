@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from engine.models import Agent, Approval, Task, TaskLog
+from switchboard.engine.models import Agent, Approval, Task, TaskLog
 
 encode = msgspec.json.Encoder().encode
 _decode_any = msgspec.json.Decoder().decode

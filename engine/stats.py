@@ -12,11 +12,11 @@ from typing import Any
 
 import psutil
 
-from engine.clock import Clock, iso
-from engine.config import Config
-from engine.errors import ValidationFailed
-from engine.models import PRIORITIES, TASK_STATUSES
-from engine.store.base import ReadConn, Store
+from switchboard.engine.clock import Clock, iso
+from switchboard.engine.config import Config
+from switchboard.engine.errors import ValidationFailed
+from switchboard.engine.models import PRIORITIES, TASK_STATUSES
+from switchboard.engine.store.base import ReadConn, Store
 
 # period -> (span seconds, bucket seconds)
 PERIODS: dict[str, tuple[int, int]] = {

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.clock import Clock, parse_iso
-from engine.config import Config
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.events import EventBus, EventFilter
-from engine.ids import new_id
-from engine.models import (
+from switchboard.engine.clock import Clock, parse_iso
+from switchboard.engine.config import Config
+from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.events import EventBus, EventFilter
+from switchboard.engine.ids import new_id
+from switchboard.engine.models import (
     TASK_STATUSES,
     TASK_TRANSITIONS,
     TERMINAL_TASK_STATUSES,
@@ -29,7 +29,7 @@ from engine.models import (
     TaskLog,
     normalize_priority,
 )
-from engine.rows import (
+from switchboard.engine.rows import (
     APPROVAL_INSERT,
     TASK_COLUMNS,
     TASK_INSERT,
@@ -38,7 +38,7 @@ from engine.rows import (
     task_from_row,
     task_insert_params,
 )
-from engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.base import ReadConn, Store, Tx
 
 log = logging.getLogger("switchboard.tasks")
 

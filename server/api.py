@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.engine import Engine
-from server.app import init_app
-from server.app_keys import ENGINE_KEY
-from server.resources import all_tables
-from server.streams import install_stream_tracking
+from switchboard.engine.engine import Engine
+from switchboard.server.app import init_app
+from switchboard.server.app_keys import ENGINE_KEY
+from switchboard.server.resources import all_tables
+from switchboard.server.streams import install_stream_tracking
 
 
 def build_api_app(engine: Engine) -> web.Application:

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from engine.clock import Clock, SystemClock
-from engine.config import Config
-from server import openapi
-from server.app_keys import (
+from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.config import Config
+from switchboard.server import openapi
+from switchboard.server.app_keys import (
     AUTH_KEY,
     CLOCK_KEY,
     CONFIG_KEY,
@@ -27,10 +27,10 @@ from server.app_keys import (
     ROUTES_KEY,
     DocumentCache,
 )
-from server.auth import Authenticator
-from server.middlewares import add_response_headers, build_middlewares
-from server.ratelimit import RateLimiter
-from server.routing import RouteRegistry, RouteTable
+from switchboard.server.auth import Authenticator
+from switchboard.server.middlewares import add_response_headers, build_middlewares
+from switchboard.server.ratelimit import RateLimiter
+from switchboard.server.routing import RouteRegistry, RouteTable
 
 
 def init_app(

@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.clock import Clock
-from engine.config import Config
-from server.auth import Authenticator, Principal
-from server.errors import ApiError
-from server.ratelimit import RateLimiter, RateLimitResult
-from server.routing import RouteRegistry
+from switchboard.engine.clock import Clock
+from switchboard.engine.config import Config
+from switchboard.server.auth import Authenticator, Principal
+from switchboard.server.errors import ApiError
+from switchboard.server.ratelimit import RateLimiter, RateLimitResult
+from switchboard.server.routing import RouteRegistry
 
 # -- application -----------------------------------------------------------------------
 CONFIG_KEY = web.AppKey("config", Config)
@@ -88,7 +88,7 @@ def request_id_of(request: web.Request) -> str:
     return request.get(REQUEST_ID_KEY, "-")
 
 # -- engine ----------------------------------------------------------------------------
-from engine.engine import Engine  # noqa: E402
+from switchboard.engine.engine import Engine  # noqa: E402
 
 ENGINE_KEY = web.AppKey("engine", Engine)
 """The running engine every resource route talks to (set by ``server.api.build_api_app``)."""

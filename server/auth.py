@@ -34,7 +34,7 @@ from typing import Any, Final, Literal, get_args
 
 import jwt
 
-from engine.config import AuthConfig
+from switchboard.engine.config import AuthConfig
 
 Role = Literal["admin", "agent", "user"]
 CredentialKind = Literal["jwt", "api_key"]

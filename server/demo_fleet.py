@@ -29,10 +29,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from server.client.client import AsyncClient
-from server.client.errors import NotFound, SwitchboardError
-from server.client.models import Task
-from server.worker import Handler, TaskContext, TaskFailed, Worker
+from switchboard.server.client.client import AsyncClient
+from switchboard.server.client.errors import NotFound, SwitchboardError
+from switchboard.server.client.models import Task
+from switchboard.server.worker import Handler, TaskContext, TaskFailed, Worker
 
 log = logging.getLogger("switchboard.demo")
 

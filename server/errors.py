@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
+from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 
 _ENCODE = msgspec.json.Encoder().encode
 

@@ -24,7 +24,7 @@ import msgspec
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from server.errors import ApiError, RequestValidationError, validation_detail
+from switchboard.server.errors import ApiError, RequestValidationError, validation_detail
 
 M = TypeVar("M", bound=BaseModel)
 

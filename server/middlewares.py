@@ -32,18 +32,18 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from pydantic import ValidationError
 
-from engine.errors import EngineError
-from server.app_keys import (
+from switchboard.engine.errors import EngineError
+from switchboard.server.app_keys import (
     AUTH_ERROR_KEY,
     CONFIG_KEY,
     PRINCIPAL_KEY,
     RATE_LIMIT_KEY,
     REQUEST_ID_KEY,
 )
-from server.auth import Authenticator, AuthError, role_at_least
-from server.errors import ApiError, engine_status, error_response, validation_detail
-from server.ratelimit import RateLimiter
-from server.routing import spec_of
+from switchboard.server.auth import Authenticator, AuthError, role_at_least
+from switchboard.server.errors import ApiError, engine_status, error_response, validation_detail
+from switchboard.server.ratelimit import RateLimiter
+from switchboard.server.routing import spec_of
 
 Middleware = Callable[
     [web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]],

@@ -22,10 +22,10 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from server import API_BASE
-from server.app_keys import OPENAPI_KEY, ROUTES_KEY
-from server.jsonio import json_response
-from server.routing import RouteSpec, RouteTable
+from switchboard.server import API_BASE
+from switchboard.server.app_keys import OPENAPI_KEY, ROUTES_KEY
+from switchboard.server.jsonio import json_response
+from switchboard.server.routing import RouteSpec, RouteTable
 
 OPENAPI_VERSION: Final = "3.1.0"
 ERROR_SCHEMA: Final = "ErrorDetail"

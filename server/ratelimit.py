@@ -33,9 +33,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
-from engine.clock import Clock, SystemClock
-from engine.config import RateLimitConfig, parse_rate
-from server import API_BASE
+from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.config import RateLimitConfig, parse_rate
+from switchboard.server import API_BASE
 
 DEFAULT_RULE: Final = "@default"
 BURST_RULE: Final = "@burst"

@@ -8,8 +8,8 @@ role (``role=None`` means public, on purpose): forgetting is a TypeError, not an
 A route module looks like this::
 
     from aiohttp import web
-    from server.routing import RouteTable
-    from server.jsonio import StrictModel, QueryModel, ApiModel, json_response
+    from switchboard.server.routing import RouteTable
+    from switchboard.server.jsonio import StrictModel, QueryModel, ApiModel, json_response
 
     routes = RouteTable(tag="tasks")
 
@@ -55,9 +55,9 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from server import API_BASE
-from server.auth import ROLE_RANK, Role
-from server.jsonio import json_response, parse_path, parse_query, read_json
+from switchboard.server import API_BASE
+from switchboard.server.auth import ROLE_RANK, Role
+from switchboard.server.jsonio import json_response, parse_path, parse_query, read_json
 
 Handler = Callable[..., Awaitable[Any]]
 H = TypeVar("H", bound=Handler)

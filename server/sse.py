@@ -42,9 +42,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from server.app_keys import CONFIG_KEY
-from server.jsonio import encode_json
-from server.streams import track_stream
+from switchboard.server.app_keys import CONFIG_KEY
+from switchboard.server.jsonio import encode_json
+from switchboard.server.streams import track_stream
 
 log = logging.getLogger("switchboard.server.sse")
 

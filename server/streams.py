@@ -20,7 +20,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from server.app_keys import STREAMS_KEY, StreamRegistry
+from switchboard.server.app_keys import STREAMS_KEY, StreamRegistry
 
 log = logging.getLogger("switchboard.server.streams")
 

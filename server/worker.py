@@ -46,8 +46,8 @@ from typing import Any
 import msgspec
 import psutil
 
-from server.client.client import AsyncClient
-from server.client.errors import (
+from switchboard.server.client.client import AsyncClient
+from switchboard.server.client.errors import (
     ApiError,
     Conflict,
     NotFound,
@@ -56,8 +56,8 @@ from server.client.errors import (
     SwitchboardError,
     TransportError,
 )
-from server.client.models import Task
-from server.client.ws import WebSocketConnection
+from switchboard.server.client.models import Task
+from switchboard.server.client.ws import WebSocketConnection
 
 log = logging.getLogger("switchboard.worker")
 

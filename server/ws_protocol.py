@@ -32,10 +32,10 @@ from typing import Any, Final, Literal
 
 from pydantic import Field
 
-from engine.clock import iso
-from engine.events import EventFilter
-from engine.models import Event
-from server.jsonio import StrictModel
+from switchboard.engine.clock import iso
+from switchboard.engine.events import EventFilter
+from switchboard.engine.models import Event
+from switchboard.server.jsonio import StrictModel
 
 AUTH_TIMEOUT_SECONDS: Final = 5.0
 MAX_CLAIM_WAIT_SECONDS: Final = 30.0

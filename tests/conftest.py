@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import ManualClock
-from engine.config import Config, load_config
-from engine.engine import Engine
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import Config, load_config
+from switchboard.engine.engine import Engine
 
 
 def make_config(data_dir: Path, **sections: dict) -> Config:

@@ -29,14 +29,14 @@ from textual.widgets import Footer, Input, Label, Select, SelectionList, Static,
 from textual.widgets._toggle_button import ToggleButton
 from textual.widgets.option_list import OptionDoesNotExist
 
-from console.backend import BackendError
-from console.formatting import datetime_text, one_line, pretty_json, short_id
-from console.messages import ApprovalDecided
-from console.widgets.header import StatusHeader
-from engine.models import Approval
+from switchboard.console.backend import BackendError
+from switchboard.console.formatting import datetime_text, one_line, pretty_json, short_id
+from switchboard.console.messages import ApprovalDecided
+from switchboard.console.widgets.header import StatusHeader
+from switchboard.engine.models import Approval
 
 if TYPE_CHECKING:
-    from console.app import SwitchboardApp
+    from switchboard.console.app import SwitchboardApp
 
 
 def field_choices(spec: dict[str, Any]) -> list[str]:
@@ -365,7 +365,7 @@ class GateFormScreen(ModalScreen[bool]):
                         exit_on_error=False)
 
     async def _submit(self, values: dict[str, Any]) -> None:
-        from console.dialogs.confirm import ConfirmDialog
+        from switchboard.console.dialogs.confirm import ConfirmDialog
 
         approval = self.approval
         if approval.priority == "P0":

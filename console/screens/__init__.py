@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from console.screens.agents import AgentsScreen
-from console.screens.approvals import ApprovalsScreen
-from console.screens.events import EventsScreen
-from console.screens.orchestrations import OrchestrationsScreen
-from console.screens.overview import OverviewScreen
-from console.screens.runs import RunsScreen
-from console.screens.tasks import TasksScreen
+from switchboard.console.screens.agents import AgentsScreen
+from switchboard.console.screens.approvals import ApprovalsScreen
+from switchboard.console.screens.events import EventsScreen
+from switchboard.console.screens.orchestrations import OrchestrationsScreen
+from switchboard.console.screens.overview import OverviewScreen
+from switchboard.console.screens.runs import RunsScreen
+from switchboard.console.screens.tasks import TasksScreen
 
 MODE_SCREENS = {
     "overview": OverviewScreen,

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
-from console.backend import TaskView
-from console.formatting import (
+from switchboard.console.backend import TaskView
+from switchboard.console.formatting import (
     age,
     ago,
     cell,
@@ -18,11 +18,11 @@ from console.formatting import (
     short_id,
     status,
 )
-from console.messages import LiveUpdate
-from console.screens.base import ViewScreen, matches_words, parse_filter
-from console.screens.tasks import TASK_COLUMNS, TaskDetailScreen, task_row
-from console.widgets.live_table import Col, LiveTable
-from engine.models import Agent
+from switchboard.console.messages import LiveUpdate
+from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.screens.tasks import TASK_COLUMNS, TaskDetailScreen, task_row
+from switchboard.console.widgets.live_table import Col, LiveTable
+from switchboard.engine.models import Agent
 
 AGENT_COLUMNS = [
     Col("name", "AGENT", 14, flex=True),

@@ -13,12 +13,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from console.backend import BackendError
-from console.formatting import age, cell, datetime_text, one_line, priority, short_id, status
-from console.messages import ApprovalDecided
-from console.screens.base import ViewScreen, matches_words, parse_filter
-from console.widgets.live_table import Col, LiveTable
-from engine.models import Approval
+from switchboard.console.backend import BackendError
+from switchboard.console.formatting import age, cell, datetime_text, one_line, priority, short_id, status
+from switchboard.console.messages import ApprovalDecided
+from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.widgets.live_table import Col, LiveTable
+from switchboard.engine.models import Approval
 
 APPROVAL_COLUMNS = [
     Col("id", "ID", 8),
@@ -232,7 +232,7 @@ class ApprovalsScreen(ViewScreen):
         self.run_worker(self._approve(a), group="decide", exit_on_error=False)
 
     async def _approve(self, a: Approval) -> None:
-        from console.dialogs.confirm import ConfirmDialog
+        from switchboard.console.dialogs.confirm import ConfirmDialog
 
         if a.approval_id in self._busy:
             return
@@ -267,7 +267,7 @@ class ApprovalsScreen(ViewScreen):
         self.run_worker(self._reject(a), group="decide", exit_on_error=False)
 
     async def _reject(self, a: Approval) -> None:
-        from console.dialogs.prompt import PromptDialog
+        from switchboard.console.dialogs.prompt import PromptDialog
 
         reason = await self.app.push_screen_wait(PromptDialog(
             f"Reject {a.priority} {a.kind} approval?",
@@ -291,6 +291,6 @@ class ApprovalsScreen(ViewScreen):
         a = self.selected()
         if a is None:
             return
-        from console.dialogs.gate_form import GateFormScreen
+        from switchboard.console.dialogs.gate_form import GateFormScreen
 
         self.app.push_screen(GateFormScreen(a), lambda _: self.request_reload(immediate=True))

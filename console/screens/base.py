@@ -23,12 +23,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from console.backend import Backend, BackendError
-from console.messages import LiveUpdate
-from console.widgets.header import StatusHeader
+from switchboard.console.backend import Backend, BackendError
+from switchboard.console.messages import LiveUpdate
+from switchboard.console.widgets.header import StatusHeader
 
 if TYPE_CHECKING:
-    from console.app import SwitchboardApp
+    from switchboard.console.app import SwitchboardApp
 
 log = logging.getLogger("switchboard.console")
 

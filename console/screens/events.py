@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Log
 
-from console.formatting import clock_text, event_summary, tint
-from console.messages import LiveUpdate
-from console.screens.base import ViewScreen
-from engine.models import Event
+from switchboard.console.formatting import clock_text, event_summary, tint
+from switchboard.console.messages import LiveUpdate
+from switchboard.console.screens.base import ViewScreen
+from switchboard.engine.models import Event
 
 MAX_LINES = 5000
 

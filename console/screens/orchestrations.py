@@ -9,10 +9,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from console.backend import BackendError, NotAvailable, OrchestrationInfo
-from console.formatting import cell, display_path, one_line, short_id, tint
-from console.screens.base import ViewScreen, matches_words
-from console.widgets.live_table import Col, LiveTable
+from switchboard.console.backend import BackendError, NotAvailable, OrchestrationInfo
+from switchboard.console.formatting import cell, display_path, one_line, short_id, tint
+from switchboard.console.screens.base import ViewScreen, matches_words
+from switchboard.console.widgets.live_table import Col, LiveTable
 
 ORCH_COLUMNS = [
     Col("id", "ID", 20, flex=True),
@@ -122,8 +122,8 @@ class OrchestrationsScreen(ViewScreen):
         self.run_worker(self._start(item), group="action", exit_on_error=False)
 
     async def _start(self, item: OrchestrationInfo) -> None:
-        from console.dialogs.prompt import PromptDialog
-        from console.screens.runs import RunDetailScreen
+        from switchboard.console.dialogs.prompt import PromptDialog
+        from switchboard.console.screens.runs import RunDetailScreen
 
         message = await self.app.push_screen_wait(PromptDialog(
             f"Start {item.name}", "Message (the run's first input)",

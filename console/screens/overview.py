@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
-from console.backend import Overview
-from console.formatting import clock_text, event_summary, tint
-from console.screens.base import ViewScreen
-from engine.models import PRIORITIES
+from switchboard.console.backend import Overview
+from switchboard.console.formatting import clock_text, event_summary, tint
+from switchboard.console.screens.base import ViewScreen
+from switchboard.engine.models import PRIORITIES
 
 HEALTH_ORDER = ("healthy", "degraded", "unhealthy", "offline", "unknown")
 RUN_ORDER = ("running", "paused", "failed", "completed", "cancelled")

@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Log, Static
 
-from console.backend import BackendError, NotAvailable
-from console.formatting import (
+from switchboard.console.backend import BackendError, NotAvailable
+from switchboard.console.formatting import (
     STATUS_STYLES,
     age,
     cell,
@@ -30,10 +30,10 @@ from console.formatting import (
     tc,
     tint,
 )
-from console.messages import LiveUpdate
-from console.screens.base import ViewScreen, matches_words, parse_filter
-from console.widgets.live_table import Col, LiveTable
-from engine.models import Run
+from switchboard.console.messages import LiveUpdate
+from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.widgets.live_table import Col, LiveTable
+from switchboard.engine.models import Run
 
 RUN_COLUMNS = [
     Col("id", "RUN", 8),
@@ -179,7 +179,7 @@ class RunsScreen(ViewScreen):
 
 
 def cancel_run(screen: ViewScreen, run_id: str) -> None:
-    from console.dialogs.confirm import ConfirmDialog
+    from switchboard.console.dialogs.confirm import ConfirmDialog
 
     async def run() -> None:
         ok = await screen.app.push_screen_wait(ConfirmDialog(
@@ -192,7 +192,7 @@ def cancel_run(screen: ViewScreen, run_id: str) -> None:
 
 
 def retry_run(screen: ViewScreen, run_id: str) -> None:
-    from console.dialogs.confirm import ConfirmDialog
+    from switchboard.console.dialogs.confirm import ConfirmDialog
 
     async def run() -> None:
         ok = await screen.app.push_screen_wait(ConfirmDialog(
@@ -205,7 +205,7 @@ def retry_run(screen: ViewScreen, run_id: str) -> None:
 
 
 def resume_run(screen: ViewScreen, run_id: str) -> None:
-    from console.dialogs.gate_form import GateFormScreen, approval_from_run
+    from switchboard.console.dialogs.gate_form import GateFormScreen, approval_from_run
 
     async def run() -> None:
         try:

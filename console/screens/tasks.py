@@ -9,8 +9,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Log, Static
 
-from console.backend import BackendError, TaskView
-from console.formatting import (
+from switchboard.console.backend import BackendError, TaskView
+from switchboard.console.formatting import (
     PRIORITY_STYLES,
     STATUS_STYLES,
     TASK_STATUS_WORDS,
@@ -29,10 +29,10 @@ from console.formatting import (
     tc,
     tint,
 )
-from console.messages import LiveUpdate
-from console.screens.base import ViewScreen, matches_words, parse_filter
-from console.widgets.live_table import Col, LiveTable
-from engine.models import TERMINAL_TASK_STATUSES, Task
+from switchboard.console.messages import LiveUpdate
+from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.widgets.live_table import Col, LiveTable
+from switchboard.engine.models import TERMINAL_TASK_STATUSES, Task
 
 TASK_COLUMNS = [
     Col("id", "ID", 8),
@@ -162,7 +162,7 @@ class TasksScreen(ViewScreen):
 
 
 def cancel_task(screen: ViewScreen, task_id: str) -> None:
-    from console.dialogs.confirm import ConfirmDialog
+    from switchboard.console.dialogs.confirm import ConfirmDialog
 
     def done(ok: bool | None) -> None:
         if ok:
@@ -176,7 +176,7 @@ def cancel_task(screen: ViewScreen, task_id: str) -> None:
 
 
 def retry_task(screen: ViewScreen, task_id: str) -> None:
-    from console.dialogs.confirm import ConfirmDialog
+    from switchboard.console.dialogs.confirm import ConfirmDialog
 
     def done(ok: bool | None) -> None:
         if ok:
@@ -189,7 +189,7 @@ def retry_task(screen: ViewScreen, task_id: str) -> None:
 
 
 def change_priority(screen: ViewScreen, task_id: str) -> None:
-    from console.dialogs.priority import PriorityDialog
+    from switchboard.console.dialogs.priority import PriorityDialog
 
     async def run() -> None:
         try:

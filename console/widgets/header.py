@@ -12,11 +12,11 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from console.backend import ConnectionState
-from console.formatting import clock_text, tint
+from switchboard.console.backend import ConnectionState
+from switchboard.console.formatting import clock_text, tint
 
 if TYPE_CHECKING:
-    from console.app import SwitchboardApp
+    from switchboard.console.app import SwitchboardApp
 
 STATE_STYLES = {
     ConnectionState.CONNECTED: "green",

@@ -1,9 +1,9 @@
 """Orchestrations: definitions (files -> typed Structs), validation, hot reload, human-gate
 answers. The durable run executor (``runs``) walks these definitions."""
 
-from engine.orchestrations.answers import FieldError, validate_answer
-from engine.orchestrations.conditions import ConditionError, evaluate, parse_condition
-from engine.orchestrations.definitions import (
+from switchboard.engine.orchestrations.answers import FieldError, validate_answer
+from switchboard.engine.orchestrations.conditions import ConditionError, evaluate, parse_condition
+from switchboard.engine.orchestrations.definitions import (
     END,
     AgentStep,
     DefinitionProblem,
@@ -17,7 +17,7 @@ from engine.orchestrations.definitions import (
     ToolStep,
     When,
 )
-from engine.orchestrations.loader import (
+from switchboard.engine.orchestrations.loader import (
     LoadResult,
     load_file,
     load_inline,
@@ -25,9 +25,9 @@ from engine.orchestrations.loader import (
     load_text,
     validate_path,
 )
-from engine.orchestrations.registry import DefinitionRegistry, ReloadResult
-from engine.orchestrations.templates import render, render_value, template_keys
-from engine.orchestrations.validate import ValidationContext
+from switchboard.engine.orchestrations.registry import DefinitionRegistry, ReloadResult
+from switchboard.engine.orchestrations.templates import render, render_value, template_keys
+from switchboard.engine.orchestrations.validate import ValidationContext
 
 __all__ = [
     "END",

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from engine.orchestrations.definitions import Field
+from switchboard.engine.orchestrations.definitions import Field
 
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0"}

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import NotFound, ValidationFailed
-from engine.orchestrations.generate import Validation, validate_workflow
-from engine.orchestrations.validate import ValidationContext
+from switchboard.engine.errors import NotFound, ValidationFailed
+from switchboard.engine.orchestrations.generate import Validation, validate_workflow
+from switchboard.engine.orchestrations.validate import ValidationContext
 
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from engine.orchestrations.conditions import evaluate
-from engine.orchestrations.templates import render
+from switchboard.engine.orchestrations.conditions import evaluate
+from switchboard.engine.orchestrations.templates import render
 
 END = "end"
 """Reserved goto/next target that finishes the run."""

@@ -25,16 +25,22 @@ from typing import Any
 
 import msgspec
 
-from engine.clock import Clock, iso
-from engine.errors import EngineError, ValidationFailed
-from engine.orchestrations import planner
-from engine.orchestrations.definitions import AgentStep, HumanStep, Orchestration, TaskStep, ToolStep
-from engine.orchestrations.loader import load_inline
-from engine.orchestrations.validate import ValidationContext
-from engine.providers.base import Message, Provider, ProviderError, Usage
-from engine.providers.builtin import BuiltinProvider
-from engine.providers.registry import ProviderRegistry, UnknownProviderError
-from engine.tools import ToolRegistry
+from switchboard.engine.clock import Clock, iso
+from switchboard.engine.errors import EngineError, ValidationFailed
+from switchboard.engine.orchestrations import planner
+from switchboard.engine.orchestrations.definitions import (
+    AgentStep,
+    HumanStep,
+    Orchestration,
+    TaskStep,
+    ToolStep,
+)
+from switchboard.engine.orchestrations.loader import load_inline
+from switchboard.engine.orchestrations.validate import ValidationContext
+from switchboard.engine.providers.base import Message, Provider, ProviderError, Usage
+from switchboard.engine.providers.builtin import BuiltinProvider
+from switchboard.engine.providers.registry import ProviderRegistry, UnknownProviderError
+from switchboard.engine.tools import ToolRegistry
 
 MAX_REPAIRS = 1
 MAX_REPLY_SNIPPET = 300

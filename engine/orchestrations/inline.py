@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import msgspec
 
-from engine.errors import ValidationFailed
-from engine.orchestrations.definitions import Orchestration
-from engine.orchestrations.generate import Issue, Validation
-from engine.orchestrations.loader import load_mapping, normalise_inline
-from engine.orchestrations.validate import ValidationContext
-from engine.store.base import ReadConn, Store
+from switchboard.engine.errors import ValidationFailed
+from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.engine.orchestrations.generate import Issue, Validation
+from switchboard.engine.orchestrations.loader import load_mapping, normalise_inline
+from switchboard.engine.orchestrations.validate import ValidationContext
+from switchboard.engine.store.base import ReadConn, Store
 
 OnFailure = Literal["stop", "continue", "rollback"]
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

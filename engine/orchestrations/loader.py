@@ -16,16 +16,16 @@ from typing import Any
 import msgspec
 import yaml
 
-from engine.orchestrations.convert import convert_struct, salvage_struct, type_name
-from engine.orchestrations.definitions import (
+from switchboard.engine.orchestrations.convert import convert_struct, salvage_struct, type_name
+from switchboard.engine.orchestrations.definitions import (
     STEP_CLASSES,
     STEP_TYPES,
     DefinitionProblem,
     Orchestration,
     Step,
 )
-from engine.orchestrations.locate import Locator, no_lines, toml_locator, yaml_locator
-from engine.orchestrations.validate import ValidationContext, check_orchestration
+from switchboard.engine.orchestrations.locate import Locator, no_lines, toml_locator, yaml_locator
+from switchboard.engine.orchestrations.validate import ValidationContext, check_orchestration
 
 FORMATS: dict[str, str] = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 FOLDER_SUFFIXES: frozenset[str] = frozenset({".toml", ".yaml", ".yml"})

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.orchestrations.loader import state_type
+from switchboard.engine.orchestrations.loader import state_type
 
 GENERATOR_LABEL = "[builtin offline generator: deterministic rules, no language model was called]"
 

@@ -23,9 +23,9 @@ from typing import Literal
 
 import msgspec
 
-from engine.orchestrations.definitions import DefinitionProblem, Orchestration
-from engine.orchestrations.loader import FOLDER_SUFFIXES, load_file
-from engine.orchestrations.validate import ValidationContext
+from switchboard.engine.orchestrations.definitions import DefinitionProblem, Orchestration
+from switchboard.engine.orchestrations.loader import FOLDER_SUFFIXES, load_file
+from switchboard.engine.orchestrations.validate import ValidationContext
 
 log = logging.getLogger("switchboard.orchestrations")
 

@@ -21,15 +21,15 @@ from typing import Any
 
 import msgspec
 
-from engine.approvals import GateHandler, insert_gate
-from engine.clock import Clock
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.events import EventFilter
-from engine.ids import new_id
-from engine.models import TERMINAL_TASK_STATUSES, Approval, Run, StepRecord
-from engine.orchestrations.answers import validate_answer
-from engine.orchestrations.conditions import ConditionError
-from engine.orchestrations.definitions import (
+from switchboard.engine.approvals import GateHandler, insert_gate
+from switchboard.engine.clock import Clock
+from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.events import EventFilter
+from switchboard.engine.ids import new_id
+from switchboard.engine.models import TERMINAL_TASK_STATUSES, Approval, Run, StepRecord
+from switchboard.engine.orchestrations.answers import validate_answer
+from switchboard.engine.orchestrations.conditions import ConditionError
+from switchboard.engine.orchestrations.definitions import (
     AgentStep,
     HumanStep,
     Orchestration,
@@ -37,13 +37,13 @@ from engine.orchestrations.definitions import (
     TaskStep,
     ToolStep,
 )
-from engine.orchestrations.templates import render, render_value
-from engine.providers.base import Message, ProviderError
-from engine.providers.pricing import compute_cost
-from engine.providers.registry import ProviderRegistry
-from engine.store.base import ReadConn, Store, Tx
-from engine.tasks import Actor, TaskQuery, TaskService, TaskSpec
-from engine.tools import ToolContext, ToolRegistry
+from switchboard.engine.orchestrations.templates import render, render_value
+from switchboard.engine.providers.base import Message, ProviderError
+from switchboard.engine.providers.pricing import compute_cost
+from switchboard.engine.providers.registry import ProviderRegistry
+from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.tasks import Actor, TaskQuery, TaskService, TaskSpec
+from switchboard.engine.tools import ToolContext, ToolRegistry
 
 log = logging.getLogger("switchboard.runs")
 

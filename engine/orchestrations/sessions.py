@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import msgspec
 
-from engine.clock import iso
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.ids import new_id
-from engine.orchestrations.generate import GenerationResult, WorkflowGenerator
-from engine.providers.registry import UnknownProviderError
-from engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.clock import iso
+from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.ids import new_id
+from switchboard.engine.orchestrations.generate import GenerationResult, WorkflowGenerator
+from switchboard.engine.providers.registry import UnknownProviderError
+from switchboard.engine.store.base import ReadConn, Store, Tx
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode

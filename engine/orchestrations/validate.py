@@ -14,10 +14,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.models import normalize_priority
-from engine.orchestrations.answers import clean_value, validate_answer
-from engine.orchestrations.conditions import ConditionError, parse_condition
-from engine.orchestrations.definitions import (
+from switchboard.engine.models import normalize_priority
+from switchboard.engine.orchestrations.answers import clean_value, validate_answer
+from switchboard.engine.orchestrations.conditions import ConditionError, parse_condition
+from switchboard.engine.orchestrations.definitions import (
     END,
     AgentStep,
     HumanStep,
@@ -26,7 +26,7 @@ from engine.orchestrations.definitions import (
     TaskStep,
     ToolStep,
 )
-from engine.orchestrations.templates import iter_strings, template_keys, unsupported_placeholders
+from switchboard.engine.orchestrations.templates import iter_strings, template_keys, unsupported_placeholders
 
 Report = Callable[[str, str], None]
 

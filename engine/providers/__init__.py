@@ -1,7 +1,7 @@
 """LLM providers (DESIGN.md "Provider"): the contract, the offline builtin provider, an
 OpenAI-compatible provider, a registry with a switchable default, and cost computation."""
 
-from engine.providers.base import (
+from switchboard.engine.providers.base import (
     Message,
     Provider,
     ProviderError,
@@ -14,11 +14,11 @@ from engine.providers.base import (
     TurnChunk,
     Usage,
 )
-from engine.providers.builtin import LABEL as BUILTIN_LABEL
-from engine.providers.builtin import BuiltinProvider
-from engine.providers.openai import OpenAIProvider
-from engine.providers.pricing import compute_cost, price_for
-from engine.providers.registry import ProviderRegistry, UnknownProviderError, build_providers
+from switchboard.engine.providers.builtin import LABEL as BUILTIN_LABEL
+from switchboard.engine.providers.builtin import BuiltinProvider
+from switchboard.engine.providers.openai import OpenAIProvider
+from switchboard.engine.providers.pricing import compute_cost, price_for
+from switchboard.engine.providers.registry import ProviderRegistry, UnknownProviderError, build_providers
 
 __all__ = [
     "BUILTIN_LABEL",

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from engine.providers.base import (
+from switchboard.engine.providers.base import (
     Message,
     ProviderFeatures,
     ToolCall,

@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from engine.config import OpenAIProviderConfig
-from engine.providers.base import (
+from switchboard.engine.config import OpenAIProviderConfig
+from switchboard.engine.providers.base import (
     Message,
     ProviderError,
     ProviderFeatures,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.providers.base import Usage
+from switchboard.engine.providers.base import Usage
 
 Prices = Mapping[str, Mapping[str, float]]
 """USD per 1M tokens: ``{"gpt-4o-mini": {"input": 0.15, "output": 0.60}}``."""

@@ -11,10 +11,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from engine.config import ProvidersConfig
-from engine.providers.base import Provider
-from engine.providers.builtin import BuiltinProvider
-from engine.providers.openai import OpenAIProvider
+from switchboard.engine.config import ProvidersConfig
+from switchboard.engine.providers.base import Provider
+from switchboard.engine.providers.builtin import BuiltinProvider
+from switchboard.engine.providers.openai import OpenAIProvider
 
 log = logging.getLogger("switchboard.providers")
 

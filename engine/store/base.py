@@ -17,7 +17,7 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from engine.models import Event
+from switchboard.engine.models import Event
 
 R = TypeVar("R")
 

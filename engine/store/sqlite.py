@@ -22,10 +22,10 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from engine.clock import Clock, SystemClock
-from engine.models import Event
-from engine.store.base import ReadOp, Store, WriteOp
-from engine.store.migrations import MIGRATIONS
+from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.models import Event
+from switchboard.engine.store.base import ReadOp, Store, WriteOp
+from switchboard.engine.store.migrations import MIGRATIONS
 
 log = logging.getLogger("switchboard.store")
 

@@ -3,13 +3,13 @@ allow-listed ``command`` and allow-listed Python ``module:function`` callables."
 
 from __future__ import annotations
 
-from engine.clock import Clock
-from engine.config import OrchestrationsConfig
-from engine.tools.builtin import SIMULATED_NOTICE, builtin_tools
-from engine.tools.command import command_tool
-from engine.tools.http import http_tool
-from engine.tools.python import callable_tool, python_resolver
-from engine.tools.registry import (
+from switchboard.engine.clock import Clock
+from switchboard.engine.config import OrchestrationsConfig
+from switchboard.engine.tools.builtin import SIMULATED_NOTICE, builtin_tools
+from switchboard.engine.tools.command import command_tool
+from switchboard.engine.tools.http import http_tool
+from switchboard.engine.tools.python import callable_tool, python_resolver
+from switchboard.engine.tools.registry import (
     Tool,
     ToolContext,
     ToolError,

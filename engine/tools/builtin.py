@@ -13,8 +13,8 @@ import hashlib
 import re
 from typing import Any
 
-from engine.clock import Clock, SystemClock, iso
-from engine.tools.registry import Tool, ToolContext
+from switchboard.engine.clock import Clock, SystemClock, iso
+from switchboard.engine.tools.registry import Tool, ToolContext
 
 SIMULATED_NOTICE = "Simulated offline tool: no network was used; results are not real."
 

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from engine.tools.registry import Tool, ToolContext, ToolError
+from switchboard.engine.tools.registry import Tool, ToolContext, ToolError
 
 MAX_OUTPUT_BYTES = 65_536
 _ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import msgspec
 
-from engine.tools.registry import Tool, ToolContext, ToolError
+from switchboard.engine.tools.registry import Tool, ToolContext, ToolError
 
 MAX_BODY_BYTES = 65_536
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

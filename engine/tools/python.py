@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.tools.registry import Tool, ToolContext
+from switchboard.engine.tools.registry import Tool, ToolContext
 
 _SCHEMA_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number",
                                  bool: "boolean", list: "array", dict: "object"}

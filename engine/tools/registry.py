@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from engine.providers.base import ToolSpec
+from switchboard.engine.providers.base import ToolSpec
 
 PREVIEW_CHARS = 200
 

@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 
-from server.demo_fleet import DemoFleet, DemoSettings
+from switchboard.server.demo_fleet import DemoFleet, DemoSettings
 
 
 async def run(url: str, secret: str, settings: DemoSettings) -> dict[str, dict[str, int]]:

@@ -6,9 +6,9 @@ secret, and streams (``tasks.watch``, ``events.stream``, ``runs.stream``) that r
 resume from the last event seq. The agent-worker SDK built on it is ``server.worker``.
 """
 
-from server.client.client import AsyncClient
-from server.client.credentials import SecretJwt, StaticToken
-from server.client.errors import (
+from switchboard.server.client.client import AsyncClient
+from switchboard.server.client.credentials import SecretJwt, StaticToken
+from switchboard.server.client.errors import (
     ApiError,
     BadRequest,
     Conflict,
@@ -22,8 +22,8 @@ from server.client.errors import (
     TransportError,
     Unauthorized,
 )
-from server.client.http import RetryPolicy
-from server.client.models import (
+from switchboard.server.client.http import RetryPolicy
+from switchboard.server.client.models import (
     Agent,
     Approval,
     Decision,
@@ -37,7 +37,7 @@ from server.client.models import (
     Stats,
     Task,
 )
-from server.client.sync import Client
+from switchboard.server.client.sync import Client
 
 __all__ = [
     "Agent",

@@ -17,16 +17,16 @@ from typing import Any
 
 import aiohttp
 
-from server.client.credentials import Credentials, resolve_credentials
-from server.client.http import RetryPolicy, Transport
-from server.client.models import Health, Stats
-from server.client.resources.agents import AgentsResource
-from server.client.resources.approvals import ApprovalsResource
-from server.client.resources.events import EventsResource
-from server.client.resources.orchestrations import OrchestrationsResource, RunsResource
-from server.client.resources.system import AuthResource, SystemResource
-from server.client.resources.tasks import TasksResource
-from server.client.ws import WebSocketConnection
+from switchboard.server.client.credentials import Credentials, resolve_credentials
+from switchboard.server.client.http import RetryPolicy, Transport
+from switchboard.server.client.models import Health, Stats
+from switchboard.server.client.resources.agents import AgentsResource
+from switchboard.server.client.resources.approvals import ApprovalsResource
+from switchboard.server.client.resources.events import EventsResource
+from switchboard.server.client.resources.orchestrations import OrchestrationsResource, RunsResource
+from switchboard.server.client.resources.system import AuthResource, SystemResource
+from switchboard.server.client.resources.tasks import TasksResource
+from switchboard.server.client.ws import WebSocketConnection
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import msgspec
 
-from server.client.credentials import Credentials
-from server.client.errors import (
+from switchboard.server.client.credentials import Credentials
+from switchboard.server.client.errors import (
     ApiError,
     RateLimit,
     RateLimited,

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from engine.models import TERMINAL_TASK_STATUSES
+from switchboard.engine.models import TERMINAL_TASK_STATUSES
 
 T = TypeVar("T")
 

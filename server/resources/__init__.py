@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.routing import RouteTable
+from switchboard.server.routing import RouteTable
 
 
 def all_tables() -> list[RouteTable]:
@@ -14,9 +14,9 @@ def all_tables() -> list[RouteTable]:
     tables = []
     for name in names:
         try:
-            module = importlib.import_module(f"server.resources.{name}")
+            module = importlib.import_module(f"switchboard.server.resources.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"server.resources.{name}":
+            if exc.name != f"switchboard.server.resources.{name}":
                 raise
             continue
         tables.append(module.routes)

@@ -7,11 +7,11 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from engine.agents import AgentQuery
-from engine.clock import iso
-from server.jsonio import StrictModel, json_response
-from server.resources.common import DataEnvelope, PageQuery, engine_of, now_of, pagination
-from server.routing import RouteTable
+from switchboard.engine.agents import AgentQuery
+from switchboard.engine.clock import iso
+from switchboard.server.jsonio import StrictModel, json_response
+from switchboard.server.resources.common import DataEnvelope, PageQuery, engine_of, now_of, pagination
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="agents")
 
@@ -122,7 +122,7 @@ async def heartbeat(request: web.Request) -> dict[str, Any]:
     """Record a heartbeat (optional cpu/memory %); extends the leases the agent holds."""
     body = Heartbeat()
     if request.can_read_body:
-        from server.jsonio import read_json
+        from switchboard.server.jsonio import read_json
 
         body = await read_json(request, Heartbeat)
     engine = engine_of(request)

@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from server.jsonio import ApiModel, QueryModel, StrictModel, read_json
-from server.resources.common import actor_of, engine_of
-from server.routing import RouteTable
+from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, read_json
+from switchboard.server.resources.common import actor_of, engine_of
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="approvals")
 

@@ -10,11 +10,11 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from server.app_keys import AUTH_KEY
-from server.auth import AuthError
-from server.errors import ApiError
-from server.jsonio import ApiModel, StrictModel, read_json
-from server.routing import RouteTable
+from switchboard.server.app_keys import AUTH_KEY
+from switchboard.server.auth import AuthError
+from switchboard.server.errors import ApiError
+from switchboard.server.jsonio import ApiModel, StrictModel, read_json
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="auth")
 
@@ -61,7 +61,7 @@ async def oauth_token(request: web.Request) -> dict[str, Any]:
         form = await request.post()
         from pydantic import ValidationError
 
-        from server.errors import RequestValidationError, validation_detail
+        from switchboard.server.errors import RequestValidationError, validation_detail
 
         try:
             body = ClientCredentials.model_validate({k: str(v) for k, v in form.items()})

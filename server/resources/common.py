@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from engine.engine import Engine
-from engine.tasks import Actor
-from server.app_keys import ENGINE_KEY, principal_of
-from server.jsonio import ApiModel, QueryModel
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor
+from switchboard.server.app_keys import ENGINE_KEY, principal_of
+from switchboard.server.jsonio import ApiModel, QueryModel
 
 
 def engine_of(request: web.Request) -> Engine:

@@ -17,14 +17,14 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from engine.events import DROPPED, EventBus, EventFilter
-from engine.models import Event
-from engine.publish import publish_event
-from server.app_keys import ENGINE_KEY, principal_of
-from server.errors import ApiError
-from server.jsonio import ApiModel, QueryModel, StrictModel, encode_json
-from server.routing import RouteTable
-from server.sse import SSEStream, StreamClosed, format_event, last_event_id
+from switchboard.engine.events import DROPPED, EventBus, EventFilter
+from switchboard.engine.models import Event
+from switchboard.engine.publish import publish_event
+from switchboard.server.app_keys import ENGINE_KEY, principal_of
+from switchboard.server.errors import ApiError
+from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, encode_json
+from switchboard.server.routing import RouteTable
+from switchboard.server.sse import SSEStream, StreamClosed, format_event, last_event_id
 
 routes = RouteTable(tag="events")
 

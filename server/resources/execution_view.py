@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from engine.clock import iso
-from engine.events import DROPPED, EventFilter
-from engine.models import Event, Run, StepRecord
-from engine.orchestrations.definitions import Orchestration
-from server import API_BASE
+from switchboard.engine.clock import iso
+from switchboard.engine.events import DROPPED, EventFilter
+from switchboard.engine.models import Event, Run, StepRecord
+from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.server import API_BASE
 
 STATUS = {"completed": "success", "failed": "failed", "cancelled": "cancelled",
           "paused": "paused", "running": "running"}

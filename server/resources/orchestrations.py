@@ -16,15 +16,15 @@ import msgspec
 from aiohttp import web
 from pydantic import Field
 
-from engine.errors import NotFound
-from engine.events import DROPPED, EventFilter
-from engine.models import Event, Run
-from engine.orchestrations.definitions import Orchestration
-from server.errors import ApiError
-from server.jsonio import ApiModel, QueryModel, StrictModel
-from server.resources.common import PageQuery, actor_of, engine_of, pagination
-from server.routing import RouteTable
-from server.sse import last_event_id, stream_events
+from switchboard.engine.errors import NotFound
+from switchboard.engine.events import DROPPED, EventFilter
+from switchboard.engine.models import Event, Run
+from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.server.errors import ApiError
+from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server.resources.common import PageQuery, actor_of, engine_of, pagination
+from switchboard.server.routing import RouteTable
+from switchboard.server.sse import last_event_id, stream_events
 
 routes = RouteTable(tag="orchestrations")
 

@@ -18,20 +18,20 @@ import yaml
 from aiohttp import web
 from pydantic import Field
 
-from engine.clock import iso
-from engine.errors import NotFound, ValidationFailed
-from engine.orchestrations.catalog import TemplateCatalog
-from engine.orchestrations.definitions import AgentStep, Orchestration
-from engine.orchestrations.generate import GenerationResult, WorkflowGenerator
-from engine.orchestrations.inline import prepare_inline, run_definition
-from engine.orchestrations.sessions import ContinueRequest, SessionService
-from engine.providers.registry import UnknownProviderError
-from server.errors import ApiError
-from server.jsonio import ApiModel, QueryModel, StrictModel
-from server.resources.common import PageQuery, actor_of, engine_of, pagination
-from server.resources.execution_view import ExecutionView, Frame, execution_items
-from server.routing import RouteTable
-from server.sse import last_event_id, stream_events
+from switchboard.engine.clock import iso
+from switchboard.engine.errors import NotFound, ValidationFailed
+from switchboard.engine.orchestrations.catalog import TemplateCatalog
+from switchboard.engine.orchestrations.definitions import AgentStep, Orchestration
+from switchboard.engine.orchestrations.generate import GenerationResult, WorkflowGenerator
+from switchboard.engine.orchestrations.inline import prepare_inline, run_definition
+from switchboard.engine.orchestrations.sessions import ContinueRequest, SessionService
+from switchboard.engine.providers.registry import UnknownProviderError
+from switchboard.server.errors import ApiError
+from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server.resources.common import PageQuery, actor_of, engine_of, pagination
+from switchboard.server.resources.execution_view import ExecutionView, Frame, execution_items
+from switchboard.server.routing import RouteTable
+from switchboard.server.sse import last_event_id, stream_events
 
 routes = RouteTable(tag="providers")
 CATALOG = TemplateCatalog()

@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import Field
 
-from engine.engine import Engine
-from server.jsonio import ApiModel, QueryModel
-from server.resources.common import DataEnvelope, engine_of
-from server.routing import RouteTable
+from switchboard.engine.engine import Engine
+from switchboard.server.jsonio import ApiModel, QueryModel
+from switchboard.server.resources.common import DataEnvelope, engine_of
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="system")
 root_routes = RouteTable(tag="system")
@@ -35,7 +35,7 @@ class HealthOut(ApiModel):
             responses={503: "the store does not answer"})
 async def health(request: web.Request) -> web.Response:
     """System health: database response time, queue, agents, load (public)."""
-    from server.jsonio import json_response
+    from switchboard.server.jsonio import json_response
 
     data = await engine_of(request).stats.health()
     return json_response(data, status=200 if data["status"] == "healthy" else 503)

@@ -13,10 +13,10 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from engine.models import PRIORITY_NAMES, Task
-from engine.tasks import TaskQuery, TaskSpec
-from server.jsonio import ApiModel, QueryModel, StrictModel
-from server.resources.common import (
+from switchboard.engine.models import PRIORITY_NAMES, Task
+from switchboard.engine.tasks import TaskQuery, TaskSpec
+from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server.resources.common import (
     DataEnvelope,
     PageQuery,
     actor_of,
@@ -24,7 +24,7 @@ from server.resources.common import (
     now_of,
     pagination,
 )
-from server.routing import RouteTable
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="tasks")
 
@@ -72,7 +72,7 @@ class TaskEnvelope(ApiModel):
                         422: "invalid type, priority or schedule"})
 async def create_task(request: web.Request, body: CreateTask) -> web.Response:
     """Create a task and route it to its agent type (P0/P1 wait for an approval)."""
-    from server.jsonio import json_response
+    from switchboard.server.jsonio import json_response
 
     engine = engine_of(request)
     key = body.idempotency_key or request.headers.get("Idempotency-Key") or None
@@ -141,7 +141,7 @@ class ClaimBody(StrictModel):
              responses={204: "no task became available within `wait`"})
 async def claim_task(request: web.Request, body: ClaimBody) -> web.StreamResponse:
     """Lease the next task for this agent's type (highest priority, oldest first)."""
-    from server.jsonio import json_response
+    from switchboard.server.jsonio import json_response
 
     engine = engine_of(request)
     task = await engine.tasks.claim(body.agent_id, wait=body.wait)
@@ -177,7 +177,7 @@ async def update_status(request: web.Request, query: StatusQuery) -> dict[str, A
     """Seed 003: set in_progress, completed or failed (with ``error``)."""
     result: Any = None
     if request.can_read_body:
-        from server.jsonio import read_json
+        from switchboard.server.jsonio import read_json
 
         body = await read_json(request)
         if isinstance(body, dict):
@@ -262,7 +262,7 @@ async def release_task(request: web.Request, body: RequiredLease) -> dict[str, A
 @routes.post("/tasks/{task_id}/lease", role="agent", body=RequiredLease)
 async def extend_lease(request: web.Request, body: RequiredLease) -> dict[str, Any]:
     """Extend the lease of a task still being worked on."""
-    from engine.clock import iso
+    from switchboard.engine.clock import iso
 
     expires = await engine_of(request).tasks.extend_lease(request.match_info["task_id"],
                                                            body.lease_id)
@@ -279,7 +279,7 @@ async def cancel_task(request: web.Request) -> dict[str, Any]:
     """Cancel a task that has not finished (its pending approval is cancelled too)."""
     reason = None
     if request.can_read_body:
-        from server.jsonio import read_json
+        from switchboard.server.jsonio import read_json
 
         reason = (await read_json(request, CancelBody)).reason
     task = await engine_of(request).tasks.cancel(request.match_info["task_id"],

@@ -7,12 +7,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from engine.clock import iso
-from engine.errors import NotFound
-from engine.orchestrations.definitions import Orchestration
-from server.jsonio import StrictModel, json_response
-from server.resources.common import DataEnvelope, PageQuery, actor_of, engine_of, pagination
-from server.routing import RouteTable
+from switchboard.engine.clock import iso
+from switchboard.engine.errors import NotFound
+from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.server.jsonio import StrictModel, json_response
+from switchboard.server.resources.common import DataEnvelope, PageQuery, actor_of, engine_of, pagination
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="workflows")
 

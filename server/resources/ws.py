@@ -31,16 +31,16 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ValidationError
 
-from engine.engine import Engine
-from engine.errors import EngineError
-from engine.events import DROPPED, Subscription
-from server.app_keys import AUTH_KEY, CONFIG_KEY, ENGINE_KEY
-from server.auth import Authenticator, AuthError, Principal
-from server.errors import format_errors
-from server.jsonio import encode_json
-from server.routing import RouteTable
-from server.streams import track_stream
-from server.ws_protocol import (
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import EngineError
+from switchboard.engine.events import DROPPED, Subscription
+from switchboard.server.app_keys import AUTH_KEY, CONFIG_KEY, ENGINE_KEY
+from switchboard.server.auth import Authenticator, AuthError, Principal
+from switchboard.server.errors import format_errors
+from switchboard.server.jsonio import encode_json
+from switchboard.server.routing import RouteTable
+from switchboard.server.streams import track_stream
+from switchboard.server.ws_protocol import (
     AUTH_TIMEOUT_SECONDS,
     CHANNELS,
     MAX_PENDING_CLAIMS,

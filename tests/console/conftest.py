@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.engine import Engine
+from switchboard.engine.engine import Engine
 from tests.console.fixtures import FixedIds, make_engine, patch_ids, seed
 
 

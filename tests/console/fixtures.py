@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from console.app import SwitchboardApp, build_app
-from console.backend import CallbackService, InProcessBackend
-from engine.clock import ManualClock
-from engine.config import ConsoleConfig
-from engine.engine import Engine
-from engine.tasks import Actor, TaskSpec
+from switchboard.console.app import SwitchboardApp, build_app
+from switchboard.console.backend import CallbackService, InProcessBackend
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import ConsoleConfig
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor, TaskSpec
 from tests.conftest import make_config
 
 REVIEW_TOML = """
@@ -93,8 +93,8 @@ class FixedIds:
 
 def patch_ids(monkeypatch: Any) -> FixedIds:
     ids = FixedIds()
-    for module in ("engine.tasks", "engine.approvals", "engine.agents",
-                   "engine.orchestrations.runs"):
+    for module in ("switchboard.engine.tasks", "switchboard.engine.approvals", "switchboard.engine.agents",
+                   "switchboard.engine.orchestrations.runs"):
         monkeypatch.setattr(f"{module}.new_id", ids)
     return ids
 
@@ -203,7 +203,7 @@ def snapshot_app(tmp_path: Path, *, read_only: bool = False,
 
 async def settle(pilot: Any, *, rounds: int = 200) -> None:
     """Wait until the app is connected and the visible views have loaded."""
-    from console.screens.base import ViewScreen
+    from switchboard.console.screens.base import ViewScreen
 
     app = pilot.app
     for _ in range(rounds):

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from console.backend import (
+from switchboard.console.backend import (
     BackendError,
     ConnectionState,
     InProcessBackend,
     NotAvailable,
     TaskView,
 )
-from console.resolve import resolve_id
-from engine.engine import Engine
-from engine.tasks import Actor, TaskSpec
+from switchboard.console.resolve import resolve_id
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor, TaskSpec
 
 World = tuple[Engine, dict[str, Any]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.demo import loopback_url, prepare_demo_config
+from switchboard.console.demo import loopback_url, prepare_demo_config
 from tests.conftest import make_config
 
 
@@ -25,8 +25,8 @@ def test_demo_exempts_the_agent_role_once(tmp_path: Path) -> None:
 async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path) -> None:
     """``serve --demo``: the Runtime starts the API on a free port, then the fleet against it;
     stopping it stops the fleet first, so every agent says goodbye over the API."""
-    from console.runtime import Runtime
-    from server.client import AsyncClient
+    from switchboard.console.runtime import Runtime
+    from switchboard.server.client import AsyncClient
     from tests.server.conftest import SECRET
 
     config = make_config(tmp_path, server={"port": 0}, auth={"jwt_secret": SECRET},
@@ -49,7 +49,7 @@ async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path
 
 
 async def _agents_after(tmp_path: Path, config: object) -> set[str]:
-    from engine.engine import Engine
+    from switchboard.engine.engine import Engine
 
     engine = Engine(config, run_maintenance=False)  # type: ignore[arg-type]
     await engine.start()

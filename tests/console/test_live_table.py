@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from console.widgets.live_table import Col, LiveTable
+from switchboard.console.widgets.live_table import Col, LiveTable
 
 COLUMNS = [Col("id", "ID", 6), Col("name", "NAME", 10, flex=True), Col("n", "N", 4, right=True)]
 

@@ -7,16 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from console.formatting import age, progress_bar, short_id
-from console.gcpolicy import IdleCollector
+from switchboard.console.formatting import age, progress_bar, short_id
+from switchboard.console.gcpolicy import IdleCollector
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_engine_and_server_never_import_console_or_textual() -> None:
     code = (
-        "import sys, engine.engine, server.app\n"
-        "bad = [m for m in sys.modules if m == 'console' or m.startswith(('console.', 'textual'))]\n"
+        "import sys, switchboard.engine.engine, switchboard.server.app\n"
+        "bad = [m for m in sys.modules if m.startswith(('switchboard.console', 'textual'))]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -21,22 +21,22 @@ from typing import Any
 import msgspec
 import pytest
 
-from console.backend import (
+from switchboard.console.backend import (
     BackendError,
     ConnectionState,
     InProcessBackend,
     StreamItem,
     TaskView,
 )
-from console.remote import RemoteBackend
-from engine.clock import ManualClock
-from engine.config import Config
-from engine.engine import Engine
-from engine.publish import publish_event
-from engine.tasks import Actor, TaskSpec
-from server.api import build_api_app
-from server.app import start_server
-from server.auth import Authenticator
+from switchboard.console.remote import RemoteBackend
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import Config
+from switchboard.engine.engine import Engine
+from switchboard.engine.publish import publish_event
+from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.server.api import build_api_app
+from switchboard.server.app import start_server
+from switchboard.server.auth import Authenticator
 from tests.conftest import make_config
 from tests.console.fixtures import BROKEN_TOML, REVIEW_TOML, START, FixedIds, seed
 
@@ -562,7 +562,7 @@ async def test_stream_survives_a_server_restart_without_gap_or_duplicate(
 
 async def test_stream_dropped_by_a_slow_read_resumes_from_its_last_seq(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from server.resources import events as events_module
+    from switchboard.server.resources import events as events_module
 
     monkeypatch.setattr(events_module, "STREAM_MAX_BUFFER", 5)
     start = world.engine.bus.last_seq
@@ -612,7 +612,7 @@ async def quiet(pilot: Any) -> None:
     (but the event stream's, which runs for as long as the app does)."""
     from textual.worker import WorkerState
 
-    from console.screens.base import ViewScreen
+    from switchboard.console.screens.base import ViewScreen
 
     app = pilot.app
 
@@ -628,7 +628,7 @@ async def quiet(pilot: Any) -> None:
 
 
 def attached_app(server: Server, **backend_options: Any) -> Any:
-    from console.app import build_app
+    from switchboard.console.app import build_app
 
     backend = RemoteBackend(server.url, server.token(sub="operator"), clock=server.engine.clock,
                             **backend_options)
@@ -676,7 +676,7 @@ async def test_every_screen_shows_the_same_in_both_modes(served: tuple[Server, d
                                                          keys: list[str]) -> None:
     """Screens cannot tell the backends apart: each view, detail and the gate form render
     the same text in-process and attached (but the header's address)."""
-    from console.app import build_app
+    from switchboard.console.app import build_app
 
     server, _ = served
     local_app = build_app(InProcessBackend(server.engine, Actor("operator", "admin")),
@@ -690,9 +690,9 @@ async def test_every_screen_shows_the_same_in_both_modes(served: tuple[Server, d
 
 async def test_attach_mode_approval_workflow_by_keys(served: tuple[Server, dict[str, Any]]
                                                      ) -> None:
-    from console.dialogs.gate_form import GateFormScreen
-    from console.dialogs.prompt import PromptDialog
-    from console.screens.approvals import ApprovalsScreen
+    from switchboard.console.dialogs.gate_form import GateFormScreen
+    from switchboard.console.dialogs.prompt import PromptDialog
+    from switchboard.console.screens.approvals import ApprovalsScreen
     server, data = served
     engine = server.engine
     app = attached_app(server)
@@ -756,8 +756,8 @@ async def test_attach_mode_decided_elsewhere_and_connection_state(
         served: tuple[Server, dict[str, Any]]) -> None:
     """A decision made through the API closes nothing but tells the open form; a server
     restart shows in the header as reconnecting, then connected."""
-    from console.dialogs.gate_form import GateFormScreen
-    from console.widgets.header import StatusHeader
+    from switchboard.console.dialogs.gate_form import GateFormScreen
+    from switchboard.console.widgets.header import StatusHeader
     server, data = served
     engine = server.engine
     app = attached_app(server, backoff=0.05, max_backoff=0.2)

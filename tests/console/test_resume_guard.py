@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.resume_guard import ResumeGuard
+from switchboard.console.resume_guard import ResumeGuard
 
 
 @pytest.fixture

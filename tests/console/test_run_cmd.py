@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from console.run_cmd import run_command
+from switchboard.console.run_cmd import run_command
 from tests.server.conftest import start_live_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ async def test_answers_from_flags_and_exit_codes(live: Any) -> None:
 async def test_cli_subprocess_with_answer_flag(live: Any) -> None:
     env = {**os.environ, "SWITCHBOARD_TOKEN": live.token("agent")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "run", "orch-research-report", "--message", "x",
+        sys.executable, "-m", "switchboard.console.cli", "run", "orch-research-report", "--message", "x",
         "--url", live.root, "--answer", "decision=approve", "--answer", "notes=ok",
         cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)

@@ -10,8 +10,8 @@ from typing import Any
 
 from textual.app import App
 
-from console.signals import on_signals
-from console.supervisor import supervise
+from switchboard.console.signals import on_signals
+from switchboard.console.supervisor import supervise
 
 
 class Console(App[int]):
@@ -61,9 +61,9 @@ async def test_a_clean_exit_is_not_restarted() -> None:
 
 
 async def test_the_restarted_console_says_so(world: Any) -> None:
-    from console.app import build_app
-    from console.backend import InProcessBackend
-    from engine.tasks import Actor
+    from switchboard.console.app import build_app
+    from switchboard.console.backend import InProcessBackend
+    from switchboard.engine.tasks import Actor
 
     engine, _ = world
     app = build_app(InProcessBackend(engine, Actor("operator", "admin")), clock=engine.clock,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.app import SwitchboardApp, build_app
-from console.backend import InProcessBackend
-from console.dialogs.confirm import ConfirmDialog
-from console.dialogs.gate_form import FieldBox, GateFormScreen
-from console.dialogs.prompt import PromptDialog
-from console.screens.approvals import ApprovalsScreen
-from console.screens.runs import RunDetailScreen
-from console.screens.tasks import TasksScreen
-from engine.config import ConsoleConfig
-from engine.engine import Engine
-from engine.tasks import Actor, TaskSpec
+from switchboard.console.app import SwitchboardApp, build_app
+from switchboard.console.backend import InProcessBackend
+from switchboard.console.dialogs.confirm import ConfirmDialog
+from switchboard.console.dialogs.gate_form import FieldBox, GateFormScreen
+from switchboard.console.dialogs.prompt import PromptDialog
+from switchboard.console.screens.approvals import ApprovalsScreen
+from switchboard.console.screens.runs import RunDetailScreen
+from switchboard.console.screens.tasks import TasksScreen
+from switchboard.engine.config import ConsoleConfig
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor, TaskSpec
 from tests.console.fixtures import settle
 
 World = tuple[Engine, dict[str, Any]]
@@ -327,7 +327,7 @@ async def test_pause_holds_updates_until_resumed(world: World) -> None:
 
 
 async def test_events_tail_marker(world: World) -> None:
-    from console.screens.events import EventsScreen
+    from switchboard.console.screens.events import EventsScreen
 
     engine, _ = world
     app = app_for(engine)
@@ -358,7 +358,7 @@ VIEW_KEYS = {
 
 async def test_every_key_on_every_view_keeps_the_app_alive(world: World) -> None:
     """Press each binding of each view (and of its detail view), closing whatever opens."""
-    from console.screens.base import ViewScreen
+    from switchboard.console.screens.base import ViewScreen
 
     engine, _ = world
     app = app_for(engine)

@@ -39,9 +39,9 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> LiveServer:
-        from engine.engine import Engine
-        from server.api import build_api_app
-        from server.app import start_server
+        from switchboard.engine.engine import Engine
+        from switchboard.server.api import build_api_app
+        from switchboard.server.app import start_server
 
         self.engine = Engine(make_config(**self.sections))
         app = build_api_app(self.engine)

@@ -19,8 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from engine.config import load_config
-from server.auth import Authenticator
+from switchboard.engine.config import load_config
+from switchboard.server.auth import Authenticator
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "tmux-e2e-secret-0123456789-abcdefghijklmnop"

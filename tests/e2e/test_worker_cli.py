@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from engine.tasks import TaskSpec
+from switchboard.engine.tasks import TaskSpec
 from tests.server.conftest import start_live_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ async def test_switchboard_worker_command_runs_shell_runner(tmp_path: Path) -> N
     env = {**os.environ, "SWITCHBOARD_TOKEN": api.token("agent", "runner-1"),
            "SHELL_RUNNER_ALLOW": "echo"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console.cli", "worker", "examples/workers/shell_runner.py:handle",
+        sys.executable, "-m", "switchboard.console.cli", "worker", "examples/workers/shell_runner.py:handle",
         "--type", "dev_agent", "--url", api.root, "--name", "runner-1", "--http-only",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:

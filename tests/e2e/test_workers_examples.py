@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.auth import Authenticator
-from server.client import AsyncClient
+from switchboard.server.auth import Authenticator
+from switchboard.server.client import AsyncClient
 from tests.e2e.conftest import ROOT, LiveServer, wait_until
 from tests.server.conftest import SECRET
 

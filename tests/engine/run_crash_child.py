@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from engine.config import load_config
-from engine.engine import Engine
-from engine.tasks import Actor
+from switchboard.engine.config import load_config
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor
 
 
 async def main(data_dir: str, defs: str) -> None:

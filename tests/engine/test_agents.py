@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.agents import AgentQuery
-from engine.engine import Engine
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.tasks import TaskSpec
+from switchboard.engine.agents import AgentQuery
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.tasks import TaskSpec
 
 
 async def test_create_get_update_delete(engine: Engine) -> None:

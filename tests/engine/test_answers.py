@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.orchestrations import Field, FieldError, validate_answer
+from switchboard.engine.orchestrations import Field, FieldError, validate_answer
 
 FIELDS = [
     Field(name="decision", type="select", label="Decision", options="approve,reject",

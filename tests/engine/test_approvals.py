@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from engine.engine import Engine
-from engine.errors import Conflict, NotFound
-from engine.tasks import Actor, TaskSpec
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import Conflict, NotFound
+from switchboard.engine.tasks import Actor, TaskSpec
 from tests.conftest import make_config
 
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from engine.config import load_config
-from engine.engine import Engine
-from engine.errors import ValidationFailed
-from engine.orchestrations.catalog import TemplateCatalog
-from engine.orchestrations.generate import validation_context
-from engine.orchestrations.inline import InvalidWorkflow, prepare_inline, run_definition
-from engine.providers import build_providers
-from engine.tools import build_tools
+from switchboard.engine.config import load_config
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import ValidationFailed
+from switchboard.engine.orchestrations.catalog import TemplateCatalog
+from switchboard.engine.orchestrations.generate import validation_context
+from switchboard.engine.orchestrations.inline import InvalidWorkflow, prepare_inline, run_definition
+from switchboard.engine.providers import build_providers
+from switchboard.engine.tools import build_tools
 
 CONFIG = load_config(env={})
 CONTEXT = validation_context(build_providers(CONFIG.providers, env={}),
@@ -76,13 +76,13 @@ def test_instantiate_names_bad_parameters() -> None:
 
 
 def test_unknown_template_is_not_found() -> None:
-    from engine.errors import NotFound
+    from switchboard.engine.errors import NotFound
     with pytest.raises(NotFound, match="available: deploy-to-kubernetes"):
         TemplateCatalog().get("nope")
 
 
 async def test_deploy_template_pauses_at_its_gate_and_finishes(engine: Engine) -> None:
-    from engine.tasks import Actor
+    from switchboard.engine.tasks import Actor
     workflow, _, _ = TemplateCatalog().instantiate(
         "deploy-to-kubernetes", {"app": "shop", "image": "reg/shop:1.2"}, CONTEXT)
     orch = prepare_inline(workflow, {"replicas": 4}, CONTEXT)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.orchestrations.conditions import ConditionError, evaluate, parse_condition
+from switchboard.engine.orchestrations.conditions import ConditionError, evaluate, parse_condition
 
 STATE: dict[str, Any] = {"decision": "approve", "score": 7, "tags": ["a", "b"], "ok": True,
                          "nothing": None}

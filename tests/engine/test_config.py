@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, load_config
+from switchboard.engine.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,7 +111,7 @@ def _model_keys(model, prefix: str = "") -> set[str]:
 def test_example_documents_every_setting() -> None:
     import tomllib
 
-    from engine.config import Config
+    from switchboard.engine.config import Config
 
     data = tomllib.loads((ROOT / "config.example.toml").read_text())
     assert _keys(data) == _model_keys(Config)

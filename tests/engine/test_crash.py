@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine.clock import ManualClock
-from engine.engine import Engine
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.engine import Engine
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.orchestrations import ValidationContext, load_mapping, load_text
+from switchboard.engine.orchestrations import ValidationContext, load_mapping, load_text
 
 KEYS = ["id", "name", "type", "steps", "state_schema", "limits", "prompt", "fields", "when",
         "next", "goto", "condition", "options", "min", "max", "default", "tools",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.orchestrations import DefinitionRegistry, ReloadResult
+from switchboard.engine.orchestrations import DefinitionRegistry, ReloadResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orchestrations"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from engine.orchestrations import (
+from switchboard.engine.orchestrations import (
     END,
     AgentStep,
     HumanStep,
@@ -18,7 +18,7 @@ from engine.orchestrations import (
     load_inline,
     load_text,
 )
-from engine.orchestrations.conditions import ConditionError
+from switchboard.engine.orchestrations.conditions import ConditionError
 
 TOML = """\
 id = "demo"

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from engine.engine import Engine
-from engine.errors import Conflict, NotFound
-from engine.tasks import TaskSpec
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import Conflict, NotFound
+from switchboard.engine.tasks import TaskSpec
 
 
 async def test_claim_order_priority_then_age(engine: Engine, clock) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.engine import Engine
-from engine.events import DROPPED, EventFilter
-from engine.tasks import TaskSpec
+from switchboard.engine.engine import Engine
+from switchboard.engine.events import DROPPED, EventFilter
+from switchboard.engine.tasks import TaskSpec
 
 
 async def test_internal_changes_are_events_with_monotonic_seq(engine: Engine) -> None:
@@ -20,7 +20,7 @@ async def test_internal_changes_are_events_with_monotonic_seq(engine: Engine) ->
 
 
 async def test_publish_api_fields_round_trip(engine: Engine) -> None:
-    from engine.publish import publish_event
+    from switchboard.engine.publish import publish_event
 
     event = await publish_event(engine, event_type="deployment.completed",
                                 source_agent="ops_agent", payload={"service": "api-backend"},
@@ -83,7 +83,7 @@ async def test_slow_subscriber_dropped_with_resume_marker(engine: Engine) -> Non
 
 
 async def test_events_survive_restart(tmp_path, clock) -> None:
-    from engine.engine import Engine as E
+    from switchboard.engine.engine import Engine as E
     from tests.conftest import make_config
 
     config = make_config(tmp_path)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from engine.config import OrchestrationsConfig, ProvidersConfig
-from engine.orchestrations import (
+from switchboard.engine.config import OrchestrationsConfig, ProvidersConfig
+from switchboard.engine.orchestrations import (
     AgentStep,
     HumanStep,
     Orchestration,
@@ -25,8 +25,8 @@ from engine.orchestrations import (
     validate_answer,
     validate_path,
 )
-from engine.providers import BUILTIN_LABEL, Message, build_providers, compute_cost
-from engine.tools import build_tools
+from switchboard.engine.providers import BUILTIN_LABEL, Message, build_providers, compute_cost
+from switchboard.engine.tools import build_tools
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orchestrations"
 

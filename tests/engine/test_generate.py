@@ -12,21 +12,21 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from engine.clock import ManualClock
-from engine.config import load_config
-from engine.engine import Engine
-from engine.errors import ValidationFailed
-from engine.orchestrations.generate import (
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import load_config
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import ValidationFailed
+from switchboard.engine.orchestrations.generate import (
     GenerationFailed,
     WorkflowGenerator,
     extract_json,
     validate_workflow,
     validation_context,
 )
-from engine.orchestrations.inline import prepare_inline
-from engine.orchestrations.planner import GENERATOR_LABEL
-from engine.providers import BuiltinProvider, OpenAIProvider, ProviderFeatures, ProviderRegistry
-from engine.tools import build_tools
+from switchboard.engine.orchestrations.inline import prepare_inline
+from switchboard.engine.orchestrations.planner import GENERATOR_LABEL
+from switchboard.engine.providers import BuiltinProvider, OpenAIProvider, ProviderFeatures, ProviderRegistry
+from switchboard.engine.tools import build_tools
 
 SEED_TASK = "Deploy microservices with monitoring and logging"
 SEED_CONTEXT = {"services": ["api", "web", "worker"], "environment": "production"}

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from engine.providers import (
+from switchboard.engine.providers import (
     Message,
     OpenAIProvider,
     ProviderError,
@@ -21,7 +21,7 @@ from engine.providers import (
     ToolSpec,
     Turn,
 )
-from engine.providers.openai import retry_after_seconds
+from switchboard.engine.providers.openai import retry_after_seconds
 
 SEARCH = ToolSpec(name="web_search", description="search", parameters={
     "type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from engine.config import OpenAIProviderConfig, ProvidersConfig
-from engine.providers import (
+from switchboard.engine.config import OpenAIProviderConfig, ProvidersConfig
+from switchboard.engine.providers import (
     BUILTIN_LABEL,
     BuiltinProvider,
     Message,
@@ -19,7 +19,7 @@ from engine.providers import (
     compute_cost,
     price_for,
 )
-from engine.tools import ToolRegistry, builtin_tools
+from switchboard.engine.tools import ToolRegistry, builtin_tools
 
 SEARCH = ToolSpec(name="web_search", description="search", parameters={
     "type": "object", "required": ["query"],

@@ -13,11 +13,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.clock import ManualClock
-from engine.engine import Engine
-from engine.errors import Conflict
-from engine.models import TERMINAL_TASK_STATUSES
-from engine.tasks import TaskQuery, TaskSpec
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import Conflict
+from switchboard.engine.models import TERMINAL_TASK_STATUSES
+from switchboard.engine.tasks import TaskQuery, TaskSpec
 from tests.conftest import make_config
 
 WORKERS = 3

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.clock import ManualClock
-from engine.engine import Engine
-from engine.tasks import Actor, TaskQuery
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import Actor, TaskQuery
 from tests.conftest import make_config
 from tests.engine.test_runs import PIPELINE, write_defs
 

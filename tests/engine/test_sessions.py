@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.engine import Engine
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.events import EventFilter
-from engine.orchestrations.generate import WorkflowGenerator
-from engine.orchestrations.sessions import ContinueRequest, SessionService
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.events import EventFilter
+from switchboard.engine.orchestrations.generate import WorkflowGenerator
+from switchboard.engine.orchestrations.sessions import ContinueRequest, SessionService
 from tests.conftest import make_config
 
 

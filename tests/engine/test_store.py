@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from engine.store.sqlite import SQLiteStore, StoreClosed
+from switchboard.engine.store.sqlite import SQLiteStore, StoreClosed
 
 
 async def test_migrations_applied_once(tmp_path) -> None:
@@ -17,7 +17,7 @@ async def test_migrations_applied_once(tmp_path) -> None:
     store = SQLiteStore(tmp_path / "db.sqlite")
     await store.open()
     version = await store.read(lambda c: c.fetchone("SELECT COUNT(*), MAX(version) FROM schema_version"))
-    from engine.store.migrations import MIGRATIONS
+    from switchboard.engine.store.migrations import MIGRATIONS
 
     assert version == (len(MIGRATIONS), len(MIGRATIONS))
     assert await store.integrity_check() == "ok"

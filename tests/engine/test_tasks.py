@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from engine.clock import iso
-from engine.engine import Engine
-from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.tasks import Actor, TaskQuery, TaskSpec
+from switchboard.engine.clock import iso
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.tasks import Actor, TaskQuery, TaskSpec
 
 
 async def test_create_routes_by_type(engine: Engine) -> None:

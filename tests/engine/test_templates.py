@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.orchestrations.templates import (
+from switchboard.engine.orchestrations.templates import (
     iter_strings,
     render,
     render_value,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from engine.clock import ManualClock
-from engine.config import OrchestrationsConfig
-from engine.tools import (
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import OrchestrationsConfig
+from switchboard.engine.tools import (
     SIMULATED_NOTICE,
     Tool,
     ToolContext,

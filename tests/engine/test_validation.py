@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.orchestrations import (
+from switchboard.engine.orchestrations import (
     DefinitionProblem,
     ValidationContext,
     load_file,

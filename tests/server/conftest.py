@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from engine.clock import ManualClock
-from engine.config import Config, load_config
-from server.app import init_app
-from server.auth import Authenticator
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import Config, load_config
+from switchboard.server.app import init_app
+from switchboard.server.auth import Authenticator
 from tests.server import dummy_routes
 
 SECRET = "test-secret-0123456789-abcdefghijklmnop"  # 40 bytes
@@ -85,9 +85,9 @@ class LiveApi:
 
 
 async def start_live_api(tmp_path: Any, **sections: dict[str, Any]) -> tuple[LiveApi, Any]:
-    from engine.engine import Engine
-    from server.api import build_api_app
-    from server.app import start_server
+    from switchboard.engine.engine import Engine
+    from switchboard.server.api import build_api_app
+    from switchboard.server.app import start_server
 
     sections.setdefault("storage", {})["data_dir"] = str(tmp_path)
     sections.setdefault("rate_limits", {}).setdefault("enabled", False)

@@ -10,11 +10,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.app_keys import principal_of, require_principal
-from server.errors import ApiError
-from server.jsonio import ApiModel, QueryModel, StrictModel, json_response
-from server.routing import RouteTable
+from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from switchboard.server.app_keys import principal_of, require_principal
+from switchboard.server.errors import ApiError
+from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, json_response
+from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="things")
 

@@ -14,11 +14,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from engine.config import Config
-from engine.engine import Engine
-from server.api import build_api_app
-from server.app import start_server
-from server.auth import Authenticator
+from switchboard.engine.config import Config
+from switchboard.engine.engine import Engine
+from switchboard.server.api import build_api_app
+from switchboard.server.app import start_server
+from switchboard.server.auth import Authenticator
 from tests.conftest import make_config
 
 SECRET = "s" * 40

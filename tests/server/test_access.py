@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from engine.config import load_config
-from server.app import init_app
+from switchboard.engine.config import load_config
+from switchboard.server.app import init_app
 from tests.server import dummy_routes
 from tests.server.conftest import KEYS, SECRET, AppClient, MakeClient, bearer
 

@@ -13,8 +13,8 @@ from typing import Any
 import jwt
 import pytest
 
-from engine.config import AuthConfig
-from server.auth import (
+from switchboard.engine.config import AuthConfig
+from switchboard.server.auth import (
     Authenticator,
     AuthError,
     AuthSetupError,

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.client import (
+from switchboard.server.client import (
     Agent,
     AsyncClient,
     Conflict,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from server.client import AsyncClient, Conflict, InvalidRequest, NotFound, Run, RunEvent
+from switchboard.server.client import AsyncClient, Conflict, InvalidRequest, NotFound, Run, RunEvent
 from tests.server.conftest import start_live_api
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from server.client import (
+from switchboard.server.client import (
     AsyncClient,
     RateLimited,
     RetryPolicy,

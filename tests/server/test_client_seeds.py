@@ -12,8 +12,8 @@ import asyncio
 import time
 from typing import Any
 
-from server.client import AsyncClient, Client, Task
-from server.worker import TaskContext, Worker
+from switchboard.server.client import AsyncClient, Client, Task
+from switchboard.server.worker import TaskContext, Worker
 from tests.server.conftest import KEYS, SECRET, LiveApi
 
 

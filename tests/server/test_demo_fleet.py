@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from server.client import AsyncClient
-from server.demo_fleet import DemoFleet, DemoSettings
+from switchboard.server.client import AsyncClient
+from switchboard.server.demo_fleet import DemoFleet, DemoSettings
 from tests.server.conftest import SECRET, start_live_api
 
 FAST = dict(task_interval=(0.05, 0.1), step_latency=(0.01, 0.03), heartbeat_interval=0.2,

@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.engine import Engine
-from engine.publish import publish_event
-from engine.store.base import Tx
-from server.resources import events as events_module
+from switchboard.engine.engine import Engine
+from switchboard.engine.publish import publish_event
+from switchboard.engine.store.base import Tx
+from switchboard.server.resources import events as events_module
 from tests.server.streaming import Live, SSEReader, start_live, stream_config
 
 

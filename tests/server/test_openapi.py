@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.app_keys import ROUTES_KEY
-from server.openapi import build_openapi
+from switchboard.server.app_keys import ROUTES_KEY
+from switchboard.server.openapi import build_openapi
 from tests.server import dummy_routes
 from tests.server.conftest import AppClient
 

@@ -421,7 +421,7 @@ async def test_orchestrate_generates_reviews_and_executes(
 
 
 async def _definition(api: LiveApi, run_id: str) -> Any:
-    from engine.orchestrations.inline import run_definition
+    from switchboard.engine.orchestrations.inline import run_definition
     return await run_definition(api.engine.store, run_id)
 
 

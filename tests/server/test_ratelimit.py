@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.clock import ManualClock
-from engine.config import DEFAULT_ENDPOINT_LIMITS, RateLimitConfig
-from server.ratelimit import BURST_RULE, DEFAULT_RULE, RateLimiter, RateRule
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.config import DEFAULT_ENDPOINT_LIMITS, RateLimitConfig
+from switchboard.server.ratelimit import BURST_RULE, DEFAULT_RULE, RateLimiter, RateRule
 from tests.server.conftest import KEYS, AppClient, MakeClient
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")

@@ -9,8 +9,8 @@ import re
 
 import aiohttp
 
-from server.app_keys import ROUTES_KEY
-from server.auth import ROLE_RANK
+from switchboard.server.app_keys import ROUTES_KEY
+from switchboard.server.auth import ROLE_RANK
 from tests.server.conftest import start_live_api
 
 ROLES = ["user", "agent", "admin"]

@@ -8,7 +8,7 @@ import sys
 import pytest
 from aiohttp import web
 
-from server.routing import RouteRegistry, RouteTable
+from switchboard.server.routing import RouteRegistry, RouteTable
 
 
 def test_role_must_be_declared() -> None:
@@ -63,8 +63,8 @@ def test_summary_and_description_come_from_the_docstring() -> None:
 
 def test_server_never_imports_console_or_textual() -> None:
     code = (
-        "import sys, server.app, server.openapi, server.middlewares;"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('console', 'textual')];"
+        "import sys, switchboard.server.app, switchboard.server.openapi, switchboard.server.middlewares;"
+        "bad = [m for m in sys.modules if m.startswith(('switchboard.console', 'textual'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from server.app import init_app, start_server
-from server.routing import RouteTable
-from server.sse import SSEItem, SSEStream, format_comment, format_event, stream_events
-from server.streams import install_stream_tracking, open_stream_count
+from switchboard.server.app import init_app, start_server
+from switchboard.server.routing import RouteTable
+from switchboard.server.sse import SSEItem, SSEStream, format_comment, format_event, stream_events
+from switchboard.server.streams import install_stream_tracking, open_stream_count
 from tests.server.streaming import SSEReader, stream_config
 
 # -- framing ------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ async def test_manual_stream_sends_retry_and_custom_id(tmp_path: Path) -> None:
 
 
 async def test_send_after_close_raises_stream_closed(tmp_path: Path) -> None:
-    from server.sse import StreamClosed
+    from switchboard.server.sse import StreamClosed
 
     seen: dict[str, Any] = {}
     routes = RouteTable()

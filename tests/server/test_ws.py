@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from engine.publish import publish_event
-from engine.tasks import Actor, TaskSpec
-from server.resources import ws as ws_module
-from server.ws_protocol import message_type
+from switchboard.engine.publish import publish_event
+from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.server.resources import ws as ws_module
+from switchboard.server.ws_protocol import message_type
 from tests.server.streaming import Live, SSEReader, start_live, stream_config
 
 API_KEY = "agent-key-0123456789abcdef"

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from server.client.models import Page, Pagination
+from switchboard.server.client.models import Page, Pagination
 
 T = TypeVar("T")
 

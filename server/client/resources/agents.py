@@ -6,8 +6,8 @@ from typing import Any
 
 import msgspec
 
-from server.client.http import Transport
-from server.client.models import Agent, Page, Pagination
+from switchboard.server.client.http import Transport
+from switchboard.server.client.models import Agent, Page, Pagination
 
 
 class _AgentEnvelope(msgspec.Struct):

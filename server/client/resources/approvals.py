@@ -6,8 +6,8 @@ from typing import Any
 
 import msgspec
 
-from server.client.http import Transport
-from server.client.models import Approval, Decision
+from switchboard.server.client.http import Transport
+from switchboard.server.client.models import Approval, Decision
 
 
 class _ApprovalList(msgspec.Struct):

@@ -13,10 +13,10 @@ from typing import Any
 
 import msgspec
 
-from server.client import ws
-from server.client.http import Transport
-from server.client.models import Event, Published
-from server.client.sse import ResumableStream
+from switchboard.server.client import ws
+from switchboard.server.client.http import Transport
+from switchboard.server.client.models import Event, Published
+from switchboard.server.client.sse import ResumableStream
 
 DROPPED = "subscription.dropped"
 

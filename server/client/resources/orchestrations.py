@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from server.client.errors import TransportError
-from server.client.http import Response, Transport
-from server.client.models import Orchestration, Page, Run, RunEvent
-from server.client.resources._util import convert, page_of, unwrap
-from server.client.resources.events import EventsResource
-from server.client.sse import ResumableStream, iter_sse
+from switchboard.server.client.errors import TransportError
+from switchboard.server.client.http import Response, Transport
+from switchboard.server.client.models import Orchestration, Page, Run, RunEvent
+from switchboard.server.client.resources._util import convert, page_of, unwrap
+from switchboard.server.client.resources.events import EventsResource
+from switchboard.server.client.sse import ResumableStream, iter_sse
 
 
 def _run_body(message: str | None, parameters: dict[str, Any] | None,

@@ -6,9 +6,9 @@ from typing import Any
 
 import msgspec
 
-from server.client.errors import ServerError
-from server.client.http import Transport
-from server.client.models import Health, Stats, Token
+from switchboard.server.client.errors import ServerError
+from switchboard.server.client.http import Transport
+from switchboard.server.client.models import Health, Stats, Token
 
 
 class _Data(msgspec.Struct):

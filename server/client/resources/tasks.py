@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from server.client.errors import NotFound, ServerError, TransportError
-from server.client.http import Transport
-from server.client.models import Page, Pagination, Task, TaskLog
-from server.client.resources.events import EventsResource
+from switchboard.server.client.errors import NotFound, ServerError, TransportError
+from switchboard.server.client.http import Transport
+from switchboard.server.client.models import Page, Pagination, Task, TaskLog
+from switchboard.server.client.resources.events import EventsResource
 
 
 class _TaskEnvelope(msgspec.Struct):
