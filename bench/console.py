@@ -39,9 +39,10 @@ from switchboard.console.app import build_app
 from switchboard.console.backend import InProcessBackend
 from switchboard.console.screens.base import ViewScreen
 from switchboard.console.screens.tasks import TasksScreen
+from switchboard.engine.actors import Actor
 from switchboard.engine.config import load_config
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 
 GATE = """
 id = "bench-gate"

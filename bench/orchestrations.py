@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from switchboard.engine.actors import Actor  # noqa: E402
 from switchboard.engine.config import load_config  # noqa: E402
 from switchboard.engine.engine import Engine  # noqa: E402
-from switchboard.engine.tasks import Actor  # noqa: E402
 
 DEFINITION = """
 id = "bench5"

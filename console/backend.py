@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.errors import EngineError
 from switchboard.engine.events import DROPPED
 from switchboard.engine.models import (
@@ -40,7 +41,7 @@ from switchboard.engine.models import (
     Run,
     Task,
 )
-from switchboard.engine.tasks import Actor, TaskQuery
+from switchboard.engine.tasks import TaskQuery
 
 log = logging.getLogger("switchboard.console")
 
@@ -271,7 +272,7 @@ class InProcessBackend(Backend):
                  own_engine: bool = False) -> None:
         super().__init__()
         self.engine = engine
-        self.actor = actor or Actor("console", "admin")
+        self.actor = actor or Actor("console", "admin", "console")
         self.actor_name = self.actor.name
         self.address = address
         self.own_engine = own_engine

@@ -15,8 +15,8 @@ from typing import Any
 
 from switchboard.console.resume_guard import ResumeGuard
 from switchboard.console.supervisor import install_exit_signals, supervise
+from switchboard.engine.actors import Actor
 from switchboard.engine.config import Config
-from switchboard.engine.tasks import Actor
 
 log = logging.getLogger("switchboard.console")
 
@@ -41,7 +41,7 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
         return 2
 
     def make_app(notice: str | None) -> Any:
-        backend = InProcessBackend(runtime.engine, Actor(_operator_name(), "admin"),
+        backend = InProcessBackend(runtime.engine, Actor(_operator_name(), "admin", "console"),
                                    address=runtime.address)
         return build_app(backend, config=config.console, read_only=read_only,
                          server_address=runtime.address, services=[ResumeGuard()],

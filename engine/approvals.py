@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from switchboard.engine.actors import SYSTEM, Actor
 from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
@@ -26,7 +27,7 @@ from switchboard.engine.rows import (
     encode,
 )
 from switchboard.engine.store.base import ReadConn, Store, Tx
-from switchboard.engine.tasks import SYSTEM, Actor, TaskService, _check_transition, load_task
+from switchboard.engine.tasks import TaskService, _check_transition, load_task
 
 ROLE_RANK = {"user": 0, "agent": 1, "admin": 2}
 

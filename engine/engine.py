@@ -11,6 +11,7 @@ from typing import Any
 
 from switchboard.engine.agents import AgentService
 from switchboard.engine.approvals import ApprovalService
+from switchboard.engine.audit import AuditService
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.config import Config
 from switchboard.engine.events import EventBus
@@ -38,6 +39,7 @@ class Engine:
             config.db_path, synchronous=config.storage.synchronous,
             max_batch=config.storage.max_batch, clock=self.clock)
         self.bus = EventBus(self.store)
+        self.audit = AuditService(self.store)
         self.tasks = TaskService(self.store, self.bus, config, self.clock)
         self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
         self.agents = AgentService(self.store, config, self.clock)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.engine.actors import SYSTEM, Actor
 from switchboard.engine.clock import Clock, parse_iso
 from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
@@ -45,15 +46,6 @@ log = logging.getLogger("switchboard.tasks")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who asked for a change: recorded in approvals and events."""
-
-    name: str
-    role: str = "admin"
-
-
-SYSTEM = Actor("system", "admin")
 
 
 @dataclass

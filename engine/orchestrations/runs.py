@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.approvals import GateHandler, insert_gate
 from switchboard.engine.clock import Clock
 from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
@@ -42,7 +43,7 @@ from switchboard.engine.providers.base import Message, ProviderError
 from switchboard.engine.providers.pricing import compute_cost
 from switchboard.engine.providers.registry import ProviderRegistry
 from switchboard.engine.store.base import ReadConn, Store, Tx
-from switchboard.engine.tasks import Actor, TaskQuery, TaskService, TaskSpec
+from switchboard.engine.tasks import TaskQuery, TaskService, TaskSpec
 from switchboard.engine.tools import ToolContext, ToolRegistry
 
 log = logging.getLogger("switchboard.runs")

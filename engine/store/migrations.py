@@ -5,7 +5,7 @@ Add a new entry to change the schema; never edit one that has shipped.
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[str | list[str]] = [
     # 1: the core domain
     """
     CREATE TABLE tasks (
@@ -174,4 +174,37 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (session_id, turn)
     );
     """,
+    # 4: the audit log (engine.audit): append-only, hash-chained. A list of statements
+    # because the triggers contain semicolons.
+    [
+        """
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            principal TEXT NOT NULL,
+            role TEXT NOT NULL,
+            auth_method TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            object_id TEXT,
+            before TEXT,
+            after TEXT,
+            reason TEXT,
+            request_id TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_object ON audit_log (object_type, object_id, seq)",
+        "CREATE INDEX audit_principal ON audit_log (principal, seq)",
+        "CREATE INDEX audit_at ON audit_log (at)",
+        """
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+        """
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+    ],
 ]

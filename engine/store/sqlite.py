@@ -171,7 +171,8 @@ class SQLiteStore(Store):
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
+                statements = script if isinstance(script, list) else script.split(";")
+                for statement in statements:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor
-from switchboard.server.app_keys import ENGINE_KEY, principal_of
+from switchboard.server.app_keys import ENGINE_KEY, principal_of, request_id_of
 from switchboard.server.jsonio import ApiModel, QueryModel
 
 
@@ -21,9 +21,10 @@ def engine_of(request: web.Request) -> Engine:
 def actor_of(request: web.Request) -> Actor:
     """The caller as the engine records it (``approved_by``, ``created_by``)."""
     principal = principal_of(request)
+    request_id = request_id_of(request)
     if principal is None:
-        return Actor("anonymous", "user")
-    return Actor(principal.subject, principal.role)
+        return Actor("anonymous", "user", "none", request_id)
+    return Actor(principal.subject, principal.role, principal.kind, request_id)
 
 
 def now_of(request: web.Request) -> float:

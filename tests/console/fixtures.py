@@ -10,10 +10,11 @@ from typing import Any
 
 from switchboard.console.app import SwitchboardApp, build_app
 from switchboard.console.backend import CallbackService, InProcessBackend
+from switchboard.engine.actors import Actor
 from switchboard.engine.clock import ManualClock
 from switchboard.engine.config import ConsoleConfig
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 from tests.conftest import make_config
 
 REVIEW_TOML = """

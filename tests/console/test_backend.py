@@ -15,8 +15,9 @@ from switchboard.console.backend import (
     TaskView,
 )
 from switchboard.console.resolve import resolve_id
+from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 
 World = tuple[Engine, dict[str, Any]]
 

@@ -29,11 +29,12 @@ from switchboard.console.backend import (
     TaskView,
 )
 from switchboard.console.remote import RemoteBackend
+from switchboard.engine.actors import Actor
 from switchboard.engine.clock import ManualClock
 from switchboard.engine.config import Config
 from switchboard.engine.engine import Engine
 from switchboard.engine.publish import publish_event
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 from switchboard.server.api import build_api_app
 from switchboard.server.app import start_server
 from switchboard.server.auth import Authenticator

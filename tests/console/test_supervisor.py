@@ -63,7 +63,7 @@ async def test_a_clean_exit_is_not_restarted() -> None:
 async def test_the_restarted_console_says_so(world: Any) -> None:
     from switchboard.console.app import build_app
     from switchboard.console.backend import InProcessBackend
-    from switchboard.engine.tasks import Actor
+    from switchboard.engine.actors import Actor
 
     engine, _ = world
     app = build_app(InProcessBackend(engine, Actor("operator", "admin")), clock=engine.clock,

@@ -12,9 +12,10 @@ from switchboard.console.dialogs.prompt import PromptDialog
 from switchboard.console.screens.approvals import ApprovalsScreen
 from switchboard.console.screens.runs import RunDetailScreen
 from switchboard.console.screens.tasks import TasksScreen
+from switchboard.engine.actors import Actor
 from switchboard.engine.config import ConsoleConfig
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 from tests.console.fixtures import settle
 
 World = tuple[Engine, dict[str, Any]]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.config import load_config
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 
 
 async def main(data_dir: str) -> None:

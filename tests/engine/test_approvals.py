@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, NotFound
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 from tests.conftest import make_config
 
 

@@ -82,7 +82,7 @@ def test_unknown_template_is_not_found() -> None:
 
 
 async def test_deploy_template_pauses_at_its_gate_and_finishes(engine: Engine) -> None:
-    from switchboard.engine.tasks import Actor
+    from switchboard.engine.actors import Actor
     workflow, _, _ = TemplateCatalog().instantiate(
         "deploy-to-kubernetes", {"app": "shop", "image": "reg/shop:1.2"}, CONTEXT)
     orch = prepare_inline(workflow, {"replicas": 4}, CONTEXT)

@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.clock import ManualClock
 from switchboard.engine.engine import Engine
-from switchboard.engine.tasks import Actor, TaskQuery
+from switchboard.engine.tasks import TaskQuery
 from tests.conftest import make_config
 from tests.engine.test_runs import PIPELINE, write_defs
 

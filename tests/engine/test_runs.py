@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.clock import ManualClock
 from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, ValidationFailed
-from switchboard.engine.tasks import Actor, TaskQuery
+from switchboard.engine.tasks import TaskQuery
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.clock import iso
 from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
-from switchboard.engine.tasks import Actor, TaskQuery, TaskSpec
+from switchboard.engine.tasks import TaskQuery, TaskSpec
 
 
 async def test_create_routes_by_type(engine: Engine) -> None:

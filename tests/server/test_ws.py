@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.publish import publish_event
-from switchboard.engine.tasks import Actor, TaskSpec
+from switchboard.engine.tasks import TaskSpec
 from switchboard.server.resources import ws as ws_module
 from switchboard.server.ws_protocol import message_type
 from tests.server.streaming import Live, SSEReader, start_live, stream_config

@@ -1,0 +1,254 @@
+"""The audit log: an append-only, hash-chained record of every decision and privileged act.
+
+Why in the engine and in the same transaction as the change: an audit row written after
+the fact can be lost to a crash between the two, and one written before can record a change
+that then failed. ``record`` runs inside the caller's write op, so the row commits if and
+only if the change does.
+
+Why a hash chain: the table refuses UPDATE and DELETE (triggers), but anyone holding the
+database file can edit it with another tool. Each row's ``hash`` is
+``sha256(prev_hash || canonical row)``, so changing, removing or reordering any row breaks
+every hash after it; ``verify`` recomputes the chain and names the first row that does not
+match (``switchboard audit verify``). The genesis ``prev_hash`` is 64 zeros.
+
+The canonical row is the JSON array of the stored column values in a fixed order (compact,
+UTF-8, floats as Python's shortest repr). ``before``/``after``/``detail`` are stored as the
+JSON text that was hashed, so verification never re-encodes a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from switchboard.engine.actors import Actor
+from switchboard.engine.store.base import ReadConn, Tx
+
+GENESIS: Final = "0" * 64
+
+AUDIT_COLUMNS: Final = (
+    "seq, at, principal, role, auth_method, action, object_type, object_id, before, after,"
+    " reason, request_id, prev_hash, hash"
+)
+
+ACTIONS: Final = (
+    # approvals and gates
+    "approval.approve", "approval.reject", "approval.expire", "approval.cancel",
+    "approval.self_approve", "approval.break_glass", "approval.reassign",
+    "gate.answer", "run.resume",
+    # tasks and runs
+    "task.cancel", "task.retry", "task.priority", "task.override",
+    "run.cancel", "run.retry",
+    # agents
+    "agent.create", "agent.update", "agent.delete", "agent.override",
+    # privileged
+    "token.mint", "token.revoke", "provider.switch", "event.publish_as",
+    "workflow.execute_privileged",
+)
+"""Known actions (documentation and filter hints; ``record`` accepts any dotted name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit log, as stored."""
+
+    seq: int
+    at: float
+    principal: str
+    role: str
+    auth_method: str
+    action: str
+    object_type: str
+    object_id: str | None
+    before: str | None
+    after: str | None
+    reason: str | None
+    request_id: str | None
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        from switchboard.engine.clock import iso
+
+        return {
+            "seq": self.seq, "at": iso(self.at), "timestamp": self.at,
+            "principal": self.principal, "role": self.role, "auth_method": self.auth_method,
+            "action": self.action, "object_type": self.object_type, "object_id": self.object_id,
+            "before": _loads(self.before), "after": _loads(self.after), "reason": self.reason,
+            "request_id": self.request_id, "prev_hash": self.prev_hash, "hash": self.hash,
+        }
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def canonical(seq: int, at: float, principal: str, role: str, auth_method: str, action: str,
+              object_type: str, object_id: str | None, before: str | None, after: str | None,
+              reason: str | None, request_id: str | None) -> bytes:
+    """The bytes a row's hash covers (everything but the two hashes)."""
+    return json.dumps(
+        [seq, at, principal, role, auth_method, action, object_type, object_id, before, after,
+         reason, request_id],
+        separators=(",", ":"), ensure_ascii=False,
+    ).encode("utf-8")
+
+
+def chain_hash(prev_hash: str, row: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + row).hexdigest()
+
+
+def record(tx: Tx, actor: Actor, action: str, object_type: str, object_id: str | None, *,
+           before: Any = None, after: Any = None, reason: str | None = None) -> AuditEntry:
+    """Append one audit row inside the caller's transaction; returns it.
+
+    ``before``/``after`` are JSON-encodable snapshots of what changed (a status, a priority,
+    an answer); keep them small: the log is kept forever.
+    """
+    last = tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
+    at = float(tx.now)
+    before_text, after_text = _dumps(before), _dumps(after)
+    digest = chain_hash(prev, canonical(seq, at, actor.name, actor.role, actor.kind, action,
+                                        object_type, object_id, before_text, after_text, reason,
+                                        actor.request_id))
+    entry = AuditEntry(seq, at, actor.name, actor.role, actor.kind, action, object_type,
+                       object_id, before_text, after_text, reason, actor.request_id, prev, digest)
+    tx.execute(f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+               (seq, at, entry.principal, entry.role, entry.auth_method, action, object_type,
+                object_id, before_text, after_text, reason, entry.request_id, prev, digest))
+    return entry
+
+
+def entry_from_row(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(int(row[0]), float(row[1]), *row[2:])
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters for ``GET /api/v1/audit`` and ``switchboard audit export``."""
+
+    object_type: str | None = None
+    object_id: str | None = None
+    principal: str | None = None
+    action: str | None = None
+    since: float | None = None
+    until: float | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+def query_entries(conn: ReadConn, query: AuditQuery) -> list[AuditEntry]:
+    """Rows matching ``query`` in seq order, after ``after_seq``, at most ``limit``."""
+    clauses = ["seq > ?"]
+    params: list[Any] = [query.after_seq]
+    for column, value in (("object_type", query.object_type), ("object_id", query.object_id),
+                          ("principal", query.principal)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.action is not None:
+        if query.action.endswith("."):
+            clauses.append("action LIKE ? ESCAPE '\\'")
+            params.append(query.action.replace("\\", "\\\\").replace("%", "\\%")
+                          .replace("_", "\\_") + "%")
+        else:
+            clauses.append("action = ?")
+            params.append(query.action)
+    if query.since is not None:
+        clauses.append("at >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("at < ?")
+        params.append(query.until)
+    rows = conn.fetchall(
+        f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(clauses)}"
+        " ORDER BY seq LIMIT ?", [*params, query.limit])
+    return [entry_from_row(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """``ok`` with the number of rows checked, or the first broken row and why."""
+
+    ok: bool
+    rows: int
+    broken_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_rows(rows: Iterable[Sequence[Any]]) -> VerifyResult:
+    """Recompute the chain over rows in seq order; stop at the first mismatch."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for row in rows:
+        entry = entry_from_row(row)
+        if entry.seq != expected_seq:
+            return VerifyResult(False, count, entry.seq,
+                                f"expected row {expected_seq} next, found row {entry.seq}"
+                                " (a row was removed or renumbered)")
+        if entry.prev_hash != prev:
+            return VerifyResult(False, count, entry.seq,
+                                "prev_hash does not match the previous row's hash")
+        digest = chain_hash(prev, canonical(
+            entry.seq, entry.at, entry.principal, entry.role, entry.auth_method, entry.action,
+            entry.object_type, entry.object_id, entry.before, entry.after, entry.reason,
+            entry.request_id))
+        if digest != entry.hash:
+            return VerifyResult(False, count, entry.seq,
+                                "hash does not match the row's contents (the row was altered)")
+        prev = entry.hash
+        expected_seq += 1
+        count += 1
+    return VerifyResult(True, count)
+
+
+def iter_all_rows(conn: ReadConn, batch: int = 5000) -> Iterator[Sequence[Any]]:
+    """Every audit row in seq order, read in batches (the log can be long)."""
+    after = 0
+    while True:
+        rows = conn.fetchall(
+            f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, batch))
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1][0])
+
+
+class AuditService:
+    """Reads and verifies the audit log. Writes go through ``record`` inside each service's
+    own write op. Attached as ``engine.audit``."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    async def list(self, query: AuditQuery) -> list[AuditEntry]:
+        from switchboard.engine.errors import ValidationFailed
+
+        if not 1 <= query.limit <= 1000:
+            raise ValidationFailed("limit", "must be between 1 and 1000")
+        return await self.store.read(lambda conn: query_entries(conn, query))
+
+    async def verify(self) -> VerifyResult:
+        """Recompute the whole chain (off the event loop, on a read connection)."""
+        return await self.store.read(lambda conn: verify_rows(iter_all_rows(conn)))
+
+    async def head(self) -> tuple[int, str]:
+        """The newest row's seq and hash (0 and the genesis hash when empty): publish it
+        elsewhere to detect a rewrite of the whole chain."""
+        row = await self.store.read(
+            lambda conn: conn.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"),
+            inline=True)
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
