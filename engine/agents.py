@@ -99,9 +99,10 @@ class AgentService:
                           created_at=tx.now, updated_at=tx.now)
             tx.execute(
                 f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES ("
-                + ",".join("?" * 19) + ")",
+                + ",".join("?" * 20) + ")",
                 (agent.id, agent.name, agent.type, agent.status, max_tasks, timeout, retries,
-                 environment, tx.now, tx.now, None, None, "unknown", 0, 0, 0, 0.0, None, None),
+                 environment, tx.now, tx.now, None, None, "unknown", 0, 0, 0, 0.0, None, None,
+                 agent.owner),
             )
             tx.emit("agent.registered", {"agent_id": agent.id, "name": agent.name,
                                          "type": agent.type, "status": agent.status},

@@ -100,6 +100,10 @@ class Task(msgspec.Struct, kw_only=True):
     updated_at: float = 0.0
     started_at: float | None = None
     completed_at: float | None = None
+    created_by: str | None = None
+    """The principal that created the task (separation of duties: it may not approve it)."""
+    claimed_principal: str | None = None
+    """The principal that claimed the task or moved it to in_progress: its holder."""
     logs: list[TaskLog] = []
 
     @property
@@ -159,6 +163,7 @@ class Task(msgspec.Struct, kw_only=True):
             "updated_at": iso(self.updated_at),
             "started_at": iso(self.started_at),
             "completed_at": iso(self.completed_at),
+            "created_by": self.created_by,
             "duration": self.duration,
             "estimated_completion": iso(self.estimated_completion(now)) if now else None,
         }
@@ -187,6 +192,8 @@ class Agent(msgspec.Struct, kw_only=True):
     response_ms_total: float = 0.0
     memory_usage: float | None = None
     cpu_usage: float | None = None
+    owner: str | None = None
+    """The principal that registered this agent id; only it (or an admin) acts as it."""
 
     @property
     def success_rate(self) -> float:
@@ -210,6 +217,7 @@ class Agent(msgspec.Struct, kw_only=True):
             "type": self.type,
             "status": self.status,
             "environment": self.environment,
+            "owner": self.owner,
             "configuration": {
                 "max_concurrent_tasks": self.max_concurrent_tasks,
                 "timeout": self.timeout,

@@ -20,7 +20,8 @@ TASK_COLUMNS = (
     "id, type, priority, status, assigned_agent, payload, source, sla_target, metadata,"
     " agent_id, claimed_by, progress, result, error, attempts, max_attempts, idempotency_key,"
     " schedule, approval_id, run_id, step_id, lease_id, lease_expires_at, available_at,"
-    " sla_breached, created_at, updated_at, started_at, completed_at"
+    " sla_breached, created_at, updated_at, started_at, completed_at, created_by,"
+    " claimed_principal"
 )
 
 
@@ -33,7 +34,7 @@ def task_from_row(row: tuple[Any, ...], logs: list[TaskLog] | None = None) -> Ta
         idempotency_key=row[16], schedule=decode(row[17]), approval_id=row[18], run_id=row[19],
         step_id=row[20], lease_id=row[21], lease_expires_at=row[22], available_at=row[23],
         sla_breached=bool(row[24]), created_at=row[25], updated_at=row[26], started_at=row[27],
-        completed_at=row[28], logs=logs or [],
+        completed_at=row[28], created_by=row[29], claimed_principal=row[30], logs=logs or [],
     )
 
 
@@ -46,20 +47,21 @@ def task_insert_params(task: Task) -> tuple[Any, ...]:
         None if task.schedule is None else encode(task.schedule), task.approval_id, task.run_id,
         task.step_id, task.lease_id, task.lease_expires_at, task.available_at,
         int(task.sla_breached), task.created_at, task.updated_at, task.started_at,
-        task.completed_at, int(task.created_at * 1_000_000),
+        task.completed_at, task.created_by, task.claimed_principal,
+        int(task.created_at * 1_000_000),
     )
 
 
 TASK_INSERT = (
     f"INSERT INTO tasks ({TASK_COLUMNS}, qseq) VALUES ("
-    + ",".join("?" * 30)
+    + ",".join("?" * 32)
     + ")"
 )
 
 AGENT_COLUMNS = (
     "id, name, type, status, max_concurrent_tasks, timeout, retry_attempts, environment,"
     " created_at, updated_at, last_heartbeat, first_heartbeat, health, running,"
-    " tasks_completed, tasks_failed, response_ms_total, memory_usage, cpu_usage"
+    " tasks_completed, tasks_failed, response_ms_total, memory_usage, cpu_usage, owner"
 )
 
 
@@ -69,7 +71,7 @@ def agent_from_row(row: tuple[Any, ...]) -> Agent:
         timeout=row[5], retry_attempts=row[6], environment=row[7], created_at=row[8],
         updated_at=row[9], last_heartbeat=row[10], first_heartbeat=row[11], health=row[12],
         running=row[13], tasks_completed=row[14], tasks_failed=row[15],
-        response_ms_total=row[16], memory_usage=row[17], cpu_usage=row[18],
+        response_ms_total=row[16], memory_usage=row[17], cpu_usage=row[18], owner=row[19],
     )
 
 

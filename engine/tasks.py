@@ -225,7 +225,7 @@ class TaskService:
                 max_attempts=spec.max_attempts or self.config.tasks.max_attempts,
                 idempotency_key=spec.idempotency_key, schedule=schedule, run_id=spec.run_id,
                 step_id=spec.step_id, available_at=max(available_at, now), created_at=now,
-                updated_at=now,
+                updated_at=now, created_by=actor.name,
             )
             approval = None
             if needs_approval:

@@ -207,4 +207,10 @@ MIGRATIONS: list[str | list[str]] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
         """,
     ],
+    # 5: who owns what (issue 9): a task's creator and holder, an agent id's owner
+    """
+    ALTER TABLE tasks ADD COLUMN created_by TEXT;
+    ALTER TABLE tasks ADD COLUMN claimed_principal TEXT;
+    ALTER TABLE agents ADD COLUMN owner TEXT
+    """,
 ]
