@@ -179,12 +179,19 @@ def query_entries(conn: ReadConn, query: AuditQuery) -> list[AuditEntry]:
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """``ok`` with the number of rows checked, or the first broken row and why."""
+    """``ok`` with the number of rows checked, or the first broken row and why.
+
+    ``head_seq``/``head_hash`` name the last row whose hash verified (the newest row when
+    ``ok``; ``0`` and the genesis hash when none did): the point up to which the log can be
+    trusted, and the value to publish elsewhere to detect a rewrite of the whole chain.
+    """
 
     ok: bool
     rows: int
     broken_seq: int | None = None
     problem: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS
 
 
 def verify_rows(rows: Iterable[Sequence[Any]]) -> VerifyResult:
@@ -193,25 +200,42 @@ def verify_rows(rows: Iterable[Sequence[Any]]) -> VerifyResult:
     expected_seq = 1
     count = 0
     for row in rows:
-        entry = entry_from_row(row)
+        try:
+            entry = entry_from_row(row)
+        except (TypeError, ValueError):
+            return VerifyResult(False, count, _seq_or_none(row),
+                                "the row's values have the wrong types (the row was altered)",
+                                expected_seq - 1, prev)
         if entry.seq != expected_seq:
             return VerifyResult(False, count, entry.seq,
                                 f"expected row {expected_seq} next, found row {entry.seq}"
-                                " (a row was removed or renumbered)")
+                                " (a row was removed or renumbered)", expected_seq - 1, prev)
         if entry.prev_hash != prev:
             return VerifyResult(False, count, entry.seq,
-                                "prev_hash does not match the previous row's hash")
-        digest = chain_hash(prev, canonical(
-            entry.seq, entry.at, entry.principal, entry.role, entry.auth_method, entry.action,
-            entry.object_type, entry.object_id, entry.before, entry.after, entry.reason,
-            entry.request_id))
+                                "prev_hash does not match the previous row's hash",
+                                expected_seq - 1, prev)
+        try:
+            digest = chain_hash(prev, canonical(
+                entry.seq, entry.at, entry.principal, entry.role, entry.auth_method,
+                entry.action, entry.object_type, entry.object_id, entry.before, entry.after,
+                entry.reason, entry.request_id))
+        except (TypeError, ValueError):  # e.g. a text column turned into a blob
+            digest = ""
         if digest != entry.hash:
             return VerifyResult(False, count, entry.seq,
-                                "hash does not match the row's contents (the row was altered)")
+                                "hash does not match the row's contents (the row was altered)",
+                                expected_seq - 1, prev)
         prev = entry.hash
         expected_seq += 1
         count += 1
-    return VerifyResult(True, count)
+    return VerifyResult(True, count, head_seq=expected_seq - 1, head_hash=prev)
+
+
+def _seq_or_none(row: Sequence[Any]) -> int | None:
+    try:
+        return int(row[0])
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def iter_all_rows(conn: ReadConn, batch: int = 5000) -> Iterator[Sequence[Any]]:
