@@ -1,6 +1,6 @@
 """The ``switchboard`` command.
 
-``serve``, ``token``, ``run``, ``validate`` and ``worker`` never import Textual (fast start on
+``serve``, ``token``, ``run``, ``validate``, ``worker`` and ``audit`` never import Textual (fast start on
 headless hosts); ``up`` and ``attach`` import the console only when they run.
 A broken config or definition is reported as file, key and reason, never a stack trace.
 """
@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import cyclopts
 
@@ -228,6 +228,61 @@ def worker(handler: str, *,
     raise SystemExit(worker_main(handler, agent_type=type, url=url, token=token,
                                  concurrency=concurrency, agent_id=agent_id, name=name,
                                  http_only=http_only, log_level=log_level))
+
+
+audit = cyclopts.App(name="audit", help="Export or verify the tamper-evident audit log "
+                     "(reads the database directly, read-only; safe while a server runs).")
+app.command(audit)
+
+
+@audit.command(name="export")
+def audit_export(*, format: Annotated[Literal["jsonl", "csv"], cyclopts.Parameter(
+                     name="--format", help="jsonl (one JSON object a line) or csv.")] = "jsonl",
+                 since: Annotated[str | None, cyclopts.Parameter(
+                     help="Rows at or after this ISO-8601 time.")] = None,
+                 until: Annotated[str | None, cyclopts.Parameter(
+                     help="Rows before this ISO-8601 time.")] = None,
+                 output: Annotated[Path | None, cyclopts.Parameter(
+                     help="Write to this file (default: stdout).")] = None,
+                 config: ConfigOpt = None, data_dir: DataOpt = None) -> None:
+    """Write the audit log as JSON lines or CSV (header row; before/after as JSON text)."""
+    from switchboard.console import audit_cmd
+    from switchboard.engine.clock import parse_iso
+
+    window: dict[str, float | None] = {}
+    for name, text in (("since", since), ("until", until)):
+        try:
+            window[name] = parse_iso(text) if text else None
+        except ValueError:
+            _fail(f"--{name} must be an ISO-8601 time like 2026-01-01T00:00:00Z, got {text!r}")
+    db_path = _config(config, data_dir=data_dir).db_path
+    try:
+        count = audit_cmd.export(db_path, format, output=output, **window)
+    except audit_cmd.AuditCommandError as exc:
+        _fail(str(exc))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    else:
+        if output is not None:
+            print(f"switchboard: exported {count} audit rows to {output}", file=sys.stderr)
+
+
+@audit.command(name="verify")
+def audit_verify(*, config: ConfigOpt = None, data_dir: DataOpt = None) -> None:
+    """Recompute the hash chain: "ok: N rows, head SEQ HASH" (exit 0), or the first broken
+    row and why (exit 1)."""
+    from switchboard.console import audit_cmd
+
+    db_path = _config(config, data_dir=data_dir).db_path
+    try:
+        code = audit_cmd.verify(db_path, sys.stdout)
+    except audit_cmd.AuditCommandError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+    raise SystemExit(code)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ def test_engine_imports_neither_server_nor_console() -> None:
 def test_headless_cli_does_not_import_textual() -> None:
     assert not _has(_imports_after("switchboard.console.cli"), "textual")
     assert not _has(_imports_after("switchboard.console.runtime"), "textual")
+    assert not _has(_imports_after("switchboard.console.audit_cmd"), "textual")
 
 
 def test_no_module_imports_upwards() -> None:

@@ -20,6 +20,8 @@ async def test_every_route_enforces_its_role(tmp_path, http: aiohttp.ClientSessi
     api, runner = await start_live_api(tmp_path)
     try:
         specs = list(runner.app[ROUTES_KEY])
+        admin_only = {(s.method, s.openapi_path) for s in specs if s.role == "admin"}
+        assert {("GET", "/audit"), ("GET", "/audit/verify")} <= admin_only
         checked = 0
         for spec in specs:
             if spec.role is None or spec.root_only:
