@@ -1,10 +1,12 @@
 """The approvals inbox: P0/P1 task gates and orchestration human gates, critical and oldest
 first. ``a`` approves (a P0 asks first, default Cancel), ``x`` rejects with a reason,
-``f``/enter opens the form."""
+``f``/enter opens the form. ``h`` shows recent decisions: who decided, when, the outcome
+in words and why (the rejection reason, or the gate's answer as ``key: value`` pairs)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -14,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from switchboard.console.backend import BackendError
-from switchboard.console.formatting import age, cell, datetime_text, one_line, priority, short_id, status
+from switchboard.console.formatting import age, cell, datetime_text, one_line, priority, short_id, tint
 from switchboard.console.messages import ApprovalDecided
 from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
 from switchboard.console.widgets.live_table import Col, LiveTable
@@ -33,11 +35,62 @@ HISTORY_COLUMNS = [
     Col("id", "ID", 8),
     Col("prio", "P", 2),
     Col("kind", "KIND", 4),
-    Col("status", "DECISION", 8),
+    Col("status", "DECISION", 9),
     Col("by", "BY", 10),
-    Col("reason", "REASON / RESPONSE", 20, flex=True),
-    Col("when", "WHEN", 4, right=True),
+    Col("reason", "WHY (REASON / ANSWER)", 20, flex=True),
+    Col("at", "DECIDED AT (UTC)", 19, min_screen=110),
+    Col("when", "AGO", 4, right=True),
 ]
+
+OUTCOME_STYLES = {"approved": "$success", "answered": "$success", "rejected": "$error",
+                  "expired": "dim", "cancelled": "dim"}
+
+
+def outcome_of(a: Approval) -> str:
+    """The decision in words: approved, answered, rejected, expired or cancelled.
+
+    Why a gate says "answered": the engine stores every answered gate as ``approved`` (the
+    gate was passed, whatever the form says), so a gate whose ``decision`` field was
+    "reject" used to show as "approved" (issue 13). The answer itself says what was decided.
+    """
+    if a.status == "approved" and a.kind == "gate":
+        return "answered"
+    return a.status
+
+
+def value_text(value: Any) -> str:
+    """One answer value for people: yes/no, lists comma-joined, nested objects as JSON."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(value_text(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return str(value)
+
+
+def answer_pairs(response: Any) -> list[tuple[str, str]]:
+    """A gate answer as ``(key, value)`` pairs in the form's order; a bare value as one."""
+    if isinstance(response, dict):
+        return [(str(k), value_text(v)) for k, v in response.items()]
+    if response is None or response == "" or response == []:
+        return []
+    return [("answer", value_text(response))]
+
+
+def why_of(a: Approval) -> str:
+    """Why it was decided this way, in one line: the rejection reason, the answer given
+    (``key: value; key: value``), or what the engine did (timeout, cancellation)."""
+    answer = "; ".join(f"{k}: {v}" for k, v in answer_pairs(a.response))
+    if a.rejection_reason:
+        return f"{a.rejection_reason} ({answer})" if answer else a.rejection_reason
+    if a.status == "expired":
+        return f"timed out; default answer {answer}" if answer else "timed out; approved by default"
+    if a.status == "cancelled":
+        return f"its {'run' if a.kind == 'gate' else 'task'} was cancelled"
+    return answer
 
 
 def summary_of(a: Approval) -> str:
@@ -135,15 +188,18 @@ class ApprovalsScreen(ViewScreen):
         items = [a for a in items if (not prio or a.priority == prio)
                  and (not kind or a.kind == kind)
                  and matches_words(words, a.approval_id, a.kind, a.priority, a.reason, a.prompt,
-                                   a.task_id, a.run_id, a.step_id, a.decided_by)]
+                                   a.task_id, a.run_id, a.step_id, a.decided_by,
+                                   *((outcome_of(a), why_of(a)) if self.history else ()))]
         self.approvals = {a.approval_id: a for a in items}
         rows = []
         for a in items:
             if self.history:
-                said = a.rejection_reason or (one_line(str(a.response), 80) if a.response else "")
+                outcome = outcome_of(a)
                 rows.append((a.approval_id, [
                     cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
-                    status(a.status), cell(a.decided_by or "-"), cell(one_line(said, 200)),
+                    cell(outcome, OUTCOME_STYLES.get(outcome, "")), cell(a.decided_by or "-"),
+                    cell(one_line(why_of(a), 300) or "-"),
+                    cell(datetime_text(a.decided_at, zone=False)),
                     cell(age(now - a.decided_at) if a.decided_at else "-"),
                 ]))
             else:
@@ -177,6 +233,9 @@ class ApprovalsScreen(ViewScreen):
         text = Text()
         text.append(f"{a.priority} {a.kind}", style="bold")
         text.append(f"  {a.approval_id}\n", style="dim")
+        decided = a.status != "pending"
+        if decided:  # the decision first: it is what the history is read for
+            self._append_decision(text, a)
         if a.task_id:
             text.append(f"task {a.task_id}\n")
         if a.run_id:
@@ -185,7 +244,7 @@ class ApprovalsScreen(ViewScreen):
             text.append(a.prompt + "\n")
         elif a.reason:
             text.append(a.reason + "\n")
-        if a.fields:
+        if a.fields and not decided:
             names = ", ".join(
                 f"{f.get('label') or f.get('name')}{'*' if f.get('required') else ''}"
                 f" ({f.get('type', 'text')})" for f in a.fields if isinstance(f, dict))
@@ -194,11 +253,25 @@ class ApprovalsScreen(ViewScreen):
             text.append("context: ", style="bold")
             text.append(one_line(a.agent_context, 600) + "\n")
         text.append(f"requested {datetime_text(a.created_at)}", style="dim")
-        if a.status != "pending":
-            text.append(f"\n{a.status} by {a.decided_by} at {datetime_text(a.decided_at)}")
-            if a.rejection_reason:
-                text.append(f": {a.rejection_reason}")
         preview.update(text)
+
+    @staticmethod
+    def _append_decision(text: Text, a: Approval) -> None:
+        """Who, when, the outcome and why; a gate's answer one ``key: value`` a line."""
+        outcome = outcome_of(a)
+        text.append(outcome, style=tint("bold " + OUTCOME_STYLES.get(outcome, "")))
+        text.append(f" by {a.decided_by or '-'} at {datetime_text(a.decided_at)}\n")
+        if a.rejection_reason:
+            text.append("reason: ", style="bold")
+            text.append(a.rejection_reason + "\n")
+        pairs = answer_pairs(a.response)
+        if pairs:
+            text.append("answer:\n", style="bold")
+            for key, value in pairs:
+                text.append(f"  {key}: ", style="bold")
+                text.append(one_line(value, 600) + "\n")
+        elif not a.rejection_reason and a.status in ("expired", "cancelled"):
+            text.append(f"{why_of(a)}\n", style="italic")
 
     @on(LiveTable.RowHighlighted, "#approvals-table")
     def _highlighted(self) -> None:

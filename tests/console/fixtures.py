@@ -14,6 +14,7 @@ from switchboard.engine.actors import Actor
 from switchboard.engine.clock import ManualClock
 from switchboard.engine.config import ConsoleConfig
 from switchboard.engine.engine import Engine
+from switchboard.engine.models import Approval
 from switchboard.engine.tasks import TaskSpec
 from tests.conftest import make_config
 
@@ -179,6 +180,35 @@ async def seed(engine: Engine) -> dict[str, Any]:
     await engine.agents.heartbeat("agent-dev-2")
     await engine.run_maintenance_once()  # health from heartbeat ages
     out.update(p0=p0, p1=p1, run=run, tasks=tasks, claimed=claimed, done=done, failed=failed)
+    return out
+
+
+CAROL = Actor("carol", "admin", "jwt")
+DAVE = Actor("dave", "admin", "jwt")
+ERIN = Actor("erin", "admin", "api_key")
+ANSWER = {"decision": "reject", "replicas": 2, "notes": "needs a canary first",
+          "notify": ["email", "slack"], "rollback": True, "ticket": "OPS-9"}
+
+
+async def decide(engine: Engine, data: dict[str, Any]) -> dict[str, Approval]:
+    """Four decisions a minute apart: a rejection with a reason, a gate answered "reject",
+    an approval, and a cancellation (by cancelling the task)."""
+    clock: ManualClock = engine.clock  # type: ignore[assignment]
+    out: dict[str, Approval] = {}
+    clock.advance(60)
+    out["rejected"] = await engine.approvals.reject(data["p1"].approval_id, CAROL,
+                                                    reason="too risky on a friday")
+    clock.advance(60)
+    out["answered"] = await engine.approvals.approve(data["run"].approval_id, DAVE,
+                                                     response=ANSWER)
+    clock.advance(60)
+    out["approved"] = await engine.approvals.approve(data["p0"].approval_id,
+                                                     Actor("operator", "admin"))
+    clock.advance(60)
+    task, _ = await engine.tasks.create(TaskSpec(type="incident", priority="P1"))
+    assert task.approval_id
+    await engine.tasks.cancel(task.id, ERIN, reason="opened twice")
+    out["cancelled"] = await engine.approvals.get(task.approval_id)
     return out
 
 

@@ -8,10 +8,11 @@ report. Snapshots are SVG with LF line endings (see .gitattributes).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.console.fixtures import FixedIds, settle, snapshot_app
+from tests.console.fixtures import FixedIds, decide, settle, snapshot_app
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 VIEWS = [
@@ -59,3 +60,23 @@ def test_read_only_approvals(snap_compare, tmp_path: Path, fixed_ids: FixedIds) 
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_approval_history(snap_compare, tmp_path: Path, fixed_ids: FixedIds,
+                          size: tuple[int, int]) -> None:
+    """Recent decisions: who, when, the outcome in words, why (a reason or the gate's answer
+    as key: value pairs); the answered gate is selected so its preview shows the answer."""
+    async def after_seed(engine: Any, data: dict[str, Any]) -> None:
+        await decide(engine, data)
+
+    app, _ = snapshot_app(tmp_path, after_seed=after_seed)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("5", "h")
+        await settle(pilot)
+        await pilot.press("j", "j")  # cancelled, approved, then the answered gate
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
