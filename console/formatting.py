@@ -242,9 +242,14 @@ def event_summary(event: Any, *, subject: bool = True) -> str:
             parts.append(f"by {short_id(event.source_agent, 14)}")
     elif etype.startswith("approval."):
         if p.get("status") and etype == "approval.decided":
-            parts.append(str(p["status"]))
+            parts.append(decision_word(str(p["status"]), str(p.get("kind") or "")))
             if p.get("decided_by"):
                 parts.append(f"by {p['decided_by']}")
+            answer = p.get("response")
+            if isinstance(answer, dict) and answer:
+                parts.append(one_line("; ".join(f"{k}: {v}" for k, v in answer.items()), 60))
+            elif p.get("rejection_reason"):
+                parts.append(one_line(str(p["rejection_reason"]), 60))
         else:
             parts.append(str(p.get("kind", "")))
             parts.append(one_line(p.get("reason") or p.get("prompt"), 60))
@@ -286,3 +291,15 @@ def event_summary(event: Any, *, subject: bool = True) -> str:
         if p:
             parts.append(one_line(json.dumps(p, default=str), 80))
     return "  ".join(x for x in parts if x)
+
+
+def decision_word(status: str, kind: str) -> str:
+    """An approval's outcome in words: approved, answered, rejected, expired or cancelled.
+
+    Why a gate says "answered": the engine stores every answered gate as ``approved`` (the
+    gate was passed, whatever the form says), so a gate whose ``decision`` field was
+    "reject" used to show as "approved" (issue 13). The answer itself says what was decided.
+    """
+    if status == "approved" and kind == "gate":
+        return "answered"
+    return status

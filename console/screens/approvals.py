@@ -16,7 +16,16 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from switchboard.console.backend import BackendError
-from switchboard.console.formatting import age, cell, datetime_text, one_line, priority, short_id, tint
+from switchboard.console.formatting import (
+    age,
+    cell,
+    datetime_text,
+    decision_word,
+    one_line,
+    priority,
+    short_id,
+    tint,
+)
 from switchboard.console.messages import ApprovalDecided
 from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
 from switchboard.console.widgets.live_table import Col, LiveTable
@@ -47,15 +56,8 @@ OUTCOME_STYLES = {"approved": "$success", "answered": "$success", "rejected": "$
 
 
 def outcome_of(a: Approval) -> str:
-    """The decision in words: approved, answered, rejected, expired or cancelled.
-
-    Why a gate says "answered": the engine stores every answered gate as ``approved`` (the
-    gate was passed, whatever the form says), so a gate whose ``decision`` field was
-    "reject" used to show as "approved" (issue 13). The answer itself says what was decided.
-    """
-    if a.status == "approved" and a.kind == "gate":
-        return "answered"
-    return a.status
+    """The decision in words (``formatting.decision_word``)."""
+    return decision_word(a.status, a.kind)
 
 
 def value_text(value: Any) -> str:

@@ -45,3 +45,19 @@ def test_idle_collector_waits_for_a_quiet_operator() -> None:
     finally:
         collector.stop()
     assert gc.get_threshold() == saved
+
+
+def test_an_answered_gate_reads_answered_with_its_answer_in_the_live_stream() -> None:
+    """Issue 13: a gate answered "reject" showed as "approved" in the events stream."""
+    from switchboard.console.formatting import event_summary
+    from switchboard.engine.models import Event
+
+    gate = Event(seq=1, event_type="approval.decided", timestamp=0.0, run_id="run_1",
+                 payload={"approval_id": "approval_1", "kind": "gate", "status": "approved",
+                          "decided_by": "op", "response": {"decision": "reject"}})
+    line = event_summary(gate)
+    assert "approved" not in line and "answered" in line and "decision: reject" in line
+    task = Event(seq=2, event_type="approval.decided", timestamp=0.0, task_id="task_1",
+                 payload={"approval_id": "approval_2", "kind": "task", "status": "rejected",
+                          "decided_by": "op", "rejection_reason": "too risky"})
+    assert "rejected" in event_summary(task) and "too risky" in event_summary(task)
