@@ -707,7 +707,6 @@ class TaskService:
         One audit row, ``task.retry``, in the same transaction.
         """
         gated = self.config.tasks.approval_priorities
-        approvals = self.config.approvals
 
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
@@ -719,17 +718,7 @@ class TaskService:
             before, now = task.status, tx.now
             approval = None
             if task.priority in gated:
-                approval = Approval(
-                    approval_id=new_id("approval"), kind="task", priority=task.priority,
-                    task_id=task.id, run_id=task.run_id, step_id=task.step_id,
-                    reason=f"{task.priority} {task.type} task retried by {actor.name}"
-                    " requires human approval",
-                    agent_context=_summarize_payload(task.payload), created_at=now,
-                    expires_at=(now + approvals.timeout_seconds)
-                    if approvals.timeout_seconds > 0 else None,
-                    timeout_action=approvals.timeout_action, requested_by=actor.name,
-                )
-                task.approval_id = approval.approval_id
+                approval = self._new_approval(tx, task, actor, "retried")
             task.status = "awaiting_approval" if approval is not None else "assigned"
             task.error, task.attempts, task.progress = None, 0, 0
             task.completed_at, task.available_at, task.updated_at = None, now, now
@@ -743,9 +732,7 @@ class TaskService:
             tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
                        (task_id, now, "info", f"retried by {actor.name}"))
             if approval is not None:
-                tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
-                tx.emit("approval.requested", approval.as_dict(), task_id=task_id,
-                        run_id=task.run_id, trace_id=task.trace_id, priority=task.priority)
+                self._insert_approval(tx, task, approval)
             else:
                 tx.emit("task.assigned", _task_event_payload(task, retried_by=actor.name),
                         task_id=task_id, run_id=task.run_id, priority=task.priority)
@@ -756,6 +743,28 @@ class TaskService:
             return task
 
         return await self.store.write(op)
+
+    def _new_approval(self, tx: Tx, task: Task, actor: Actor, why: str) -> Approval:
+        """A fresh approval for ``task``, requested by ``actor`` (who then cannot approve
+        it); the caller stores it with ``_insert_approval`` after updating the task row."""
+        approvals = self.config.approvals
+        approval = Approval(
+            approval_id=new_id("approval"), kind="task", priority=task.priority,
+            task_id=task.id, run_id=task.run_id, step_id=task.step_id,
+            reason=f"{task.priority} {task.type} task {why} by {actor.name} requires human"
+            " approval",
+            agent_context=_summarize_payload(task.payload), created_at=tx.now,
+            expires_at=(tx.now + approvals.timeout_seconds)
+            if approvals.timeout_seconds > 0 else None,
+            timeout_action=approvals.timeout_action, requested_by=actor.name,
+        )
+        task.approval_id = approval.approval_id
+        return approval
+
+    def _insert_approval(self, tx: Tx, task: Task, approval: Approval) -> None:
+        tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
+        tx.emit("approval.requested", approval.as_dict(), task_id=task.id, run_id=task.run_id,
+                trace_id=task.trace_id, priority=task.priority)
 
     async def set_priority(self, task_id: str, priority: str, actor: Actor = SYSTEM) -> Task:
         try:
@@ -770,6 +779,15 @@ class TaskService:
             old, task.priority = task.priority, value
             tx.execute("UPDATE tasks SET priority=?, updated_at=? WHERE id=?",
                        (value, tx.now, task_id))
+            if (value in self.config.tasks.approval_priorities
+                    and task.status in ("pending", "assigned")):
+                # raised into an approval priority while queued: behind a new approval
+                # (issue 9: nothing P0/P1 is queued without an approved decision)
+                approval = self._new_approval(tx, task, actor, f"raised from {old}")
+                task.status = "awaiting_approval"
+                tx.execute("UPDATE tasks SET status='awaiting_approval', approval_id=? WHERE id=?",
+                           (approval.approval_id, task_id))
+                self._insert_approval(tx, task, approval)
             tx.emit("task.priority_changed", _task_event_payload(task, old=old, by=actor.name),
                     task_id=task_id, run_id=task.run_id, priority=value)
             return task

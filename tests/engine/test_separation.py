@@ -391,3 +391,16 @@ async def test_each_decision_writes_exactly_one_audit_row(tmp_path: Path) -> Non
         ])  # the gates have no timeout: only the task approval expires
         assert got == expected
         assert (await eng.audit.verify()).ok
+
+
+async def test_raising_a_queued_task_to_p0_puts_it_behind_an_approval(eng: Engine) -> None:
+    worker = await eng.agents.register("w", "dev_agent", agent_id="dev-1")
+    task, _ = await eng.tasks.create(TaskSpec(type="bugfix", priority="P2"), AGENT_A)
+    raised = await eng.tasks.set_priority(task.id, "P0", ROOT)
+    assert raised.priority == "P0" and raised.status == "awaiting_approval"
+    assert raised.approval_id
+    assert await eng.tasks.claim(worker.id) is None
+    with pytest.raises(Forbidden, match="self-approval"):  # root asked for it by raising it
+        await eng.approvals.approve(raised.approval_id, ROOT)
+    await eng.approvals.approve(raised.approval_id, AGENT_B)
+    assert (await eng.tasks.claim(worker.id)).id == task.id
