@@ -248,3 +248,20 @@ async def test_fifty_concurrent_resumes_times_fifty_runs(
             0, EventFilter(types=("run.resumed",), run_id=run["run_id"]), limit=100)
         assert [e.payload["step_id"] for e in answers] == ["g1", "g2"]
         assert [answered[g.approval_id] for g in gates] == [1, 1]
+
+
+async def test_the_python_client_names_the_gate(gapi: LiveApi) -> None:
+    from switchboard.server.client import AsyncClient, Conflict
+
+    async with AsyncClient(gapi.base, token=gapi.token("agent", "agent-b")) as client:
+        run = await client.orchestrations.run("gates", "x")
+        first = run.approval_id
+        assert first
+        after = await client.runs.resume(run.run_id, "one", approval_id=first)
+        assert after.status == "paused"
+        with pytest.raises(Conflict):
+            await client.runs.resume(run.run_id, "dup", approval_id=first)
+        with pytest.raises(Conflict):
+            await client.runs.resume(run.run_id, "dup", step_id="g1")
+        events = [e async for e in client.runs.resume_stream(run.run_id, "two", step_id="g2")]
+        assert events[-2].event == "orchestration_complete"
