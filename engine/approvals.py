@@ -20,7 +20,8 @@ the same row):
   often the one who started the run). Nobody approves their own request: not the task's
   creator, not whoever asked for this approval by retrying the task, and, when the creator
   owns agents of the task's routed type (it made the work for itself), no *agent* principal
-  that also owns agents of that type (the other workers who would run it). Admins are bound
+  that also owns agents of that type (the other workers who would run it). For a task made
+  by a run's task step, the run's starter counts as its creator. Admins are bound
   too; the engine itself (``kind == "system"``) is not a requester. Rejecting one's own
   request is allowed: it is a withdrawal and lets nothing run. ``[approvals]
   allow_self_approval = true`` lifts the rule; each such approval is audited as
@@ -87,7 +88,12 @@ def self_approval(tx: Tx, approval: Approval, task: Task, actor: Actor) -> str |
     if task.created_by and actor.name == task.created_by:
         return f"{actor.name} created task {task.id}"
     if approval.requested_by and actor.name == approval.requested_by:
-        return f"{actor.name} asked for this approval (it retried task {task.id})"
+        return f"{actor.name} requested this approval of task {task.id}"
+    if task.run_id:  # a run's task step creates the task as the run: its starter asked
+        row = tx.fetchone("SELECT doc FROM runs WHERE run_id = ?", (task.run_id,))
+        starter = (decode(row[0]) or {}).get("created_by") if row is not None else None
+        if starter and actor.name == starter:
+            return f"{actor.name} started run {task.run_id}, which created task {task.id}"
     if actor.role == "agent" and task.created_by:
         row = tx.fetchone(
             "SELECT COUNT(DISTINCT owner) FROM agents WHERE type = ? AND deleted = 0"

@@ -51,6 +51,20 @@ required = true
 """
 
 
+P0_STEP = """
+id = "p0-step"
+name = "P0 step"
+[state_schema]
+result = { type = "object" }
+[[steps]]
+id = "deploy"
+type = "task"
+task_type = "deployment"
+priority = "P0"
+result_key = "result"
+"""
+
+
 def restricted(orch_id: str, roles: list[str], users: list[str] | None = None) -> str:
     lines = [f'id = "{orch_id}"', f'name = "{orch_id}"',
              "[state_schema]", 'answer = { type = "string" }',
@@ -70,6 +84,7 @@ def engine_at(tmp_path: Path, clock: ManualClock | None = None, **sections: dict
     (defs / "admin-only.toml").write_text(restricted("admin-only", ["admin"]))
     (defs / "users-only.toml").write_text(restricted("users-only", ["user"]))
     (defs / "named.toml").write_text(restricted("named", [], ["alice"]))
+    (defs / "p0-step.toml").write_text(P0_STEP)
     sections.setdefault("orchestrations", {}).update({"dir": str(defs), "watch": False})
     return Engine(make_config(tmp_path / "data", **sections), clock=clock,
                   run_maintenance=False)
@@ -404,3 +419,18 @@ async def test_raising_a_queued_task_to_p0_puts_it_behind_an_approval(eng: Engin
         await eng.approvals.approve(raised.approval_id, ROOT)
     await eng.approvals.approve(raised.approval_id, AGENT_B)
     assert (await eng.tasks.claim(worker.id)).id == task.id
+
+
+async def test_the_starter_of_a_run_cannot_approve_the_p0_task_it_made(eng: Engine) -> None:
+    run = await eng.runs.start(eng.orchestrations.get("p0-step"), "x", actor=AGENT_A)
+    for _ in range(100):
+        pending = [a for a in await eng.approvals.pending() if a.run_id == run.run_id]
+        if pending:
+            break
+        await asyncio.sleep(0.02)
+    assert pending and pending[0].kind == "task"
+    with pytest.raises(Forbidden) as err:
+        await eng.approvals.approve(pending[0].approval_id, AGENT_A)
+    assert "self-approval is not allowed" in err.value.detail and run.run_id in err.value.detail
+    assert (await eng.approvals.approve(pending[0].approval_id, AGENT_B)).status == "approved"
+    await eng.runs.cancel(run.run_id, ROOT)
