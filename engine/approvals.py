@@ -5,19 +5,46 @@ Deciding is a single write op: the approval's status, the gated object's next st
 two consoles and the API race (the loser gets a Conflict naming who won).
 Orchestration gates plug in through ``GateHandler`` so that checking the answer against the
 form and moving the run forward happen in that same transaction.
+
+Who may decide (checked inside the deciding transaction, so the check and the decision see
+the same row):
+
+- **Gate lists are exact membership.** ``allowed_roles`` admits exactly the roles listed
+  (``["admin", "user"]`` admits users and refuses agents: roles are not ranks here) and
+  ``allowed_users`` exactly the principals named; with both, either admits. An approval that
+  lists nobody admits ``DEFAULT_DECIDERS`` (agents and admins: seed 003 gives ``agent``
+  "approve requests" and ``user`` read-only access).
+- **Break-glass.** An admin the lists do not admit may still decide; the approval is marked
+  ``break_glass`` and the audit row is ``approval.break_glass`` instead of the usual one.
+- **Separation of duties** (task approvals only; a gate is a form for a person to fill in,
+  often the one who started the run). Nobody approves their own request: not the task's
+  creator, not whoever asked for this approval by retrying the task, and, when the creator
+  owns agents of the task's routed type (it made the work for itself), no *agent* principal
+  that also owns agents of that type (the other workers who would run it). For a task made
+  by a run's task step, the run's starter counts as its creator. Admins are bound
+  too; the engine itself (``kind == "system"``) is not a requester. Rejecting one's own
+  request is allowed: it is a withdrawal and lets nothing run. ``[approvals]
+  allow_self_approval = true`` lifts the rule; each such approval is audited as
+  ``approval.self_approve``.
+
+Every decision appends exactly one audit row in the same transaction: ``approval.approve``,
+``approval.reject``, ``gate.answer`` (a gate approved with its answer),
+``approval.self_approve``, ``approval.break_glass`` or ``approval.expire`` (actor
+``timeout``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+from switchboard.engine import audit
 from switchboard.engine.actors import SYSTEM, Actor
 from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.ids import new_id
-from switchboard.engine.models import Approval, normalize_priority
+from switchboard.engine.models import Approval, Task, normalize_priority
 from switchboard.engine.rows import (
     APPROVAL_COLUMNS,
     APPROVAL_INSERT,
@@ -29,7 +56,66 @@ from switchboard.engine.rows import (
 from switchboard.engine.store.base import ReadConn, Store, Tx
 from switchboard.engine.tasks import TaskService, _check_transition, load_task
 
-ROLE_RANK = {"user": 0, "agent": 1, "admin": 2}
+DEFAULT_DECIDERS: Final = ("agent", "admin")
+"""Who may decide an approval that lists neither roles nor users."""
+
+
+def admit(approval: Approval, actor: Actor) -> bool:
+    """Check ``actor`` against the approval's who-may-decide lists (exact membership).
+
+    Returns True when the actor is admitted only as an admin breaking glass, False when a
+    list admits it; raises Forbidden naming who may decide otherwise.
+    """
+    users = approval.allowed_users
+    roles = approval.allowed_roles or ([] if users else list(DEFAULT_DECIDERS))
+    if actor.name in users or actor.role in roles:
+        return False
+    if actor.is_admin:
+        return True
+    who = []
+    if roles:
+        who.append(f"role {' or '.join(roles)}")
+    if users:
+        who.append(f"one of {', '.join(users)}")
+    raise Forbidden(f"approval {approval.approval_id} requires {', or '.join(who)};"
+                    f" you are {actor.name} ({actor.role})")
+
+
+def self_approval(tx: Tx, approval: Approval, task: Task, actor: Actor) -> str | None:
+    """Why ``actor`` approving ``task`` would be approving its own request, or None."""
+    if actor.kind == "system":
+        return None
+    if task.created_by and actor.name == task.created_by:
+        return f"{actor.name} created task {task.id}"
+    if approval.requested_by and actor.name == approval.requested_by:
+        return f"{actor.name} requested this approval of task {task.id}"
+    if task.run_id:  # a run's task step creates the task as the run: its starter asked
+        row = tx.fetchone("SELECT doc FROM runs WHERE run_id = ?", (task.run_id,))
+        starter = (decode(row[0]) or {}).get("created_by") if row is not None else None
+        if starter and actor.name == starter:
+            return f"{actor.name} started run {task.run_id}, which created task {task.id}"
+    if actor.role == "agent" and task.created_by:
+        row = tx.fetchone(
+            "SELECT COUNT(DISTINCT owner) FROM agents WHERE type = ? AND deleted = 0"
+            " AND owner IN (?, ?)", (task.assigned_agent, task.created_by, actor.name))
+        if row is not None and int(row[0]) == 2:
+            return (f"task {task.id} was created by {task.created_by} for its own"
+                    f" {task.assigned_agent} agents, and {actor.name} runs"
+                    f" {task.assigned_agent} agents too")
+    return None
+
+
+def _audit_action(approval: Approval, final: str, *, break_glass: bool,
+                  self_approved: bool) -> str:
+    if final == "expired":
+        return "approval.expire"
+    if self_approved:
+        return "approval.self_approve"
+    if break_glass:
+        return "approval.break_glass"
+    if final == "approved":
+        return "gate.answer" if approval.kind == "gate" else "approval.approve"
+    return "approval.reject"
 
 
 class GateHandler(Protocol):
@@ -123,21 +209,6 @@ class ApprovalService:
             return [approval_from_row(r) for r in rows]
         return await self.store.read(read)
 
-    def _check_allowed(self, approval: Approval, actor: Actor) -> None:
-        if approval.allowed_users and actor.name not in approval.allowed_users:
-            raise Forbidden(
-                f"approval {approval.approval_id} may only be decided by"
-                f" {', '.join(approval.allowed_users)}"
-            )
-        if approval.allowed_roles and not any(
-            ROLE_RANK.get(actor.role, -1) >= ROLE_RANK.get(role, 99)
-            for role in approval.allowed_roles
-        ):
-            raise Forbidden(
-                f"approval {approval.approval_id} needs role {' or '.join(approval.allowed_roles)};"
-                f" you have {actor.role}"
-            )
-
     def decide_op(self, approval_id: str, approved: bool, actor: Actor, *,
                   reason: str | None = None, response: Any = None,
                   status: str | None = None) -> Callable[[Tx], Approval]:
@@ -148,16 +219,24 @@ class ApprovalService:
                 who = f" by {approval.decided_by}" if approval.decided_by else ""
                 when = f" at {iso(approval.decided_at)}" if approval.decided_at else ""
                 raise Conflict(f"approval {approval_id} is already {approval.status}{who}{when}")
-            if status != "expired":
-                self._check_allowed(approval, actor)
+            expiring = status == "expired"
+            break_glass = False if expiring else admit(approval, actor)
+            task = (load_task(tx, approval.task_id)
+                    if approval.kind != "gate" and approval.task_id else None)
+            self_approved = False
+            if approved and task is not None and not expiring:
+                why = self_approval(tx, approval, task, actor)
+                if why is not None:
+                    if not self.config.approvals.allow_self_approval:
+                        raise Forbidden(f"self-approval is not allowed: {why}")
+                    self_approved = True
             stored_response = response
             if approval.kind == "gate":
                 if self._gate_handler is None:
                     raise Conflict("orchestration gates are not available in this engine")
                 stored_response = self._gate_handler.on_decision(tx, approval, approved,
                                                                  response, actor)
-            elif approval.task_id:
-                task = load_task(tx, approval.task_id)
+            elif task is not None:
                 if approved:
                     target = "pending" if task.available_at > tx.now + 0.001 else "assigned"
                     _check_transition(task, target)
@@ -183,13 +262,29 @@ class ApprovalService:
             approval.decided_at = tx.now
             approval.response = stored_response
             approval.rejection_reason = None if approved else reason
+            approval.break_glass = break_glass
             tx.execute(
                 "UPDATE approvals SET status=?, decided_by=?, decided_at=?, response=?,"
-                " rejection_reason=? WHERE approval_id=?",
+                " rejection_reason=?, break_glass=? WHERE approval_id=?",
                 (final, actor.name, tx.now,
                  None if stored_response is None else encode(stored_response),
-                 approval.rejection_reason, approval_id),
+                 approval.rejection_reason, int(break_glass), approval_id),
             )
+            after: dict[str, Any] = {"status": final, "kind": approval.kind}
+            for key, value in (("task_id", approval.task_id), ("run_id", approval.run_id),
+                               ("step_id", approval.step_id), ("response", stored_response)):
+                if value is not None:
+                    after[key] = value
+            if break_glass:
+                after["break_glass"] = True
+                after["allowed_roles"] = approval.allowed_roles
+                after["allowed_users"] = approval.allowed_users
+            if status == "expired":
+                after["decision"] = "approve" if approved else "reject"
+            audit.record(tx, actor, _audit_action(approval, final, break_glass=break_glass,
+                                                  self_approved=self_approved),
+                         "approval", approval_id, before={"status": "pending"}, after=after,
+                         reason=reason)
             tx.emit("approval.decided", approval.as_dict(), task_id=approval.task_id,
                     run_id=approval.run_id, priority=approval.priority,
                     source_agent=actor.name)

@@ -149,6 +149,10 @@ class TasksConfig(_Section):
 class ApprovalsConfig(_Section):
     timeout_seconds: float = Field(0.0, ge=0)  # 0 = never expires
     timeout_action: Literal["reject", "approve"] = "reject"
+    # Separation of duties: whoever asked for a task (its creator, or whoever retried it)
+    # may not approve it. True lets them, and each such approval is audited as
+    # ``approval.self_approve``. Meant for one-person setups, never for production.
+    allow_self_approval: bool = False
 
 
 class OpenAIProviderConfig(_Section):

@@ -264,6 +264,8 @@ class Approval(msgspec.Struct, kw_only=True):
     decided_at: float | None = None
     response: Any = None
     rejection_reason: str | None = None
+    requested_by: str | None = None  # who asked: a task's creator, or whoever retried it
+    break_glass: bool = False  # decided by an admin the gate did not list
 
     def as_dict(self) -> dict[str, Any]:
         """Seed 003's approval shape, plus the gate form for orchestration steps."""
@@ -291,6 +293,8 @@ class Approval(msgspec.Struct, kw_only=True):
             "decided_at": iso(self.decided_at),
             "response": self.response,
             "rejection_reason": self.rejection_reason,
+            "requested_by": self.requested_by,
+            "break_glass": self.break_glass,
         }
 
 

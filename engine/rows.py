@@ -78,7 +78,7 @@ def agent_from_row(row: tuple[Any, ...]) -> Agent:
 APPROVAL_COLUMNS = (
     "approval_id, kind, priority, status, task_id, run_id, step_id, reason, prompt, fields,"
     " agent_context, allowed_roles, allowed_users, timeout_action, timeout_response, created_at,"
-    " expires_at, decided_by, decided_at, response, rejection_reason"
+    " expires_at, decided_by, decided_at, response, rejection_reason, requested_by, break_glass"
 )
 
 
@@ -90,7 +90,7 @@ def approval_from_row(row: tuple[Any, ...]) -> Approval:
         allowed_users=decode(row[12]) or [], timeout_action=row[13],
         timeout_response=decode(row[14]), created_at=row[15], expires_at=row[16],
         decided_by=row[17], decided_at=row[18], response=decode(row[19]),
-        rejection_reason=row[20],
+        rejection_reason=row[20], requested_by=row[21], break_glass=bool(row[22]),
     )
 
 
@@ -102,7 +102,8 @@ def approval_insert_params(a: Approval) -> tuple[Any, ...]:
         None if a.timeout_response is None else encode(a.timeout_response), a.created_at,
         a.expires_at, a.decided_by, a.decided_at,
         None if a.response is None else encode(a.response), a.rejection_reason,
+        a.requested_by, int(a.break_glass),
     )
 
 
-APPROVAL_INSERT = f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (" + ",".join("?" * 21) + ")"
+APPROVAL_INSERT = f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (" + ",".join("?" * 23) + ")"

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.engine import audit
 from switchboard.engine.actors import SYSTEM, Actor
 from switchboard.engine.clock import Clock, parse_iso
 from switchboard.engine.config import Config
-from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.events import EventBus, EventFilter
 from switchboard.engine.ids import new_id
 from switchboard.engine.models import (
@@ -237,6 +238,7 @@ class TaskService:
                     agent_context=_summarize_payload(spec.payload), created_at=now,
                     expires_at=(now + approval_timeout) if approval_timeout > 0 else None,
                     timeout_action=self.config.approvals.timeout_action,
+                    requested_by=actor.name,
                 )
                 task.approval_id = approval.approval_id
             tx.execute(TASK_INSERT, task_insert_params(task))
@@ -647,6 +649,11 @@ class TaskService:
 
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
+            if task.status == "awaiting_approval":
+                # only a decision on its approval moves a gated task (issue 9)
+                raise Conflict(
+                    f"task {task_id} is awaiting approval {task.approval_id}; only a decision"
+                    " on that approval can move it")
             if task.status == status:
                 return task  # repeating a status report is harmless
             _check_transition(task, status)
@@ -690,27 +697,74 @@ class TaskService:
         return await self.store.write(op)
 
     async def retry(self, task_id: str, actor: Actor = SYSTEM) -> Task:
-        """Operator retry of a failed or cancelled task: back to the queue, attempts reset."""
+        """Operator retry of a failed or cancelled task, with its attempts reset.
+
+        Only the task's creator or an admin may retry it (Forbidden otherwise). A task whose
+        priority needs an approval goes back to ``awaiting_approval`` under a *new* approval
+        requested by the retrier (``approval.requested``): a retry is a new request, so the
+        decision that let an earlier attempt run does not carry over, and the retrier cannot
+        approve it (separation of duties, engine.approvals). Others go back to the queue.
+        One audit row, ``task.retry``, in the same transaction.
+        """
+        gated = self.config.tasks.approval_priorities
+
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
+            if not actor.is_admin and actor.name != task.created_by:
+                raise Forbidden(
+                    f"task {task_id} may be retried only by its creator"
+                    f" ({task.created_by or 'unknown'}) or an admin; you are {actor.name}")
             _check_transition(task, "assigned")
-            now = tx.now
-            task.status, task.error, task.attempts = "assigned", None, 0
+            before, now = task.status, tx.now
+            approval = None
+            if task.priority in gated:
+                approval = self._new_approval(tx, task, actor, "retried")
+            task.status = "awaiting_approval" if approval is not None else "assigned"
+            task.error, task.attempts, task.progress = None, 0, 0
             task.completed_at, task.available_at, task.updated_at = None, now, now
             task.claimed_by = None
             tx.execute(
-                "UPDATE tasks SET status='assigned', error=NULL, attempts=0, completed_at=NULL,"
-                " available_at=?, updated_at=?, claimed_by=NULL, progress=0 WHERE id=?",
-                (now, now, task_id),
+                "UPDATE tasks SET status=?, error=NULL, attempts=0, completed_at=NULL,"
+                " available_at=?, updated_at=?, claimed_by=NULL, claimed_principal=NULL,"
+                " progress=0, approval_id=? WHERE id=?",
+                (task.status, now, now, task.approval_id, task_id),
             )
             tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
                        (task_id, now, "info", f"retried by {actor.name}"))
-            tx.emit("task.assigned", _task_event_payload(task, retried_by=actor.name),
-                    task_id=task_id, run_id=task.run_id, priority=task.priority)
-            self._wake_after(tx, task.assigned_agent)
+            if approval is not None:
+                self._insert_approval(tx, task, approval)
+            else:
+                tx.emit("task.assigned", _task_event_payload(task, retried_by=actor.name),
+                        task_id=task_id, run_id=task.run_id, priority=task.priority)
+                self._wake_after(tx, task.assigned_agent)
+            audit.record(tx, actor, "task.retry", "task", task_id, before={"status": before},
+                         after={"status": task.status, "approval_id": approval.approval_id
+                                if approval is not None else None})
             return task
 
         return await self.store.write(op)
+
+    def _new_approval(self, tx: Tx, task: Task, actor: Actor, why: str) -> Approval:
+        """A fresh approval for ``task``, requested by ``actor`` (who then cannot approve
+        it); the caller stores it with ``_insert_approval`` after updating the task row."""
+        approvals = self.config.approvals
+        approval = Approval(
+            approval_id=new_id("approval"), kind="task", priority=task.priority,
+            task_id=task.id, run_id=task.run_id, step_id=task.step_id,
+            reason=f"{task.priority} {task.type} task {why} by {actor.name} requires human"
+            " approval",
+            agent_context=_summarize_payload(task.payload), created_at=tx.now,
+            expires_at=(tx.now + approvals.timeout_seconds)
+            if approvals.timeout_seconds > 0 else None,
+            timeout_action=approvals.timeout_action, requested_by=actor.name,
+        )
+        task.approval_id = approval.approval_id
+        return approval
+
+    def _insert_approval(self, tx: Tx, task: Task, approval: Approval) -> None:
+        tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
+        tx.emit("approval.requested", approval.as_dict(), task_id=task.id, run_id=task.run_id,
+                trace_id=task.trace_id, priority=task.priority)
 
     async def set_priority(self, task_id: str, priority: str, actor: Actor = SYSTEM) -> Task:
         try:
@@ -725,6 +779,15 @@ class TaskService:
             old, task.priority = task.priority, value
             tx.execute("UPDATE tasks SET priority=?, updated_at=? WHERE id=?",
                        (value, tx.now, task_id))
+            if (value in self.config.tasks.approval_priorities
+                    and task.status in ("pending", "assigned")):
+                # raised into an approval priority while queued: behind a new approval
+                # (issue 9: nothing P0/P1 is queued without an approved decision)
+                approval = self._new_approval(tx, task, actor, f"raised from {old}")
+                task.status = "awaiting_approval"
+                tx.execute("UPDATE tasks SET status='awaiting_approval', approval_id=? WHERE id=?",
+                           (approval.approval_id, task_id))
+                self._insert_approval(tx, task, approval)
             tx.emit("task.priority_changed", _task_event_payload(task, old=old, by=actor.name),
                     task_id=task_id, run_id=task.run_id, priority=value)
             return task

@@ -9,6 +9,12 @@ re-run finds the same task instead of creating a second one) and tool steps hand
 tool. Paused runs wait for their human gate, which is an approval in the one inbox; it is
 answered exactly once, through the resume API or the approval API, inside the transaction
 that moves the run forward.
+
+A resume may name the gate it answers (``approval_id``, the exact visit, and/or ``step_id``);
+it is then refused with Conflict once that gate is no longer open, so a retried or duplicated
+resume can never land on the *next* gate. Without ids (seed 000's request shape) a resume
+answers whichever gate is open when it is applied. Cancelling a run paused at a gate needs
+the permission to answer that gate (engine.approvals.admit).
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from typing import Any
 
 import msgspec
 
+from switchboard.engine import audit
 from switchboard.engine.actors import Actor
-from switchboard.engine.approvals import GateHandler, insert_gate
-from switchboard.engine.clock import Clock
-from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.approvals import GateHandler, admit, insert_gate, load_approval
+from switchboard.engine.clock import Clock, iso
+from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.events import EventFilter
 from switchboard.engine.ids import new_id
 from switchboard.engine.models import TERMINAL_TASK_STATUSES, Approval, Run, StepRecord
@@ -596,26 +603,46 @@ class RunService(GateHandler):
                 tx.after_commit(lambda: self._spawn(run.run_id, begun=True))
         return values
 
-    async def resume(self, run_id: str, response: Any, actor: Actor) -> Run:
-        """Seed 000's resume: answer the run's pending gate (exactly once)."""
-        run = await self.get(run_id)
-        if run.status != "paused" or run.approval_id is None:
-            raise Conflict(f"run {run_id} is {run.status}; only a paused run can be resumed")
-        await self.approvals.approve(run.approval_id, actor, response=response)
+    async def resume(self, run_id: str, response: Any, actor: Actor, *,
+                     approval_id: str | None = None, step_id: str | None = None) -> Run:
+        """Seed 000's resume: answer the run's open gate, exactly once.
+
+        ``approval_id``/``step_id`` name the gate this answer is for; Conflict if it is no
+        longer (or not) the open one. Finding the gate and deciding it are one write op, so
+        of concurrent resumes naming the same gate exactly one is applied.
+        """
+        def op(tx: Tx) -> Approval:
+            run = load_run(tx, run_id)
+            gate = _open_gate(tx, run, approval_id, step_id)
+            return self.approvals.decide_op(gate, True, actor, response=response)(tx)
+
+        await self.store.write(op)
         return await self.get(run_id)
 
     # -- operator actions --------------------------------------------------------------------
     async def cancel(self, run_id: str, actor: Actor) -> Run:
+        """Cancel a running or paused run; at an open gate, only someone who may answer it."""
         def op(tx: Tx) -> Run:
             run = load_run(tx, run_id)
             if run.status in FINAL_RUN_STATUSES:
                 raise Conflict(f"run {run_id} is already {run.status}")
-            if run.approval_id and run.status == "paused":
-                tx.execute("UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?"
-                           " WHERE approval_id=? AND status='pending'",
-                           (actor.name, tx.now, run.approval_id))
-                tx.emit("approval.decided", {"approval_id": run.approval_id,
-                                             "status": "cancelled", "decided_by": actor.name},
+            before = run.status
+            break_glass = False
+            gate_id = run.approval_id if run.status == "paused" else None
+            if gate_id:
+                gate = load_approval(tx, gate_id)
+                if gate.status == "pending":
+                    try:
+                        break_glass = admit(gate, actor)
+                    except Forbidden as exc:
+                        raise Forbidden(f"cancelling run {run_id} needs the permission to answer"
+                                        f" its open gate {gate.step_id}: {exc.detail}") from None
+                tx.execute("UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?,"
+                           " break_glass=? WHERE approval_id=? AND status='pending'",
+                           (actor.name, tx.now, int(break_glass), gate_id))
+                tx.emit("approval.decided", {"approval_id": gate_id,
+                                             "status": "cancelled", "decided_by": actor.name,
+                                             "break_glass": break_glass},
                         run_id=run_id)
             run.status = "cancelled"
             run.error = f"cancelled by {actor.name}"
@@ -623,6 +650,13 @@ class RunService(GateHandler):
             run.human_input_required = None
             _save(tx, run)
             _emit(tx, run, "cancelled", {"status": "cancelled", "by": actor.name})
+            after: dict[str, Any] = {"status": "cancelled"}
+            if gate_id:
+                after["gate"] = gate_id
+            if break_glass:
+                after["break_glass"] = True
+            audit.record(tx, actor, "run.cancel", "run", run_id, before={"status": before},
+                         after=after)
             return run
 
         run = await self.store.write(op)
@@ -651,11 +685,38 @@ class RunService(GateHandler):
             _enter(run, run.current_step_id)  # a new visit: a new task, a new tool call
             _save(tx, run)
             _emit(tx, run, "retried", {"step_id": run.current_step_id, "by": actor.name})
+            audit.record(tx, actor, "run.retry", "run", run_id, before={"status": "failed"},
+                         after={"status": "running", "step_id": run.current_step_id})
             return run
 
         run = await self.store.write(op)
         self._spawn(run_id)
         return run
+
+
+def _open_gate(tx: Tx, run: Run, approval_id: str | None, step_id: str | None) -> str:
+    """The approval id of the gate a resume answers; Conflict when the named gate (if any)
+    is not the one open now, NotFound for an approval id that does not exist."""
+    waiting = (f"run {run.run_id} is waiting on step {run.current_step_id} (approval"
+               f" {run.approval_id})" if run.status == "paused" and run.approval_id
+               else f"run {run.run_id} is {run.status}")
+    if approval_id is not None:
+        named = load_approval(tx, approval_id)
+        if named.run_id != run.run_id:
+            owner = f"a gate of run {named.run_id}" if named.run_id else "a task approval"
+            raise Conflict(f"approval {approval_id} is {owner}, not of run {run.run_id}")
+        if named.status != "pending" or named.approval_id != run.approval_id:
+            who = f" by {named.decided_by}" if named.decided_by else ""
+            when = f" at {iso(named.decided_at)}" if named.decided_at else ""
+            raise Conflict(f"gate {approval_id} (step {named.step_id}) is no longer open: it"
+                           f" was {named.status}{who}{when}; {waiting}")
+    if step_id is not None and (run.status != "paused" or run.current_step_id != step_id):
+        seen = any(record.step_id == step_id for record in run.step_history)
+        state = "is no longer open" if seen else "is not open"
+        raise Conflict(f"gate {step_id} {state}; {waiting}")
+    if run.status != "paused" or run.approval_id is None:
+        raise Conflict(f"run {run.run_id} is {run.status}; only a paused run can be resumed")
+    return run.approval_id
 
 
 def _enter(run: Run, step_id: str | None) -> None:

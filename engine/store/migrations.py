@@ -213,4 +213,10 @@ MIGRATIONS: list[str | list[str]] = [
     ALTER TABLE tasks ADD COLUMN claimed_principal TEXT;
     ALTER TABLE agents ADD COLUMN owner TEXT
     """,
+    # 6: separation of duties (issue 9): who asked for an approval (the task's creator, or
+    # whoever retried it), and whether it was decided by an admin outside the gate's list
+    """
+    ALTER TABLE approvals ADD COLUMN requested_by TEXT;
+    ALTER TABLE approvals ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0
+    """,
 ]

@@ -146,6 +146,8 @@ class Approval(msgspec.Struct, kw_only=True):
     decided_at: datetime | None = None
     response: Any = None
     rejection_reason: str | None = None
+    requested_by: str | None = None
+    break_glass: bool = False  # decided by an admin the gate did not list
 
 
 class Decision(msgspec.Struct, kw_only=True):

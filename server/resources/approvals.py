@@ -2,6 +2,24 @@
 
 One inbox for P0/P1 task gates and orchestration human gates; for a gate, ``approve`` takes
 the form's answer as ``{"response": {...}}`` and it is validated field by field.
+
+Who may decide is the engine's rule (``engine.approvals``), so these routes admit every role
+and the engine answers 403 with the reason:
+
+- an approval's ``allowed_roles``/``allowed_users`` are exact membership (a gate listing
+  ``["admin", "user"]`` admits users and refuses agents); one that lists nobody (every P0/P1
+  task approval) admits agents and admins, so a ``user`` stays read-only there;
+- an admin outside the lists may decide as break-glass: ``break_glass: true`` on the approval
+  and an ``approval.break_glass`` audit row;
+- nobody approves their own request: a task's creator, whoever retried it (that opened this
+  approval), and, for a task an agent principal created for its own agent type, any agent
+  principal that also runs agents of that type get 403 "self-approval is not allowed".
+  Admins too. Rejecting one's own request is allowed (a withdrawal lets nothing run).
+  ``[approvals] allow_self_approval = true`` lifts the rule, audited as
+  ``approval.self_approve``.
+
+Each decision writes one audit row (``approval.approve``, ``approval.reject``,
+``gate.answer``, ``approval.self_approve`` or ``approval.break_glass``).
 """
 
 from __future__ import annotations
@@ -79,8 +97,9 @@ async def _decision(request: web.Request) -> Decision:
     return Decision()
 
 
-@routes.post("/approvals/{approval_id}/approve", role="agent", response=DecisionOut,
-             responses={409: "already decided", 422: "a gate answer failed validation"})
+@routes.post("/approvals/{approval_id}/approve", role="user", response=DecisionOut,
+             responses={403: "not admitted by the approval, or self-approval",
+                        409: "already decided", 422: "a gate answer failed validation"})
 async def approve(request: web.Request) -> dict[str, Any]:
     """Approve a pending request (for a gate: with the form's answer)."""
     body = await _decision(request)
@@ -95,8 +114,9 @@ class RejectQuery(QueryModel):
     reason: str | None = Field(None, max_length=2000)
 
 
-@routes.post("/approvals/{approval_id}/reject", role="agent", query=RejectQuery,
-             response=DecisionOut, responses={409: "already decided"})
+@routes.post("/approvals/{approval_id}/reject", role="user", query=RejectQuery,
+             response=DecisionOut, responses={403: "not admitted by the approval",
+                                              409: "already decided"})
 async def reject(request: web.Request, query: RejectQuery) -> dict[str, Any]:
     """Reject a pending request; ``reason`` as a query parameter (seed 003) or in the body."""
     body = await _decision(request)

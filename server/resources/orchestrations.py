@@ -165,6 +165,13 @@ class RunBody(StrictModel):
 class ResumeBody(StrictModel):
     response: dict[str, Any] | str = Field(
         description="Field values of the gate (or a plain string for simple text inputs).")
+    approval_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The gate this answers (`approval_id` of the pause); 409 once it is no "
+                    "longer open, so a duplicated resume never lands on the next gate.")
+    step_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The gate's step id; 409 unless the run is paused at that step.")
     wait: float | None = Field(None, gt=0, le=3600)
 
 
@@ -205,26 +212,39 @@ async def get_run(request: web.Request) -> dict[str, Any]:
     return (await engine_of(request).runs.get(request.match_info["run_id"])).as_dict()
 
 
-@routes.post("/orchestrations/runs/{run_id}/resume", role="agent", body=ResumeBody,
-             response=RunResult, responses={409: "the run is not paused",
-                                            422: "an answer failed validation"})
+_RESUME_ERRORS = {403: "the gate does not admit the caller", 404: "no such run or approval",
+                  409: "the run is not paused, or the named gate is no longer open",
+                  422: "an answer failed validation"}
+
+
+@routes.post("/orchestrations/runs/{run_id}/resume", role="user", body=ResumeBody,
+             response=RunResult, responses=_RESUME_ERRORS)
 async def resume(request: web.Request, body: ResumeBody) -> dict[str, Any]:
-    """Submit the human input and resume (synchronous, like /run)."""
+    """Submit the human input and resume (synchronous, like /run).
+
+    Who may answer is the gate's: its ``allowed_roles``/``allowed_users`` (exact
+    membership), agents and admins when it lists nobody, any admin as break-glass (so the
+    route itself admits every role). Name the gate with ``approval_id`` (or ``step_id``) to
+    make a retried request safe: exactly one answer per gate is applied, the rest get 409.
+    """
     engine = engine_of(request)
     run_id = request.match_info["run_id"]
-    await engine.runs.resume(run_id, body.response, actor_of(request))
+    await engine.runs.resume(run_id, body.response, actor_of(request),
+                             approval_id=body.approval_id, step_id=body.step_id)
     run = await engine.runs.wait(run_id, _wait_bound(request, body.wait))
     return seed_view(run)
 
 
-@routes.post("/orchestrations/runs/{run_id}/resume/stream", role="agent", body=ResumeBody,
-             media_type="text/event-stream")
+@routes.post("/orchestrations/runs/{run_id}/resume/stream", role="user", body=ResumeBody,
+             media_type="text/event-stream", responses=_RESUME_ERRORS)
 async def resume_stream(request: web.Request, body: ResumeBody) -> web.StreamResponse:
-    """Submit the human input and stream the rest of the run (SSE, seed 000 events)."""
+    """Submit the human input and stream the rest of the run (SSE, seed 000 events); the
+    same rules as ``/resume``, refused before the stream starts."""
     engine = engine_of(request)
     run_id = request.match_info["run_id"]
     after = engine.bus.last_seq
-    await engine.runs.resume(run_id, body.response, actor_of(request))
+    await engine.runs.resume(run_id, body.response, actor_of(request),
+                             approval_id=body.approval_id, step_id=body.step_id)
     return await stream_events(request, run_stream_items(request, run_id, after))
 
 
@@ -248,16 +268,23 @@ async def watch_run(request: web.Request, query: StreamQuery) -> web.StreamRespo
     return await stream_events(request, run_stream_items(request, run_id, after))
 
 
-@routes.post("/orchestrations/runs/{run_id}/cancel", role="agent")
+@routes.post("/orchestrations/runs/{run_id}/cancel", role="agent",
+             responses={403: "the run waits on a gate the caller may not answer",
+                        409: "the run already ended"})
 async def cancel_run(request: web.Request) -> dict[str, Any]:
-    """Cancel a running or paused run (its gate and open tasks are cancelled too)."""
+    """Cancel a running or paused run (its gate and open tasks are cancelled too).
+
+    A run paused at a gate can be cancelled only by someone who may answer that gate (an
+    admin always, as break-glass); audited as ``run.cancel``."""
     run = await engine_of(request).runs.cancel(request.match_info["run_id"], actor_of(request))
     return seed_view(run)
 
 
-@routes.post("/orchestrations/runs/{run_id}/retry", role="agent")
+@routes.post("/orchestrations/runs/{run_id}/retry", role="agent",
+             responses={409: "only failed runs can be retried"})
 async def retry_run(request: web.Request) -> dict[str, Any]:
-    """Run a failed run again from the step that failed."""
+    """Run a failed run again from the step that failed (a gate step opens a new gate);
+    audited as ``run.retry``."""
     engine = engine_of(request)
     run = await engine.runs.retry(request.match_info["run_id"], actor_of(request))
     return seed_view(run)

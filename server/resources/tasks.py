@@ -287,9 +287,14 @@ async def cancel_task(request: web.Request) -> dict[str, Any]:
     return {"success": True, "task_id": task.id, "status": task.status}
 
 
-@routes.post("/tasks/{task_id}/retry", role="agent")
+@routes.post("/tasks/{task_id}/retry", role="agent",
+             responses={403: "only the task's creator or an admin may retry it",
+                        409: "only failed or cancelled tasks can be retried"})
 async def retry_task(request: web.Request) -> dict[str, Any]:
-    """Put a failed or cancelled task back in the queue with fresh attempts."""
+    """Put a failed or cancelled task back in the queue with fresh attempts.
+
+    A P0/P1 task goes back to ``awaiting_approval`` under a new approval instead (status in
+    the answer); audited as ``task.retry``."""
     task = await engine_of(request).tasks.retry(request.match_info["task_id"], actor_of(request))
     return {"success": True, "task_id": task.id, "status": task.status}
 

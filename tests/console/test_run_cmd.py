@@ -37,7 +37,8 @@ async def test_interactive_gate_reasks_after_invalid_answer(live: Any) -> None:
         return next(replies)
 
     out = io.StringIO()
-    code = await run_command(live.root, live.token("agent"), "orch-research-report", "LLM ops",
+    # an operator's key: the example's gate admits admins and users, starting a run needs agent
+    code = await run_command(live.root, live.token("admin"), "orch-research-report", "LLM ops",
                              {}, interactive=True, out=out, ask=ask)
     assert code == 0
     text = out.getvalue()
@@ -57,7 +58,7 @@ async def test_answers_from_flags_and_exit_codes(live: Any) -> None:
 
 
 async def test_cli_subprocess_with_answer_flag(live: Any) -> None:
-    env = {**os.environ, "SWITCHBOARD_TOKEN": live.token("agent")}
+    env = {**os.environ, "SWITCHBOARD_TOKEN": live.token("admin")}  # answers an admin/user gate
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "switchboard.console.cli", "run", "orch-research-report", "--message", "x",
         "--url", live.root, "--answer", "decision=approve", "--answer", "notes=ok",

@@ -15,7 +15,8 @@ from switchboard.engine.tasks import TaskQuery
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]
-EDITOR = Actor("editor", "user")
+EDITOR = Actor("editor", "agent")  # gates that list nobody admit agents and admins
+REVIEWER = Actor("reviewer", "user")  # research-report's gate lists admin and user
 
 PIPELINE = """
 id = "pipeline"
@@ -297,7 +298,7 @@ async def test_research_report_example_runs_offline(tmp_path: Path) -> None:
         run = await engine.runs.wait((await engine.runs.start(orch, "Synapse AI")).run_id, 10)
         assert run.status == "paused"
         assert [f["name"] for f in run.human_input_required["fields"]] == ["decision", "notes"]
-        await engine.runs.resume(run.run_id, {"decision": "approve", "notes": "ok"}, EDITOR)
+        await engine.runs.resume(run.run_id, {"decision": "approve", "notes": "ok"}, REVIEWER)
         run = await engine.runs.wait(run.run_id, 10)
         assert run.status == "completed"
         assert run.response == "Research and report generation complete."

@@ -9,7 +9,7 @@ from tests.server.conftest import LiveApi
 
 async def _p1_task(api: LiveApi, http: aiohttp.ClientSession) -> dict:
     async with http.post(f"{api.base}/tasks", json={"type": "deployment", "priority": "P1"},
-                         headers=api.headers("agent")) as r:
+                         headers=api.headers("agent", "requester")) as r:  # not the approver
         return await r.json()
 
 

@@ -139,16 +139,18 @@ async def test_agents_resource(client: AsyncClient) -> None:
     assert deleted.message == "Agent deleted successfully"
 
 
-async def test_approvals_resource(client: AsyncClient) -> None:
-    task = await client.tasks.create("deployment", {"service": "api"}, priority="P1")
+async def test_approvals_resource(api: LiveApi, client: AsyncClient) -> None:
+    # requests come from an agent: nobody approves their own (separation of duties)
+    async with AsyncClient(api.root, token=api.token("agent", "ops-bot")) as requester:
+        task = await requester.tasks.create("deployment", {"service": "api"}, priority="P1")
+        other = await requester.tasks.create("incident", priority="P0")
     assert task.status == "awaiting_approval" and task.approval_id
     pending = await client.approvals.pending()
-    assert [a.approval_id for a in pending] == [task.approval_id]
-    assert pending[0].task_id == task.id and pending[0].status == "pending"
+    assert [a.approval_id for a in pending] == [other.approval_id, task.approval_id]  # P0 first
+    assert pending[1].task_id == task.id and pending[1].status == "pending"
     decision = await client.approvals.approve(task.approval_id)
     assert decision.status == "approved" and decision.message == "Approved by admin-user"
     assert (await client.tasks.get(task.id)).status == "assigned"
-    other = await client.tasks.create("incident", priority="P0")
     rejected = await client.approvals.reject(other.approval_id or "", reason="not now")
     assert rejected.status == "rejected"
     got = await client.approvals.get(other.approval_id or "")

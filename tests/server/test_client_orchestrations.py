@@ -26,7 +26,8 @@ async def client(tmp_path: Path) -> AsyncIterator[AsyncClient]:
     live, runner = await start_live_api(
         tmp_path, orchestrations={"dir": str(ROOT / "examples/orchestrations"), "watch": False})
     try:
-        async with AsyncClient(live.base, token=live.token("agent")) as c:
+        # an operator: the research-report gate admits admins and users, runs need an agent
+        async with AsyncClient(live.base, token=live.token("admin")) as c:
             yield c
     finally:
         await runner.cleanup()

@@ -12,7 +12,9 @@ import asyncio
 import time
 from typing import Any
 
-from switchboard.server.client import AsyncClient, Client, Task
+import pytest
+
+from switchboard.server.client import AsyncClient, Client, Forbidden, Task
 from switchboard.server.worker import TaskContext, Worker
 from tests.server.conftest import KEYS, SECRET, LiveApi
 
@@ -117,8 +119,14 @@ async def test_seed003_orchestrator_client(api: LiveApi) -> None:
         p1 = await client.create_task("deployment", {"service": "api-backend"}, "P1")
         assert p1.status == "awaiting_approval"
         pending = await client.client.approvals.pending()
-        decision = await client.client.approvals.approve(pending[0].approval_id)
-        assert decision.message == "Approved by dev-agent-1"
+        with pytest.raises(Forbidden):  # its creator cannot approve it (issue 9)
+            await client.client.approvals.approve(pending[0].approval_id)
+        reviewer = OrchestratorClient(api.base, SECRET, "agent-user")
+        try:
+            decision = await reviewer.client.approvals.approve(pending[0].approval_id)
+        finally:
+            await reviewer.client.close()
+        assert decision.message == "Approved by agent-user"
         assert (await client.get_task(p1.task_id)).status == "assigned"
         failing = await client.create_task("incident", {"alert": "5xx"}, "P3")
         await client.update_task_status(failing.task_id, "in_progress")
@@ -129,6 +137,6 @@ async def test_seed003_orchestrator_client(api: LiveApi) -> None:
             stats = await anonymous.stats()
         assert stats.queue["total_tasks"] == 3 and stats.queue["pending_tasks"] == 1
         history = await client.client.approvals.history()
-        assert [h.approved_by for h in history] == ["dev-agent-1"]
+        assert [h.approved_by for h in history] == ["agent-user"]
     finally:
         await client.client.close()

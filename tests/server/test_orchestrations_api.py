@@ -50,7 +50,9 @@ def seed000_complete_example(BASE: str, token: str) -> dict:
 
 
 async def test_seed000_complete_example(oapi: LiveApi) -> None:
-    result = await asyncio.to_thread(seed000_complete_example, oapi.base, oapi.token("agent"))
+    # one key both runs and answers, as in the seed: the example's gate admits admins and
+    # users (exact membership), and starting a run needs an agent: an operator's admin key
+    result = await asyncio.to_thread(seed000_complete_example, oapi.base, oapi.token("admin"))
     first = result["first"]
     assert first["status"] == "paused" and first["run_id"]
     hir = first["human_input_required"]
@@ -133,7 +135,7 @@ async def test_run_stream_then_resume_stream(oapi: LiveApi, http: aiohttp.Client
     assert "preview" in result
     async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/resume/stream",
                          json={"response": {"decision": "approve"}},
-                         headers=oapi.headers("agent")) as r:
+                         headers=oapi.headers("user")) as r:  # the gate lists admin, user
         rest = await read_sse(r)
     names = [name for _, name, _ in rest]
     assert names[-2:] == ["orchestration_complete", "done"]
@@ -153,7 +155,7 @@ async def test_bad_answer_refused_naming_field(oapi: LiveApi, http: aiohttp.Clie
         run_id = (await r.json())["run_id"]
     async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/resume",
                          json={"response": {"decision": "perhaps"}},
-                         headers=oapi.headers("agent")) as r:
+                         headers=oapi.headers("user")) as r:  # the gate lists admin, user
         assert r.status == 422
         assert "decision" in (await r.json())["detail"]
     async with http.get(f"{oapi.base}/orchestrations/runs/{run_id}",
@@ -165,11 +167,11 @@ async def test_bad_answer_refused_naming_field(oapi: LiveApi, http: aiohttp.Clie
     assert gate["kind"] == "gate" and gate["fields"][0]["name"] == "decision"
     async with http.post(f"{oapi.base}/approvals/{gate['approval_id']}/approve",
                          json={"response": {"decision": "reject", "notes": "needs work"}},
-                         headers=oapi.headers("agent")) as r:
+                         headers=oapi.headers("user")) as r:
         assert r.status == 200
     async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/resume",
                          json={"response": {"decision": "approve"}},
-                         headers=oapi.headers("agent")) as r:
+                         headers=oapi.headers("user")) as r:
         assert r.status in (409, 200)  # the revise loop pauses again at the same gate
 
 
@@ -186,6 +188,9 @@ async def test_runs_list_cancel_retry(oapi: LiveApi, http: aiohttp.ClientSession
         assert r.status == 403
     async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/cancel",
                          headers=oapi.headers("agent")) as r:
+        assert r.status == 403  # paused at a gate for admins and users only
+    async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/cancel",
+                         headers=oapi.headers("admin")) as r:
         assert (await r.json())["status"] == "cancelled"
     async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/retry",
                          headers=oapi.headers("agent")) as r:

@@ -80,9 +80,14 @@ def seed003_flow(base: str) -> dict:
     headers = client._headers()
     pending = requests.get(f"{base}/approvals/pending", headers=headers, timeout=10).json()
     approval_id = pending["approvals"][0]["approval_id"]
-    approved = requests.post(f"{base}/approvals/{approval_id}/approve", headers=headers,
-                             timeout=10).json()
-    assert approved["message"] == "Approved by dev-agent-1"
+    refused = requests.post(f"{base}/approvals/{approval_id}/approve", headers=headers,
+                            timeout=10)
+    assert refused.status_code == 403  # its creator cannot approve it (issue 9)
+    # another agent principal approves it (seed 003's "Approved by agent-user")
+    reviewer = OrchestratorClient(base_url=base, secret=SECRET, agent_id="agent-user")
+    approved = requests.post(f"{base}/approvals/{approval_id}/approve",
+                             headers=reviewer._headers(), timeout=10).json()
+    assert approved["message"] == "Approved by agent-user"
     assert client.get_task(p1["task_id"])["task"]["status"] == "assigned"
     stats = requests.get(base.removesuffix("/api/v1") + "/stats", timeout=10).json()
     history = requests.get(f"{base}/approvals/history", headers=headers, timeout=10).json()
@@ -93,7 +98,7 @@ async def test_seed003_orchestrator_client(api: LiveApi) -> None:
     result = await asyncio.to_thread(seed003_flow, api.base)
     assert result["stats"]["queue"]["total_tasks"] == 2
     assert result["history"]["count"] == 1
-    assert result["history"]["history"][0]["approved_by"] == "dev-agent-1"
+    assert result["history"]["history"][0]["approved_by"] == "agent-user"
 
 
 def seed003_retry_helper(base: str, token: str) -> int:

@@ -47,6 +47,12 @@ def _run_event(name: str, raw: str, event_id: str | None, run_id: str | None) ->
     return RunEvent(event=name, data=data, seq=seq, run_id=run_id or data.get("run_id"))
 
 
+def _gate(approval_id: str | None, step_id: str | None) -> dict[str, str]:
+    """The optional names of the gate a resume answers."""
+    named = {"approval_id": approval_id, "step_id": step_id}
+    return {key: value for key, value in named.items() if value is not None}
+
+
 def _run(body: Any) -> Run:
     return convert(unwrap(body, "run", "data"), Run)
 
@@ -67,24 +73,28 @@ class RunsResource:
         return _run((await self._t.request("GET", f"/orchestrations/runs/{run_id}")).json())
 
     async def resume(self, run_id: str, response: dict[str, Any] | str, *,
-                     wait: float | None = None) -> Run:
+                     wait: float | None = None, approval_id: str | None = None,
+                     step_id: str | None = None) -> Run:
         """Answer a paused run's human gate and wait (like seed 000) for the next stop.
 
         Past ``wait`` seconds (server default 30) the answer is ``running``: follow it with
-        ``wait()`` or ``stream()``.
+        ``wait()`` or ``stream()``. ``approval_id`` (the pause's) or ``step_id`` name the gate
+        this answers: the server refuses it with ``Conflict`` once that gate is closed, so a
+        repeated call never answers the next gate.
         """
-        body: dict[str, Any] = {"response": response}
+        body: dict[str, Any] = {"response": response, **_gate(approval_id, step_id)}
         if wait is not None:
             body["wait"] = wait
         answer = await self._t.request("POST", f"/orchestrations/runs/{run_id}/resume",
                                        json=body, timeout=self._sync_timeout(wait))
         return _run(answer.json())
 
-    def resume_stream(self, run_id: str, response: dict[str, Any] | str
+    def resume_stream(self, run_id: str, response: dict[str, Any] | str, *,
+                      approval_id: str | None = None, step_id: str | None = None
                       ) -> AsyncIterator[RunEvent]:
         """Answer the gate and stream what follows (seed 000's ``/resume/stream``)."""
         return _post_stream(self._t, self, f"/orchestrations/runs/{run_id}/resume/stream",
-                            {"response": response}, run_id)
+                            {"response": response, **_gate(approval_id, step_id)}, run_id)
 
     async def cancel(self, run_id: str) -> Run:
         return _run((await self._t.request("POST", f"/orchestrations/runs/{run_id}/cancel"))
