@@ -727,12 +727,16 @@ class TaskService:
 
         Who may (``engine.ownership.check_cancel``): before it is claimed (pending,
         awaiting_approval, assigned) its creator or an admin; once in progress its holder
-        (lease or principal) or an admin.
+        (lease or principal) or an admin. The tasks of a cancelled run are orphans: whoever
+        cancelled the run (its cancellation cascades here) may cancel them.
         """
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
             _check_transition(task, "cancelled")
-            ownership.check_cancel(task, actor, lease_id)
+            orphan = (task.run_id is not None and not actor.is_admin
+                      and _run_status(tx, task.run_id) == "cancelled")
+            if not orphan:
+                ownership.check_cancel(task, actor, lease_id)
             before = {"status": task.status, "holder": task.claimed_principal}
             if task.approval_id and task.status == "awaiting_approval":
                 pending = tx.fetchone(
@@ -863,6 +867,11 @@ class TaskService:
                 trace_id=task.trace_id)
             counts["sla_breached"] += 1
         return counts
+
+
+def _run_status(tx: Tx, run_id: str) -> str | None:
+    row = tx.fetchone("SELECT status FROM runs WHERE run_id = ?", (run_id,))
+    return None if row is None else str(row[0])
 
 
 def _summarize_payload(payload: dict[str, Any]) -> str | None:

@@ -163,8 +163,9 @@ class TaskContext:
     async def log(self, message: str, level: str = "info") -> bool:
         """Append a log line to the task (best effort: False if not delivered)."""
         try:
-            await self._worker.client.tasks.log(self.task.id, message, level)
-        except _RETRYABLE as exc:
+            await self._worker.client.tasks.log(self.task.id, message, level,
+                                                lease_id=self.lease_id)
+        except (Conflict, *_RETRYABLE) as exc:  # Conflict: the lease was lost meanwhile
             log.debug("log line for %s not delivered: %s", self.task.id, exc)
             return False
         return True
