@@ -43,13 +43,15 @@ def is_system(actor: Actor) -> bool:
     return actor.kind == "system"
 
 
-def act_as_agent(tx: Tx, actor: Actor, agent_id: str, owner: str | None, action: str) -> str | None:
+def act_as_agent(tx: Tx, actor: Actor, agent_id: str, owner: str | None, action: str, *,
+                 audit_override: bool = True) -> str | None:
     """Check that ``actor`` may ``action`` as ``agent_id`` (owned by ``owner``); bind an
     unowned id to an agent principal. Returns the owner after the call.
 
     Must run inside the write op that read ``owner``: the store's single writer makes the
     read, the check and the bind one atomic step, so two principals racing for an unowned
-    id cannot both win.
+    id cannot both win. ``audit_override=False`` leaves an admin's override row to the
+    caller (a claim records it only when it actually leases a task, not per empty poll).
     """
     if owner is None:
         if actor.role == "agent":
@@ -62,12 +64,23 @@ def act_as_agent(tx: Tx, actor: Actor, agent_id: str, owner: str | None, action:
     if owner == actor.name:
         return owner
     if actor.is_admin:
-        if not is_system(actor):
-            audit.record(tx, actor, "agent.override", "agent", agent_id,
-                         before={"owner": owner}, after={"action": action})
+        if audit_override:
+            record_agent_override(tx, actor, agent_id, owner, action)
         return owner
     raise Forbidden(f"agent {agent_id} belongs to another principal; only the principal that "
                     f"registered it (or an admin) may {action} as it")
+
+
+def overrides_agent(actor: Actor, owner: str | None) -> bool:
+    """True if ``actor`` acting as an agent ``owner`` owns is an admin override."""
+    return owner is not None and owner != actor.name and actor.is_admin
+
+
+def record_agent_override(tx: Tx, actor: Actor, agent_id: str, owner: str | None, action: str,
+                          **extra: Any) -> None:
+    if not is_system(actor) and overrides_agent(actor, owner):
+        audit.record(tx, actor, "agent.override", "agent", agent_id,
+                     before={"owner": owner}, after={"action": action, **extra})
 
 
 def check_lease(task: Task, lease_id: str) -> None:

@@ -339,7 +339,7 @@ class TaskService:
             if agent is None:
                 raise NotFound(f"agent {agent_id!r} not found; register it first")
             agent_type, running, max_running, owner = agent
-            ownership.act_as_agent(tx, actor, agent_id, owner, "claim")
+            ownership.act_as_agent(tx, actor, agent_id, owner, "claim", audit_override=False)
             if running >= max_running:
                 return None
             row = tx.fetchone(
@@ -369,6 +369,7 @@ class TaskService:
                  now, now, task.id),
             )
             tx.execute("UPDATE agents SET running = running + 1 WHERE id = ?", (agent_id,))
+            ownership.record_agent_override(tx, actor, agent_id, owner, "claim", task_id=task.id)
             tx.emit("task.started", _task_event_payload(task, attempt=task.attempts),
                     task_id=task.id, run_id=task.run_id, agent_id=agent_id,
                     source_agent=agent_id, trace_id=task.trace_id, priority=task.priority)

@@ -166,3 +166,16 @@ async def test_agent_admin_actions_are_audited(engine: Engine) -> None:
     await engine.agents.heartbeat("x", actor=B)  # unbound: B binds it now
     assert (await engine.agents.get("x")).owner == "agent-b"
     assert len(await rows(engine, "agent.create")) == 1
+
+
+async def test_an_admin_claim_as_an_owned_agent_is_audited_only_when_it_leases(
+        engine: Engine) -> None:
+    await engine.agents.register("a1", "dev_agent", agent_id="a1", actor=A)
+    assert await engine.tasks.claim("a1", actor=ADMIN) is None  # an empty poll: no row
+    assert await rows(engine, "agent.override") == []
+    task, _ = await engine.tasks.create(TaskSpec(type="bugfix"), A)
+    claimed = await engine.tasks.claim("a1", actor=ADMIN)
+    assert claimed is not None and claimed.claimed_principal == "root"
+    (row,) = await rows(engine, "agent.override")
+    assert json.loads(row.after) == {"action": "claim", "task_id": task.id}
+    assert (await engine.agents.get("a1")).owner == "agent-a"
