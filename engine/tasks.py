@@ -728,8 +728,9 @@ class TaskService:
 
         Who may (``engine.ownership.check_cancel``): before it is claimed (pending,
         awaiting_approval, assigned) its creator or an admin; once in progress its holder
-        (lease or principal) or an admin. The tasks of a cancelled run are orphans: whoever
-        cancelled the run (its cancellation cascades here) may cancel them.
+        (lease or principal) or an admin. The tasks of a cancelled run are orphans that the
+        run's cancellation cascades to (with the actor that cancelled the run, under the
+        run's own rules): once the run is cancelled, any caller may cancel them.
         """
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
