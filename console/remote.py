@@ -23,8 +23,9 @@ How it talks to the server:
   retrying) or when the server refuses the credential (the stream then ends with a
   ``BackendError``).
 
-What the API does not carry, and so a remote record lacks: a task's ``lease_id`` and
-``available_at``, an approval's ``allowed_users`` and ``timeout_response``, a run's
+What the API does not carry, and so a remote record lacks: a task's ``lease_id``,
+``claimed_principal`` (who holds it: an authorization detail) and ``available_at``, an
+approval's ``allowed_users`` and ``timeout_response``, a run's
 ``visits`` and ``definition_version``. An agent's ``first_heartbeat`` and
 ``response_ms_total`` are rebuilt from its ``uptime`` and ``avg_response_time``. A task's
 ``agent_id`` is sent as "pinned agent or claimer"; it is read back as unpinned when it equals

@@ -5,20 +5,38 @@ heartbeats, and claims tasks of its type. Health is derived, not reported: the a
 last heartbeat against the configured thresholds, re-evaluated by the maintenance loop so
 that an agent that goes silent is seen going degraded -> unhealthy -> offline, with an
 ``agent.status_changed`` event at each step.
+
+Ownership (issue 9): an agent id belongs to the principal that registered it
+(``Agent.owner``); claims, heartbeats and re-registrations by anyone else are refused
+inside the same write op (``engine.ownership.act_as_agent``). Admins create, change and
+delete agents (each audited: ``agent.create``/``agent.update``/``agent.delete``) and may
+set ``owner`` explicitly; an id created without one binds to its first agent principal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+from switchboard.engine import audit, ownership
+from switchboard.engine.actors import SYSTEM, Actor
 from switchboard.engine.clock import Clock
 from switchboard.engine.config import Config
-from switchboard.engine.errors import NotFound, ValidationFailed
+from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.ids import new_id
 from switchboard.engine.models import AGENT_STATUSES, Agent
 from switchboard.engine.rows import AGENT_COLUMNS, agent_from_row
 from switchboard.engine.store.base import ReadConn, Store, Tx
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+"""``update(owner=UNSET)`` leaves the owner alone; ``owner=None`` clears it."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,14 @@ def _configuration(config: dict[str, Any] | None, base: Agent | None,
     return max_tasks, float(timeout), retries
 
 
+def _audited_fields(agent: Agent) -> dict[str, Any]:
+    """What ``agent.update`` rows compare and record."""
+    return {"name": agent.name, "owner": agent.owner, "status": agent.status,
+            "environment": agent.environment,
+            "configuration": {"max_concurrent_tasks": agent.max_concurrent_tasks,
+                              "timeout": agent.timeout, "retry_attempts": agent.retry_attempts}}
+
+
 class AgentService:
     """Agent registry and health. Construct through ``engine.Engine``."""
 
@@ -78,8 +104,9 @@ class AgentService:
             return "unhealthy"
         return "offline"
 
-    async def create(self, name: str, type: str, *, configuration: dict[str, Any] | None = None,
-                     environment: str | None = None, agent_id: str | None = None) -> Agent:
+    def _new_agent(self, name: str, type: str, configuration: dict[str, Any] | None,
+                   environment: str | None) -> Callable[[Tx, str | None, str | None], Agent]:
+        """Validate, then return an op-side function inserting the agent (id, owner)."""
         if not name or not name.strip():
             raise ValidationFailed("name", "must be a non-empty string")
         if not type or not type.strip():
@@ -87,16 +114,15 @@ class AgentService:
         max_tasks, timeout, retries = _configuration(
             configuration, None, self.config.agents.default_max_concurrent_tasks)
 
-        def op(tx: Tx) -> Agent:
+        def insert(tx: Tx, agent_id: str | None, owner: str | None) -> Agent:
             new = agent_id or new_id("agent")
             existing = tx.fetchone("SELECT deleted FROM agents WHERE id = ?", (new,))
             if existing is not None:
-                from switchboard.engine.errors import Conflict
                 raise Conflict(f"agent {new!r} already exists")
             agent = Agent(id=new, name=name.strip(), type=type.strip(),
                           max_concurrent_tasks=max_tasks, timeout=timeout,
                           retry_attempts=retries, environment=environment,
-                          created_at=tx.now, updated_at=tx.now)
+                          created_at=tx.now, updated_at=tx.now, owner=owner)
             tx.execute(
                 f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES ("
                 + ",".join("?" * 20) + ")",
@@ -109,22 +135,60 @@ class AgentService:
                     agent_id=agent.id, source_agent=agent.id)
             return agent
 
+        return insert
+
+    async def create(self, name: str, type: str, *, configuration: dict[str, Any] | None = None,
+                     environment: str | None = None, agent_id: str | None = None,
+                     owner: str | None = None, actor: Actor = SYSTEM) -> Agent:
+        """An admin creates an agent (seed 001's ``POST /agents``; audited ``agent.create``).
+
+        Without ``owner`` the id is unowned until the first agent principal registers,
+        heartbeats or claims with it (seed 001's pre-created id); with it, only that
+        principal (or an admin) may act as the agent.
+        """
+        insert = self._new_agent(name, type, configuration, environment)
+        if owner is not None and not owner.strip():
+            raise ValidationFailed("owner", "must be a principal name or null")
+
+        def op(tx: Tx) -> Agent:
+            agent = insert(tx, agent_id, owner)
+            audit.record(tx, actor, "agent.create", "agent", agent.id,
+                         after={"name": agent.name, "type": agent.type, "owner": owner})
+            return agent
+
         return await self.store.write(op)
 
     async def register(self, name: str, type: str, *, agent_id: str | None = None,
-                       configuration: dict[str, Any] | None = None) -> Agent:
-        """Create, or reuse an existing agent id (a worker restarting with its own id)."""
-        if agent_id is not None:
-            try:
-                agent = await self.get(agent_id)
-            except NotFound:
-                pass
-            else:
-                if agent.type != type:
-                    raise ValidationFailed(
-                        "type", f"agent {agent_id} is of type {agent.type}, not {type}")
-                return agent
-        return await self.create(name, type, configuration=configuration, agent_id=agent_id)
+                       configuration: dict[str, Any] | None = None,
+                       actor: Actor = SYSTEM) -> Agent:
+        """Create an agent owned by ``actor``, or re-attach to an existing id (a worker
+        restarting with its own id, or seed 001's pre-created one, which this binds).
+
+        One write op, so two principals registering the same new or unowned id cannot both
+        get it; an id another principal owns is refused (403) before its type is compared.
+        The engine acting on its own (``SYSTEM``) creates unowned ids.
+        """
+        if not actor.at_least("agent"):
+            raise Forbidden(f"registering an agent requires role agent; you have {actor.role}")
+        insert = self._new_agent(name, type, configuration, None)
+        owner = None if ownership.is_system(actor) else actor.name
+
+        def op(tx: Tx) -> Agent:
+            if agent_id is not None:
+                row = tx.fetchone(
+                    f"SELECT {AGENT_COLUMNS} FROM agents WHERE id = ? AND deleted = 0",
+                    (agent_id,))
+                if row is not None:
+                    agent = agent_from_row(row)
+                    agent.owner = ownership.act_as_agent(tx, actor, agent_id, agent.owner,
+                                                         "register")
+                    if agent.type != type:
+                        raise ValidationFailed(
+                            "type", f"agent {agent_id} is of type {agent.type}, not {type}")
+                    return agent
+            return insert(tx, agent_id, owner)
+
+        return await self.store.write(op)
 
     async def get(self, agent_id: str) -> Agent:
         return await self.store.read(lambda c: load_agent(c, agent_id), inline=True)
@@ -167,29 +231,44 @@ class AgentService:
 
     async def update(self, agent_id: str, *, name: str | None = None,
                      configuration: dict[str, Any] | None = None,
-                     environment: str | None = None, status: str | None = None) -> Agent:
+                     environment: str | None = None, status: str | None = None,
+                     owner: str | _Unset | None = UNSET, actor: Actor = SYSTEM) -> Agent:
+        """An admin changes an agent (audited ``agent.update`` with the fields that changed,
+        before and after). ``owner`` rebinds the id to another principal; ``None`` unbinds
+        it (the next agent principal to use it binds it again)."""
         if status is not None and status not in AGENT_STATUSES:
             raise ValidationFailed("status", f"use one of {', '.join(AGENT_STATUSES)}")
         if name is not None and not name.strip():
             raise ValidationFailed("name", "must be a non-empty string")
+        if isinstance(owner, str) and not owner.strip():
+            raise ValidationFailed("owner", "must be a principal name or null")
 
         def op(tx: Tx) -> Agent:
             agent = load_agent(tx, agent_id)
             max_tasks, timeout, retries = _configuration(
                 configuration, agent, self.config.agents.default_max_concurrent_tasks)
+            old = _audited_fields(agent)
             old_status = agent.status
             agent.name = name.strip() if name else agent.name
             agent.max_concurrent_tasks, agent.timeout, agent.retry_attempts = (
                 max_tasks, timeout, retries)
             agent.environment = environment if environment is not None else agent.environment
             agent.status = status or agent.status
+            if not isinstance(owner, _Unset):
+                agent.owner = owner
             agent.updated_at = tx.now
             tx.execute(
                 "UPDATE agents SET name=?, max_concurrent_tasks=?, timeout=?, retry_attempts=?,"
-                " environment=?, status=?, updated_at=? WHERE id=?",
+                " environment=?, status=?, owner=?, updated_at=? WHERE id=?",
                 (agent.name, max_tasks, timeout, retries, agent.environment, agent.status,
-                 tx.now, agent_id),
+                 agent.owner, tx.now, agent_id),
             )
+            new = _audited_fields(agent)
+            changed = [key for key in new if new[key] != old[key]]
+            if changed:
+                audit.record(tx, actor, "agent.update", "agent", agent_id,
+                             before={k: old[k] for k in changed},
+                             after={k: new[k] for k in changed})
             tx.emit("agent.updated", {"agent_id": agent_id, "name": agent.name,
                                       "status": agent.status}, agent_id=agent_id)
             if old_status != agent.status:
@@ -200,17 +279,23 @@ class AgentService:
 
         return await self.store.write(op)
 
-    async def delete(self, agent_id: str) -> float:
-        """Remove an agent; tasks it holds go back to the queue. Returns the deletion time."""
+    async def delete(self, agent_id: str, *, actor: Actor = SYSTEM) -> float:
+        """Remove an agent (audited ``agent.delete``); tasks it holds go back to the queue
+        with no holder. Returns the deletion time."""
         def op(tx: Tx) -> float:
-            load_agent(tx, agent_id)
+            agent = load_agent(tx, agent_id)
             held = tx.fetchall(
                 "SELECT id, assigned_agent FROM tasks WHERE claimed_by = ? AND status='in_progress'",
                 (agent_id,))
+            audit.record(tx, actor, "agent.delete", "agent", agent_id,
+                         before={"name": agent.name, "type": agent.type, "owner": agent.owner,
+                                 "status": agent.status},
+                         after={"requeued": [task_id for task_id, _ in held]})
             for task_id, _ in held:
                 tx.execute(
-                    "UPDATE tasks SET status='assigned', claimed_by=NULL, lease_id=NULL,"
-                    " lease_expires_at=NULL, available_at=?, updated_at=? WHERE id=?",
+                    "UPDATE tasks SET status='assigned', claimed_by=NULL, claimed_principal=NULL,"
+                    " lease_id=NULL, lease_expires_at=NULL, available_at=?, updated_at=?"
+                    " WHERE id=?",
                     (tx.now, tx.now, task_id))
                 tx.emit("task.requeued", {"task_id": task_id, "reason": "agent deleted",
                                           "status": "assigned"}, task_id=task_id,
@@ -223,8 +308,12 @@ class AgentService:
         return await self.store.write(op)
 
     async def heartbeat(self, agent_id: str, *, cpu_usage: float | None = None,
-                        memory_usage: float | None = None, status: str | None = None) -> Agent:
-        """Record a heartbeat: health becomes healthy and the agent's leases are extended."""
+                        memory_usage: float | None = None, status: str | None = None,
+                        actor: Actor = SYSTEM) -> Agent:
+        """Record a heartbeat: health becomes healthy and the agent's leases are extended.
+
+        Only the agent's owner (or an admin, audited) may; an unowned id is bound to the
+        first agent principal that heartbeats with it."""
         for field, value in (("cpu_usage", cpu_usage), ("memory_usage", memory_usage)):
             if value is not None and (not isinstance(value, int | float)
                                       or isinstance(value, bool) or not 0 <= value <= 100):
@@ -235,6 +324,7 @@ class AgentService:
 
         def op(tx: Tx) -> Agent:
             agent = load_agent(tx, agent_id)
+            agent.owner = ownership.act_as_agent(tx, actor, agent_id, agent.owner, "heartbeat")
             now = tx.now
             old_health, old_status = agent.health, agent.status
             if agent.first_heartbeat is None or agent.health == "offline":

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard.engine import audit
+from switchboard.engine import audit, ownership
 from switchboard.engine.actors import SYSTEM, Actor
 from switchboard.engine.clock import Clock, parse_iso
 from switchboard.engine.config import Config
@@ -329,17 +329,18 @@ class TaskService:
         return await self.store.read(read)
 
     # -- dispatch --------------------------------------------------------------------------
-    def _claim_op(self, agent_id: str) -> Callable[[Tx], Task | None]:
+    def _claim_op(self, agent_id: str, actor: Actor) -> Callable[[Tx], Task | None]:
         lease_seconds = self.config.tasks.lease_seconds
 
         def op(tx: Tx) -> Task | None:
             agent = tx.fetchone(
-                "SELECT type, running, max_concurrent_tasks FROM agents WHERE id = ?",
+                "SELECT type, running, max_concurrent_tasks, owner FROM agents WHERE id = ?",
                 (agent_id,),
             )
             if agent is None:
                 raise NotFound(f"agent {agent_id!r} not found; register it first")
-            agent_type, running, max_running = agent
+            agent_type, running, max_running, owner = agent
+            ownership.act_as_agent(tx, actor, agent_id, owner, "claim", audit_override=False)
             if running >= max_running:
                 return None
             row = tx.fetchone(
@@ -355,18 +356,21 @@ class TaskService:
             now = tx.now
             task.status = "in_progress"
             task.claimed_by = agent_id
+            task.claimed_principal = actor.name
             task.lease_id = secrets.token_hex(8)
             task.lease_expires_at = now + lease_seconds
             task.attempts += 1
             task.started_at = now
             task.updated_at = now
             tx.execute(
-                "UPDATE tasks SET status='in_progress', claimed_by=?, lease_id=?,"
-                " lease_expires_at=?, attempts=?, started_at=?, updated_at=? WHERE id=?",
-                (agent_id, task.lease_id, task.lease_expires_at, task.attempts, now, now,
-                 task.id),
+                "UPDATE tasks SET status='in_progress', claimed_by=?, claimed_principal=?,"
+                " lease_id=?, lease_expires_at=?, attempts=?, started_at=?, updated_at=?"
+                " WHERE id=?",
+                (agent_id, actor.name, task.lease_id, task.lease_expires_at, task.attempts,
+                 now, now, task.id),
             )
             tx.execute("UPDATE agents SET running = running + 1 WHERE id = ?", (agent_id,))
+            ownership.record_agent_override(tx, actor, agent_id, owner, "claim", task_id=task.id)
             tx.emit("task.started", _task_event_payload(task, attempt=task.attempts),
                     task_id=task.id, run_id=task.run_id, agent_id=agent_id,
                     source_agent=agent_id, trace_id=task.trace_id, priority=task.priority)
@@ -374,13 +378,18 @@ class TaskService:
 
         return op
 
-    async def claim(self, agent_id: str, wait: float = 0.0) -> Task | None:
+    async def claim(self, agent_id: str, wait: float = 0.0, *,
+                    actor: Actor = SYSTEM) -> Task | None:
         """The next task for this agent's type, leased to it; waits up to ``wait`` seconds.
+
+        ``actor`` must own ``agent_id`` (an unowned id is bound to the first agent principal
+        that claims with it; see ``engine.ownership``); it becomes the task's holder
+        (``claimed_principal``), checked in the same write op as the claim.
 
         The waiter is registered *before* each claim attempt, so a task committed between
         an empty attempt and the wait still wakes it (no lost wake-up)."""
         if wait <= 0:
-            return await self._claim_once(agent_id)
+            return await self._claim_once(agent_id, actor)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         agent = await self.store.read(
@@ -395,7 +404,7 @@ class TaskService:
             waiters.append(future)
             leaving = True
             try:
-                task = await self._claim_once(agent_id)
+                task = await self._claim_once(agent_id, actor)
                 if task is not None:
                     return task
                 remaining = deadline - loop.time()
@@ -411,11 +420,12 @@ class TaskService:
                 elif leaving and future.done() and not future.cancelled():
                     self._wake(agent_type)  # pass on a wake-up this claim did not need
 
-    async def _claim_once(self, agent_id: str) -> Task | None:
+    async def _claim_once(self, agent_id: str, actor: Actor) -> Task | None:
         """One claim attempt that a cancelled caller cannot strand: the write is already
         queued when the caller is cancelled (a WebSocket closing under a waiting claim), so
         it may commit all the same; the store then hands the lease to ``_hand_back``."""
-        return await self.store.write(self._claim_op(agent_id), on_abandoned=self._hand_back)
+        return await self.store.write(self._claim_op(agent_id, actor),
+                                      on_abandoned=self._hand_back)
 
     def _hand_back(self, task: Task | None) -> None:
         """Requeue a task claimed for nobody, rather than leave it until the lease runs out."""
@@ -431,21 +441,29 @@ class TaskService:
             log.warning("handing back a claim nobody received failed (its lease will expire): "
                         "%s", job.exception())
 
-    def _held(self, tx: Tx, task_id: str, lease_id: str | None) -> Task:
+    def _held(self, tx: Tx, task_id: str, lease_id: str | None, actor: Actor,
+              action: str) -> Task:
+        """The task, if ``actor`` may make a worker-side change to it (``engine.ownership``):
+        a stale lease is 409, someone else's in-progress task 403 (admins: audited)."""
         task = load_task(tx, task_id)
-        if lease_id is not None and (task.status != "in_progress" or task.lease_id != lease_id):
-            holder = task.claimed_by if task.status == "in_progress" else None
-            raise Conflict(
-                f"lease {lease_id} on task {task_id} is no longer valid (task is {task.status}"
-                + (f", now held by {holder})" if holder else ")")
-            )
+        ownership.check_holder(tx, task, actor, lease_id, action)
         return task
 
-    async def extend_lease(self, task_id: str, lease_id: str) -> float:
+    def _held_in_progress(self, tx: Tx, task_id: str, lease_id: str | None, actor: Actor,
+                          action: str) -> Task:
+        task = self._held(tx, task_id, lease_id, actor, action)
+        if task.status != "in_progress":
+            what = "extend" if action == "lease" else "hand back"
+            raise Conflict(f"task {task_id} is {task.status}: there is no lease to {what}")
+        return task
+
+    async def extend_lease(self, task_id: str, lease_id: str | None = None, *,
+                           actor: Actor = SYSTEM) -> float:
+        """Push the lease's expiry out; by its holder (lease or principal) or an admin."""
         lease_seconds = self.config.tasks.lease_seconds
 
         def op(tx: Tx) -> float:
-            self._held(tx, task_id, lease_id)
+            self._held_in_progress(tx, task_id, lease_id, actor, "lease")
             expires = tx.now + lease_seconds
             tx.execute("UPDATE tasks SET lease_expires_at=? WHERE id=?", (expires, task_id))
             return expires
@@ -454,14 +472,15 @@ class TaskService:
 
     async def progress(
         self, task_id: str, progress: int, *, lease_id: str | None = None,
-        message: str | None = None,
+        message: str | None = None, actor: Actor = SYSTEM,
     ) -> Task:
+        """Report 0-100 progress (extends the lease); by the task's holder or an admin."""
         if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
             raise ValidationFailed("progress", "must be an integer from 0 to 100")
         lease_seconds = self.config.tasks.lease_seconds
 
         def op(tx: Tx) -> Task:
-            task = self._held(tx, task_id, lease_id)
+            task = self._held(tx, task_id, lease_id, actor, "progress")
             if task.status != "in_progress":
                 raise Conflict(f"task {task_id} is {task.status}; progress needs in_progress")
             task.progress = progress
@@ -482,14 +501,18 @@ class TaskService:
 
         return await self.store.write(op)
 
-    async def add_log(self, task_id: str, level: str, message: str) -> TaskLog:
+    async def add_log(self, task_id: str, level: str, message: str, *,
+                      lease_id: str | None = None, actor: Actor = SYSTEM) -> TaskLog:
+        """Append a log line: while in progress by its holder (or an admin); otherwise by its
+        creator, its last holder or an admin (``engine.ownership.check_log``)."""
         if level not in LOG_LEVELS:
             raise ValidationFailed("level", f"use one of {', '.join(LOG_LEVELS)}")
         if not message:
             raise ValidationFailed("message", "must not be empty")
 
         def op(tx: Tx) -> TaskLog:
-            task = load_task(tx, task_id)
+            task = self._held(tx, task_id, lease_id, actor, "log")
+            ownership.check_log(task, actor)
             tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)", (task_id, tx.now, level, message))
             tx.emit("task.log", {"task_id": task_id, "level": level, "message": message},
                     task_id=task_id, run_id=task.run_id, agent_id=task.claimed_by)
@@ -570,10 +593,11 @@ class TaskService:
         task.status = "assigned"
         task.available_at = tx.now + delay
         task.updated_at = tx.now
-        task.claimed_by = None
+        task.claimed_by = task.claimed_principal = None
         tx.execute(
-            "UPDATE tasks SET status='assigned', claimed_by=NULL, lease_id=NULL,"
-            " lease_expires_at=NULL, available_at=?, updated_at=?, progress=0 WHERE id=?",
+            "UPDATE tasks SET status='assigned', claimed_by=NULL, claimed_principal=NULL,"
+            " lease_id=NULL, lease_expires_at=NULL, available_at=?, updated_at=?, progress=0"
+            " WHERE id=?",
             (task.available_at, tx.now, task.id),
         )
         tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
@@ -589,11 +613,15 @@ class TaskService:
 
     async def complete(self, task_id: str, result: Any = None, *,
                        lease_id: str | None = None, actor: Actor | None = None) -> Task:
-        """Mark done. With ``lease_id`` (workers) a lost lease is refused with 409."""
+        """Mark done, by the task's holder: its ``lease_id`` (a lost lease is refused with
+        409) or the principal that claimed it; an admin overrides (audited)."""
+        who = actor or SYSTEM
+
         def op(tx: Tx) -> Task:
-            task = self._held(tx, task_id, lease_id)
-            if task.status == "completed" and lease_id is None:
-                return task
+            task = self._held(tx, task_id, lease_id, who, "complete")
+            if (task.status == "completed" and lease_id is None
+                    and (who.is_admin or ownership.is_holder(task, who))):
+                return task  # a repeated report (its reply was lost) is harmless
             _check_transition(task, "completed")
             return self._finish(tx, task, "completed", result=result,
                                 actor=actor.name if actor else None)
@@ -602,10 +630,16 @@ class TaskService:
 
     async def fail(self, task_id: str, error: str, *, lease_id: str | None = None,
                    retry: bool = False, actor: Actor | None = None) -> Task:
-        """Mark failed; ``retry=True`` requeues with backoff while attempts remain."""
+        """Mark failed; ``retry=True`` requeues with backoff while attempts remain.
+
+        By the holder (lease or principal) or an admin; a task nobody holds can be failed
+        directly only by an admin (a worker claims it first)."""
+        who = actor or SYSTEM
+
         def op(tx: Tx) -> Task:
-            task = self._held(tx, task_id, lease_id)
+            task = self._held(tx, task_id, lease_id, who, "fail")
             _check_transition(task, "failed")
+            ownership.check_unheld_fail(task, who)
             if retry and task.status == "in_progress" and task.attempts < task.max_attempts:
                 return self._requeue(tx, task, f"failed, will retry: {error}")
             return self._finish(tx, task, "failed", error=error,
@@ -613,10 +647,12 @@ class TaskService:
 
         return await self.store.write(op)
 
-    async def release(self, task_id: str, lease_id: str) -> Task:
-        """A worker hands a task back (shutting down): it is requeued without backoff."""
+    async def release(self, task_id: str, lease_id: str | None = None, *,
+                      actor: Actor = SYSTEM) -> Task:
+        """A worker hands a task back (shutting down): it is requeued without backoff and
+        has no holder until claimed again."""
         def op(tx: Tx) -> Task:
-            task = self._held(tx, task_id, lease_id)
+            task = self._held_in_progress(tx, task_id, lease_id, actor, "release")
             task.attempts = max(task.attempts - 1, 0)
             tx.execute("UPDATE tasks SET attempts=? WHERE id=?", (task.attempts, task_id))
             return self._requeue_now(tx, task, "handed back by its worker")
@@ -629,9 +665,10 @@ class TaskService:
                        (task.claimed_by,))
         previous = task.claimed_by
         task.status, task.claimed_by, task.available_at = "assigned", None, tx.now
+        task.claimed_principal = None
         tx.execute(
-            "UPDATE tasks SET status='assigned', claimed_by=NULL, lease_id=NULL,"
-            " lease_expires_at=NULL, available_at=?, updated_at=? WHERE id=?",
+            "UPDATE tasks SET status='assigned', claimed_by=NULL, claimed_principal=NULL,"
+            " lease_id=NULL, lease_expires_at=NULL, available_at=?, updated_at=? WHERE id=?",
             (tx.now, tx.now, task.id),
         )
         tx.emit("task.requeued", _task_event_payload(task, reason=reason,
@@ -642,7 +679,12 @@ class TaskService:
 
     async def set_status(self, task_id: str, status: str, *, error: str | None = None,
                          result: Any = None, actor: Actor = SYSTEM) -> Task:
-        """Seed 003's ``PATCH /tasks/{id}/status``: in_progress, completed or failed."""
+        """Seed 003's ``PATCH /tasks/{id}/status``: in_progress, completed or failed.
+
+        Moving a task to ``in_progress`` makes ``actor`` its holder (no lease is sent in
+        this flow, so the principal identifies it); after that only the holder or an admin
+        (audited) may change its status. A repeated report is a no-op for whoever made it.
+        """
         if status not in ("in_progress", "completed", "failed"):
             raise ValidationFailed("status", "must be in_progress, completed or failed")
         lease_seconds = self.config.tasks.lease_seconds
@@ -654,19 +696,26 @@ class TaskService:
                 raise Conflict(
                     f"task {task_id} is awaiting approval {task.approval_id}; only a decision"
                     " on that approval can move it")
-            if task.status == status:
-                return task  # repeating a status report is harmless
+            ownership.check_holder(tx, task, actor, None, "status")
+            if task.status == status and (task.status == "in_progress" or actor.is_admin
+                                          or ownership.is_holder(task, actor)):
+                return task  # repeating your own status report is harmless
             _check_transition(task, status)
+            if status == "failed":
+                ownership.check_unheld_fail(task, actor)
             if status == "in_progress":
                 now = tx.now
                 task.status, task.started_at, task.updated_at = "in_progress", now, now
                 task.attempts += 1
                 task.lease_id = secrets.token_hex(8)
                 task.lease_expires_at = now + lease_seconds
+                task.claimed_principal = actor.name
                 tx.execute(
                     "UPDATE tasks SET status='in_progress', started_at=?, updated_at=?,"
-                    " attempts=?, lease_id=?, lease_expires_at=? WHERE id=?",
-                    (now, now, task.attempts, task.lease_id, task.lease_expires_at, task_id),
+                    " attempts=?, lease_id=?, lease_expires_at=?, claimed_principal=?"
+                    " WHERE id=?",
+                    (now, now, task.attempts, task.lease_id, task.lease_expires_at,
+                     actor.name, task_id),
                 )
                 tx.emit("task.started", _task_event_payload(task, by=actor.name),
                         task_id=task_id, run_id=task.run_id, source_agent=actor.name,
@@ -678,19 +727,43 @@ class TaskService:
 
         return await self.store.write(op)
 
-    async def cancel(self, task_id: str, actor: Actor = SYSTEM, reason: str | None = None) -> Task:
+    async def cancel(self, task_id: str, actor: Actor = SYSTEM, reason: str | None = None, *,
+                     lease_id: str | None = None) -> Task:
+        """Cancel an unfinished task (and its pending approval). Audited: ``task.cancel``,
+        plus ``approval.cancel`` when a pending approval is cancelled with it.
+
+        Who may (``engine.ownership.check_cancel``): before it is claimed (pending,
+        awaiting_approval, assigned) its creator or an admin; once in progress its holder
+        (lease or principal) or an admin. The tasks of a cancelled run are orphans that the
+        run's cancellation cascades to (with the actor that cancelled the run, under the
+        run's own rules): once the run is cancelled, any caller may cancel them.
+        """
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
             _check_transition(task, "cancelled")
+            orphan = (task.run_id is not None and not actor.is_admin
+                      and _run_status(tx, task.run_id) == "cancelled")
+            if not orphan:
+                ownership.check_cancel(task, actor, lease_id)
+            before = {"status": task.status, "holder": task.claimed_principal}
             if task.approval_id and task.status == "awaiting_approval":
-                tx.execute(
-                    "UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?"
-                    " WHERE approval_id=? AND status='pending'",
-                    (actor.name, tx.now, task.approval_id),
-                )
-                tx.emit("approval.decided", {"approval_id": task.approval_id,
-                                             "status": "cancelled", "decided_by": actor.name},
-                        task_id=task_id, priority=task.priority)
+                pending = tx.fetchone(
+                    "SELECT status FROM approvals WHERE approval_id=? AND status='pending'",
+                    (task.approval_id,))
+                if pending is not None:
+                    tx.execute(
+                        "UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?"
+                        " WHERE approval_id=? AND status='pending'",
+                        (actor.name, tx.now, task.approval_id),
+                    )
+                    audit.record(tx, actor, "approval.cancel", "approval", task.approval_id,
+                                 before={"status": "pending"}, after={"status": "cancelled"},
+                                 reason=reason)
+                    tx.emit("approval.decided", {"approval_id": task.approval_id,
+                                                 "status": "cancelled", "decided_by": actor.name},
+                            task_id=task_id, priority=task.priority)
+            audit.record(tx, actor, "task.cancel", "task", task_id, before=before,
+                         after={"status": "cancelled"}, reason=reason)
             return self._finish(tx, task, "cancelled", error=reason or f"cancelled by {actor.name}",
                                 actor=actor.name)
 
@@ -858,6 +931,11 @@ class TaskService:
                 trace_id=task.trace_id)
             counts["sla_breached"] += 1
         return counts
+
+
+def _run_status(tx: Tx, run_id: str) -> str | None:
+    row = tx.fetchone("SELECT status FROM runs WHERE run_id = ?", (run_id,))
+    return None if row is None else str(row[0])
 
 
 def _summarize_payload(payload: dict[str, Any]) -> str | None:

@@ -13,7 +13,10 @@ deployment shows and exercises the same paths:
 - a run of the example research orchestration starts, so a human gate waits in the inbox.
 
 Credentials are JWTs minted from the server's secret (seed 003's scheme): the workers as
-role ``agent``, the generator as ``admin``. The random choices (task types, priorities,
+role ``agent``, the generator as ``admin``. The workers share one principal
+(``demo-fleet``), which therefore owns their agent ids; the crashing agent has its own
+(``demo-ops-2``) and comes back with it, so each worker only ever acts as its own agent and
+on the tasks it claimed (issue 9's ownership rules). The random choices (task types, priorities,
 payloads, step counts, outcomes) come from ``random.Random(seed)`` streams: one for the
 generator and one per agent, so a seed gives the same task stream whatever the timing.
 

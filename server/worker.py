@@ -163,8 +163,9 @@ class TaskContext:
     async def log(self, message: str, level: str = "info") -> bool:
         """Append a log line to the task (best effort: False if not delivered)."""
         try:
-            await self._worker.client.tasks.log(self.task.id, message, level)
-        except _RETRYABLE as exc:
+            await self._worker.client.tasks.log(self.task.id, message, level,
+                                                lease_id=self.lease_id)
+        except (Conflict, *_RETRYABLE) as exc:  # Conflict: the lease was lost meanwhile
             log.debug("log line for %s not delivered: %s", self.task.id, exc)
             return False
         return True
@@ -176,7 +177,10 @@ class Worker:
     ``client`` is an ``AsyncClient`` with an agent (or admin) credential; or pass
     ``base_url`` and one of ``token``/``api_key``/``jwt_secret`` and the worker builds (and
     closes) its own. ``agent_id`` reuses an existing agent (a restarting worker keeps its
-    identity); without it the worker registers a new one.
+    identity); without it the worker registers a new one. An agent id belongs to the
+    principal that registered it (or, if an admin pre-created it, to the first agent
+    principal that uses it): a restarting worker must come back with the same credential
+    subject, or its registration is refused (403).
     """
 
     def __init__(

@@ -10,7 +10,7 @@ Client -> server (JSON text frames; any may carry ``"id"``, echoed in the reply)
     {"type": "auth", "token": "<JWT or API key>"}                  first, within 5 s
     {"type": "subscribe", "channel": "agent_events", "agent_id": "agent_1", "after": 42}
     {"type": "unsubscribe", "channel": "agent_events"}
-    {"type": "claim", "agent_id": "agent_1", "wait": 20}           role agent
+    {"type": "claim", "agent_id": "agent_1", "wait": 20}           role agent, own agent id
     {"type": "ping"}
 
 Server -> client::

@@ -1,4 +1,10 @@
-"""Agents (seed 001): list/get/create/update/delete, plus worker registration and heartbeats."""
+"""Agents (seed 001): list/get/create/update/delete, plus worker registration and heartbeats.
+
+An agent id belongs to the principal that registered it (``owner``): registering over it,
+heartbeating or claiming as it is refused (403) for anyone else; admins may, audited as
+``agent.override``. Admins create, change and delete agents, each audited, and may set
+``owner`` explicitly (see ``engine.ownership``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,14 @@ from pydantic import Field
 from switchboard.engine.agents import AgentQuery
 from switchboard.engine.clock import iso
 from switchboard.server.jsonio import StrictModel, json_response
-from switchboard.server.resources.common import DataEnvelope, PageQuery, engine_of, now_of, pagination
+from switchboard.server.resources.common import (
+    DataEnvelope,
+    PageQuery,
+    actor_of,
+    engine_of,
+    now_of,
+    pagination,
+)
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="agents")
@@ -46,13 +59,22 @@ class CreateAgent(StrictModel):
     environment: str | None = Field(None, max_length=100)
     id: str | None = Field(None, min_length=1, max_length=100,
                            description="Choose the id (workers that restart keep theirs).")
+    owner: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The principal (JWT sub, API key name, OAuth client id) that may act as "
+                    "this agent. Without it, the first agent principal to register, heartbeat "
+                    "or claim with the id becomes its owner.")
 
 
 @routes.post("/agents", role="admin", body=CreateAgent, response=DataEnvelope, status=201)
 async def create_agent(request: web.Request, body: CreateAgent) -> dict[str, Any]:
-    """Create an agent (status ``initializing`` until its first heartbeat)."""
+    """Create an agent (status ``initializing`` until its first heartbeat); audited.
+
+    Set ``owner`` to reserve the id for one principal; otherwise the first agent principal
+    that uses it owns it."""
     agent = await engine_of(request).agents.create(
         body.name, body.type, environment=body.environment, agent_id=body.id,
+        owner=body.owner, actor=actor_of(request),
         configuration=body.configuration.model_dump(exclude_none=True)
         if body.configuration else None)
     return {"data": agent.as_dict(now_of(request))}
@@ -65,12 +87,16 @@ class RegisterAgent(StrictModel):
     configuration: Configuration | None = None
 
 
-@routes.post("/agents/register", role="agent", body=RegisterAgent, response=DataEnvelope)
+@routes.post("/agents/register", role="agent", body=RegisterAgent, response=DataEnvelope,
+             responses={403: "the agent id belongs to another principal"})
 async def register_agent(request: web.Request, body: RegisterAgent) -> web.Response:
-    """A worker registers itself, or re-attaches to its existing id after a restart."""
+    """A worker registers itself, or re-attaches to its existing id after a restart.
+
+    A new id becomes the caller's (``owner``); an existing one must be the caller's, or
+    unowned (pre-created by an admin), which binds it to the caller."""
     engine = engine_of(request)
     agent = await engine.agents.register(
-        body.name, body.type, agent_id=body.agent_id,
+        body.name, body.type, agent_id=body.agent_id, actor=actor_of(request),
         configuration=body.configuration.model_dump(exclude_none=True)
         if body.configuration else None)
     data = agent.as_dict(now_of(request))
@@ -91,14 +117,22 @@ class UpdateAgent(StrictModel):
     configuration: Configuration | None = None
     environment: str | None = Field(None, max_length=100)
     status: Literal["active", "inactive", "error"] | None = None
+    owner: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Rebind the id to this principal; null unbinds it (the next agent "
+                    "principal to use it owns it). Omit to leave it.")
 
 
 @routes.put("/agents/{agent_id}", role="admin", body=UpdateAgent, response=DataEnvelope)
 async def update_agent(request: web.Request, body: UpdateAgent) -> dict[str, Any]:
-    """Change an agent's name, configuration, environment or status."""
+    """Change an agent's name, configuration, environment, status or owner; audited with
+    the fields that changed."""
+    from switchboard.engine.agents import UNSET
+
     agent = await engine_of(request).agents.update(
         request.match_info["agent_id"], name=body.name, environment=body.environment,
-        status=body.status,
+        status=body.status, actor=actor_of(request),
+        owner=body.owner if "owner" in body.model_fields_set else UNSET,
         configuration=body.configuration.model_dump(exclude_none=True)
         if body.configuration else None)
     return {"data": agent.as_dict(now_of(request))}
@@ -106,8 +140,9 @@ async def update_agent(request: web.Request, body: UpdateAgent) -> dict[str, Any
 
 @routes.delete("/agents/{agent_id}", role="admin")
 async def delete_agent(request: web.Request) -> dict[str, Any]:
-    """Delete an agent; tasks it was working on go back to the queue."""
-    deleted_at = await engine_of(request).agents.delete(request.match_info["agent_id"])
+    """Delete an agent (audited); tasks it was working on go back to the queue."""
+    deleted_at = await engine_of(request).agents.delete(request.match_info["agent_id"],
+                                                        actor=actor_of(request))
     return {"message": "Agent deleted successfully", "deleted_at": iso(deleted_at)}
 
 
@@ -117,9 +152,12 @@ class Heartbeat(StrictModel):
     status: Literal["active", "inactive", "error"] | None = None
 
 
-@routes.post("/agents/{agent_id}/heartbeat", role="agent", response=DataEnvelope)
+@routes.post("/agents/{agent_id}/heartbeat", role="agent", response=DataEnvelope,
+             responses={403: "the agent id belongs to another principal"})
 async def heartbeat(request: web.Request) -> dict[str, Any]:
-    """Record a heartbeat (optional cpu/memory %); extends the leases the agent holds."""
+    """Record a heartbeat (optional cpu/memory %); extends the leases the agent holds.
+
+    Only the agent's owner may (an unowned id is bound to the caller); admins may, audited."""
     body = Heartbeat()
     if request.can_read_body:
         from switchboard.server.jsonio import read_json
@@ -128,7 +166,8 @@ async def heartbeat(request: web.Request) -> dict[str, Any]:
     engine = engine_of(request)
     agent = await engine.agents.heartbeat(request.match_info["agent_id"],
                                           cpu_usage=body.cpu_usage,
-                                          memory_usage=body.memory_usage, status=body.status)
+                                          memory_usage=body.memory_usage, status=body.status,
+                                          actor=actor_of(request))
     data = agent.as_dict(now_of(request))
     data["heartbeat_interval"] = engine.config.agents.heartbeat_interval_seconds
     return {"data": data}

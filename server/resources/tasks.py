@@ -3,6 +3,14 @@
 
 Responses carry both seeds' shapes where they differ (``task`` and ``data``), so seed 001's
 and seed 003's clients both work unchanged.
+
+Who may act on which task (issue 9; the rules live in ``engine.ownership``): a claim needs
+an agent id the caller owns; worker-side changes to an ``in_progress`` task (progress, logs,
+complete, fail, release, lease, PATCH status, cancel) are accepted only from its holder,
+identified by the current ``lease_id`` or as the principal that claimed it or PATCHed it to
+``in_progress``; anyone else gets 403, a stale lease 409. Admins may override, and each
+override is audited (``task.override``). ``lease_id`` appears only in claim responses,
+which only the claiming agent sees; task reads, lists and events never carry it.
 """
 
 from __future__ import annotations
@@ -137,14 +145,25 @@ class ClaimBody(StrictModel):
     wait: float = Field(0.0, ge=0, le=MAX_CLAIM_WAIT, description="Long-poll seconds.")
 
 
+HOLDER_REFUSALS: dict[int, str] = {
+    403: "the task is in progress and held by another principal (send its lease_id, or "
+         "act as the principal that claimed it; admins may override, audited)",
+    409: "the lease was lost (the task was requeued or finished) or the status forbids it",
+}
+
+
 @routes.post("/tasks/claim", role="agent", body=ClaimBody,
-             responses={204: "no task became available within `wait`"})
+             responses={204: "no task became available within `wait`",
+                        403: "the agent id belongs to another principal"})
 async def claim_task(request: web.Request, body: ClaimBody) -> web.StreamResponse:
-    """Lease the next task for this agent's type (highest priority, oldest first)."""
+    """Lease the next task for this agent's type (highest priority, oldest first).
+
+    ``agent_id`` must be the caller's (an unowned, admin-created id is bound to the caller);
+    the caller becomes the task's holder. The response carries the ``lease_id``."""
     from switchboard.server.jsonio import json_response
 
     engine = engine_of(request)
-    task = await engine.tasks.claim(body.agent_id, wait=body.wait)
+    task = await engine.tasks.claim(body.agent_id, wait=body.wait, actor=actor_of(request))
     if task is None:
         return web.Response(status=204)
     data = task_dict(task, now_of(request))
@@ -172,9 +191,14 @@ class StatusOut(ApiModel):
     status: str
 
 
-@routes.patch("/tasks/{task_id}/status", role="agent", query=StatusQuery, response=StatusOut)
+@routes.patch("/tasks/{task_id}/status", role="agent", query=StatusQuery, response=StatusOut,
+              responses=HOLDER_REFUSALS)
 async def update_status(request: web.Request, query: StatusQuery) -> dict[str, Any]:
-    """Seed 003: set in_progress, completed or failed (with ``error``)."""
+    """Seed 003: set in_progress, completed or failed (with ``error``).
+
+    ``in_progress`` makes the caller the task's holder (no lease in this flow); after that
+    only the holder or an admin may change its status. Failing a task nobody holds is for
+    admins only."""
     result: Any = None
     if request.can_read_body:
         from switchboard.server.jsonio import read_json
@@ -189,7 +213,9 @@ async def update_status(request: web.Request, query: StatusQuery) -> dict[str, A
 
 
 class LeaseBody(StrictModel):
-    lease_id: str | None = Field(None, description="From the claim; refused (409) once lost.")
+    lease_id: str | None = Field(
+        None, description="From the claim; refused (409) once lost. Without it the caller "
+                          "must be the principal holding the task.")
 
 
 class ProgressBody(LeaseBody):
@@ -197,26 +223,31 @@ class ProgressBody(LeaseBody):
     message: str | None = Field(None, max_length=4000)
 
 
-@routes.post("/tasks/{task_id}/progress", role="agent", body=ProgressBody)
+@routes.post("/tasks/{task_id}/progress", role="agent", body=ProgressBody,
+             responses=HOLDER_REFUSALS)
 async def report_progress(request: web.Request, body: ProgressBody) -> dict[str, Any]:
-    """Progress 0-100 (extends the lease); an optional message becomes a log line."""
+    """Progress 0-100 (extends the lease); an optional message becomes a log line.
+    By the task's holder only (admins may override, audited)."""
     task = await engine_of(request).tasks.progress(
         request.match_info["task_id"], body.progress, lease_id=body.lease_id,
-        message=body.message)
+        message=body.message, actor=actor_of(request))
     return {"success": True, "task_id": task.id, "progress": task.progress,
             "lease_expires_at": task.as_dict(None, with_logs=False)["lease_expires_at"]}
 
 
-class LogBody(StrictModel):
+class LogBody(LeaseBody):
     level: Literal["debug", "info", "warning", "error"] = "info"
     message: str = Field(min_length=1, max_length=8000)
 
 
-@routes.post("/tasks/{task_id}/logs", role="agent", body=LogBody, status=201)
+@routes.post("/tasks/{task_id}/logs", role="agent", body=LogBody, status=201,
+             responses=HOLDER_REFUSALS)
 async def add_log(request: web.Request, body: LogBody) -> dict[str, Any]:
-    """Append a log line to a task."""
+    """Append a log line to a task: while it is in progress, by its holder; otherwise by
+    its creator or its last holder. Admins may always (an override of a holder is audited)."""
     line = await engine_of(request).tasks.add_log(request.match_info["task_id"], body.level,
-                                                  body.message)
+                                                  body.message, lease_id=body.lease_id,
+                                                  actor=actor_of(request))
     return {"success": True, "log": line.as_dict()}
 
 
@@ -225,9 +256,9 @@ class CompleteBody(LeaseBody):
 
 
 @routes.post("/tasks/{task_id}/complete", role="agent", body=CompleteBody,
-             responses={409: "the lease was lost (the task was requeued or finished)"})
+             responses=HOLDER_REFUSALS)
 async def complete_task(request: web.Request, body: CompleteBody) -> dict[str, Any]:
-    """A worker reports success with its result."""
+    """The task's holder reports success with its result (admins may override, audited)."""
     task = await engine_of(request).tasks.complete(
         request.match_info["task_id"], body.result, lease_id=body.lease_id,
         actor=actor_of(request))
@@ -239,51 +270,62 @@ class FailBody(LeaseBody):
     retry: bool = Field(False, description="Requeue with backoff while attempts remain.")
 
 
-@routes.post("/tasks/{task_id}/fail", role="agent", body=FailBody)
+@routes.post("/tasks/{task_id}/fail", role="agent", body=FailBody, responses=HOLDER_REFUSALS)
 async def fail_task(request: web.Request, body: FailBody) -> dict[str, Any]:
-    """A worker reports failure (optionally asking for a retry)."""
+    """The task's holder reports failure (optionally asking for a retry). A task nobody
+    holds can be failed only by an admin; a worker claims it first."""
     task = await engine_of(request).tasks.fail(
         request.match_info["task_id"], body.error, lease_id=body.lease_id, retry=body.retry,
         actor=actor_of(request))
     return {"success": True, "task_id": task.id, "status": task.status}
 
 
-class RequiredLease(StrictModel):
-    lease_id: str
-
-
-@routes.post("/tasks/{task_id}/release", role="agent", body=RequiredLease)
-async def release_task(request: web.Request, body: RequiredLease) -> dict[str, Any]:
-    """A worker hands a task back (e.g. shutting down); it is requeued at once."""
-    task = await engine_of(request).tasks.release(request.match_info["task_id"], body.lease_id)
+@routes.post("/tasks/{task_id}/release", role="agent", body=LeaseBody,
+             responses=HOLDER_REFUSALS)
+async def release_task(request: web.Request, body: LeaseBody) -> dict[str, Any]:
+    """The holder hands a task back (e.g. shutting down); it is requeued at once with no
+    holder."""
+    task = await engine_of(request).tasks.release(request.match_info["task_id"], body.lease_id,
+                                                  actor=actor_of(request))
     return {"success": True, "task_id": task.id, "status": task.status}
 
 
-@routes.post("/tasks/{task_id}/lease", role="agent", body=RequiredLease)
-async def extend_lease(request: web.Request, body: RequiredLease) -> dict[str, Any]:
-    """Extend the lease of a task still being worked on."""
+@routes.post("/tasks/{task_id}/lease", role="agent", body=LeaseBody, responses=HOLDER_REFUSALS)
+async def extend_lease(request: web.Request, body: LeaseBody) -> dict[str, Any]:
+    """The holder extends the lease of a task still being worked on."""
     from switchboard.engine.clock import iso
 
     expires = await engine_of(request).tasks.extend_lease(request.match_info["task_id"],
-                                                           body.lease_id)
+                                                           body.lease_id,
+                                                           actor=actor_of(request))
     return {"success": True, "task_id": request.match_info["task_id"],
             "lease_expires_at": iso(expires)}
 
 
-class CancelBody(StrictModel):
+class CancelBody(LeaseBody):
     reason: str | None = Field(None, max_length=2000)
 
 
-@routes.post("/tasks/{task_id}/cancel", role="agent")
+@routes.post("/tasks/{task_id}/cancel", role="agent",
+             responses={403: "not yours to cancel: created by another principal (before it "
+                             "is claimed) or held by another principal (once in progress)",
+                        409: "the task has already finished"})
 async def cancel_task(request: web.Request) -> dict[str, Any]:
-    """Cancel a task that has not finished (its pending approval is cancelled too)."""
-    reason = None
+    """Cancel a task that has not finished (its pending approval is cancelled too).
+
+    Who may: before a worker claims it (pending, awaiting_approval, assigned), the
+    principal that created it; once in progress, only its holder (its ``lease_id`` or the
+    principal that claimed it). Admins may cancel any unfinished task. Every cancel is
+    audited (``task.cancel`` with the status before and the reason; ``approval.cancel`` for
+    a pending approval cancelled with it)."""
+    body = CancelBody()
     if request.can_read_body:
         from switchboard.server.jsonio import read_json
 
-        reason = (await read_json(request, CancelBody)).reason
+        body = await read_json(request, CancelBody)
     task = await engine_of(request).tasks.cancel(request.match_info["task_id"],
-                                                 actor_of(request), reason)
+                                                 actor_of(request), body.reason,
+                                                 lease_id=body.lease_id)
     return {"success": True, "task_id": task.id, "status": task.status}
 
 

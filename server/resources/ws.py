@@ -31,6 +31,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ValidationError
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
 from switchboard.engine.errors import EngineError
 from switchboard.engine.events import DROPPED, Subscription
@@ -119,7 +120,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ``{"type": T, "payload": {...}, "seq": N, "timestamp": ...}`` with T one of
     agent_status_change, task_update, task_completed, task_failed, approval_requested,
     approval_decided, system_alert, run_event. Workers (role agent) send
-    ``{"type":"claim","agent_id":...,"wait":<=30}`` and get ``task_assigned`` or ``no_task``.
+    ``{"type":"claim","agent_id":...,"wait":<=30}`` and get ``task_assigned`` or ``no_task``;
+    the agent id must be the caller's (else an ``error`` naming the owner problem), as for
+    ``POST /tasks/claim``.
     """
     config = request.app[CONFIG_KEY]
     ws = web.WebSocketResponse(
@@ -356,9 +359,15 @@ class WsSession:
         finally:
             sub.close()
 
+    def actor(self) -> Actor:
+        """The authenticated principal as the engine records it (claims check ownership)."""
+        assert self.principal is not None
+        return Actor(self.principal.subject, self.principal.role, self.principal.kind)
+
     async def _claim(self, msg: ClaimMessage) -> None:
         try:
-            task = await self.engine.tasks.claim(msg.agent_id, wait=msg.wait)
+            task = await self.engine.tasks.claim(msg.agent_id, wait=msg.wait,
+                                                 actor=self.actor())
         except EngineError as exc:
             await self._error(exc.detail, msg.id)
             return

@@ -45,7 +45,7 @@ SECRET = "remote-backend-test-secret-0123456789abcdef"
 
 # What the API does not carry (module docstring of console.remote) or only approximately.
 SKIP = {
-    "Task": {"lease_id", "available_at"},
+    "Task": {"lease_id", "available_at", "claimed_principal"},
     "Approval": {"allowed_users", "timeout_response"},
     "Run": {"visits", "definition_version"},
     "Agent": {"first_heartbeat", "response_ms_total"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from switchboard.engine.audit import AuditQuery
 from switchboard.server.client import AsyncClient
 from switchboard.server.demo_fleet import DemoFleet, DemoSettings
 from tests.server.conftest import SECRET, start_live_api
@@ -40,6 +41,14 @@ async def test_fleet_registers_works_and_stops_gracefully(tmp_path: Path) -> Non
         assert not [t for t in tasks if t.status == "in_progress"]  # handed back
         assert sum(s["completed"] for s in fleet.stats().values()) == len(completed)
         assert not fleet._jobs
+        # each worker acted only as its own agent (issue 9): the ids belong to the fleet's
+        # principals and nothing needed an override
+        owners = {a.id: a.owner for a in await api.engine.agents.all()}
+        assert owners == {a.id: "demo-ops-2" if a.id == "demo-ops-2" else "demo-fleet"
+                          for a in agents}
+        overrides = await api.engine.audit.list(AuditQuery(action="agent.override"))
+        overrides += await api.engine.audit.list(AuditQuery(action="task.override"))
+        assert overrides == []
     finally:
         await fleet.stop()
         await runner.cleanup()

@@ -133,9 +133,14 @@ class TasksResource:
         return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/progress",
                                         json=body, idempotent=True)
 
-    async def log(self, task_id: str, message: str, level: str = "info") -> None:
-        await self._t.request("POST", f"/tasks/{task_id}/logs",
-                              json={"level": level, "message": message})
+    async def log(self, task_id: str, message: str, level: str = "info", *,
+                  lease_id: str | None = None) -> None:
+        """Append a log line. A worker passes its ``lease_id`` so the line is accepted only
+        while it still holds the task (otherwise the server identifies it by principal)."""
+        body: dict[str, Any] = {"level": level, "message": message}
+        if lease_id is not None:
+            body["lease_id"] = lease_id
+        await self._t.request("POST", f"/tasks/{task_id}/logs", json=body)
 
     async def complete(self, task_id: str, result: Any = None, *,
                        lease_id: str | None = None) -> TaskAck:
