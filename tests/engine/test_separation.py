@@ -195,7 +195,7 @@ async def test_cancel_then_retry_opens_a_new_approval(eng: Engine) -> None:
         (retried.approval_id, task.id, "agent-a")]
     requested = [e for e in await eng.bus.history(0) if e.event_type == "approval.requested"]
     assert [e.payload["approval_id"] for e in requested] == [first, retried.approval_id]
-    assert await audit_rows(eng, task.id) == [("task.retry", "agent-a")]
+    assert await audit_rows(eng, task.id) == [("task.cancel", "agent-a"), ("task.retry", "agent-a")]
     # the retrier asked for it: it cannot approve it either
     with pytest.raises(Forbidden, match="self-approval is not allowed"):
         await eng.approvals.approve(retried.approval_id, AGENT_A)
@@ -227,7 +227,7 @@ async def test_only_the_creator_or_an_admin_may_retry(eng: Engine) -> None:
     assert "agent-a" in err.value.detail
     assert (await eng.tasks.get(task.id)).status == "cancelled"
     assert (await eng.tasks.retry(task.id, ROOT)).status == "assigned"
-    assert await audit_rows(eng, task.id) == [("task.retry", "root")]
+    assert await audit_rows(eng, task.id) == [("task.cancel", "agent-a"), ("task.retry", "root")]
 
 
 async def test_patch_status_cannot_leave_awaiting_approval(eng: Engine) -> None:
