@@ -38,3 +38,11 @@ async def publish_event(
                        run_id=run_id, trace_id=trace_id, priority=priority, agent_id=agent_id)
 
     return await engine.store.write(op)
+
+RESERVED_EVENT_PREFIXES = ("task.", "approval.", "run.", "agent.", "system.", "sla.",
+                           "session.", "subscription.")
+
+
+def reserved_prefix(event_type: str) -> str | None:
+    first = event_type.split(".", 1)[0].lower() + "."
+    return first if first in RESERVED_EVENT_PREFIXES else None
