@@ -112,7 +112,7 @@ async def test_seed003_orchestrator_client(api: LiveApi) -> None:
         assert (await client.get_task(task.task_id)).status == "in_progress"
         # task.* is the engine's own namespace (it emitted task.started itself just now):
         # the seed's example publish is refused, a namespace of the agent's own is not
-        with pytest.raises(Forbidden, match="reserved 'task.' namespace"):
+        with pytest.raises(Forbidden, match=r"reserved 'task\.' namespace"):
             await client.publish_event("task.started", {"task_id": task.task_id},
                                        task_id=task.task_id)
         seq = await client.publish_event("build.started", {"task_id": task.task_id},
