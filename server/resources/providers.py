@@ -235,7 +235,8 @@ async def _finish(request: web.Request, view: ExecutionView, options: ExecuteOpt
 
 
 @routes.post("/execute", role="agent", body=ExecuteBody,
-             responses={422: "the workflow, a parameter or an option is invalid"})
+             responses={403: "a non-admin's workflow uses an http, command or python tool",
+                        422: "the workflow, a parameter or an option is invalid"})
 async def execute(request: web.Request, body: ExecuteBody) -> web.StreamResponse | JsonObject:
     """Run an inline workflow: SSE with `options.stream`, else JSON when it ends or pauses.
 
@@ -367,7 +368,9 @@ async def _plan(gen: WorkflowGenerator, body: OrchestrateBody, strategy: Strateg
 
 
 @routes.post("/orchestrate", role="agent", body=OrchestrateBody,
-             responses={422: "unknown provider, validator or runner", 502: "a provider failed"})
+             responses={403: "a non-admin's generated workflow uses an http, command or "
+                             "python tool", 422: "unknown provider, validator or runner",
+                        502: "a provider failed"})
 async def orchestrate(request: web.Request, body: OrchestrateBody
                       ) -> web.StreamResponse | JsonObject:
     """Generate with one provider, validate/review with another, execute with a third.
