@@ -12,6 +12,7 @@ audit row; and the ``http`` tool itself refuses internal addresses for every def
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ async def internal() -> AsyncIterator[dict[str, Any]]:
         await runner.cleanup()
 
 
+@asynccontextmanager
 async def live(tmp_path: Path, **sections: dict[str, Any]) -> AsyncIterator[LiveApi]:
     api, runner = await start_live_api(tmp_path, **sections)
     try:
@@ -54,7 +56,7 @@ async def live(tmp_path: Path, **sections: dict[str, Any]) -> AsyncIterator[Live
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[LiveApi]:
-    async for one in live(tmp_path, tools={"http": {"allow_hosts": ["127.0.0.1"]}}):
+    async with live(tmp_path, tools={"http": {"allow_hosts": ["127.0.0.1"]}}) as one:
         yield one
 
 
@@ -118,7 +120,7 @@ async def test_user_role_cannot_post_inline_workflows_at_all(api: LiveApi) -> No
 
 
 async def test_inline_command_tool_is_refused_for_agents(tmp_path: Path) -> None:
-    async for one in live(tmp_path, orchestrations={"tool_commands": ["echo"]}):
+    async with live(tmp_path, orchestrations={"tool_commands": ["echo"]}) as one:
         workflow = {"name": "cmd", "steps": [{"name": "say", "tool": "command",
                                               "parameters": {"argv": ["echo", "hi"]}}]}
         status, body = await post(one, "/execute", {"workflow": workflow})
@@ -151,8 +153,8 @@ async def test_admin_inline_http_runs_and_is_audited(api: LiveApi,
 
 async def test_config_can_allow_http_for_agents_audited(tmp_path: Path,
                                                          internal: dict[str, Any]) -> None:
-    async for one in live(tmp_path, tools={"inline_tools_for_non_admins": ["http"],
-                                           "http": {"allow_hosts": ["127.0.0.1"]}}):
+    async with live(tmp_path, tools={"inline_tools_for_non_admins": ["http"],
+                                           "http": {"allow_hosts": ["127.0.0.1"]}}) as one:
         status, body = await post(one, "/execute", {"workflow": fetch_workflow(internal["url"])},
                                   sub="dev-agent-1")
         assert status == 200 and body["status"] == "success", body
@@ -184,8 +186,8 @@ async def test_a_run_parameter_cannot_point_the_http_tool_inside(
     folder = tmp_path / "orchestrations"
     folder.mkdir()
     (folder / "health.toml").write_text(HEALTH_CHECK)
-    async for one in live(tmp_path / "data",
-                          orchestrations={"dir": str(folder), "watch": False}):
+    async with live(tmp_path / "data",
+                          orchestrations={"dir": str(folder), "watch": False}) as one:
         status, body = await post(one, "/orchestrations/health-check/run",
                                   {"parameters": {"health_url": internal["url"]}})
         assert status == 200, body
