@@ -258,6 +258,18 @@ class AuditService:
     def __init__(self, store: Any) -> None:
         self.store = store
 
+    async def record_action(self, actor: Actor, action: str, object_type: str,
+                            object_id: str | None, *, before: Any = None, after: Any = None,
+                            reason: str | None = None) -> AuditEntry:
+        """Append one row in a write op of its own, committed when this returns.
+
+        For privileged acts that change no stored state of their own (minting a token,
+        switching the in-memory default provider, authorizing a privileged inline run): the
+        route awaits this before it answers, so no 2xx goes out for an unrecorded act."""
+        return await self.store.write(lambda tx: record(
+            tx, actor, action, object_type, object_id, before=before, after=after,
+            reason=reason))
+
     async def list(self, query: AuditQuery) -> list[AuditEntry]:
         from switchboard.engine.errors import ValidationFailed
 

@@ -13,7 +13,9 @@ Environment overrides:
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -185,6 +187,51 @@ class OrchestrationsConfig(_Section):
     tool_python: list[str] = []
 
 
+# -- tools: what the server may do on an agent's behalf (issue 9) --------------------------
+
+PRIVILEGED_TOOL_KINDS: tuple[str, ...] = ("http", "command", "python")
+"""Tool kinds that reach outside the engine: the network, processes, arbitrary code."""
+
+_LABEL = r"[a-z0-9_][a-z0-9_-]{0,62}"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+
+
+class HttpToolConfig(_Section):
+    """The ``http`` tool's outbound policy. Loopback, private, link-local (cloud metadata),
+    CGNAT, multicast and reserved addresses are refused unless a host is listed here."""
+
+    # exact host names ("status.internal", matched case-insensitively, no wildcards), IP
+    # addresses or CIDR networks ("10.20.0.0/16") the http tool may reach although they
+    # resolve to internal addresses
+    allow_hosts: list[str] = []
+    max_redirects: int = Field(5, ge=0, le=20)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        out = []
+        for index, entry in enumerate(value):
+            text = entry.strip().lower().rstrip(".")
+            try:
+                if "/" in text:
+                    ipaddress.ip_network(text, strict=False)
+                else:
+                    ipaddress.ip_address(text)
+            except ValueError:
+                if "/" in text or not _HOSTNAME.fullmatch(text):
+                    raise ValueError(f"entry {index} ({entry!r}) must be a host name, an IP "
+                                     "address or a CIDR network such as 10.0.0.0/8") from None
+            out.append(text)
+        return out
+
+
+class ToolsConfig(_Section):
+    http: HttpToolConfig = HttpToolConfig()
+    # privileged tool kinds ("http", "command", "python") that inline workflows posted by
+    # non-admins (POST /execute, /orchestrate) may use; empty = admins only
+    inline_tools_for_non_admins: list[Literal["http", "command", "python"]] = []
+
+
 class ConsoleConfig(_Section):
     bell: bool = False
     read_only: bool = False
@@ -207,6 +254,7 @@ class Config(_Section):
     approvals: ApprovalsConfig = ApprovalsConfig()
     providers: ProvidersConfig = ProvidersConfig()
     orchestrations: OrchestrationsConfig = OrchestrationsConfig()
+    tools: ToolsConfig = ToolsConfig()
     console: ConsoleConfig = ConsoleConfig()
     logging: LoggingConfig = LoggingConfig()
 

@@ -45,7 +45,8 @@ class Engine:
         self.agents = AgentService(self.store, config, self.clock)
         self.stats = StatsService(self.store, config, self.clock)
         self.providers: ProviderRegistry = build_providers(config.providers)
-        self.tools: ToolRegistry = build_tools(config.orchestrations, self.clock)
+        self.tools: ToolRegistry = build_tools(config.orchestrations, self.clock,
+                                               http=config.tools.http)
         self.orchestrations = DefinitionRegistry(
             config.orchestrations.dir,
             context=ValidationContext(tool_exists=self.tools.has,

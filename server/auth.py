@@ -37,7 +37,7 @@ import jwt
 from switchboard.engine.config import AuthConfig
 
 Role = Literal["admin", "agent", "user"]
-CredentialKind = Literal["jwt", "api_key"]
+CredentialKind = Literal["jwt", "api_key", "oauth"]
 
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ROLE_RANK: Final[Mapping[str, int]] = {"user": 1, "agent": 2, "admin": 3}
@@ -70,7 +70,9 @@ class Principal:
     """An authenticated caller.
 
     ``subject`` is the JWT ``sub``, the API key's configured name, or the OAuth client id;
-    it is what seed 003 shows as ``approved_by``. ``kind`` says which credential was used.
+    it is what seed 003 shows as ``approved_by``. ``kind`` says which credential was used:
+    ``oauth`` for a JWT obtained with client credentials (it carries a ``client_id``
+    claim), ``jwt`` for any other token, ``api_key``. The audit log records it.
     """
 
     subject: str
@@ -103,6 +105,9 @@ class OAuthToken:
     access_token: str
     expires_in: int
     token_type: str = "bearer"
+    subject: str = ""
+    """Who the token is for (the client id) and its role: for the audit log, not the wire."""
+    role: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -223,8 +228,11 @@ class Authenticator:
 
     # -- minting -------------------------------------------------------------------------
 
-    def mint(self, subject: str, role: Role, ttl_seconds: int | None = None) -> str:
-        """A signed HS256 JWT with ``sub``, ``role``, ``iat`` and ``exp`` (seed 003's claims).
+    def mint(self, subject: str, role: Role, ttl_seconds: int | None = None, *,
+             client_id: str | None = None) -> str:
+        """A signed HS256 JWT with ``sub``, ``role``, ``iat`` and ``exp`` (seed 003's claims),
+        plus ``client_id`` (RFC 9068's claim) for tokens issued to an OAuth client, so
+        requests made with them are known to come through client credentials.
 
         Callers decide *whether* minting is allowed (admin route, client credentials); this
         only checks the values. Raises ValueError for an empty subject, unknown role or a
@@ -238,7 +246,9 @@ class Authenticator:
         if ttl <= 0:
             raise ValueError("ttl_seconds must be positive")
         now = int(time.time())  # pyjwt checks exp against the wall clock; mint on the same one
-        claims = {"sub": subject, "role": role, "iat": now, "exp": now + ttl}
+        claims: dict[str, Any] = {"sub": subject, "role": role, "iat": now, "exp": now + ttl}
+        if client_id is not None:
+            claims["client_id"] = client_id
         return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
 
     def client_credentials(
@@ -261,7 +271,9 @@ class Authenticator:
         if match is None:
             raise AuthError("invalid client credentials")
         ttl = self._ttl if ttl_seconds is None else ttl_seconds
-        return OAuthToken(access_token=self.mint(match.client_id, match.role, ttl), expires_in=ttl)
+        token = self.mint(match.client_id, match.role, ttl, client_id=match.client_id)
+        return OAuthToken(access_token=token, expires_in=ttl, subject=match.client_id,
+                          role=match.role)
 
     # -- verification --------------------------------------------------------------------
 
@@ -358,5 +370,7 @@ class Authenticator:
             raise AuthError("token 'sub' claim must be a non-empty string")
         if not isinstance(role, str) or role not in ROLE_RANK:
             raise AuthError(f"token 'role' claim must be one of {', '.join(ROLES)}")
-        principal = Principal(subject=subject, role=role, kind="jwt")  # type: ignore[arg-type]
+        client_id = claims.get("client_id")
+        kind = "oauth" if isinstance(client_id, str) and client_id else "jwt"
+        principal = Principal(subject=subject, role=role, kind=kind)  # type: ignore[arg-type]
         return principal, float(claims["exp"])

@@ -14,17 +14,21 @@ match the declared type, an undeclared one is added with its value's type.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 
-from switchboard.engine.errors import ValidationFailed
-from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.engine.actors import Actor
+from switchboard.engine.config import PRIVILEGED_TOOL_KINDS
+from switchboard.engine.errors import Forbidden, ValidationFailed
+from switchboard.engine.orchestrations.definitions import AgentStep, Orchestration, ToolStep
 from switchboard.engine.orchestrations.generate import Issue, Validation
 from switchboard.engine.orchestrations.loader import load_mapping, normalise_inline
 from switchboard.engine.orchestrations.validate import ValidationContext
 from switchboard.engine.store.base import ReadConn, Store
+from switchboard.engine.tools.registry import ToolRegistry, UnknownToolError
 
 OnFailure = Literal["stop", "continue", "rollback"]
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -130,6 +134,71 @@ def prepare_inline(
         raise InvalidWorkflow(Validation(valid=False, issues=[
             Issue(path=p.path, message=p.message) for p in result.problems]))
     return result.orchestration
+
+
+# -- privileged tools ---------------------------------------------------------------------
+# Why: the server runs a definition's tools with its own network position and rights. An
+# operator put the files in the orchestrations folder on purpose; an inline workflow is
+# whatever a caller posted, so tools that reach outside the engine (http, command, python)
+# are for admins unless [tools] inline_tools_for_non_admins grants a kind, and every such
+# run is audited.
+
+INLINE_TOOLS_SETTING = "[tools] inline_tools_for_non_admins"
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """A privileged tool a definition uses, and where (``workflow.steps[0].tool``)."""
+
+    path: str
+    tool: str
+    kind: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "tool": self.tool, "kind": self.kind}
+
+
+def privileged_tools(orch: Orchestration, tools: ToolRegistry,
+                     field: str = "workflow") -> list[ToolUse]:
+    """Every use of an http, command or python tool: tool steps, and tools an agent step
+    offers its model (the model may call only those)."""
+    uses: list[ToolUse] = []
+    for index, step in enumerate(orch.steps):
+        named: list[tuple[str, str]] = []
+        if isinstance(step, ToolStep):
+            named.append((f"{field}.steps[{index}].tool", step.tool))
+        elif isinstance(step, AgentStep):
+            named += [(f"{field}.steps[{index}].tools[{i}]", name)
+                      for i, name in enumerate(step.tools)]
+        for path, name in named:
+            try:
+                kind = tools.get(name).kind
+            except UnknownToolError:
+                continue  # validation already refused unknown tools
+            if kind in PRIVILEGED_TOOL_KINDS:
+                uses.append(ToolUse(path, name, kind))
+    return uses
+
+
+def authorize_inline(orch: Orchestration, tools: ToolRegistry, actor: Actor,
+                     allowed_kinds: Collection[str], field: str = "workflow"
+                     ) -> tuple[list[ToolUse], str | None]:
+    """May ``actor`` run this inline definition? Raises Forbidden naming the first tool it
+    may not use and the setting that would allow it. Returns the privileged uses and why
+    they are allowed (``"admin"`` or the setting; None when there are none): the caller
+    audits them as ``workflow.execute_privileged``."""
+    uses = privileged_tools(orch, tools, field)
+    if not uses:
+        return uses, None
+    if actor.is_admin:
+        return uses, "admin"
+    for use in uses:
+        if use.kind not in allowed_kinds:
+            raise Forbidden(
+                f"{use.path}: the {use.tool!r} tool is not available to inline workflows "
+                f"posted by the {actor.role} role; an admin may run it, or allow it with "
+                f"{INLINE_TOOLS_SETTING} = [\"{use.kind}\"]")
+    return uses, INLINE_TOOLS_SETTING
 
 
 async def run_definition(store: Store, run_id: str) -> Orchestration | None:

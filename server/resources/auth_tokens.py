@@ -1,6 +1,9 @@
 """Minting tokens: ``POST /auth/token`` (seed 003; admins only) and ``POST /oauth/token``
 (seed 001; OAuth 2.0 client credentials). An unauthenticated caller can never mint a token
 except by proving a configured client secret.
+
+Every token minted is audited (``token.mint``: who asked, by which auth method, for which
+subject, role and lifetime; never the token), committed before the token is handed out.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from switchboard.server.app_keys import AUTH_KEY
+from switchboard.engine.actors import Actor
+from switchboard.server.app_keys import AUTH_KEY, request_id_of
 from switchboard.server.auth import AuthError
 from switchboard.server.errors import ApiError
 from switchboard.server.jsonio import ApiModel, StrictModel, read_json
+from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="auth")
@@ -38,6 +43,7 @@ async def mint(request: web.Request, body: TokenRequest) -> dict[str, Any]:
     auth = request.app[AUTH_KEY]
     ttl = body.ttl_seconds or auth.ttl_seconds
     token = auth.mint(body.user_id, body.role, ttl_seconds=ttl)
+    await _audit(request, actor_of(request), body.user_id, body.role, ttl, "jwt")
     return {"access_token": token, "token": token, "token_type": "bearer", "expires_in": ttl}
 
 
@@ -73,4 +79,15 @@ async def oauth_token(request: web.Request) -> dict[str, Any]:
         issued = request.app[AUTH_KEY].client_credentials(body.client_id, body.client_secret)
     except AuthError as exc:
         raise ApiError(401, exc.detail, headers={"WWW-Authenticate": "Bearer"}) from None
+    client = Actor(issued.subject, issued.role, "oauth", request_id_of(request))
+    await _audit(request, client, issued.subject, issued.role, issued.expires_in, "oauth")
     return issued.as_dict()
+
+
+async def _audit(request: web.Request, actor: Actor, subject: str, role: str, ttl: int,
+                 method: str) -> None:
+    """One ``token.mint`` row: ``method`` is how the new token authenticates (``oauth``
+    tokens carry their client id)."""
+    await engine_of(request).audit.record_action(
+        actor, "token.mint", "token", subject,
+        after={"subject": subject, "role": role, "ttl_seconds": ttl, "auth_method": method})

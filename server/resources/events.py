@@ -20,9 +20,10 @@ from pydantic import Field
 from switchboard.engine.events import DROPPED, EventBus, EventFilter
 from switchboard.engine.models import Event
 from switchboard.engine.publish import publish_event
-from switchboard.server.app_keys import ENGINE_KEY, principal_of
+from switchboard.server.app_keys import ENGINE_KEY
 from switchboard.server.errors import ApiError
 from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, encode_json
+from switchboard.server.resources.common import actor_of
 from switchboard.server.routing import RouteTable
 from switchboard.server.sse import SSEStream, StreamClosed, format_event, last_event_id
 
@@ -108,23 +109,27 @@ class StreamQuery(EventFilterQuery):
 
 
 @routes.post("/events/publish", role="agent", body=PublishEvent, response=PublishOut,
-             summary="Publish an event")
+             summary="Publish an event",
+             responses={403: "a reserved namespace (task., approval., run., agent., system., "
+                             "sla., session., subscription.), or source_agent names someone else"})
 async def publish(request: web.Request, body: PublishEvent) -> dict[str, Any]:
     """Durably append an event to the bus; subscribers get it after the commit.
 
-    ``source_agent`` defaults to the caller's identity, so every event says who sent it.
+    The engine's own namespaces are refused (403). ``source_agent`` defaults to the caller's
+    identity and may only name the caller or an agent id it registered; an admin may publish
+    as another source, which is audited (``event.publish_as``).
     """
-    principal = principal_of(request)
     event = await publish_event(
         request.app[ENGINE_KEY],
         event_type=body.event_type,
-        source_agent=body.source_agent or (principal.subject if principal else None),
+        source_agent=body.source_agent,
         payload=body.payload,
         task_id=body.task_id,
         run_id=body.run_id,
         agent_id=body.agent_id,
         trace_id=body.trace_id,
         priority=body.priority,
+        actor=actor_of(request),
     )
     return {
         "success": True,

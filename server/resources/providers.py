@@ -6,7 +6,9 @@ the catalog hold no state of their own (providers, tools and the store belong to
 engine), so a request-scoped instance costs a few attribute assignments and keeps the
 engine free of seed-002 wiring. Roles: reads are ``user``; generate, refine, execute,
 orchestrate and sessions are ``agent`` (they spend model tokens or start runs); switching
-the default provider is ``admin``.
+the default provider is ``admin`` (audited). Inline workflows (execute, orchestrate) may use
+http/command/python tools only when posted by an admin or allowed by ``[tools]
+inline_tools_for_non_admins``; each such run is audited (``workflow.execute_privileged``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from switchboard.engine.errors import NotFound, ValidationFailed
 from switchboard.engine.orchestrations.catalog import TemplateCatalog
 from switchboard.engine.orchestrations.definitions import AgentStep, Orchestration
 from switchboard.engine.orchestrations.generate import GenerationResult, WorkflowGenerator
-from switchboard.engine.orchestrations.inline import prepare_inline, run_definition
+from switchboard.engine.orchestrations.inline import (
+    authorize_inline,
+    prepare_inline,
+    run_definition,
+)
 from switchboard.engine.orchestrations.sessions import ContinueRequest, SessionService
 from switchboard.engine.providers.registry import UnknownProviderError
 from switchboard.server.errors import ApiError
@@ -112,8 +118,10 @@ class SwitchBody(StrictModel):
              responses={409: "the provider is not available", 422: "unknown provider"})
 async def switch_provider(request: web.Request, body: SwitchBody) -> JsonObject:
     """Make a provider the default (and apply its timeout/retry settings)."""
-    registry = engine_of(request).providers
+    engine = engine_of(request)
+    registry = engine.providers
     config = body.config.model_dump(exclude_none=True) if body.config else {}
+    before = registry.default
     try:
         registry.get(body.provider)
         result = registry.switch(body.provider, config)
@@ -121,6 +129,9 @@ async def switch_provider(request: web.Request, body: SwitchBody) -> JsonObject:
         raise ValidationFailed("provider", str(exc)) from None
     except ValueError as exc:
         raise ApiError(409, f"provider: {exc}") from None
+    await engine.audit.record_action(actor_of(request), "provider.switch", "provider",
+                                     body.provider, before={"default": before},
+                                     after={"default": registry.default, "config": config})
     return {**result, "config": config}
 
 
@@ -200,8 +211,17 @@ async def _start_inline(request: web.Request, gen: WorkflowGenerator, workflow: 
                           on_failure=options.on_failure, provider=options.provider,
                           model=options.model)
     _check_execution(gen, orch, "workflow")
+    actor = actor_of(request)
+    uses, allowed_by = authorize_inline(orch, engine.tools, actor,
+                                        engine.config.tools.inline_tools_for_non_admins)
+    if uses:
+        # recorded before the run starts: an audit row for a run a crash then prevented is
+        # harmless, a privileged run without its row is not
+        await engine.audit.record_action(
+            actor, "workflow.execute_privileged", "workflow", orch.id, reason=allowed_by,
+            after={"tools": [u.as_dict() for u in uses], "version": orch.version})
     after = engine.bus.last_seq
-    run = await engine.runs.start(orch, message, actor=actor_of(request), values=parameters)
+    run = await engine.runs.start(orch, message, actor=actor, values=parameters)
     return ExecutionView(orch, run), after
 
 
@@ -215,7 +235,8 @@ async def _finish(request: web.Request, view: ExecutionView, options: ExecuteOpt
 
 
 @routes.post("/execute", role="agent", body=ExecuteBody,
-             responses={422: "the workflow, a parameter or an option is invalid"})
+             responses={403: "a non-admin's workflow uses an http, command or python tool",
+                        422: "the workflow, a parameter or an option is invalid"})
 async def execute(request: web.Request, body: ExecuteBody) -> web.StreamResponse | JsonObject:
     """Run an inline workflow: SSE with `options.stream`, else JSON when it ends or pauses.
 
@@ -347,7 +368,9 @@ async def _plan(gen: WorkflowGenerator, body: OrchestrateBody, strategy: Strateg
 
 
 @routes.post("/orchestrate", role="agent", body=OrchestrateBody,
-             responses={422: "unknown provider, validator or runner", 502: "a provider failed"})
+             responses={403: "a non-admin's generated workflow uses an http, command or "
+                             "python tool", 422: "unknown provider, validator or runner",
+                        502: "a provider failed"})
 async def orchestrate(request: web.Request, body: OrchestrateBody
                       ) -> web.StreamResponse | JsonObject:
     """Generate with one provider, validate/review with another, execute with a third.

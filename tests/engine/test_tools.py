@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from switchboard.engine.clock import ManualClock
-from switchboard.engine.config import OrchestrationsConfig
+from switchboard.engine.config import HttpToolConfig, OrchestrationsConfig
 from switchboard.engine.tools import (
     SIMULATED_NOTICE,
     Tool,
@@ -28,7 +28,9 @@ from switchboard.engine.tools import (
 
 @pytest.fixture
 def tools() -> ToolRegistry:
-    return build_tools(OrchestrationsConfig(), clock=ManualClock())
+    # the local test site is on loopback: opt in, as an operator would (see test_http_ssrf)
+    return build_tools(OrchestrationsConfig(), clock=ManualClock(),
+                       http=HttpToolConfig(allow_hosts=["127.0.0.1"]))
 
 
 async def test_default_registry(tools: ToolRegistry) -> None:

@@ -258,7 +258,10 @@ def test_client_credentials_issue_a_token_for_the_clients_role() -> None:
     auth = _oauth_auth()
     grant = auth.client_credentials("dash", "dash-secret-012345678", ttl_seconds=600)
     assert grant.as_dict()["token_type"] == "bearer" and grant.expires_in == 600
-    assert auth.authenticate(grant.access_token) == Principal("dash", "user", "jwt")
+    # the token remembers it came from client credentials (RFC 9068's client_id claim)
+    assert auth.authenticate(grant.access_token) == Principal("dash", "user", "oauth")
+    assert set(grant.as_dict()) == {"access_token", "token_type", "expires_in"}
+    assert auth.authenticate(auth.mint("dash", "user")).kind == "jwt"
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,7 @@ async def test_auth_by_api_key_secret_and_minted_tokens(api: LiveApi) -> None:
         assert task.status == "assigned"
     async with AsyncClient(api.base, jwt_secret=SECRET, subject="dev-agent-1",
                            role="agent") as by_secret:
-        assert (await by_secret.events.publish("task.started", {"task_id": task.id})).seq
+        assert (await by_secret.events.publish("build.started", {"task_id": task.id})).seq
     async with AsyncClient(api.base, jwt_secret="wrong-secret-" * 4, subject="x") as wrong:
         with pytest.raises(Unauthorized) as refused:
             await wrong.tasks.list()

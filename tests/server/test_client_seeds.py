@@ -109,10 +109,15 @@ async def test_seed003_orchestrator_client(api: LiveApi) -> None:
         assert task.status == "assigned" and task.assigned_agent == "dev_agent"
         assert await client.update_task_status(task.task_id, "in_progress") == "in_progress"
         assert (await client.get_task(task.task_id)).status == "in_progress"
-        seq = await client.publish_event("task.started", {"task_id": task.task_id},
+        # task.* is the engine's own namespace (it emitted task.started itself just now):
+        # the seed's example publish is refused, a namespace of the agent's own is not
+        with pytest.raises(Forbidden, match=r"reserved 'task\.' namespace"):
+            await client.publish_event("task.started", {"task_id": task.task_id},
+                                       task_id=task.task_id)
+        seq = await client.publish_event("build.started", {"task_id": task.task_id},
                                          task_id=task.task_id)
         events = await client.client.events.list((seq or 1) - 1, limit=1)
-        assert events[0].event_type == "task.started"
+        assert events[0].event_type == "build.started"
         assert events[0].source_agent == "dev-agent-1"
         assert await client.update_task_status(task.task_id, "completed") == "completed"
         # P1 needs a human: pending -> approve -> assigned (approved_by is the JWT's sub)

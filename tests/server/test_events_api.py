@@ -72,8 +72,9 @@ async def test_publish_seed_003_body_is_stored_as_sent(live: Live, http: aiohttp
         "priority": "high",  # alias of P1
         "run_id": "run_1",
     }
-    async with http.post(f"{live.base}/events/publish", json=body,
-                         headers=live.headers("agent")) as resp:
+    # seed 003's client signs its tokens with sub = its agent id, and sends that id as source
+    headers = {"Authorization": f"Bearer {live.token('agent', sub='ops_agent')}"}
+    async with http.post(f"{live.base}/events/publish", json=body, headers=headers) as resp:
         seq = (await resp.json())["seq"]
     [event] = await live.engine.bus.history(seq - 1, limit=1)
     assert event.seq == seq

@@ -295,8 +295,22 @@ async def test_execute_stream_events_and_ids(api: LiveApi, http: aiohttp.ClientS
     assert run.status == "completed" and run.orchestration_id == "deploy-app"
 
 
+@pytest.fixture
+async def api_http(tmp_path: Path) -> AsyncIterator[LiveApi]:
+    """A server whose operator lets agents' inline workflows use the http tool and lets it
+    reach 127.0.0.1 (both refused by default: test_outbound_privilege, test_http_ssrf)."""
+    live, runner = await start_live_api(tmp_path, tools={
+        "inline_tools_for_non_admins": ["http"], "http": {"allow_hosts": ["127.0.0.1"]}})
+    try:
+        yield live
+    finally:
+        await runner.cleanup()
+        await live.engine.stop()
+
+
 async def test_execute_without_stream_and_failure_options(
-        api: LiveApi, http: aiohttp.ClientSession) -> None:
+        api_http: LiveApi, http: aiohttp.ClientSession) -> None:
+    api = api_http
     status, data = await post(http, api, "/execute", {"workflow": FAILING})
     assert status == 200
     assert data["status"] == "failed" and "probe" in data["error"]

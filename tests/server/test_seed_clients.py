@@ -70,8 +70,13 @@ def seed003_flow(base: str) -> dict:
     assert task["message"] == "Task created and assigned to dev_agent"
     client.update_task_status(task["task_id"], "in_progress")
     assert client.get_task(task["task_id"])["task"]["status"] == "in_progress"
-    published = client.publish_event("task.started", {"task_id": task["task_id"]})
-    assert published == {"success": True, "event_type": "task.started",
+    # task.* is the engine's own namespace (it emitted task.started on the status change):
+    # the seed's example publish is refused with 403; the agent's own namespace is fine
+    refused = requests.post(f"{base}/events/publish", headers=client._headers(), timeout=10,
+                            json={"event_type": "task.started", "source_agent": "dev-agent-1"})
+    assert refused.status_code == 403 and "reserved 'task.'" in refused.json()["detail"]
+    published = client.publish_event("build.started", {"task_id": task["task_id"]})
+    assert published == {"success": True, "event_type": "build.started",
                          "message": "Event published successfully", "seq": published["seq"]}
     client.update_task_status(task["task_id"], "completed")
     # P1 -> approval pending -> approve -> assigned
