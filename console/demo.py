@@ -27,12 +27,19 @@ def loopback_url(address: str) -> str:
 
 
 def prepare_demo_config(config: Config) -> None:
-    """The simulated agents report progress far more often than seed 001's per-principal
+    """Settings a live demo needs on top of the operator's config.
+
+    The simulated agents report progress far more often than seed 001's per-principal
     default (1,000 requests/hour) allows; a demo that starts answering 429 after half an
     hour shows nothing useful, so ``--demo`` exempts the agent role, as a real deployment
     sizes ``[rate_limits]`` for its fleet."""
     if "agent" not in config.rate_limits.exempt_roles:
         config.rate_limits.exempt_roles = [*config.rate_limits.exempt_roles, "agent"]
+    # The deployment example's verify step checks the demo server's own /health on
+    # 127.0.0.1; the http tool refuses loopback unless listed (issue 9's SSRF guard), so
+    # the demo lists exactly that address, as an operator would list an internal host.
+    if "127.0.0.1" not in config.tools.http.allow_hosts:
+        config.tools.http.allow_hosts = [*config.tools.http.allow_hosts, "127.0.0.1"]
 
 
 def build_demo_fleet(config: Config, address: str,

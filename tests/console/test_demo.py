@@ -22,6 +22,36 @@ def test_demo_exempts_the_agent_role_once(tmp_path: Path) -> None:
     assert config.rate_limits.exempt_roles == ["admin", "agent"]
 
 
+async def test_the_demo_lets_the_deployment_check_reach_its_own_server(tmp_path: Path) -> None:
+    """The deployment example's verify step calls http://127.0.0.1:<port>/health: the SSRF
+    guard refuses loopback unless listed, so the demo lists exactly 127.0.0.1."""
+    from aiohttp import web
+
+    from switchboard.engine.tools.http import http_tool
+    from switchboard.engine.tools.registry import ToolContext
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "healthy"})
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        config = make_config(tmp_path)
+        assert config.tools.http.allow_hosts == []
+        prepare_demo_config(config)
+        assert config.tools.http.allow_hosts == ["127.0.0.1"]
+        tool = http_tool(config.tools.http)
+        result = await tool.handler({"url": f"http://127.0.0.1:{port}/health"}, ToolContext())
+        assert result["status"] == 200
+    finally:
+        await runner.cleanup()
+
+
 async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path) -> None:
     """``serve --demo``: the Runtime starts the API on a free port, then the fleet against it;
     stopping it stops the fleet first, so every agent says goodbye over the API."""
