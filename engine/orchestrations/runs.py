@@ -621,11 +621,13 @@ class RunService(GateHandler):
 
     # -- operator actions --------------------------------------------------------------------
     async def cancel(self, run_id: str, actor: Actor) -> Run:
-        """Cancel a running or paused run; at an open gate, only someone who may answer it."""
+        """Cancel a running or paused run: its starter or an admin (``_check_starter``), and at
+        an open gate only one of them who may also answer that gate (issue 9)."""
         def op(tx: Tx) -> Run:
             run = load_run(tx, run_id)
             if run.status in FINAL_RUN_STATUSES:
                 raise Conflict(f"run {run_id} is already {run.status}")
+            _check_starter(run, actor, "cancel")
             before = run.status
             break_glass = False
             gate_id = run.approval_id if run.status == "paused" else None
@@ -676,6 +678,7 @@ class RunService(GateHandler):
             run = load_run(tx, run_id)
             if run.status != "failed":
                 raise Conflict(f"run {run_id} is {run.status}; only failed runs can be retried")
+            _check_starter(run, actor, "retry")
             if run.current_step_id is None:
                 raise Conflict(f"run {run_id} has no step to retry")
             run.status = "running"
@@ -692,6 +695,17 @@ class RunService(GateHandler):
         run = await self.store.write(op)
         self._spawn(run_id)
         return run
+
+
+def _check_starter(run: Run, actor: Actor, action: str) -> None:
+    """A run belongs to the principal that started it (issue 9): only it, an admin, or the
+    engine itself may cancel or retry it. Answering its gates is a separate right (the
+    gate's ``allowed_roles``/``allowed_users``): reject through the gate instead."""
+    if actor.is_admin or actor.kind == "system" or run.created_by is None:
+        return
+    if run.created_by != actor.name:
+        raise Forbidden(f"run {run.run_id} was started by another principal; only its starter"
+                        f" or an admin may {action} it")
 
 
 def _open_gate(tx: Tx, run: Run, approval_id: str | None, step_id: str | None) -> str:

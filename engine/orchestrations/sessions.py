@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from switchboard.engine.actors import Actor
 from switchboard.engine.clock import iso
-from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
+from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.ids import new_id
 from switchboard.engine.orchestrations.generate import GenerationResult, WorkflowGenerator
 from switchboard.engine.providers.registry import UnknownProviderError
@@ -176,10 +177,18 @@ class SessionService:
 
         return await self.store.read(read)
 
-    async def continue_(self, session_id: str, request: ContinueRequest
-                        ) -> tuple[Session, SessionTurn]:
-        """Generate or refine within the session's context; record the turn."""
+    async def continue_(self, session_id: str, request: ContinueRequest,
+                        actor: Actor | None = None) -> tuple[Session, SessionTurn]:
+        """Generate or refine within the session's context; record the turn.
+
+        A session belongs to the principal that created it: another non-admin principal may
+        read it but not add turns to it (403). ``created_by`` never changes, so checking
+        before the (slow) model call is enough."""
         session = await self.get(session_id, history=False)
+        if (actor is not None and not actor.is_admin and session.created_by is not None
+                and session.created_by != actor.name):
+            raise Forbidden(f"session {session_id} belongs to another principal; start your "
+                            "own with POST /sessions")
         context = {**session.context, **dict(request.context or {})}
         current = dict(request.workflow) if request.workflow is not None else session.workflow
         action = request.action or ("refine" if request.requirements or (

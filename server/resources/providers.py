@@ -516,7 +516,7 @@ async def continue_session(request: web.Request, body: ContinueBody) -> JsonObje
     session, turn = await service.continue_(request.match_info["session_id"], ContinueRequest(
         message=body.message, task=body.task, requirements=body.requirements,
         context=body.context, workflow=body.workflow, provider=body.provider,
-        model=body.model, action=body.action))
+        model=body.model, action=body.action), actor_of(request))
     opts = body.options or OutputOptions()
     out: JsonObject = {"session_id": session.session_id, "turn": turn.turn,
                        "action": turn.action, "workflow": turn.workflow}

@@ -326,9 +326,15 @@ async def test_cancel_at_a_restricted_gate_needs_its_permission(eng: Engine) -> 
     assert cancelled.status == "cancelled"
     assert (await eng.approvals.get(run.approval_id)).status == "cancelled"
     assert await audit_rows(eng, run.run_id) == [("run.cancel", "root")]
-    # the listed user may cancel a run waiting on an editorial gate
+    # at an editorial gate (admin, user) neither the unlisted starter nor a listed user who
+    # did not start the run may cancel it: the gate's permission is needed, and so is the
+    # run's (its starter's); the user answers the gate instead
     run = await paused(eng, "editorial")
-    assert (await eng.runs.cancel(run.run_id, VIEWER)).status == "cancelled"
+    with pytest.raises(Forbidden, match="gate"):
+        await eng.runs.cancel(run.run_id, AGENT_A)
+    with pytest.raises(Forbidden, match="started by another principal"):
+        await eng.runs.cancel(run.run_id, VIEWER)
+    assert (await eng.runs.cancel(run.run_id, ROOT)).status == "cancelled"
 
 
 # -- exactly once ------------------------------------------------------------------------------
@@ -385,7 +391,7 @@ async def test_each_decision_writes_exactly_one_audit_row(tmp_path: Path) -> Non
         await eng.approvals.reject(reject.approval_id, AGENT_B, reason="no")
         gate_run = await paused(eng, "gates")
         await eng.runs.resume(gate_run.run_id, "a", AGENT_B)
-        cancel_run = await paused(eng, "gates")
+        cancel_run = await paused(eng, "gates", AGENT_B)
         await eng.runs.cancel(cancel_run.run_id, AGENT_B)
         failed_run = await paused(eng, "admin-only")
         await eng.approvals.reject(failed_run.approval_id, ROOT, reason="stop")
