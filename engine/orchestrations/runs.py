@@ -189,8 +189,13 @@ class RunService(GateHandler):
 
     # -- start -----------------------------------------------------------------------------
     async def start(self, orchestration: Orchestration, message: str | None = None, *,
-                    actor: Actor | None = None, values: Mapping[str, Any] | None = None) -> Run:
-        """Create a run pinned to this definition version and start driving it."""
+                    actor: Actor | None = None, values: Mapping[str, Any] | None = None,
+                    privileged: Mapping[str, Any] | None = None) -> Run:
+        """Create a run pinned to this definition version and start driving it.
+
+        ``privileged`` (an inline workflow that uses http/command/python tools, allowed by
+        role or config) is recorded as a ``workflow.execute_privileged`` audit row in the
+        same transaction that creates the run: never a privileged run without its row."""
         first = orchestration.first_step()
         if first is None:
             raise ValidationFailed("steps", f"orchestration {orchestration.id} has no steps")
@@ -218,6 +223,10 @@ class RunService(GateHandler):
                         tx.now, tx.now))
             _emit(tx, run, "started", {"orchestration_name": run.orchestration_name,
                                        "message": message, "created_by": run.created_by})
+            if privileged is not None and actor is not None:
+                audit.record(tx, actor, "workflow.execute_privileged", "run", run.run_id,
+                             after={"workflow": orchestration.id, **privileged},
+                             reason=privileged.get("allowed_by"))
             self._begin_in_tx(tx, run, first)
             return run
 

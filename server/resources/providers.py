@@ -214,14 +214,12 @@ async def _start_inline(request: web.Request, gen: WorkflowGenerator, workflow: 
     actor = actor_of(request)
     uses, allowed_by = authorize_inline(orch, engine.tools, actor,
                                         engine.config.tools.inline_tools_for_non_admins)
-    if uses:
-        # recorded before the run starts: an audit row for a run a crash then prevented is
-        # harmless, a privileged run without its row is not
-        await engine.audit.record_action(
-            actor, "workflow.execute_privileged", "workflow", orch.id, reason=allowed_by,
-            after={"tools": [u.as_dict() for u in uses], "version": orch.version})
+    privileged = ({"tools": [u.as_dict() for u in uses], "version": orch.version,
+                   "allowed_by": allowed_by} if uses else None)
     after = engine.bus.last_seq
-    run = await engine.runs.start(orch, message, actor=actor, values=parameters)
+    # the audit row commits with the run it allows (same transaction)
+    run = await engine.runs.start(orch, message, actor=actor, values=parameters,
+                                  privileged=privileged)
     return ExecutionView(orch, run), after
 
 

@@ -139,8 +139,10 @@ async def test_admin_inline_http_runs_and_is_audited(api: LiveApi,
     assert status == 200 and body["status"] == "success", body
     assert internal["hits"] == ["/secret"]
     [row] = await privileged_rows(api)
-    assert (row.principal, row.role, row.object_type, row.object_id) == (
-        "root", "admin", "workflow", "peek")
+    assert (row.principal, row.role, row.object_type) == ("root", "admin", "run")
+    [run] = await api.engine.runs.list(limit=10)
+    assert row.object_id == run.run_id  # written in the transaction that created the run
+    assert row.as_dict()["after"]["workflow"] == "peek"
     assert row.as_dict()["after"]["tools"] == [
         {"path": "workflow.steps[0].tool", "tool": "http", "kind": "http"}]
     assert row.reason == "admin"
