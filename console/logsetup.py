@@ -12,6 +12,8 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+from switchboard.server.logfilters import RepeatFilter
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -23,10 +25,12 @@ def configure_logging(log_file: Path, level: str = "INFO", *, to_stderr: bool) -
     file_handler = logging.handlers.RotatingFileHandler(
         log_file, maxBytes=20 * 1024 * 1024, backupCount=3, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(FORMAT))
+    file_handler.addFilter(RepeatFilter())  # a flood of one error is a few lines, not megabytes
     root.addHandler(file_handler)
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(logging.Formatter(FORMAT))
+        stream.addFilter(RepeatFilter())
         root.addHandler(stream)
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

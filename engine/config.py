@@ -71,6 +71,13 @@ class ServerConfig(_Section):
     ws_message_burst: int = Field(1000, ge=1)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     sync_run_wait_seconds: float = Field(30.0, gt=0)
+    # -- slow clients and floods (issue 11; see server.connections) --
+    header_timeout_seconds: float = Field(60.0, gt=0)
+    body_timeout_seconds: float = Field(60.0, gt=0)
+    idle_timeout_seconds: float = Field(75.0, gt=0)
+    max_connections: int = Field(4096, ge=1)
+    max_connections_per_client: int = Field(512, ge=1)
+    busy_retry_after_seconds: int = Field(5, ge=1, le=3600)
 
 
 class StorageConfig(_Section):

@@ -24,7 +24,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from switchboard.server import API_BASE
 from switchboard.server.app_keys import OPENAPI_KEY, ROUTES_KEY
-from switchboard.server.jsonio import json_response
+from switchboard.server.jsonio import INT64_MAX, INT64_MIN, json_response
 from switchboard.server.routing import RouteSpec, RouteTable
 
 OPENAPI_VERSION: Final = "3.1.0"
@@ -202,6 +202,23 @@ def _operation(
     return op
 
 
+def _bound_integers(node: Any) -> None:
+    """Document the edge's int64 check (``server.jsonio``) on every integer schema that has
+    no tighter bound, so clients and the fuzzer see the range the server enforces."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("format", "int64")
+            if "maximum" not in node and "exclusiveMaximum" not in node:
+                node["maximum"] = INT64_MAX
+            if "minimum" not in node and "exclusiveMinimum" not in node:
+                node["minimum"] = INT64_MIN
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
+
+
 def build_openapi(
     specs: Iterable[RouteSpec],
     *,
@@ -213,6 +230,7 @@ def build_openapi(
     specs = list(specs)
     refs, top = models_json_schema(_collect_models(specs), ref_template=_REF_PREFIX + "{model}")
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    _bound_integers(schemas)
     if ERROR_SCHEMA in schemas:
         raise ValueError(f"a model named {ERROR_SCHEMA!r} clashes with the error schema")
     schemas[ERROR_SCHEMA] = {
