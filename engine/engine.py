@@ -14,6 +14,7 @@ from switchboard.engine.approvals import ApprovalService
 from switchboard.engine.audit import AuditService
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.config import Config
+from switchboard.engine.errors import StorageFailure
 from switchboard.engine.events import EventBus
 from switchboard.engine.orchestrations.registry import DefinitionRegistry
 from switchboard.engine.orchestrations.runs import RunService
@@ -139,5 +140,7 @@ class Engine:
                     await self.prune_events()
             except asyncio.CancelledError:
                 raise
+            except StorageFailure as exc:  # reported by the store and /health; no traceback
+                log.warning("maintenance pass skipped: %s", exc.detail)
             except Exception:
                 log.exception("maintenance pass failed")

@@ -88,8 +88,14 @@ class StatsService:
             load = 0.0
         disk = shutil.disk_usage(self.config.data_path if self.config.data_path.exists() else ".")
         status = "healthy" if db["status"] == "healthy" else "unhealthy"
+        extra: dict[str, Any] = {}
+        refused = self.store.write_failure
+        if refused is not None and status == "healthy":  # reads work, writes do not
+            status = db["status"] = "degraded"
+            db["error"] = extra["reason"] = refused.detail
         return {
             "status": status,
+            **extra,
             "timestamp": iso(now),
             "services": {
                 "database": db,

@@ -5,6 +5,13 @@ queue hop, so every change would pay its own COMMIT (and fsync). Here every op q
 the previous commit was syncing runs in the next transaction, each inside a SAVEPOINT so one
 failing op does not undo its neighbours, and one fsync acknowledges them all. Reads go through
 aiosqlite connections in WAL mode, so they never wait for the writer.
+
+Storage failures are classified (``storage_failure``): a full disk, a read-only or failing
+file, a damaged database become ``StorageFailure`` (507/503 with a detail for the operator)
+instead of a generic 500. A storage failure inside any op aborts the whole batch (SQLite may
+already have rolled the transaction back, so later ops would otherwise run in autocommit);
+every caller in it gets the failure, nothing in it is acknowledged. ``write_failure`` holds
+the last one until a commit succeeds again (``/health`` shows it as ``degraded``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import aiosqlite
 import msgspec
 
 from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.errors import StorageFailure
 from switchboard.engine.models import Event
 from switchboard.engine.store.base import ReadOp, Store, WriteOp
 from switchboard.engine.store.migrations import MIGRATIONS
@@ -37,6 +45,36 @@ _Outcome = tuple["asyncio.Future[Any]", bool, Any, "_Tx | None", "Callable[[Any]
 
 class StoreClosed(RuntimeError):
     """The store is closed; the change was not made."""
+
+
+# SQLite primary result codes (the low byte of the extended code) -> StorageFailure kind.
+_KINDS: dict[int, str] = {13: "full", 8: "readonly", 10: "io", 14: "io", 11: "corrupt",
+                          26: "corrupt"}
+_DETAILS: dict[str, str] = {
+    "full": "the data folder is full ({folder}): writes are refused until space is freed "
+            "there, then resume by themselves",
+    "readonly": "the database is read-only ({path}): writes are refused; check the file's "
+                "owner and permissions and that its file system is mounted read-write",
+    "io": "I/O error on the database ({path}): writes are refused; check the disk (dmesg) "
+          "and the file system",
+    "corrupt": "the database is damaged ({path}): stop the server, run `switchboard db "
+               "check`, and restore a backup with `switchboard db restore`",
+}
+
+
+def storage_failure(exc: BaseException, path: Path) -> StorageFailure | None:
+    """The ``StorageFailure`` an exception from SQLite stands for, or None if it is not one
+    (a constraint, a bug in a statement: those stay the op's own failure)."""
+    if isinstance(exc, StorageFailure):
+        return exc
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    kind = _KINDS.get(code & 0xFF) if isinstance(code, int) else None
+    if kind is None:
+        return None
+    detail = _DETAILS[kind].format(folder=path.parent, path=path)
+    return StorageFailure(kind, f"{detail} (sqlite: {exc})")
 
 
 class _Tx:
@@ -139,6 +177,7 @@ class SQLiteStore(Store):
         self._closed = True
         self.commits = 0
         self.ops_committed = 0
+        self.write_failure: StorageFailure | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -240,6 +279,8 @@ class SQLiteStore(Store):
                 try:
                     result = op(tx)
                 except BaseException as exc:  # the op's own failure: undo it alone
+                    if storage_failure(exc, self.path) is not None:
+                        raise  # the storage's failure: the whole batch, below
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     outcomes.append((future, False, exc, None, None))
@@ -248,13 +289,23 @@ class SQLiteStore(Store):
                     outcomes.append((future, True, result, tx, on_abandoned))
             conn.execute("COMMIT")
         except BaseException as exc:  # the commit itself failed: nothing in the batch holds
-            log.exception("group commit of %d ops failed", len(batch))
+            storage = storage_failure(exc, self.path)
+            failure: BaseException
+            if storage is None:
+                log.exception("group commit of %d ops failed", len(batch))
+                failure = StoreClosed(f"commit failed: {exc}")
+            else:
+                self.write_failure = failure = storage
+                log.error("%d writes refused: %s", len(batch), storage)
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            failure = StoreClosed(f"commit failed: {exc}")
             outcomes = [(future, False, failure, None, None) for _, future, _ in batch]
+        else:
+            if self.write_failure is not None:
+                log.warning("writes succeed again (after: %s)", self.write_failure.kind)
+                self.write_failure = None
         self.commits += 1
         self.ops_committed += len(batch)
         assert self._loop is not None
@@ -300,14 +351,20 @@ class SQLiteStore(Store):
         cost more than the query. WAL readers never wait for the writer either way."""
         if self._readers is None or self._closed:
             raise StoreClosed("the store is closed")
-        if inline and self._inline is not None:
-            return op(_ReadConn(self._inline))
-        conn = await self._readers.get()
         try:
-            # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
-            return await conn._execute(lambda: op(_ReadConn(conn._conn)))
-        finally:
-            self._readers.put_nowait(conn)
+            if inline and self._inline is not None:
+                return op(_ReadConn(self._inline))
+            conn = await self._readers.get()
+            try:
+                # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
+                return await conn._execute(lambda: op(_ReadConn(conn._conn)))
+            finally:
+                self._readers.put_nowait(conn)
+        except sqlite3.Error as exc:
+            failure = storage_failure(exc, self.path)
+            if failure is None:
+                raise
+            raise failure from exc
 
     async def ping(self) -> float:
         started = time.perf_counter()

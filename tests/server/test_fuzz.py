@@ -18,7 +18,7 @@ from tests.server.serveproc import ServeProcess
 
 
 def test_fuzz_api_has_no_server_errors_and_keeps_its_schema(tmp_path: Path) -> None:
-    examples = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+    examples = int(os.environ.get("FUZZ_EXAMPLES", "20"))
     budget = float(os.environ.get("FUZZ_SECONDS", "100"))
     seed_text = os.environ.get("FUZZ_SEED", "0")
     seed = random.randrange(2**32) if seed_text == "random" else int(seed_text)
