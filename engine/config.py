@@ -85,6 +85,8 @@ class StorageConfig(_Section):
     synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     max_batch: int = Field(512, ge=1)
     event_retention_days: float = Field(30.0, gt=0)
+    # -- start-up check of the database (issue 11): `serve/up --check-db` makes it "full" --
+    startup_check: Literal["quick", "full", "off"] = "quick"
 
 
 class ApiKeyConfig(_Section):
@@ -297,6 +299,12 @@ def load_config(
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(file), "-", f"invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            line = file.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(str(file), "-", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                              f"on line {line}); save the file as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(str(file), "-", f"cannot read it: {exc.strerror or exc}") from None
     env_data = _env_overrides(env)
     data = _merge(data, env_data)
     secret = env.get("ORCHESTRATOR_JWT_SECRET")

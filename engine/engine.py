@@ -38,7 +38,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.store = store or SQLiteStore(
             config.db_path, synchronous=config.storage.synchronous,
-            max_batch=config.storage.max_batch, clock=self.clock)
+            max_batch=config.storage.max_batch, clock=self.clock,
+            startup_check=config.storage.startup_check)
         self.bus = EventBus(self.store)
         self.audit = AuditService(self.store)
         self.tasks = TaskService(self.store, self.bus, config, self.clock)

@@ -59,3 +59,10 @@ class StorageFailure(EngineError):
         self.kind = kind
         if kind == "full":
             self.status = 507
+
+
+class StartupError(Exception):
+    """The process cannot start for a reason the operator can fix (an unreadable or foreign
+    database file, a schema from a newer version, a damaged database, a data folder that
+    cannot be created). The message is one line naming the path and the fix; the CLI prints
+    it without a traceback."""
