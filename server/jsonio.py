@@ -55,7 +55,7 @@ Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 """An integer field that documents (and enforces) the int64 range in its schema."""
 
 OUT_OF_RANGE = f"integer out of range; it must fit in 64 bits ({INT64_MIN} to {INT64_MAX})"
-NOT_FINITE = "NaN and Infinity are not JSON numbers; send a finite number"
+NOT_FINITE = "NaN and Infinity are not allowed (JSON has no such numbers); send a finite number"
 _SUSPECT_NUMBER = re.compile(rb"\d{19}|NaN|Infinity|[eE][+-]?\d{3}")
 
 

@@ -50,6 +50,9 @@ _ERROR_TEXT: Final[dict[int, str]] = {
     422: "Validation failed; detail names the field",
     429: "Rate limit exceeded; see Retry-After",
     500: "Internal error; detail is generic, request_id identifies the log entry",
+    503: "The server is at capacity (see Retry-After), or its database cannot serve "
+         "(read-only, I/O error, damaged); detail says which",
+    507: "The data folder is full; writes resume once space is freed there",
 }
 
 
@@ -121,6 +124,8 @@ _RESPONSE_NAMES: Final[dict[int, str]] = {
     422: "ValidationFailed",
     429: "TooManyRequests",
     500: "InternalError",
+    503: "ServiceUnavailable",
+    507: "InsufficientStorage",
 }
 
 
@@ -137,7 +142,7 @@ def _error_response(status: int, description: str | None = None) -> dict[str, An
         "headers": _response_headers(),
         "content": {"application/json": {"schema": {"$ref": _REF_PREFIX + ERROR_SCHEMA}}},
     }
-    if status == 429:
+    if status in (429, 503):
         out["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
     if status == 401:
         out["headers"]["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
@@ -193,6 +198,9 @@ def _operation(
         responses["422"] = _error(422)
     responses["429"] = _error(429)
     responses["500"] = _error(500)
+    responses["503"] = _error(503)
+    if spec.method != "GET":
+        responses["507"] = _error(507)
     for status, text in spec.responses.items():
         if status != spec.status:
             responses[str(status)] = _error(status, text)
