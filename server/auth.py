@@ -356,7 +356,8 @@ class Authenticator:
             value = claims.get(name)
             if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)
                                    or not -(2**63) <= value < 2**63):
-                raise AuthError(f"token {name!r} claim must be a number (seconds since the epoch)")
+                raise AuthError(f"token {name!r} claim must be a NumericDate: a number of "
+                                "seconds since the epoch that fits in 64 bits")
         subject = claims.get("sub")
         role = claims.get("role")
         if not isinstance(subject, str) or not subject:

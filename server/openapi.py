@@ -202,7 +202,13 @@ def _operation(
     if spec.method != "GET":
         responses["507"] = _error(507)
     for status, text in spec.responses.items():
-        if status != spec.status:
+        if status == spec.status:
+            continue
+        if status == 204:  # "nothing to return": no body at all
+            responses["204"] = {"description": text, "headers": _response_headers()}
+        elif status < 400:  # another success (200 for a replayed create): the same body
+            responses[str(status)] = {**success, "description": text}
+        else:
             responses[str(status)] = _error(status, text)
     op["responses"] = dict(sorted(responses.items()))
     if spec.role is not None:

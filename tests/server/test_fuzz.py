@@ -31,3 +31,19 @@ def test_fuzz_api_has_no_server_errors_and_keeps_its_schema(tmp_path: Path) -> N
     assert report.schema_violations == 0, report.summary()
     assert report.counts["error"] == 0, report.summary()
     assert report.log_tracebacks == 0, server.log_text[-4000:]
+
+
+def test_extra_success_statuses_are_documented_as_successes(tmp_path: Path) -> None:
+    """Found by ``make fuzz``: ``POST /tasks/claim``'s 204 was documented with the JSON
+    error body, so every empty 204 broke the schema."""
+    from switchboard.engine.engine import Engine
+    from switchboard.server.api import build_api_app
+    from switchboard.server.app_keys import ROUTES_KEY
+    from switchboard.server.openapi import build_openapi
+    from tests.conftest import make_config
+
+    doc = build_openapi(build_api_app(Engine(make_config(tmp_path)))[ROUTES_KEY])
+    claim = doc["paths"]["/api/v1/tasks/claim"]["post"]["responses"]["204"]
+    assert "content" not in claim
+    replay = doc["paths"]["/api/v1/tasks"]["post"]["responses"]["200"]
+    assert replay["content"]["application/json"]["schema"]["$ref"].endswith("/TaskEnvelope")
