@@ -40,9 +40,10 @@ def test_extra_success_statuses_are_documented_as_successes(tmp_path: Path) -> N
     from switchboard.server.api import build_api_app
     from switchboard.server.app_keys import ROUTES_KEY
     from switchboard.server.openapi import build_openapi
-    from tests.conftest import make_config
+    from tests.server.conftest import make_config
 
-    doc = build_openapi(build_api_app(Engine(make_config(tmp_path)))[ROUTES_KEY])
+    config = make_config(storage={"data_dir": str(tmp_path)})
+    doc = build_openapi(build_api_app(Engine(config))[ROUTES_KEY])
     claim = doc["paths"]["/api/v1/tasks/claim"]["post"]["responses"]["204"]
     assert "content" not in claim
     replay = doc["paths"]["/api/v1/tasks"]["post"]["responses"]["200"]
