@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test serve lint bench
+.PHONY: demo test serve lint bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The API fuzzer for longer than `make test` gives it: more examples per operation, role and
+# mode, a fresh seed each run (printed), figures at the end. FUZZ_EXAMPLES/FUZZ_SECONDS override.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SECONDS ?= 1200
+fuzz: $(VENV)/.installed
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=random \
+		$(BIN)/python -m pytest -s -p no:cacheprovider tests/server/test_fuzz.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -16,7 +16,9 @@ from typing import Annotated, Any, Literal
 
 import cyclopts
 
+from switchboard.console.db_cmd import db_app
 from switchboard.engine.config import Config, ConfigError, load_config
+from switchboard.engine.errors import StartupError
 
 app = cyclopts.App(
     name="switchboard",
@@ -31,6 +33,8 @@ DataOpt = Annotated[Path | None, cyclopts.Parameter(name="--data-dir",
                                                     help="Folder for the database and logs.")]
 OrchOpt = Annotated[Path | None, cyclopts.Parameter(name="--orchestrations",
                                                     help="Folder of orchestration definitions.")]
+CheckDbOpt = Annotated[bool, cyclopts.Parameter(
+    name="--check-db", help="Full integrity_check of the database at start (default: quick).")]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -79,9 +83,11 @@ def _demo_config(config: Config, demo: bool) -> Config:
 def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
           data_dir: DataOpt = None, orchestrations: OrchOpt = None,
           demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
-          ) -> None:
+          check_db: CheckDbOpt = False) -> None:
     """Run the engine and the HTTP API, headless. Stops cleanly on SIGINT/SIGTERM/SIGHUP."""
     cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
+    if check_db:
+        cfg.storage.startup_check = "full"
     from switchboard.console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=True)
@@ -116,13 +122,15 @@ def up(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
        demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
        headless: Annotated[bool, cyclopts.Parameter(help="Same as `serve`.")] = False,
        read_only: Annotated[bool, cyclopts.Parameter(help="Hide and refuse every action.")] = False,
-       ) -> None:
+       check_db: CheckDbOpt = False) -> None:
     """Engine + HTTP API + the operator console, in one process."""
     if headless:
         serve(config=config, host=host, port=port, data_dir=data_dir,
-              orchestrations=orchestrations, demo=demo)
+              orchestrations=orchestrations, demo=demo, check_db=check_db)
         return
     cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
+    if check_db:
+        cfg.storage.startup_check = "full"
     from switchboard.console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)
@@ -285,11 +293,17 @@ def audit_verify(*, config: ConfigOpt = None, data_dir: DataOpt = None) -> None:
     raise SystemExit(code)
 
 
+app.command(db_app)
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except StartupError as exc:  # an operator's fix, in one line: no traceback
+        print(f"switchboard: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

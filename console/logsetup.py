@@ -12,21 +12,31 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+from switchboard.engine.errors import StartupError
+from switchboard.server.logfilters import RepeatFilter
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(log_file: Path, level: str = "INFO", *, to_stderr: bool) -> None:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+    """Raises StartupError (one line) if the log file cannot be created."""
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=20 * 1024 * 1024, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        raise StartupError(f"cannot write the log file {log_file}: {exc.strerror or exc}; choose "
+                           "another --data-dir or [logging] file") from None
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    file_handler = logging.handlers.RotatingFileHandler(
-        log_file, maxBytes=20 * 1024 * 1024, backupCount=3, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(FORMAT))
+    file_handler.addFilter(RepeatFilter())  # a flood of one error is a few lines, not megabytes
     root.addHandler(file_handler)
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(logging.Formatter(FORMAT))
+        stream.addFilter(RepeatFilter())
         root.addHandler(stream)
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

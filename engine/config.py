@@ -73,6 +73,13 @@ class ServerConfig(_Section):
     ws_message_burst: int = Field(1000, ge=1)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     sync_run_wait_seconds: float = Field(30.0, gt=0)
+    # -- slow clients and floods (issue 11; see server.connections) --
+    header_timeout_seconds: float = Field(60.0, gt=0)
+    body_timeout_seconds: float = Field(60.0, gt=0)
+    idle_timeout_seconds: float = Field(75.0, gt=0)
+    max_connections: int = Field(4096, ge=1)
+    max_connections_per_client: int = Field(512, ge=1)
+    busy_retry_after_seconds: int = Field(5, ge=1, le=3600)
 
 
 class StorageConfig(_Section):
@@ -80,6 +87,8 @@ class StorageConfig(_Section):
     synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
     max_batch: int = Field(512, ge=1)
     event_retention_days: float = Field(30.0, gt=0)
+    # -- start-up check of the database (issue 11): `serve/up --check-db` makes it "full" --
+    startup_check: Literal["quick", "full", "off"] = "quick"
 
 
 class ApiKeyConfig(_Section):
@@ -342,6 +351,12 @@ def load_config(
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(file), "-", f"invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            line = file.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(str(file), "-", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                              f"on line {line}); save the file as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(str(file), "-", f"cannot read it: {exc.strerror or exc}") from None
     env_data = _env_overrides(env)
     data = _merge(data, env_data)
     secret = env.get("ORCHESTRATOR_JWT_SECRET")

@@ -14,6 +14,7 @@ from switchboard.engine.approvals import ApprovalService
 from switchboard.engine.audit import AuditService
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.config import Config
+from switchboard.engine.errors import StorageFailure
 from switchboard.engine.events import EventBus
 from switchboard.engine.orchestrations.registry import DefinitionRegistry
 from switchboard.engine.orchestrations.runs import RunService
@@ -37,7 +38,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.store = store or SQLiteStore(
             config.db_path, synchronous=config.storage.synchronous,
-            max_batch=config.storage.max_batch, clock=self.clock)
+            max_batch=config.storage.max_batch, clock=self.clock,
+            startup_check=config.storage.startup_check)
         self.bus = EventBus(self.store)
         self.audit = AuditService(self.store)
         self.tasks = TaskService(self.store, self.bus, config, self.clock)
@@ -140,5 +142,7 @@ class Engine:
                     await self.prune_events()
             except asyncio.CancelledError:
                 raise
+            except StorageFailure as exc:  # reported by the store and /health; no traceback
+                log.warning("maintenance pass skipped: %s", exc.detail)
             except Exception:
                 log.exception("maintenance pass failed")

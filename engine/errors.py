@@ -1,7 +1,7 @@
 """Domain errors. Each carries a ``detail`` written for the person who made the request.
 
 The server maps them to status codes (NotFound 404, Conflict 409, ValidationFailed 422,
-Forbidden 403); the console shows ``detail`` as it is.
+Forbidden 403, StorageFailure 507/503); the console shows ``detail`` as it is.
 """
 
 from __future__ import annotations
@@ -44,3 +44,25 @@ class Forbidden(EngineError):
     """The caller may not do this (e.g. not among a gate's allowed roles)."""
 
     status = 403
+
+
+class StorageFailure(EngineError):
+    """The store could not do its job: the disk is full (507), or the database is read-only,
+    failing with I/O errors or damaged (503). ``kind`` is ``full``, ``readonly``, ``io`` or
+    ``corrupt``; ``detail`` says where and what the operator can do. Nothing the failed
+    write changed was kept."""
+
+    status = 503
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        if kind == "full":
+            self.status = 507
+
+
+class StartupError(Exception):
+    """The process cannot start for a reason the operator can fix (an unreadable or foreign
+    database file, a schema from a newer version, a damaged database, a data folder that
+    cannot be created). The message is one line naming the path and the fix; the CLI prints
+    it without a traceback."""

@@ -14,7 +14,7 @@ import psutil
 
 from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config
-from switchboard.engine.errors import ValidationFailed
+from switchboard.engine.errors import StorageFailure, ValidationFailed
 from switchboard.engine.models import PRIORITIES, TASK_STATUSES
 from switchboard.engine.store.base import ReadConn, Store
 
@@ -70,7 +70,12 @@ class StatsService:
             db = {"status": "healthy", "response_time": db_ms}
         except Exception as exc:  # health must answer even when the store does not
             db = {"status": "unhealthy", "error": str(exc)}
-        queue = await self.queue() if db["status"] == "healthy" else {}
+        queue: dict[str, Any] = {}
+        if db["status"] == "healthy":
+            try:
+                queue = await self.queue()
+            except StorageFailure as exc:  # e.g. a damaged table: say so, in health's shape
+                db = {"status": "unhealthy", "error": exc.detail}
         day_start = int(now // 86_400) * 86_400
 
         def read(conn: ReadConn) -> tuple[int, int]:
@@ -81,15 +86,26 @@ class StatsService:
                 (day_start // 60,))
             return int(agents[0] if agents else 0), int(done[0] if done else 0)
 
-        active_agents, completed_today = (await self.store.read(read)) if queue else (0, 0)
+        active_agents, completed_today = 0, 0
+        if queue:
+            try:
+                active_agents, completed_today = await self.store.read(read)
+            except StorageFailure as exc:
+                db = {"status": "unhealthy", "error": exc.detail}
         try:
             load = os.getloadavg()[0] / (os.cpu_count() or 1)
         except OSError:
             load = 0.0
         disk = shutil.disk_usage(self.config.data_path if self.config.data_path.exists() else ".")
         status = "healthy" if db["status"] == "healthy" else "unhealthy"
+        extra: dict[str, Any] = {} if status == "healthy" else {"reason": db["error"]}
+        refused = self.store.write_failure
+        if refused is not None and status == "healthy":  # reads work, writes do not
+            status = db["status"] = "degraded"
+            db["error"] = extra["reason"] = refused.detail
         return {
             "status": status,
+            **extra,
             "timestamp": iso(now),
             "services": {
                 "database": db,

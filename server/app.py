@@ -11,12 +11,13 @@ Resource modules each expose a ``RouteTable`` and are mounted with ``tables=[...
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from aiohttp import web
 
 from switchboard.engine.clock import Clock, SystemClock
-from switchboard.engine.config import Config
+from switchboard.engine.config import Config, ServerConfig
 from switchboard.server import openapi
 from switchboard.server.app_keys import (
     AUTH_KEY,
@@ -28,9 +29,19 @@ from switchboard.server.app_keys import (
     DocumentCache,
 )
 from switchboard.server.auth import Authenticator
+from switchboard.server.connections import (
+    ConnectionGuard,
+    ConnectionLimits,
+    GuardedTCPSite,
+    fit_limits,
+    raise_open_file_limit,
+)
+from switchboard.server.logfilters import install_client_error_filter
 from switchboard.server.middlewares import add_response_headers, build_middlewares
 from switchboard.server.ratelimit import RateLimiter
 from switchboard.server.routing import RouteRegistry, RouteTable
+
+log = logging.getLogger("switchboard.server")
 
 
 def init_app(
@@ -73,10 +84,27 @@ async def start_server(app: web.Application, host: str, port: int) -> tuple[web.
     ``port=0`` picks a free port (tests, benchmarks). Stop with ``await runner.cleanup()``.
     Access logging is left to aiohttp's ``aiohttp.access`` logger, which the caller routes
     to a file: nothing may write to the terminal the console draws on.
+
+    Every connection is bounded (``server.connections``): the soft open-file limit is raised
+    to the hard one, connections are capped overall and per client address (503 with
+    ``Retry-After`` past a cap), request heads must arrive within ``header_timeout_seconds``
+    and idle keep-alive connections close after ``idle_timeout_seconds``. Tests reach the
+    guard (its counters) as ``next(iter(runner.sites)).guard``.
     """
-    runner = web.AppRunner(app, handle_signals=False)
+    config = app.get(CONFIG_KEY)
+    server = config.server if config is not None else ServerConfig()
+    before, open_files, hard = raise_open_file_limit()
+    limits = fit_limits(ConnectionLimits.from_config(server), open_files)
+    install_client_error_filter()
+    log.info("open files: soft limit %d%s (hard %d); connections: at most %d, %d per client "
+             "address; timeouts: request head %g s, body %g s, idle %g s", open_files,
+             f" (raised from {before})" if open_files != before else "", hard,
+             limits.max_connections, limits.max_per_client, limits.header_timeout,
+             server.body_timeout_seconds, server.idle_timeout_seconds)
+    runner = web.AppRunner(app, handle_signals=False,
+                           keepalive_timeout=server.idle_timeout_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = GuardedTCPSite(runner, host, port, guard=ConnectionGuard(limits))
     await site.start()
     addresses = runner.addresses
     return runner, (addresses[0][1] if addresses else port)

@@ -364,6 +364,12 @@ class Authenticator:
             raise AuthError("token signature is invalid") from None
         except jwt.InvalidTokenError:
             raise AuthError("invalid token") from None
+        for name in ("exp", "iat", "nbf"):  # pyjwt takes "exp": "1999999999" (it calls int())
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)
+                                   or not -(2**63) <= value < 2**63):
+                raise AuthError(f"token {name!r} claim must be a NumericDate: a number of "
+                                "seconds since the epoch that fits in 64 bits")
         subject = claims.get("sub")
         role = claims.get("role")
         if not isinstance(subject, str) or not subject:

@@ -24,7 +24,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from switchboard.server import API_BASE
 from switchboard.server.app_keys import OPENAPI_KEY, ROUTES_KEY
-from switchboard.server.jsonio import json_response
+from switchboard.server.jsonio import INT64_MAX, INT64_MIN, json_response
 from switchboard.server.routing import RouteSpec, RouteTable
 
 OPENAPI_VERSION: Final = "3.1.0"
@@ -50,6 +50,9 @@ _ERROR_TEXT: Final[dict[int, str]] = {
     422: "Validation failed; detail names the field",
     429: "Rate limit exceeded; see Retry-After",
     500: "Internal error; detail is generic, request_id identifies the log entry",
+    503: "The server is at capacity (see Retry-After), or its database cannot serve "
+         "(read-only, I/O error, damaged); detail says which",
+    507: "The data folder is full; writes resume once space is freed there",
 }
 
 
@@ -121,6 +124,8 @@ _RESPONSE_NAMES: Final[dict[int, str]] = {
     422: "ValidationFailed",
     429: "TooManyRequests",
     500: "InternalError",
+    503: "ServiceUnavailable",
+    507: "InsufficientStorage",
 }
 
 
@@ -137,7 +142,7 @@ def _error_response(status: int, description: str | None = None) -> dict[str, An
         "headers": _response_headers(),
         "content": {"application/json": {"schema": {"$ref": _REF_PREFIX + ERROR_SCHEMA}}},
     }
-    if status == 429:
+    if status in (429, 503):
         out["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
     if status == 401:
         out["headers"]["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
@@ -193,13 +198,39 @@ def _operation(
         responses["422"] = _error(422)
     responses["429"] = _error(429)
     responses["500"] = _error(500)
+    responses["503"] = _error(503)
+    if spec.method != "GET":
+        responses["507"] = _error(507)
     for status, text in spec.responses.items():
-        if status != spec.status:
+        if status == spec.status:
+            continue
+        if status == 204:  # "nothing to return": no body at all
+            responses["204"] = {"description": text, "headers": _response_headers()}
+        elif status < 400:  # another success (200 for a replayed create): the same body
+            responses[str(status)] = {**success, "description": text}
+        else:
             responses[str(status)] = _error(status, text)
     op["responses"] = dict(sorted(responses.items()))
     if spec.role is not None:
         op["security"] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
     return op
+
+
+def _bound_integers(node: Any) -> None:
+    """Document the edge's int64 check (``server.jsonio``) on every integer schema that has
+    no tighter bound, so clients and the fuzzer see the range the server enforces."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("format", "int64")
+            if "maximum" not in node and "exclusiveMaximum" not in node:
+                node["maximum"] = INT64_MAX
+            if "minimum" not in node and "exclusiveMinimum" not in node:
+                node["minimum"] = INT64_MIN
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
 
 
 def build_openapi(
@@ -213,6 +244,7 @@ def build_openapi(
     specs = list(specs)
     refs, top = models_json_schema(_collect_models(specs), ref_template=_REF_PREFIX + "{model}")
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    _bound_integers(schemas)
     if ERROR_SCHEMA in schemas:
         raise ValueError(f"a model named {ERROR_SCHEMA!r} clashes with the error schema")
     schemas[ERROR_SCHEMA] = {

@@ -43,7 +43,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from switchboard.server.app_keys import CONFIG_KEY
-from switchboard.server.jsonio import encode_json
+from switchboard.server.errors import RequestValidationError
+from switchboard.server.jsonio import OUT_OF_RANGE, encode_json, number_problem
 from switchboard.server.streams import track_stream
 
 log = logging.getLogger("switchboard.server.sse")
@@ -56,6 +57,7 @@ SSEItem = tuple[str | int | None, str | None, Any]
 """What ``stream_events`` consumes: ``(id or None, event name or None, data)``."""
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,4300}")
 _FIELD_FORBIDDEN = re.compile(r"[\r\n\0]")
 
 
@@ -112,8 +114,13 @@ def format_comment(text: str = "ping") -> bytes:
 
 
 def last_event_id(request: web.Request) -> str | None:
-    """The ``Last-Event-ID`` a reconnecting EventSource sends, or None if absent or blank."""
+    """The ``Last-Event-ID`` a reconnecting EventSource sends, or None if absent or blank.
+
+    Our ids are event seqs, so a number that does not fit in 64 bits is refused here (422
+    naming the header) instead of reaching SQLite as an OverflowError in every caller."""
     value = request.headers.get(LAST_EVENT_ID_HEADER, "").strip()
+    if _INTEGER.fullmatch(value) and number_problem(int(value)) is not None:
+        raise RequestValidationError(f"header.{LAST_EVENT_ID_HEADER}: {OUT_OF_RANGE}")
     return value or None
 
 

@@ -35,7 +35,7 @@ from pydantic import Field
 from switchboard.engine.clock import iso
 from switchboard.engine.events import EventFilter
 from switchboard.engine.models import Event
-from switchboard.server.jsonio import StrictModel
+from switchboard.server.jsonio import Int64, StrictModel
 
 AUTH_TIMEOUT_SECONDS: Final = 5.0
 MAX_CLAIM_WAIT_SECONDS: Final = 30.0
@@ -142,7 +142,7 @@ CHANNELS: Final[dict[str, Channel]] = {
 
 # -- client messages --------------------------------------------------------------------
 
-MessageId = str | int | None
+MessageId = str | Int64 | None
 
 
 class AuthMessage(StrictModel):
@@ -158,7 +158,7 @@ class SubscribeMessage(StrictModel):
     task_id: str | None = None
     run_id: str | None = None
     types: list[str] | None = Field(None, max_length=32)
-    after: int | None = Field(None, ge=0)
+    after: Int64 | None = Field(None, ge=0)
     id: MessageId = None
 
     def scope(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from switchboard.engine.errors import StorageFailure
 from switchboard.engine.models import Event
 
 R = TypeVar("R")
@@ -63,6 +64,10 @@ ReadOp = Callable[[ReadConn], R]
 
 class Store(abc.ABC):
     """Durable storage with group-committed writes and non-blocking reads."""
+
+    write_failure: StorageFailure | None = None
+    """The storage failure that refused the last write, until a write commits again
+    (``/health`` reports ``degraded`` with its detail meanwhile)."""
 
     @abc.abstractmethod
     async def open(self) -> None:

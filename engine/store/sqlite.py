@@ -5,12 +5,22 @@ queue hop, so every change would pay its own COMMIT (and fsync). Here every op q
 the previous commit was syncing runs in the next transaction, each inside a SAVEPOINT so one
 failing op does not undo its neighbours, and one fsync acknowledges them all. Reads go through
 aiosqlite connections in WAL mode, so they never wait for the writer.
+
+Storage failures are classified (``storage_failure``): a full disk, a read-only or failing
+file, a damaged database become ``StorageFailure`` (507/503 with a detail for the operator)
+instead of a generic 500. A storage failure inside any op aborts the whole batch (SQLite may
+already have rolled the transaction back, so later ops would otherwise run in autocommit);
+every caller in it gets the failure, nothing in it is acknowledged. ``write_failure`` holds
+the last one until a commit succeeds again (``/health`` shows it as ``degraded``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -23,6 +33,7 @@ import aiosqlite
 import msgspec
 
 from switchboard.engine.clock import Clock, SystemClock
+from switchboard.engine.errors import StartupError, StorageFailure
 from switchboard.engine.models import Event
 from switchboard.engine.store.base import ReadOp, Store, WriteOp
 from switchboard.engine.store.migrations import MIGRATIONS
@@ -37,6 +48,126 @@ _Outcome = tuple["asyncio.Future[Any]", bool, Any, "_Tx | None", "Callable[[Any]
 
 class StoreClosed(RuntimeError):
     """The store is closed; the change was not made."""
+
+
+# SQLite primary result codes (the low byte of the extended code) -> StorageFailure kind.
+_KINDS: dict[int, str] = {13: "full", 8: "readonly", 10: "io", 14: "io", 11: "corrupt",
+                          26: "corrupt"}
+_DETAILS: dict[str, str] = {
+    "full": "the data folder is full ({folder}): writes are refused until space is freed "
+            "there, then resume by themselves",
+    "readonly": "the database is read-only ({path}): writes are refused; check the file's "
+                "owner and permissions and that its file system is mounted read-write",
+    "io": "I/O error on the database ({path}): writes are refused; check the disk (dmesg) "
+          "and the file system",
+    "corrupt": "the database is damaged ({path}): stop the server, run `switchboard db "
+               "check`, and restore a backup with `switchboard db restore`",
+}
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+StartupCheck = str  # "quick" (PRAGMA quick_check), "full" (integrity_check) or "off"
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside a database: held (``flock``) by the process that has it open."""
+    return path.with_name(path.name + ".lock")
+
+
+def hold_lock(path: Path) -> int:
+    """Take the database's process lock; return its file descriptor (close it to release).
+
+    Why: one process writes a store (the group-commit writer assumes it), and ``switchboard db
+    restore`` must not replace a database under a running server. The kernel drops an
+    ``flock`` when its process dies, even by SIGKILL, so a crash leaves no stale lock.
+    Raises StartupError naming the holder's pid.
+    """
+    lock = lock_path(path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StartupError(f"cannot create the lock file {lock}: {exc.strerror or exc}; "
+                           "check the data folder's permissions") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StartupError(f"{path} is in use by another Switchboard process (pid {holder}); "
+                           "stop it first, or use another --data-dir") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse, with one line naming the path and the fix, a file that cannot be our database:
+    not a regular file, unreadable, or not SQLite. A missing or empty file is a new database."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise StartupError(f"{path} is not a file; move it away or choose another --data-dir")
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StartupError(f"cannot read the database {path}: {exc.strerror or exc}; fix its "
+                           f"owner or permissions (this process runs as uid {os.getuid()})") from None
+    if head and head != SQLITE_HEADER:
+        raise StartupError(f"{path} is not an SQLite database (it starts with {head[:16]!r}); "
+                           "move it away, or restore a backup: switchboard db restore FILE")
+
+
+def integrity_problems(conn: sqlite3.Connection, check: StartupCheck = "full",
+                       limit: int = 100) -> list[str]:
+    """SQLite's own check (``quick``: quick_check, ``full``: integrity_check) as a list of
+    problem lines; empty when the database is intact. A check that cannot even run (the
+    schema itself is unreadable) is one problem line."""
+    pragma = "integrity_check" if check == "full" else "quick_check"
+    rows: list[str] = []
+    for attempt in (limit, 10, 1):  # a check that goes far enough may hit damage it cannot
+        try:                          # step over ("malformed"): report what a shorter one saw
+            rows = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}({attempt})")]
+            break
+        except sqlite3.DatabaseError as exc:
+            rows = [f"{pragma} could not run: {exc}"]
+    if rows == ["ok"]:
+        return []
+    return [line for row in rows for line in row.splitlines()
+            if line.strip() and not line.startswith("*** in database")]
+
+
+def check_integrity(conn: sqlite3.Connection, path: Path, check: StartupCheck) -> None:
+    """Run SQLite's own check (``quick`` or ``full``); StartupError if it finds damage."""
+    if check == "off":
+        return
+    started = time.perf_counter()
+    problems = integrity_problems(conn, check, limit=20)
+    pragma = "integrity_check" if check == "full" else "quick_check"
+    log.info("%s of %s: %s (%.0f ms)", pragma, path,
+             f"{len(problems)} problem(s)" if problems else "ok",
+             (time.perf_counter() - started) * 1000)
+    if problems:
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise StartupError(
+            f"{path} is damaged ({pragma}: {problems[0]}{more}); not starting on it: "
+            "`switchboard db check` lists the damage; restore a backup with "
+            "`switchboard db restore FILE`")
+
+
+def storage_failure(exc: BaseException, path: Path) -> StorageFailure | None:
+    """The ``StorageFailure`` an exception from SQLite stands for, or None if it is not one
+    (a constraint, a bug in a statement: those stay the op's own failure)."""
+    if isinstance(exc, StorageFailure):
+        return exc
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    kind = _KINDS.get(code & 0xFF) if isinstance(code, int) else None
+    if kind is None:
+        return None
+    detail = _DETAILS[kind].format(folder=path.parent, path=path)
+    return StorageFailure(kind, f"{detail} (sqlite: {exc})")
 
 
 class _Tx:
@@ -123,8 +254,11 @@ class SQLiteStore(Store):
         max_batch: int = 512,
         readers: int = 2,
         clock: Clock | None = None,
+        startup_check: StartupCheck = "quick",
     ) -> None:
         self.path = Path(path)
+        self.startup_check = startup_check
+        self._lock_fd: int | None = None
         self.synchronous = synchronous
         self.max_batch = max_batch
         self.clock = clock or SystemClock()
@@ -139,12 +273,19 @@ class SQLiteStore(Store):
         self._closed = True
         self.commits = 0
         self.ops_committed = 0
+        self.write_failure: StorageFailure | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Check, lock and migrate the database, then start the writer and the readers.
+
+        Raises StartupError (one line: the path and the fix) for a data folder that cannot
+        be created, a database another process holds, a file that is not ours or cannot be
+        read, a damaged database (``startup_check``: quick_check, or integrity_check when
+        "full") and a schema newer than this code.
+        """
         self._loop = asyncio.get_running_loop()
-        writer = await asyncio.to_thread(self._open_writer)
+        writer = await asyncio.to_thread(self._prepare)
         self._thread = threading.Thread(
             target=self._run_writer, args=(writer,), name="switchboard-store-writer", daemon=True
         )
@@ -161,11 +302,51 @@ class SQLiteStore(Store):
         self._inline.execute("PRAGMA query_only=ON")
         self._closed = False
 
+    def _prepare(self) -> sqlite3.Connection:
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot create the data folder {folder}: {exc.strerror or exc}; "
+                               "choose another with --data-dir ([storage] data_dir)") from None
+        self._lock_fd = hold_lock(self.path)
+        try:
+            check_database_file(self.path)
+            try:
+                return self._open_writer()
+            except sqlite3.Error as exc:
+                failure = storage_failure(exc, self.path)
+                reason = failure.detail if failure is not None else f"sqlite: {exc}"
+                raise StartupError(f"cannot open the database {self.path}: {reason}") from None
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
     def _open_writer(self) -> sqlite3.Connection:
         conn = _connect(self.path, self.synchronous)
+        try:
+            check_integrity(conn, self.path, self.startup_check)
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = int(row[0] or 0)
+        if current > len(MIGRATIONS):
+            raise StartupError(
+                f"{self.path} has schema version {current}, newer than this Switchboard "
+                f"understands ({len(MIGRATIONS)}): run the Switchboard version that wrote it, "
+                "or restore a backup taken before the upgrade: switchboard db restore FILE")
         for version, script in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
@@ -181,7 +362,6 @@ class SQLiteStore(Store):
                 conn.execute("ROLLBACK")
                 raise
             log.info("applied schema migration %d", version)
-        return conn
 
     async def close(self) -> None:
         if self._closed:
@@ -196,6 +376,7 @@ class SQLiteStore(Store):
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+        self._release_lock()
 
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
         self._sink = sink
@@ -240,6 +421,8 @@ class SQLiteStore(Store):
                 try:
                     result = op(tx)
                 except BaseException as exc:  # the op's own failure: undo it alone
+                    if storage_failure(exc, self.path) is not None:
+                        raise  # the storage's failure: the whole batch, below
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     outcomes.append((future, False, exc, None, None))
@@ -248,13 +431,23 @@ class SQLiteStore(Store):
                     outcomes.append((future, True, result, tx, on_abandoned))
             conn.execute("COMMIT")
         except BaseException as exc:  # the commit itself failed: nothing in the batch holds
-            log.exception("group commit of %d ops failed", len(batch))
+            storage = storage_failure(exc, self.path)
+            failure: BaseException
+            if storage is None:
+                log.exception("group commit of %d ops failed", len(batch))
+                failure = StoreClosed(f"commit failed: {exc}")
+            else:
+                self.write_failure = failure = storage
+                log.error("%d writes refused: %s", len(batch), storage)
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            failure = StoreClosed(f"commit failed: {exc}")
             outcomes = [(future, False, failure, None, None) for _, future, _ in batch]
+        else:
+            if self.write_failure is not None:
+                log.warning("writes succeed again (after: %s)", self.write_failure.kind)
+                self.write_failure = None
         self.commits += 1
         self.ops_committed += len(batch)
         assert self._loop is not None
@@ -300,14 +493,20 @@ class SQLiteStore(Store):
         cost more than the query. WAL readers never wait for the writer either way."""
         if self._readers is None or self._closed:
             raise StoreClosed("the store is closed")
-        if inline and self._inline is not None:
-            return op(_ReadConn(self._inline))
-        conn = await self._readers.get()
         try:
-            # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
-            return await conn._execute(lambda: op(_ReadConn(conn._conn)))
-        finally:
-            self._readers.put_nowait(conn)
+            if inline and self._inline is not None:
+                return op(_ReadConn(self._inline))
+            conn = await self._readers.get()
+            try:
+                # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
+                return await conn._execute(lambda: op(_ReadConn(conn._conn)))
+            finally:
+                self._readers.put_nowait(conn)
+        except sqlite3.Error as exc:
+            failure = storage_failure(exc, self.path)
+            if failure is None:
+                raise
+            raise failure from exc
 
     async def ping(self) -> float:
         started = time.perf_counter()

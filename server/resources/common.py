@@ -31,10 +31,15 @@ def now_of(request: web.Request) -> float:
     return engine_of(request).clock.now()
 
 
-class PageQuery(QueryModel):
-    """Seed 001 paging: ``page`` from 1, ``limit`` 1..100 (default 20)."""
+MAX_PAGE = 1_000_000_000
+"""Far past any real list, and small enough that ``(page - 1) * limit`` (the SQL OFFSET) fits
+in 64 bits: a page near 2^63 once reached SQLite as an OverflowError (a 500)."""
 
-    page: int = Field(1, ge=1, description="Page number, from 1.")
+
+class PageQuery(QueryModel):
+    """Seed 001 paging: ``page`` from 1 (at most ``MAX_PAGE``), ``limit`` 1..100 (default 20)."""
+
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
     limit: int = Field(20, ge=1, le=100, description="Items per page (max 100).")
 
 

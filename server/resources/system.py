@@ -24,7 +24,9 @@ root_routes = RouteTable(tag="system")
 
 
 class HealthOut(ApiModel):
-    status: str
+    status: str = Field(description="healthy; degraded (reads work, writes are refused: see "
+                                    "reason); unhealthy (the store does not answer)")
+    reason: str | None = Field(None, description="Why the status is not healthy")
     timestamp: str
     services: dict[str, Any]
     queue_stats: dict[str, int]
@@ -34,11 +36,15 @@ class HealthOut(ApiModel):
 @routes.get("/health", role=None, response=HealthOut, also_at_root=True,
             responses={503: "the store does not answer"})
 async def health(request: web.Request) -> web.Response:
-    """System health: database response time, queue, agents, load (public)."""
+    """System health: database response time, queue, agents, load (public).
+
+    ``degraded`` (200) while writes are refused for a storage reason (a full disk, a
+    read-only or failing database), with the reason; ``healthy`` again once a write commits.
+    """
     from switchboard.server.jsonio import json_response
 
     data = await engine_of(request).stats.health()
-    return json_response(data, status=200 if data["status"] == "healthy" else 503)
+    return json_response(data, status=503 if data["status"] == "unhealthy" else 200)
 
 
 class StatsOut(ApiModel):
