@@ -72,6 +72,8 @@ class ServerConfig(_Section):
     ws_messages_per_second: float = Field(500.0, gt=0)
     ws_message_burst: int = Field(1000, ge=1)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
+    stream_buffer_events: int = Field(10_000, ge=10)
+    stream_buffer_bytes: int = Field(16_777_216, ge=65_536)
     sync_run_wait_seconds: float = Field(30.0, gt=0)
     # -- slow clients and floods (issue 11; see server.connections) --
     header_timeout_seconds: float = Field(60.0, gt=0)

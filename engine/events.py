@@ -5,8 +5,13 @@ the store hands it here only after the commit. A subscriber asks for events afte
 it is registered for live events *before* the replay query runs, then the replay is read
 from the store and the live buffer is drained skipping anything the replay already gave —
 so there is no gap and no duplicate at the seam. A subscriber that falls more than
-``max_buffer`` events behind is dropped with a marker telling it the last seq it got, from
-which it can resubscribe: a slow reader never slows the engine.
+``max_buffer`` events (or ``max_bytes`` of payload) behind is dropped with a marker telling it
+the last seq it got, from which it can resubscribe: a slow reader never slows the engine.
+
+The replay is read lazily, a page at a time as the subscriber consumes it, and live events
+are not buffered while it runs (the store has them; the replay reaches them). Why: a client
+resuming from seq 0 on a store of millions of events used to pull the whole history into
+memory in one go; now a subscriber holds at most one replay page plus its live bound.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from switchboard.engine.store.base import ReadConn, Store
 log = logging.getLogger("switchboard.events")
 
 _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
+_encode = msgspec.json.Encoder().encode
 
 EVENT_COLUMNS = (
     "seq, event_type, timestamp, source_agent, payload, task_id, run_id, agent_id, trace_id,"
@@ -83,6 +89,12 @@ class EventFilter:
 DROPPED = "subscription.dropped"
 
 
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+"""Payload bytes a subscriber may hold unread before it is dropped (count is the other bound)."""
+EVENT_OVERHEAD_BYTES = 160
+"""Added to each payload's size for the envelope (type, ids, timestamp) when bounding bytes."""
+
+
 @dataclass(eq=False)
 class Subscription:
     """One subscriber's view of the stream. Iterate it; ``close()`` when done."""
@@ -90,22 +102,28 @@ class Subscription:
     bus: EventBus
     filter: EventFilter
     max_buffer: int
+    max_bytes: int = DEFAULT_MAX_BYTES
     last_seq: int = 0
-    _buffer: deque[Event] = field(default_factory=deque)
+    _buffer: deque[tuple[Event, int]] = field(default_factory=deque)
+    _bytes: int = 0
+    _replaying: bool = False
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _closed: bool = False
     _dropped: bool = False
 
-    def _offer(self, event: Event) -> None:
-        if self._closed or self._dropped:
-            return
-        if len(self._buffer) >= self.max_buffer:
+    def _offer(self, event: Event, size: int) -> None:
+        if self._closed or self._dropped or self._replaying:
+            return  # while replaying, the store holds it and the replay will read it
+        if len(self._buffer) >= self.max_buffer or self._bytes + size > self.max_bytes:
             self._dropped = True
             self._buffer.clear()
+            self._bytes = 0
             self.bus._remove(self)
-            log.warning("subscriber dropped after %d buffered events", self.max_buffer)
+            log.warning("subscriber dropped: more than %d events or %d bytes unread",
+                        self.max_buffer, self.max_bytes)
         else:
-            self._buffer.append(event)
+            self._buffer.append((event, size))
+            self._bytes += size
         self._wakeup.set()
 
     def close(self) -> None:
@@ -117,25 +135,61 @@ class Subscription:
     def dropped(self) -> bool:
         return self._dropped
 
+    @property
+    def buffered_bytes(self) -> int:
+        return self._bytes
+
+    def _pop(self) -> Event | None:
+        """The next undelivered buffered event (skipping any the replay already gave)."""
+        while self._buffer:
+            event, size = self._buffer.popleft()
+            self._bytes -= size
+            if event.seq > self.last_seq:
+                self.last_seq = event.seq
+                return event
+        return None
+
     def drain_nowait(self) -> list[Event]:
         """Everything buffered right now (for consumers that batch, like the console)."""
         out: list[Event] = []
-        while self._buffer:
-            event = self._buffer.popleft()
-            if event.seq > self.last_seq:
-                self.last_seq = event.seq
-                out.append(event)
+        while (event := self._pop()) is not None:
+            out.append(event)
         return out
+
+    async def _replay_page(self) -> None:
+        """Read the next replay page from the store; at its end, switch to live events.
+
+        The switch registers for live events *before* the last catch-up read, so an event
+        committed meanwhile is either read or buffered (or both: seq order dedupes)."""
+        page = self.bus.replay_page
+        rows = await self.bus.history_rows(self.last_seq, self.filter, page)
+        if len(rows) < page:
+            self._replaying = False  # live events are buffered from here on
+            more = await self.bus.history_rows(rows[-1][0] if rows else self.last_seq,
+                                               self.filter, None)
+            rows = rows + more
+            live = list(self._buffer)
+            self._buffer.clear()
+            self._bytes = 0
+            for row in rows:
+                self._buffer.append((event_from_row(row), len(row[4]) + EVENT_OVERHEAD_BYTES))
+            top = rows[-1][0] if rows else self.last_seq
+            self._buffer.extend(item for item in live if item[0].seq > top)
+            self._bytes = sum(size for _, size in self._buffer)
+            return
+        for row in rows:
+            self._buffer.append((event_from_row(row), len(row[4]) + EVENT_OVERHEAD_BYTES))
+            self._bytes += len(row[4]) + EVENT_OVERHEAD_BYTES
 
     async def next(self, timeout: float | None = None) -> Event | None:
         """The next event; None on timeout or close; a DROPPED marker if we fell behind."""
         while True:
-            while self._buffer:
-                event = self._buffer.popleft()
-                if event.seq <= self.last_seq:
-                    continue  # already delivered by the replay
-                self.last_seq = event.seq
+            event = self._pop()
+            if event is not None:
                 return event
+            if self._replaying and not self._closed:
+                await self._replay_page()
+                continue
             if self._dropped:
                 self._closed = True
                 return Event(seq=self.last_seq, event_type=DROPPED, timestamp=0.0,
@@ -187,11 +241,14 @@ class EventBus:
                 listener(events)
             except Exception:
                 log.exception("event listener failed")
+        if not self._subscribers:
+            return
+        sizes = [len(_encode(event.payload)) + EVENT_OVERHEAD_BYTES for event in events]
         for sub in list(self._subscribers):
             flt = sub.filter
-            for event in events:
+            for event, size in zip(events, sizes, strict=True):
                 if flt.matches(event):
-                    sub._offer(event)
+                    sub._offer(event, size)
 
     def _remove(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
@@ -206,24 +263,44 @@ class EventBus:
         event_filter: EventFilter | None = None,
         *,
         max_buffer: int = 10_000,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Subscription:
-        """Live events after ``after_seq`` (None = only new ones), replayed from the store first."""
+        """Live events after ``after_seq`` (None = only new ones), replayed from the store
+        first, a page at a time as they are consumed (see the module docstring)."""
         flt = event_filter or EventFilter()
-        sub = Subscription(self, flt, max_buffer)
-        self._subscribers.add(sub)  # register first: nothing committed from now on is missed
+        sub = Subscription(self, flt, max_buffer, max_bytes)
         if after_seq is None:
+            self._subscribers.add(sub)
             sub.last_seq = self.last_seq
             return sub
         sub.last_seq = after_seq
-        replay = await self.history(after_seq, flt, limit=None)
-        if replay:
-            # put replayed events in front of anything that arrived live meanwhile
-            live = list(sub._buffer)
-            sub._buffer.clear()
-            sub._buffer.extend(replay)
-            sub._buffer.extend(e for e in live if e.seq > replay[-1].seq)
-            sub._wakeup.set()
+        sub._replaying = True
+        self._subscribers.add(sub)
+        sub._wakeup.set()
         return sub
+
+    async def history_rows(self, after_seq: int, event_filter: EventFilter,
+                           limit: int | None) -> list[tuple[Any, ...]]:
+        """Raw event rows after a seq in seq order (all of them when ``limit`` is None)."""
+        where, params = event_filter.sql()
+        out: list[tuple[Any, ...]] = []
+        cursor = after_seq
+        while True:
+            page = self.replay_page if limit is None else min(limit - len(out), self.replay_page)
+            if page <= 0:
+                return out
+            sql = (f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?{where}"
+                   " ORDER BY seq LIMIT ?")
+            args = [cursor, *params, page]
+
+            def query(conn: ReadConn, sql: str = sql, args: list[Any] = args) -> list[Any]:
+                return conn.fetchall(sql, args)
+
+            rows = await self.store.read(query)
+            out.extend(rows)
+            if len(rows) < page:
+                return out
+            cursor = rows[-1][0]
 
     async def history(
         self,

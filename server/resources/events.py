@@ -20,7 +20,7 @@ from pydantic import Field
 from switchboard.engine.events import DROPPED, EventBus, EventFilter
 from switchboard.engine.models import Event
 from switchboard.engine.publish import publish_event
-from switchboard.server.app_keys import ENGINE_KEY
+from switchboard.server.app_keys import CONFIG_KEY, ENGINE_KEY
 from switchboard.server.errors import ApiError
 from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, encode_json
 from switchboard.server.resources.common import actor_of
@@ -166,7 +166,10 @@ async def stream(request: web.Request, query: StreamQuery) -> web.StreamResponse
     """
     after = _resume_after(request, query.after)
     bus = request.app[ENGINE_KEY].bus
-    sub = await bus.subscribe(after, query.to_filter(), max_buffer=STREAM_MAX_BUFFER)
+    server = request.app[CONFIG_KEY].server
+    sub = await bus.subscribe(after, query.to_filter(),
+                              max_buffer=min(STREAM_MAX_BUFFER, server.stream_buffer_events),
+                              max_bytes=server.stream_buffer_bytes)
     sse = SSEStream(request)
     sse.on_close(sub.close)  # shutdown or a dead client wakes the loop below
     frames = _frame_cache(bus)

@@ -77,8 +77,10 @@ async def test_slow_subscriber_dropped_with_resume_marker(engine: Engine) -> Non
     assert first.payload["resume_after"] == 0
     # resuming from the marker replays everything missed
     again = await engine.bus.subscribe(after_seq=first.payload["resume_after"])
-    seqs = [e.seq for e in again.drain_nowait()]
-    assert len(seqs) == 20
+    seqs = []
+    while (event := await again.next(timeout=0.1)) is not None:
+        seqs.append(event.seq)
+    assert len(seqs) == 20 and seqs == sorted(seqs)
     again.close()
 
 
@@ -94,3 +96,40 @@ async def test_events_survive_restart(tmp_path, clock) -> None:
         assert eng.bus.last_seq == last
         await eng.tasks.create(TaskSpec(type="bugfix"))
         assert eng.bus.last_seq > last
+
+
+async def test_a_subscriber_is_bounded_in_bytes_as_well_as_count(engine: Engine) -> None:
+    """Issue 11: the buffer was bounded by count only (10,000 events whatever their size)."""
+    sub = await engine.bus.subscribe(None, max_buffer=10_000, max_bytes=64 * 1024)
+    big = {"blob": "x" * 20_000}
+    for _ in range(4):  # 4 x ~20 KB > 64 KB, far under 10,000 events
+        await engine.store.write(lambda tx: tx.emit("build.log", big))
+    first = await sub.next(timeout=0.1)
+    assert first is not None and first.event_type == DROPPED
+    small = await engine.bus.subscribe(None, max_bytes=64 * 1024)
+    await engine.tasks.create(TaskSpec(type="bugfix"))
+    assert (await small.next(timeout=0.1)).event_type == "task.created"
+    assert 0 < small.buffered_bytes < 64 * 1024
+    small.close()
+
+
+async def test_replay_is_read_a_page_at_a_time_with_no_gap_while_events_arrive(
+        engine: Engine) -> None:
+    """A resume from seq 0 used to load the whole history into memory at once; now a
+    subscriber holds one page, and events committed during the replay are neither lost nor
+    repeated at the seam."""
+    engine.bus.replay_page = 50
+    for _ in range(120):
+        await engine.tasks.create(TaskSpec(type="bugfix"))  # 2 events each
+    sub = await engine.bus.subscribe(0)
+    seen: list[int] = []
+    first = await sub.next(timeout=1)
+    assert first is not None
+    seen.append(first.seq)
+    assert len(sub._buffer) <= engine.bus.replay_page
+    while (event := await sub.next(timeout=0.2)) is not None:
+        seen.append(event.seq)
+        if len(seen) in (100, 239):  # during the replay, and right at its end
+            await engine.tasks.create(TaskSpec(type="bugfix"))
+    assert seen == list(range(1, engine.bus.last_seq + 1))
+    sub.close()

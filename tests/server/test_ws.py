@@ -191,6 +191,32 @@ async def test_message_budget_refuses_then_recovers_then_closes_a_flood(
         await live.stop()
 
 
+async def test_a_20000_message_flood_is_closed_with_1008_and_others_are_unaffected(
+        tmp_path: Path, http: aiohttp.ClientSession) -> None:
+    """Issue 11: with the default budget (500/s, burst 1,000), 20,000 messages sent as fast as
+    the socket takes them never got the documented 1008 close: every message the bucket
+    refilled for reset the count of refusals "in a row". The refusals now count over time."""
+    live = await start_live(stream_config(tmp_path))
+    try:
+        bystander = await connect(live, http)
+        flooder = await connect(live, http)
+        frame = '{"type":"ping"}'
+        for _ in range(20_000):
+            await flooder.send_str(frame)
+        errors = pongs = 0
+        while (msg := await flooder.receive(timeout=20)).type is WSMsgType.TEXT:
+            kind = msg.json()["type"]
+            errors += kind == "error"
+            pongs += kind == "pong"
+        assert msg.type is WSMsgType.CLOSE and msg.data == 1008, (msg.type, msg.data, errors)
+        assert "rate limit" in str(msg.extra)
+        assert pongs < 20_000 and errors > 0
+        await bystander.send_json({"type": "ping", "id": "still here"})
+        assert await recv(bystander) == {"type": "pong", "id": "still here"}
+    finally:
+        await live.stop()
+
+
 # -- channels -----------------------------------------------------------------------------
 
 
