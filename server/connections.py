@@ -36,6 +36,8 @@ from typing import Any, Final
 import msgspec
 from aiohttp import web
 
+from switchboard.server import parse_errors
+
 log = logging.getLogger("switchboard.server.connections")
 
 RESERVED_FILES: Final = 128
@@ -243,7 +245,9 @@ class GuardedTCPSite(web.TCPSite):
         server = self._runner.server
         assert server is not None
         self._server = await asyncio.get_running_loop().create_server(
-            self.guard.protocol_factory(server), self._host, self._port,
+            # parse errors answered without echoing request bytes (server.parse_errors)
+            self.guard.protocol_factory(parse_errors.handler_factory(server)),
+            self._host, self._port,
             backlog=self._backlog, reuse_address=self._reuse_address,
             reuse_port=self._reuse_port)
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
-MAX_REASON_CHARS: Final = 160
+from switchboard.server.parse_errors import reason_of
 
 
 class ClientErrorFilter(logging.Filter):
@@ -31,9 +31,9 @@ class ClientErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError):
-            reason = (exc.message or type(exc).__name__).replace("\n", " ")
-            if len(reason) > MAX_REASON_CHARS:
-                reason = reason[:MAX_REASON_CHARS] + "..."
+            # by kind only: aiohttp's message repeats request bytes (an over-long
+            # Authorization header's are a credential's)
+            reason = reason_of(exc)
             remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.msg = "bad request from %s answered %s: %s"
             record.args = (remote, exc.code, reason)
