@@ -140,15 +140,32 @@ def up(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
     raise SystemExit(code or 0)
 
 
+TokenOpt = Annotated[str | None, cyclopts.Parameter(
+    help="JWT or API key; visible to every user in ps: prefer --token-file or "
+         "$SWITCHBOARD_TOKEN.")]
+TokenFileOpt = Annotated[Path | None, cyclopts.Parameter(
+    help="Read the token from this file's first line (mode 600).")]
+
+
+def _token(command: str, token: str | None, token_file: Path | None) -> str:
+    from switchboard.console.token_source import TokenSourceError, resolve_token
+
+    try:
+        return resolve_token(command, token=token, token_file=token_file)
+    except TokenSourceError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
 @app.command
-def attach(url: str, *, token: Annotated[str | None, cyclopts.Parameter(
-        help="JWT or API key (default: $SWITCHBOARD_TOKEN).")] = None,
+def attach(url: str, *, token: TokenOpt = None, token_file: TokenFileOpt = None,
            read_only: bool = False, config: ConfigOpt = None) -> None:
-    """The console against a remote Switchboard server (URL like http://host:8000)."""
+    """The console against a remote Switchboard server (URL like http://host:8000).
+
+    The token comes from --token-file, $SWITCHBOARD_TOKEN or a hidden prompt (--token
+    works but shows it to every user in ps)."""
     cfg = _config(config)
-    secret = token or os.environ.get("SWITCHBOARD_TOKEN")
-    if not secret:
-        _fail("attach needs --token or SWITCHBOARD_TOKEN")
+    secret = _token("attach", token, token_file)
     from switchboard.console.logsetup import configure_logging
 
     configure_logging(cfg.log_path, cfg.logging.level, to_stderr=False)
@@ -179,17 +196,14 @@ def token(*, sub: Annotated[str, cyclopts.Parameter(help="Subject (user or agent
 def run(orchestration: str, *,
         message: Annotated[str | None, cyclopts.Parameter(help="The run's input.")] = None,
         url: Annotated[str, cyclopts.Parameter(help="Server URL.")] = "http://127.0.0.1:8000",
-        token: Annotated[str | None, cyclopts.Parameter(
-            help="JWT or API key (default: $SWITCHBOARD_TOKEN).")] = None,
+        token: TokenOpt = None, token_file: TokenFileOpt = None,
         answer: Annotated[list[str] | None, cyclopts.Parameter(
             help="Gate answers as key=value (repeatable); otherwise asked on the terminal.",
             consume_multiple=False)] = None) -> None:
     """Start an orchestration run on a server and follow it; answer gates on the terminal."""
     from switchboard.console.run_cmd import parse_answers, run_command
 
-    secret = token or os.environ.get("SWITCHBOARD_TOKEN")
-    if not secret:
-        _fail("run needs --token or SWITCHBOARD_TOKEN")
+    secret = _token("run", token, token_file)
     try:
         answers = parse_answers(answer or [])
     except ValueError as exc:

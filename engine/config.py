@@ -109,6 +109,9 @@ class AuthConfig(_Section):
     jwt_secret: str = ""
     jwt_ttl_seconds: int = Field(86_400, gt=0)
     jwt_leeway_seconds: int = Field(10, ge=0)
+    # the longest lifetime a token may have (issue 11): a token whose exp lies further in
+    # the future is refused, and minting refuses a longer ttl; 30 days by default
+    max_token_ttl_seconds: int = Field(2_592_000, gt=0)
     api_keys: list[ApiKeyConfig] = []
     oauth_clients: list[OAuthClientConfig] = []
 

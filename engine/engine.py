@@ -20,6 +20,7 @@ from switchboard.engine.orchestrations.registry import DefinitionRegistry
 from switchboard.engine.orchestrations.runs import RunService
 from switchboard.engine.orchestrations.validate import ValidationContext
 from switchboard.engine.providers.registry import ProviderRegistry, build_providers
+from switchboard.engine.revocations import RevocationService
 from switchboard.engine.stats import StatsService
 from switchboard.engine.store.base import Store, Tx
 from switchboard.engine.store.sqlite import SQLiteStore
@@ -42,6 +43,7 @@ class Engine:
             startup_check=config.storage.startup_check)
         self.bus = EventBus(self.store)
         self.audit = AuditService(self.store)
+        self.revocations = RevocationService(self.store, self.clock)
         self.tasks = TaskService(self.store, self.bus, config, self.clock)
         self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
         self.agents = AgentService(self.store, config, self.clock)
@@ -116,6 +118,7 @@ class Engine:
         counts = self.tasks.maintenance_op(tx)
         counts["approvals_expired"] = self.approvals.expiry_op(tx)
         counts["agents_changed"] = self.agents.health_sweep_op(tx)
+        counts["revocations_pruned"] = self.revocations.prune_op(tx)
         return counts
 
     async def run_maintenance_once(self) -> dict[str, int]:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from switchboard.engine.engine import Engine
 from switchboard.server.app import init_app
-from switchboard.server.app_keys import ENGINE_KEY
+from switchboard.server.app_keys import AUTH_KEY, ENGINE_KEY
 from switchboard.server.resources import all_tables
 from switchboard.server.streams import install_stream_tracking
 
@@ -20,4 +20,12 @@ def build_api_app(engine: Engine) -> web.Application:
     app = init_app(engine.config, tables=all_tables(), clock=engine.clock)
     app[ENGINE_KEY] = engine
     install_stream_tracking(app)  # open SSE streams and WebSockets end at shutdown
+    app.on_startup.append(_load_revocations)
     return app
+
+
+async def _load_revocations(app: web.Application) -> None:
+    """Revoked tokens stay refused across restarts: load the store's list before serving."""
+    revoked = app[AUTH_KEY].revoked
+    for item in await app[ENGINE_KEY].revocations.active():
+        revoked.add(item.kind, item.value, item.until, item.not_before)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -161,6 +162,35 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+class RevocationList:
+    """Revoked JWTs in memory, consulted on every use of a token (cached or not).
+
+    ``jtis`` maps a revoked token id to when it expires; ``subjects`` maps a principal to the
+    time up to which its tokens are refused (by their ``iat``). Filled at start from the
+    engine's store and updated by ``POST /auth/revoke`` after its commit. Tokens minted
+    before ``jti`` existed can only be refused by subject.
+    """
+
+    def __init__(self) -> None:
+        self.jtis: dict[str, float] = {}
+        self.subjects: dict[str, float] = {}
+
+    def add(self, kind: str, value: str, until: float, not_before: float | None) -> None:
+        if kind == "jti":
+            self.jtis[value] = until
+        elif kind == "subject" and not_before is not None:
+            self.subjects[value] = max(not_before, self.subjects.get(value, 0.0))
+
+    def refuses(self, subject: str, jti: str | None, issued: float | None) -> str | None:
+        """Why this token is refused, or None."""
+        if jti is not None and jti in self.jtis:
+            return "token revoked"
+        cutoff = self.subjects.get(subject)
+        if cutoff is not None and (issued is None or issued <= cutoff):
+            return "token revoked (every token of this principal issued before the revocation)"
+        return None
+
+
 class Authenticator:
     """Verifies credentials and mints tokens from one ``AuthConfig``.
 
@@ -179,8 +209,15 @@ class Authenticator:
                 "to the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         self._secret = secret
+        if config.jwt_ttl_seconds > config.max_token_ttl_seconds:
+            raise AuthSetupError(
+                f"[auth] jwt_ttl_seconds ({config.jwt_ttl_seconds}) is longer than "
+                f"max_token_ttl_seconds ({config.max_token_ttl_seconds}); lower it or raise "
+                "the maximum")
         self._ttl = config.jwt_ttl_seconds
+        self._max_ttl = config.max_token_ttl_seconds
         self._leeway = config.jwt_leeway_seconds
+        self.revoked = RevocationList()
         self._verified: dict[bytes, tuple[Principal, float]] = {}
         self._keys = self._hash_keys(config)
         self._clients = self._hash_clients(config)
@@ -222,6 +259,11 @@ class Authenticator:
         return tuple(out)
 
     @property
+    def max_ttl_seconds(self) -> int:
+        """The longest lifetime a token may have (``[auth] max_token_ttl_seconds``)."""
+        return self._max_ttl
+
+    @property
     def ttl_seconds(self) -> int:
         """Default lifetime of minted tokens (``[auth] jwt_ttl_seconds``)."""
         return self._ttl
@@ -245,8 +287,12 @@ class Authenticator:
         ttl = self._ttl if ttl_seconds is None else ttl_seconds
         if ttl <= 0:
             raise ValueError("ttl_seconds must be positive")
+        if ttl > self._max_ttl:
+            raise ValueError(f"ttl_seconds must be at most {self._max_ttl} "
+                             "([auth] max_token_ttl_seconds)")
         now = int(time.time())  # pyjwt checks exp against the wall clock; mint on the same one
-        claims: dict[str, Any] = {"sub": subject, "role": role, "iat": now, "exp": now + ttl}
+        claims: dict[str, Any] = {"sub": subject, "role": role, "iat": now, "exp": now + ttl,
+                                  "jti": secrets.token_urlsafe(16)}
         if client_id is not None:
             claims["client_id"] = client_id
         return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
@@ -334,18 +380,21 @@ class Authenticator:
         """
         digest = _digest(token)
         cached = self._verified.get(digest)
-        if cached is not None:
-            principal, expires = cached
-            if time.time() <= expires + self._leeway:
-                return principal
+        if cached is not None and time.time() > cached[1] + self._leeway:
             del self._verified[digest]
-        principal, expires = self._verify_jwt_uncached(token)
-        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
-            self._verified.pop(next(iter(self._verified)))
-        self._verified[digest] = (principal, expires)
+            cached = None
+        if cached is None:
+            cached = self._verify_jwt_uncached(token)
+            if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[digest] = cached
+        principal, _, jti, issued = cached
+        problem = self.revoked.refuses(principal.subject, jti, issued)
+        if problem is not None:  # checked on every use: a revocation applies at once
+            raise AuthError(problem)
         return principal
 
-    def _verify_jwt_uncached(self, token: str) -> tuple[Principal, float]:
+    def _verify_jwt_uncached(self, token: str) -> tuple[Principal, float, str | None, float | None]:
         try:
             claims = jwt.decode(
                 token,
@@ -376,7 +425,26 @@ class Authenticator:
             raise AuthError("token 'sub' claim must be a non-empty string")
         if not isinstance(role, str) or role not in ROLE_RANK:
             raise AuthError(f"token 'role' claim must be one of {', '.join(ROLES)}")
+        if claims["exp"] > time.time() + self._max_ttl + self._leeway:
+            raise AuthError(f"token lifetime is longer than this server allows "
+                            f"({self._max_ttl} s, [auth] max_token_ttl_seconds)")
         client_id = claims.get("client_id")
         kind = "oauth" if isinstance(client_id, str) and client_id else "jwt"
+        jti = claims.get("jti")
+        if jti is not None and (not isinstance(jti, str) or not 1 <= len(jti) <= 256):
+            raise AuthError("token 'jti' claim must be a string of 1 to 256 characters")
+        issued = float(claims["iat"]) if "iat" in claims else None
         principal = Principal(subject=subject, role=role, kind=kind)  # type: ignore[arg-type]
-        return principal, float(claims["exp"])
+        return principal, float(claims["exp"]), jti, issued
+
+    def token_claims(self, token: str) -> dict[str, Any]:
+        """A token's claims after checking its signature, expired or not (to revoke it)."""
+        if len(token) > MAX_TOKEN_CHARS or not _looks_like_jwt(token):
+            raise AuthError("not a JWT")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self._secret, algorithms=[JWT_ALGORITHM],
+                options={"verify_exp": False, "require": ["exp", "sub"]})
+        except jwt.InvalidTokenError:
+            raise AuthError("not a token this server issued (bad signature or format)") from None
+        return claims

@@ -219,4 +219,18 @@ MIGRATIONS: list[str | list[str]] = [
     ALTER TABLE approvals ADD COLUMN requested_by TEXT;
     ALTER TABLE approvals ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0
     """,
+    # 7: revoked tokens (issue 11): one JWT by its jti, or every token of a subject issued
+    # up to a time; kept until the tokens they refuse have expired
+    """
+    CREATE TABLE revocations (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        not_before REAL,
+        until REAL NOT NULL,
+        revoked_at REAL NOT NULL,
+        revoked_by TEXT NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (kind, value)
+    )
+    """,
 ]

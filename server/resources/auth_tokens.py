@@ -42,9 +42,72 @@ async def mint(request: web.Request, body: TokenRequest) -> dict[str, Any]:
     """Mint a JWT for a user or agent (admin only)."""
     auth = request.app[AUTH_KEY]
     ttl = body.ttl_seconds or auth.ttl_seconds
+    if ttl > auth.max_ttl_seconds:
+        from switchboard.server.errors import RequestValidationError
+
+        raise RequestValidationError(f"body.ttl_seconds: at most {auth.max_ttl_seconds} "
+                                     "([auth] max_token_ttl_seconds)")
     token = auth.mint(body.user_id, body.role, ttl_seconds=ttl)
     await _audit(request, actor_of(request), body.user_id, body.role, ttl, "jwt")
     return {"access_token": token, "token": token, "token_type": "bearer", "expires_in": ttl}
+
+
+class RevokeRequest(StrictModel):
+    """Exactly one of ``jti``, ``token`` or ``subject``."""
+
+    jti: str | None = Field(None, min_length=1, max_length=256,
+                            description="Refuse the one token with this id.")
+    token: str | None = Field(None, min_length=1, max_length=4096,
+                              description="Refuse this token (its id is read from it).")
+    subject: str | None = Field(None, min_length=1, max_length=256,
+                                description="Refuse every token of this principal issued "
+                                            "until now.")
+    reason: str | None = Field(None, max_length=2000)
+
+
+class RevokeOut(ApiModel):
+    success: bool = True
+    kind: Literal["jti", "subject"]
+    value: str
+    until: str = Field(description="Kept until then (when every refused token has expired).")
+
+
+@routes.post("/auth/revoke", role="admin", body=RevokeRequest, response=RevokeOut,
+             responses={422: "not exactly one of jti, token, subject; or a token without jti"})
+async def revoke(request: web.Request, body: RevokeRequest) -> dict[str, Any]:
+    """Revoke one token (by ``jti`` or the ``token`` itself) or every token of a ``subject``
+    issued until now (admin). Refused at once on this server, kept across restarts, audited
+    (``token.revoke``). API keys are configuration: remove them from the config instead."""
+    from switchboard.engine.clock import iso
+    from switchboard.server.errors import RequestValidationError
+
+    given = [name for name in ("jti", "token", "subject") if getattr(body, name)]
+    if len(given) != 1:
+        raise RequestValidationError("body: give exactly one of jti, token or subject")
+    auth = request.app[AUTH_KEY]
+    engine = engine_of(request)
+    now = engine.clock.now()
+    kind: Literal["jti", "subject"]
+    if body.subject:
+        kind, value, until = "subject", body.subject, now + auth.max_ttl_seconds
+    else:
+        until = now + auth.max_ttl_seconds
+        value = body.jti or ""
+        if body.token:
+            try:
+                claims = auth.token_claims(body.token)
+            except AuthError as exc:
+                raise RequestValidationError(f"body.token: {exc.detail}") from None
+            if not isinstance(claims.get("jti"), str):
+                raise RequestValidationError(
+                    "body.token: this token has no jti (minted before revocation existed); "
+                    "revoke its subject instead") from None
+            value, until = claims["jti"], float(claims["exp"])
+        kind = "jti"
+    item = await engine.revocations.revoke(actor_of(request), kind, value, until=until,
+                                           reason=body.reason)
+    auth.revoked.add(item.kind, item.value, item.until, item.not_before)
+    return {"success": True, "kind": item.kind, "value": item.value, "until": iso(item.until)}
 
 
 class ClientCredentials(StrictModel):

@@ -67,3 +67,47 @@ async def test_cli_subprocess_with_answer_flag(live: Any) -> None:
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()
     assert "completed:" in stdout.decode()
+
+
+async def test_cli_reads_the_token_from_a_file_never_from_argv(live: Any, tmp_path: Path) -> None:
+    """Issue 11: ``--token T`` showed the token to every user in ps. A mode-600 file (or
+    $SWITCHBOARD_TOKEN, or a prompt) keeps it out of the process's arguments."""
+    token = live.token("admin")
+    secret_file = tmp_path / "token"
+    secret_file.write_text(token + "\n")
+    secret_file.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k != "SWITCHBOARD_TOKEN"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "switchboard.console.cli", "run", "orch-research-report",
+        "--message", "x", "--url", live.root, "--token-file", str(secret_file),
+        "--answer", "decision=approve", "--answer", "notes=ok",
+        cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert token.encode() not in argv
+    assert proc.returncode == 0, stderr.decode()
+    assert "completed:" in stdout.decode() and "warning" not in stderr.decode()
+
+
+def test_token_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    from switchboard.console.token_source import TokenSourceError, resolve_token
+
+    monkeypatch.delenv("SWITCHBOARD_TOKEN", raising=False)
+    loose = tmp_path / "loose"
+    loose.write_text("abc\n")
+    loose.chmod(0o644)
+    with pytest.raises(TokenSourceError, match="chmod 600"):
+        resolve_token("run", token=None, token_file=loose)
+    loose.chmod(0o600)
+    assert resolve_token("run", token="argv", token_file=loose) == "abc"
+    monkeypatch.setenv("SWITCHBOARD_TOKEN", "from-env")
+    assert resolve_token("run", token="argv", token_file=None) == "from-env"
+    monkeypatch.delenv("SWITCHBOARD_TOKEN")
+    assert resolve_token("attach", token="argv", token_file=None) == "argv"
+    assert "visible to every user" in capsys.readouterr().err
+    with pytest.raises(TokenSourceError, match="--token-file PATH, \\$SWITCHBOARD_TOKEN"):
+        resolve_token("attach", token=None, token_file=None, interactive=False)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "typed\n")
+    assert resolve_token("attach", token=None, token_file=None, interactive=True) == "typed"

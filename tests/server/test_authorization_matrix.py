@@ -117,6 +117,7 @@ case("POST", "/auth/token", R, R, R, A)(fixed({"user_id": "minted", "role": "use
 case("POST", "/oauth/token", R, R, R, R, refused_status=401)(fixed(
     {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "wrong"}))
 case("POST", "/agents", R, R, R, A)(fixed({"name": "n", "type": "dev_agent"}))
+case("POST", "/auth/revoke", R, R, R, A)(fixed({"subject": "someone-else"}))
 case("POST", "/tasks", A, A, R, A)(fixed({"type": "bugfix"}))
 case("POST", "/events/publish", A, A, R, A)(fixed({"event_type": "build.started"}))
 case("POST", "/providers/switch", R, R, R, A)(fixed({"provider": "builtin"}))
