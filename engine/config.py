@@ -20,8 +20,9 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Role = Literal["admin", "agent", "user"]
 
@@ -257,6 +258,47 @@ class LoggingConfig(_Section):
     file: str = ""  # default: <data_dir>/switchboard.log
 
 
+WEBHOOK_EVENTS_DEFAULT = ["approval.requested", "approval.decided", "approval.overdue"]
+
+
+class WebhookConfig(_Section):
+    """One ``[[webhooks]]`` receiver: events are delivered from a durable outbox written in
+    the same transaction as the event (engine.webhooks)."""
+
+    name: str = Field("", max_length=100)  # default: "webhook-<n>" by position
+    url: str
+    # event types, or prefixes ending in "." ("approval."), to deliver
+    events: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENTS_DEFAULT))
+    secret: str = ""  # HMAC-SHA256 key for X-Switchboard-Signature; required for json
+    format: Literal["json", "slack"] = "json"
+    enabled: bool = True
+    timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> WebhookConfig:
+        if self.format == "json" and len(self.secret.encode()) < 16:
+            raise ValueError("secret: a json webhook needs a secret of at least 16 bytes "
+                             "(receivers check X-Switchboard-Signature with it)")
+        return self
+
+
+class WebhookDeliveryConfig(_Section):
+    retry_for_seconds: float = Field(86_400.0, gt=0)
+    backoff_base_seconds: float = Field(2.0, gt=0)
+    backoff_max_seconds: float = Field(600.0, gt=0)
+    concurrency: int = Field(8, ge=1, le=256)
+    poll_seconds: float = Field(1.0, gt=0, le=60)
+    public_url: str = ""
+
+
 class Config(_Section):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
@@ -271,6 +313,8 @@ class Config(_Section):
     tools: ToolsConfig = ToolsConfig()
     console: ConsoleConfig = ConsoleConfig()
     logging: LoggingConfig = LoggingConfig()
+    webhooks: list[WebhookConfig] = []
+    webhook_delivery: WebhookDeliveryConfig = WebhookDeliveryConfig()
 
     @property
     def data_path(self) -> Path:
@@ -338,7 +382,7 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_config(
     path: str | Path | None = None,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Mapping[str, Mapping[str, Any] | list[Any]] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
     """Load the file (if any), apply environment variables, then explicit overrides (CLI flags).
@@ -380,7 +424,8 @@ def load_config(
     if keys:
         data = _merge(data, {"auth": {"api_keys": keys}})
     if overrides:
-        data = _merge(data, {k: dict(v) for k, v in overrides.items() if v})
+        data = _merge(data, {k: dict(v) if isinstance(v, Mapping) else list(v)
+                             for k, v in overrides.items() if v})
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

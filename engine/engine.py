@@ -26,6 +26,7 @@ from switchboard.engine.store.base import Store, Tx
 from switchboard.engine.store.sqlite import SQLiteStore
 from switchboard.engine.tasks import TaskService
 from switchboard.engine.tools import ToolRegistry, build_tools
+from switchboard.engine.webhooks import WebhookService
 
 log = logging.getLogger("switchboard.engine")
 
@@ -44,6 +45,7 @@ class Engine:
         self.bus = EventBus(self.store)
         self.audit = AuditService(self.store)
         self.revocations = RevocationService(self.store, self.clock)
+        self.webhooks = WebhookService(self.store, config, self.clock)
         self.tasks = TaskService(self.store, self.bus, config, self.clock)
         self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
         self.agents = AgentService(self.store, config, self.clock)
@@ -73,6 +75,7 @@ class Engine:
             self._watch_task = asyncio.create_task(
                 self.orchestrations.watch(self._watch_stop), name="switchboard-definitions")
         await self.runs.recover()
+        await self.webhooks.start()
         if self._run_maintenance:
             self._maintenance_task = asyncio.create_task(self._maintenance_loop(),
                                                          name="switchboard-maintenance")
@@ -89,6 +92,7 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await stop()
         await self.runs.stop()
+        await self.webhooks.stop()
         if self._watch_task is not None:
             self._watch_stop.set()
             self._watch_task.cancel()

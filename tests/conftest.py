@@ -15,7 +15,10 @@ from switchboard.engine.engine import Engine
 def make_config(data_dir: Path, **sections: dict) -> Config:
     overrides = {"storage": {"data_dir": str(data_dir)}}
     for name, values in sections.items():
-        overrides.setdefault(name, {}).update(values)
+        if isinstance(values, dict):
+            overrides.setdefault(name, {}).update(values)
+        else:  # a list section such as [[webhooks]]
+            overrides[name] = values
     return load_config(overrides=overrides, env={})
 
 

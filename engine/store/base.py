@@ -59,6 +59,8 @@ class ReadConn(Protocol):
 
 
 WriteOp = Callable[[Tx], R]
+EmitHook = Callable[[Tx, Event], None]
+"""Called inside the transaction for every event an op emits (e.g. the webhook outbox)."""
 ReadOp = Callable[[ReadConn], R]
 
 
@@ -95,6 +97,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
         """Where committed events go (the bus), in seq order, after each commit."""
+
+    @abc.abstractmethod
+    def add_emit_hook(self, hook: EmitHook) -> None:
+        """Run ``hook(tx, event)`` inside the emitting transaction for every event, so that
+        what it writes (an outbox row) commits if and only if the event does."""
 
     @abc.abstractmethod
     async def ping(self) -> float:

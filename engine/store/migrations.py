@@ -233,4 +233,28 @@ MIGRATIONS: list[str | list[str]] = [
         PRIMARY KEY (kind, value)
     )
     """,
+    # 8: the webhook outbox (engine.webhooks): one row per event per receiver, written in
+    # the event's own transaction; delivered, retried and dead-lettered from here
+    """
+    CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        body BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
+        WHERE status = 'pending';
+    CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook, order_key, id)
+        WHERE status = 'pending';
+    CREATE INDEX webhook_outbox_status ON webhook_outbox (status, id)
+    """,
 ]

@@ -35,7 +35,7 @@ import msgspec
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.errors import StartupError, StorageFailure
 from switchboard.engine.models import Event
-from switchboard.engine.store.base import ReadOp, Store, WriteOp
+from switchboard.engine.store.base import EmitHook, ReadOp, Store, WriteOp
 from switchboard.engine.store.migrations import MIGRATIONS
 
 log = logging.getLogger("switchboard.store")
@@ -173,13 +173,15 @@ def storage_failure(exc: BaseException, path: Path) -> StorageFailure | None:
 class _Tx:
     """The write context handed to ops (see ``engine.store.base.Tx``)."""
 
-    __slots__ = ("_callbacks", "_conn", "_events", "now")
+    __slots__ = ("_callbacks", "_conn", "_events", "_hooks", "now")
 
-    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
+    def __init__(self, conn: sqlite3.Connection, now: float,
+                 hooks: Sequence[EmitHook] = ()) -> None:
         self._conn = conn
         self.now = now
         self._events: list[Event] = []
         self._callbacks: list[Callable[[], None]] = []
+        self._hooks = hooks
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
@@ -215,6 +217,8 @@ class _Tx:
             agent_id=agent_id, trace_id=trace_id, priority=priority,
         )
         self._events.append(event)
+        for hook in self._hooks:
+            hook(self, event)
         return event
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -270,6 +274,7 @@ class SQLiteStore(Store):
         self._reader_conns: list[aiosqlite.Connection] = []
         self._inline: sqlite3.Connection | None = None
         self._sink: Callable[[list[Event]], None] = lambda events: None
+        self._emit_hooks: list[EmitHook] = []
         self._closed = True
         self.commits = 0
         self.ops_committed = 0
@@ -381,6 +386,9 @@ class SQLiteStore(Store):
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
         self._sink = sink
 
+    def add_emit_hook(self, hook: EmitHook) -> None:
+        self._emit_hooks.append(hook)
+
     # -- writes ----------------------------------------------------------------------------
     async def write(self, op: WriteOp[Any], *,
                     on_abandoned: Callable[[Any], None] | None = None) -> Any:
@@ -416,7 +424,7 @@ class SQLiteStore(Store):
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op, future, on_abandoned in batch:
-                tx = _Tx(conn, now)
+                tx = _Tx(conn, now, self._emit_hooks)
                 conn.execute("SAVEPOINT op")
                 try:
                     result = op(tx)

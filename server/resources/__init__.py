@@ -10,7 +10,7 @@ def all_tables() -> list[RouteTable]:
     import importlib
 
     names = ["system", "auth_tokens", "agents", "tasks", "approvals", "events", "workflows",
-             "orchestrations", "providers", "audit", "ws"]
+             "orchestrations", "providers", "audit", "webhooks", "ws"]
     tables = []
     for name in names:
         try:
