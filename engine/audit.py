@@ -45,7 +45,7 @@ ACTIONS: Final = (
     # agents
     "agent.create", "agent.update", "agent.delete", "agent.override",
     # privileged
-    "token.mint", "token.revoke", "webhook.redeliver", "provider.switch", "event.publish_as",
+    "approval.link", "token.mint", "token.revoke", "webhook.redeliver", "provider.switch", "event.publish_as",
     "workflow.execute_privileged",
 )
 """Known actions (documentation and filter hints; ``record`` accepts any dotted name)."""

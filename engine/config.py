@@ -170,6 +170,10 @@ class ApprovalsConfig(_Section):
     # may not approve it. True lets them, and each such approval is audited as
     # ``approval.self_approve``. Meant for one-person setups, never for production.
     allow_self_approval: bool = False
+    # Single-use, expiring links that decide one approval as one named person, for a phone
+    # where SSH is impractical (engine.action_links). Off unless turned on.
+    action_links: bool = False
+    action_link_ttl_seconds: int = Field(3600, ge=60, le=7 * 86_400)
 
 
 class OpenAIProviderConfig(_Section):

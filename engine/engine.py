@@ -9,6 +9,7 @@ import contextlib
 import logging
 from typing import Any
 
+from switchboard.engine.action_links import ActionLinks
 from switchboard.engine.agents import AgentService
 from switchboard.engine.approvals import ApprovalService
 from switchboard.engine.audit import AuditService
@@ -48,6 +49,7 @@ class Engine:
         self.webhooks = WebhookService(self.store, config, self.clock)
         self.tasks = TaskService(self.store, self.bus, config, self.clock)
         self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
+        self.action_links = ActionLinks(self.store, config, self.clock, self.approvals)
         self.agents = AgentService(self.store, config, self.clock)
         self.stats = StatsService(self.store, config, self.clock)
         self.providers: ProviderRegistry = build_providers(config.providers)

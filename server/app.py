@@ -36,7 +36,7 @@ from switchboard.server.connections import (
     fit_limits,
     raise_open_file_limit,
 )
-from switchboard.server.logfilters import install_client_error_filter
+from switchboard.server.logfilters import install_client_error_filter, install_query_token_filter
 from switchboard.server.middlewares import add_response_headers, build_middlewares
 from switchboard.server.ratelimit import RateLimiter
 from switchboard.server.routing import RouteRegistry, RouteTable
@@ -96,6 +96,7 @@ async def start_server(app: web.Application, host: str, port: int) -> tuple[web.
     before, open_files, hard = raise_open_file_limit()
     limits = fit_limits(ConnectionLimits.from_config(server), open_files)
     install_client_error_filter()
+    install_query_token_filter()
     log.info("open files: soft limit %d%s (hard %d); connections: at most %d, %d per client "
              "address; timeouts: request head %g s, body %g s, idle %g s", open_files,
              f" (raised from {before})" if open_files != before else "", hard,

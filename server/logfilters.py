@@ -16,6 +16,7 @@ log becomes the bottleneck. Two filters:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,3 +86,26 @@ class RepeatFilter(logging.Filter):
             return True
         entry[2] += 1
         return False
+
+
+class QueryTokenFilter(logging.Filter):
+    """Blanks ``token=`` query values in access-log lines (an approval action link carries
+    its single-use token in the URL it is opened with); nothing else in a URL is a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_TOKEN_QUERY.sub(r"\1<redacted>", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_QUERY.sub(r"\1<redacted>", record.msg)
+        return True
+
+
+_TOKEN_QUERY = re.compile(r"([?&]token=)[^&\s\"]+")
+
+
+def install_query_token_filter(logger_name: str = "aiohttp.access") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, QueryTokenFilter) for f in logger.filters):
+        logger.addFilter(QueryTokenFilter())
+

@@ -257,4 +257,13 @@ MIGRATIONS: list[str | list[str]] = [
         WHERE status = 'pending';
     CREATE INDEX webhook_outbox_status ON webhook_outbox (status, id)
     """,
+    # 9: single-use approval action links (engine.action_links): a link's nonce once used
+    """
+    CREATE TABLE action_link_uses (
+        nonce TEXT PRIMARY KEY,
+        approval_id TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        used_at REAL NOT NULL
+    )
+    """,
 ]

@@ -9,7 +9,7 @@ def all_tables() -> list[RouteTable]:
     """Every resource's route table, in the order they appear in the OpenAPI document."""
     import importlib
 
-    names = ["system", "auth_tokens", "agents", "tasks", "approvals", "events", "workflows",
+    names = ["system", "auth_tokens", "agents", "tasks", "approvals", "approval_links", "events", "workflows",
              "orchestrations", "providers", "audit", "webhooks", "ws"]
     tables = []
     for name in names:
