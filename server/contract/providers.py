@@ -112,8 +112,8 @@ class ExecutionResult(Record, kw_only=True):
     error: str | None = None
     cost_usd: float = 0.0
     steps: list[ExecutionStep] = []
-    human_input_required: HumanInputRequired | None | UnsetType = UNSET
-    approval_id: str | None | UnsetType = UNSET
+    human_input_required: HumanInputRequired | UnsetType | None = UNSET
+    approval_id: str | UnsetType | None = UNSET
     resume: ResumeHelp | UnsetType = UNSET
     watch_url: str | UnsetType = UNSET
 
@@ -218,7 +218,7 @@ class SessionContinued(Record, kw_only=True):
     turn: int
     action: str
     workflow: dict[str, Any] = {}
-    validation: WorkflowValidation | None | UnsetType = UNSET
+    validation: WorkflowValidation | UnsetType | None = UNSET
     metadata: dict[str, Any] = {}
     context: dict[str, Any] = {}
     format: OutputFormat | UnsetType = UNSET

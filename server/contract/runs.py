@@ -54,8 +54,8 @@ class Run(Record, kw_only=True):
     updated_at: Time | None = None
     finished_at: Time | None = None
     approval_id: str | None = None
-    response: str | None | UnsetType = UNSET
-    human_input_required: HumanInputRequired | None | UnsetType = UNSET
+    response: str | UnsetType | None = UNSET
+    human_input_required: HumanInputRequired | UnsetType | None = UNSET
 
     @property
     def done(self) -> bool:
@@ -83,8 +83,8 @@ class RunResult(Record, kw_only=True):
     response: str | UnsetType = UNSET
     shared_state: dict[str, Any] | UnsetType = UNSET
     step_history: list[StepRecord] | UnsetType = UNSET
-    human_input_required: HumanInputRequired | None | UnsetType = UNSET
-    approval_id: str | None | UnsetType = UNSET
+    human_input_required: HumanInputRequired | UnsetType | None = UNSET
+    approval_id: str | UnsetType | None = UNSET
     cost_usd: float = 0.0
 
     @property
