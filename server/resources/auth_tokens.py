@@ -8,16 +8,17 @@ subject, role and lifetime; never the token), committed before the token is hand
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from switchboard.engine.actors import Actor
+from switchboard.server import contract
 from switchboard.server.app_keys import AUTH_KEY, request_id_of
 from switchboard.server.auth import AuthError
 from switchboard.server.errors import ApiError
-from switchboard.server.jsonio import ApiModel, StrictModel, read_json
+from switchboard.server.jsonio import StrictModel, read_json
 from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.routing import RouteTable
 
@@ -30,21 +31,14 @@ class TokenRequest(StrictModel):
     ttl_seconds: int | None = Field(None, ge=60, le=30 * 86_400)
 
 
-class TokenOut(ApiModel):
-    access_token: str
-    token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
-@routes.post("/auth/token", role="admin", body=TokenRequest, response=TokenOut)
-async def mint(request: web.Request, body: TokenRequest) -> dict[str, Any]:
+@routes.post("/auth/token", role="admin", body=TokenRequest, response=contract.Token)
+async def mint(request: web.Request, body: TokenRequest) -> contract.Token:
     """Mint a JWT for a user or agent (admin only)."""
     auth = request.app[AUTH_KEY]
     ttl = body.ttl_seconds or auth.ttl_seconds
     token = auth.mint(body.user_id, body.role, ttl_seconds=ttl)
     await _audit(request, actor_of(request), body.user_id, body.role, ttl, "jwt")
-    return {"access_token": token, "token": token, "token_type": "bearer", "expires_in": ttl}
+    return contract.Token(access_token=token, token=token, token_type="bearer", expires_in=ttl)
 
 
 class ClientCredentials(StrictModel):
@@ -53,15 +47,9 @@ class ClientCredentials(StrictModel):
     client_secret: str = Field(min_length=1, max_length=500)
 
 
-class OAuthOut(ApiModel):
-    access_token: str
-    token_type: str
-    expires_in: int
-
-
-@routes.post("/oauth/token", role=None, response=OAuthOut,
+@routes.post("/oauth/token", role=None, response=contract.Token,
              responses={401: "unknown client or wrong secret"})
-async def oauth_token(request: web.Request) -> dict[str, Any]:
+async def oauth_token(request: web.Request) -> contract.Token:
     """OAuth 2.0 client credentials: JSON or form-encoded body (RFC 6749 section 4.4)."""
     if request.content_type == "application/x-www-form-urlencoded":
         form = await request.post()
@@ -81,7 +69,8 @@ async def oauth_token(request: web.Request) -> dict[str, Any]:
         raise ApiError(401, exc.detail, headers={"WWW-Authenticate": "Bearer"}) from None
     client = Actor(issued.subject, issued.role, "oauth", request_id_of(request))
     await _audit(request, client, issued.subject, issued.role, issued.expires_in, "oauth")
-    return issued.as_dict()
+    return contract.Token(access_token=issued.access_token, token_type=issued.token_type,
+                          expires_in=issued.expires_in)
 
 
 async def _audit(request: web.Request, actor: Actor, subject: str, role: str, ttl: int,

@@ -145,10 +145,24 @@ def run_record(status: str) -> models.Run:
         finished_at=NOW if status in ("completed", "failed") else None)
 
 
+def seed_view(run: models.Run) -> dict[str, Any]:
+    """The synchronous run answer as the server built it before the contract (seed 000)."""
+    out: dict[str, Any] = {"status": run.status, "run_id": run.run_id}
+    if run.status == "completed":
+        out["response"] = run.response or ""
+        out["shared_state"] = run.shared_state
+        out["step_history"] = [s.as_dict() for s in run.step_history]
+    elif run.status == "paused":
+        out["human_input_required"] = run.human_input_required
+        out["approval_id"] = run.approval_id
+    elif run.status in ("failed", "cancelled"):
+        out["response"] = run.error or run.response or run.status
+    out["cost_usd"] = round(run.cost_usd, 6)
+    return out
+
+
 @pytest.mark.parametrize("status", ["running", "paused", "completed", "failed", "cancelled"])
 def test_run_and_its_synchronous_answer(status: str) -> None:
-    from switchboard.server.resources.orchestrations import seed_view
-
     record = run_record(status)
     assert wire(convert.run(record)) == wire(record.as_dict())
     assert wire(convert.run_result(record)) == wire(seed_view(record))
