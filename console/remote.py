@@ -74,9 +74,9 @@ from switchboard.engine.models import (
     TaskLog,
 )
 from switchboard.engine.orchestrations.definitions import DefinitionProblem
-from switchboard.server.client import AsyncClient, RetryPolicy
-from switchboard.server.client.errors import ApiError, RateLimited, TransportError
-from switchboard.server.client.sse import iter_sse
+from switchboard.server.sdk.client import AsyncClient, RetryPolicy
+from switchboard.server.sdk.client.errors import ApiError, RateLimited, TransportError
+from switchboard.server.sdk.client.sse import iter_sse
 
 log = logging.getLogger("switchboard.console.remote")
 
