@@ -32,9 +32,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.server.contract import Task
 from switchboard.server.sdk.client.client import AsyncClient
 from switchboard.server.sdk.client.errors import NotFound, SwitchboardError
-from switchboard.server.sdk.client.models import Task
 from switchboard.server.sdk.worker import Handler, TaskContext, TaskFailed, Worker
 
 log = logging.getLogger("switchboard.demo")

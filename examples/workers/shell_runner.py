@@ -25,7 +25,7 @@ import time
 from collections import deque
 from typing import Any
 
-from switchboard.server.sdk.client.models import Task
+from switchboard.server.contract import Task
 from switchboard.server.sdk.worker import TaskContext, TaskFailed
 
 DEFAULT_ALLOW = ("echo", "ls", "git", "ruff", "pytest", "python3", "uname", "df", "true", "false")

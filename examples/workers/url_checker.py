@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from switchboard.server.sdk.client.models import Task
+from switchboard.server.contract import Task
 from switchboard.server.sdk.worker import TaskContext, TaskFailed
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")

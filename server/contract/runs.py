@@ -16,6 +16,28 @@ from switchboard.server.contract.enums import (
 )
 
 
+class _RunState:
+    """Questions every run-shaped answer can be asked (``Run`` and ``RunResult``)."""
+
+    __slots__ = ()
+    status: RunStatus
+    human_input_required: HumanInputRequired | UnsetType | None
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+    @property
+    def paused(self) -> bool:
+        return self.status == RunStatus.PAUSED
+
+    @property
+    def gate(self) -> HumanInputRequired | None:
+        """The gate a paused run waits on, or None."""
+        value = self.human_input_required
+        return value if isinstance(value, HumanInputRequired) else None
+
+
 class StepRecord(Record, kw_only=True):
     """One executed step of a run (seed 000's ``step_history`` entries); ``duration`` in
     seconds once the step finished."""
@@ -34,7 +56,7 @@ class StepRecord(Record, kw_only=True):
     error: str | None = None
 
 
-class Run(Record, kw_only=True):
+class Run(Record, _RunState, kw_only=True):
     """A durable run. ``response`` (the final text) is sent once there is one;
     ``human_input_required`` while the run waits at a gate."""
 
@@ -57,22 +79,9 @@ class Run(Record, kw_only=True):
     response: str | UnsetType | None = UNSET
     human_input_required: HumanInputRequired | UnsetType | None = UNSET
 
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL_RUN_STATUSES
-
-    @property
-    def paused(self) -> bool:
-        return self.status == RunStatus.PAUSED
-
-    @property
-    def gate(self) -> HumanInputRequired | None:
-        """The gate a paused run waits on, or None."""
-        value = self.human_input_required
-        return value if isinstance(value, HumanInputRequired) else None
 
 
-class RunResult(Record, kw_only=True):
+class RunResult(Record, _RunState, kw_only=True):
     """The synchronous ``/run``, ``/resume``, ``/cancel`` and ``/retry`` answer, in seed
     000's shapes: completed (``response``, ``shared_state``, ``step_history``), paused
     (``human_input_required``, ``approval_id``), failed or cancelled (``response`` is the
@@ -87,18 +96,6 @@ class RunResult(Record, kw_only=True):
     approval_id: str | UnsetType | None = UNSET
     cost_usd: float = 0.0
 
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL_RUN_STATUSES
-
-    @property
-    def paused(self) -> bool:
-        return self.status == RunStatus.PAUSED
-
-    @property
-    def gate(self) -> HumanInputRequired | None:
-        value = self.human_input_required
-        return value if isinstance(value, HumanInputRequired) else None
 
 
 class RunPage(Record, kw_only=True):

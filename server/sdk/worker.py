@@ -46,6 +46,7 @@ from typing import Any
 import msgspec
 import psutil
 
+from switchboard.server.contract import Task
 from switchboard.server.sdk.client.client import AsyncClient
 from switchboard.server.sdk.client.errors import (
     ApiError,
@@ -56,7 +57,6 @@ from switchboard.server.sdk.client.errors import (
     SwitchboardError,
     TransportError,
 )
-from switchboard.server.sdk.client.models import Task
 from switchboard.server.sdk.client.ws import WebSocketConnection
 
 log = logging.getLogger("switchboard.worker")

@@ -7,6 +7,20 @@ secret, and streams (``tasks.watch``, ``events.stream``, ``runs.stream``) that r
 resume from the last event seq. The agent-worker SDK built on it is ``server.sdk.worker``.
 """
 
+from switchboard.server.contract import (
+    Agent,
+    Approval,
+    Decision,
+    Event,
+    Health,
+    OrchestrationDetail,
+    OrchestrationSummary,
+    Published,
+    Run,
+    RunResult,
+    Stats,
+    Task,
+)
 from switchboard.server.sdk.client.client import AsyncClient
 from switchboard.server.sdk.client.credentials import SecretJwt, StaticToken
 from switchboard.server.sdk.client.errors import (
@@ -24,22 +38,7 @@ from switchboard.server.sdk.client.errors import (
     Unauthorized,
 )
 from switchboard.server.sdk.client.http import RetryPolicy
-from switchboard.server.sdk.client.models import (
-    Agent,
-    Approval,
-    Decision,
-    Event,
-    Health,
-    OrchestrationDetail,
-    OrchestrationSummary,
-    Page,
-    Published,
-    Run,
-    RunEvent,
-    RunResult,
-    Stats,
-    Task,
-)
+from switchboard.server.sdk.client.models import Page, RunEvent
 from switchboard.server.sdk.client.sync import Client
 
 __all__ = [

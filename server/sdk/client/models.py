@@ -1,4 +1,4 @@
-"""What the client returns: the wire contract's records, plus two client-side shapes.
+"""What the client returns besides the wire contract's records: two client-side shapes.
 
 Why no models of its own: the server encodes ``server.contract`` Structs and the client
 decodes into the very same types (``Task``, ``Agent``, ``Approval``, ``Run``...), so the two
@@ -16,24 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from switchboard.server.contract import (
-    Agent,
-    Approval,
-    Decision,
-    Event,
-    Health,
-    OrchestrationDetail,
-    OrchestrationSummary,
-    Pagination,
-    Published,
-    Run,
-    RunResult,
-    Stats,
-    StepRecord,
-    Task,
-    TaskLog,
-    Token,
-)
+from switchboard.server.contract import Pagination
 
 T = TypeVar("T")
 
@@ -66,8 +49,4 @@ class RunEvent(msgspec.Struct, kw_only=True):
     run_id: str | None = None
 
 
-__all__ = [
-    "Agent", "Approval", "Decision", "Event", "Health", "OrchestrationDetail",
-    "OrchestrationSummary", "Page", "Pagination", "Published", "Run", "RunEvent", "RunResult",
-    "Stats", "StepRecord", "Task", "TaskLog", "Token",
-]
+__all__ = ["Page", "RunEvent"]
