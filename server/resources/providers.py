@@ -393,26 +393,25 @@ async def orchestrate(request: web.Request, body: OrchestrateBody
     elif run_it:
         view, after = await _start_inline(request, gen, result.workflow, body.parameters, None,
                                           exec_options)
-    answer = result.as_dict()
     if not opts.stream:
         execution = skipped if view is None else msgspec.to_builtins(
             await _finish(request, view, exec_options))
         return wire.OrchestrateResult(workflow=result.workflow,
                                       validation=convert.validation(result.validation),
                                       metadata=result.metadata, execution=execution)
-    return await stream_events(request, _orchestrate_items(request, answer, view, after,
+    return await stream_events(request, _orchestrate_items(request, result, view, after,
                                                            skipped))
 
 
-async def _orchestrate_items(request: web.Request, answer: JsonObject,
+async def _orchestrate_items(request: web.Request, result: GenerationResult,
                              view: ExecutionView | None, after: int,
                              skipped: JsonObject | None) -> AsyncIterator[Frame]:
     """The plan's two frames, then the run's (or why it did not run)."""
     yield None, "generation_complete", {"event": "generation_complete",
-                                        "workflow": answer["workflow"],
-                                        "metadata": answer["metadata"]}
-    yield None, "validation_complete", {"event": "validation_complete",
-                                        **answer["validation"]}
+                                        "workflow": result.workflow,
+                                        "metadata": result.metadata}
+    yield None, "validation_complete", {"event": "validation_complete", **msgspec.to_builtins(
+        convert.validation(result.validation))}
     if skipped is not None:
         yield None, "execution_skipped", {"event": "execution_skipped", **skipped}
     if view is not None:

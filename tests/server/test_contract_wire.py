@@ -184,3 +184,33 @@ def test_decoding_the_wire_gives_back_the_same_json() -> None:
         assert isinstance(decoded, kind)
         again = msgspec.json.decode(wire(decoded))
         assert again == msgspec.json.decode(data)
+
+
+def legacy_ws_event(channel: str, event: models.Event) -> dict[str, Any]:
+    """The WebSocket event message as the server built it before the contract."""
+    from switchboard.engine.clock import iso
+    from switchboard.server.ws_protocol import message_type
+
+    message: dict[str, Any] = {"type": message_type(event.event_type), "channel": channel,
+                               "event_type": event.event_type, "payload": event.payload,
+                               "seq": event.seq, "timestamp": iso(event.timestamp)}
+    if event.event_type.startswith("run."):
+        message["event"] = event.event_type[4:]
+    for key in ("task_id", "run_id", "agent_id", "source_agent", "trace_id", "priority"):
+        value = getattr(event, key)
+        if value is not None:
+            message[key] = value
+    return message
+
+
+@pytest.mark.parametrize("event", [
+    models.Event(seq=3, event_type="run.step_started", timestamp=NOW, run_id="r1",
+                 payload={"step_id": "s"}),
+    models.Event(seq=4, event_type="task.completed", timestamp=NOW, task_id="t1",
+                 agent_id="a1", source_agent="engine", trace_id="tr", priority="P1"),
+    models.Event(seq=5, event_type="deploy.done", timestamp=NOW),
+], ids=lambda e: e.event_type)
+def test_websocket_event_message(event: models.Event) -> None:
+    from switchboard.server.ws_protocol import event_message
+
+    assert wire(event_message("all_events", event)) == wire(legacy_ws_event("all_events", event))
