@@ -34,7 +34,7 @@ class FieldLike(Protocol):
     def choices(self) -> list[str]: ...
 
 
-class FieldError(Record, frozen=True, kw_only=True):
+class FieldError(Record, kw_only=True):
     """One refused value: which field, and why (phrased for the person answering)."""
 
     field: str
@@ -77,17 +77,18 @@ def _number(spec: FieldLike, value: Any) -> int | float:
             raise _Invalid(f"must be a number, got {value!r}") from None
     if not isinstance(value, int | float):
         raise _Invalid(f"must be a number, got {type(value).__name__}")
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    number: int | float = value
+    if isinstance(number, float):
+        if not math.isfinite(number):
             raise _Invalid("must be a finite number")
-        if value.is_integer():
-            value = int(value)
+        if number.is_integer():
+            number = int(number)
     low, high = _set(getattr(spec, "min", None)), _set(getattr(spec, "max", None))
-    if low is not None and value < low:
-        raise _Invalid(f"must be at least {_fmt(low)}, got {_fmt(value)}")
-    if high is not None and value > high:
-        raise _Invalid(f"must be at most {_fmt(high)}, got {_fmt(value)}")
-    return value
+    if low is not None and number < low:
+        raise _Invalid(f"must be at least {_fmt(low)}, got {_fmt(number)}")
+    if high is not None and number > high:
+        raise _Invalid(f"must be at most {_fmt(high)}, got {_fmt(number)}")
+    return number
 
 
 def _boolean(value: Any) -> bool:

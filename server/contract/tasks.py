@@ -22,7 +22,7 @@ from switchboard.server.contract.enums import (
 )
 
 
-class TaskLog(Record, frozen=True, kw_only=True):
+class TaskLog(Record, kw_only=True):
     timestamp: Time | None = None
     level: LogLevel = LogLevel.INFO
     message: str = ""
@@ -68,7 +68,7 @@ class Task(Record, kw_only=True):
     estimated_completion: Time | None = None
     logs: list[TaskLog] | UnsetType = UNSET
     priority_name: PriorityName | None = None
-    lease_id: str | UnsetType = UNSET
+    lease_id: str | UnsetType | None = UNSET
 
     @property
     def done(self) -> bool:

@@ -128,5 +128,5 @@ async def test_demo_fleet_example_runs_against_a_server(server_factory: Any,
 
 async def _finished(client: AsyncClient, count: int) -> bool:
     stats = await client.stats()
-    by_status = stats.queue["by_status"]
+    by_status = stats.queue.by_status
     return by_status["completed"] + by_status["failed"] >= count
