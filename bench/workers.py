@@ -36,8 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from switchboard.server.client import AsyncClient  # noqa: E402
-from switchboard.server.worker import Worker  # noqa: E402
+from switchboard.server.sdk.client import AsyncClient  # noqa: E402
+from switchboard.server.sdk.worker import Worker  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -245,7 +245,7 @@ def worker(handler: str, *,
                help="Claim by HTTP long-poll instead of the WebSocket.")] = False,
            log_level: str = "INFO") -> None:
     """Run an agent worker: HANDLER is MODULE:FUNCTION or path/to/file.py:FUNCTION."""
-    from switchboard.server.worker_cli import worker_main
+    from switchboard.server.sdk.worker_cli import worker_main
 
     raise SystemExit(worker_main(handler, agent_type=type, url=url, token=token,
                                  concurrency=concurrency, agent_id=agent_id, name=name,

@@ -74,9 +74,9 @@ from switchboard.engine.models import (
     TaskLog,
 )
 from switchboard.engine.orchestrations.definitions import DefinitionProblem
-from switchboard.server.client import AsyncClient, RetryPolicy
-from switchboard.server.client.errors import ApiError, RateLimited, TransportError
-from switchboard.server.client.sse import iter_sse
+from switchboard.server.sdk.client import AsyncClient, RetryPolicy
+from switchboard.server.sdk.client.errors import ApiError, RateLimited, TransportError
+from switchboard.server.sdk.client.sse import iter_sse
 
 log = logging.getLogger("switchboard.console.remote")
 
@@ -776,8 +776,9 @@ class RemoteBackend(Backend):
         base = _or_none(task_from_json, self._last_known("task_id", task_id, "assigned_agent")
                         ) or Task(id=task_id, type="", priority="P2", status="pending",
                                   assigned_agent="")
-        return msgspec.structs.replace(base, status=ack.status or base.status,
-                                       priority=ack.priority or base.priority)
+        # a status ack (cancel, retry) or a priority ack (set_priority): each has one of them
+        return msgspec.structs.replace(base, status=getattr(ack, "status", None) or base.status,
+                                       priority=getattr(ack, "priority", None) or base.priority)
 
     def _run_after(self, run_id: str, status: str, *, orchestration_id: str = "",
                    message: str | None = None) -> Run:

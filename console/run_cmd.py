@@ -12,28 +12,9 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TextIO
 
-import aiohttp
-
-
-async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(event name, data) pairs from a text/event-stream response."""
-    name: str | None = None
-    data: list[str] = []
-    async for raw in resp.content:
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if not line:
-            if name is not None and data:
-                yield name, json.loads("\n".join(data))
-            name, data = None, []
-        elif line.startswith(":"):
-            continue
-        else:
-            key, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
+from switchboard.server.sdk.client import AsyncClient, RetryPolicy
+from switchboard.server.sdk.client.errors import ApiError, InvalidRequest
+from switchboard.server.sdk.client.models import RunEvent
 
 
 def describe(name: str, data: dict[str, Any]) -> str | None:
@@ -90,52 +71,46 @@ def ask_fields(gate: dict[str, Any], ask: Callable[[str], str], out: TextIO) -> 
 async def run_command(url: str, token: str, orchestration: str, message: str | None,
                       answers: dict[str, Any], *, interactive: bool, out: TextIO = sys.stdout,
                       ask: Callable[[str], str] = input) -> int:
-    base = url.rstrip("/")
-    if not base.endswith("/api/v1"):
-        base += "/api/v1"
-    headers = {"Authorization": f"Bearer {token}"}
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
-        request = session.post(f"{base}/orchestrations/{orchestration}/run/stream",
-                               json={"message": message})
+    """Follow the run through the SDK's streams (``run_stream``, then ``resume_stream`` at
+    each gate): they read the POST's SSE answer and, if the connection drops, continue on
+    the run's resumable stream after the last seq seen."""
+    async with AsyncClient(url, token=token, retry=RetryPolicy(max_retries=0)) as client:
+        stream: AsyncIterator[RunEvent] = client.orchestrations.run_stream(orchestration, message)
         run_id: str | None = None
         last_gate: dict[str, Any] | None = None
         while True:
-            async with request as resp:
-                if resp.status >= 400:
-                    detail = (await resp.json()).get("detail", resp.reason)
-                    print(f"switchboard: {resp.status}: {detail}", file=sys.stderr)
-                    if resp.status == 422 and last_gate is not None and interactive:
-                        request = session.post(
-                            f"{base}/orchestrations/runs/{run_id}/resume/stream",
-                            json={"response": ask_fields(last_gate, ask, out)})
-                        continue
-                    return 2
-                gate: dict[str, Any] | None = None
-                final: str | None = None
-                async for name, data in sse_events(resp):
-                    run_id = data.get("run_id", run_id)
-                    line = describe(name, data)
+            gate: dict[str, Any] | None = None
+            final: str | None = None
+            try:
+                async for item in stream:
+                    run_id = item.run_id or run_id
+                    line = describe(item.event, item.data)
                     if line:
                         print(line, file=out, flush=True)
-                    if name == "human_input_required":
-                        gate = data
-                    elif name == "orchestration_complete":
+                    if item.event == "human_input_required":
+                        gate = item.data
+                    elif item.event == "orchestration_complete":
                         final = "completed"
-                    elif name == "orchestration_error":
+                    elif item.event == "orchestration_error":
                         final = "failed"
+            except ApiError as exc:
+                print(f"switchboard: {exc.status}: {exc.detail}", file=sys.stderr)
+                if isinstance(exc, InvalidRequest) and last_gate is not None and interactive \
+                        and run_id is not None:
+                    stream = client.runs.resume_stream(run_id, ask_fields(last_gate, ask, out))
+                    continue
+                return 2
             if final == "completed":
                 return 0
-            if final == "failed" or gate is None:
+            if final == "failed" or gate is None or run_id is None:
                 return 1
             last_gate = gate
             response = dict(answers) if answers else None
             if response is None:
                 if not interactive:
                     print(f"paused at {gate.get('step_id')}; resume with "
-                          f"POST {base}/orchestrations/runs/{run_id}/resume", file=out)
+                          f"POST {client.base_url}/orchestrations/runs/{run_id}/resume", file=out)
                     return 3
                 response = ask_fields(gate, ask, out)
-            request = session.post(f"{base}/orchestrations/runs/{run_id}/resume/stream",
-                                   json={"response": response})
+            stream = client.runs.resume_stream(run_id, response)
             answers = {}

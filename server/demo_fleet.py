@@ -32,10 +32,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.server.client.client import AsyncClient
-from switchboard.server.client.errors import NotFound, SwitchboardError
-from switchboard.server.client.models import Task
-from switchboard.server.worker import Handler, TaskContext, TaskFailed, Worker
+from switchboard.server.contract import Task
+from switchboard.server.sdk.client.client import AsyncClient
+from switchboard.server.sdk.client.errors import NotFound, SwitchboardError
+from switchboard.server.sdk.worker import Handler, TaskContext, TaskFailed, Worker
 
 log = logging.getLogger("switchboard.demo")
 

@@ -11,7 +11,8 @@ Base models for route modules:
 - ``StrictModel``: request bodies. ``extra="forbid"``, so a typo (``"priorty"``) is a 422
   naming the field instead of a silently ignored value.
 - ``QueryModel``: query strings. Unknown parameters are ignored (clients add cache busters).
-- ``ApiModel``: responses. Lax, extra ignored; serialised by alias.
+
+Responses are ``server.contract`` Structs (msgspec), not models of this module.
 
 Numbers that do not fit are refused here, at the edge, with the field named (422), never
 passed on to SQLite (which raises OverflowError past 64 bits: a 500): every integer in a
@@ -69,12 +70,6 @@ class QueryModel(BaseModel):
     """Base for query parameters: strings converted (lax), unknown parameters ignored."""
 
     model_config = ConfigDict(extra="ignore")
-
-
-class ApiModel(BaseModel):
-    """Base for response bodies: documentation and serialisation, no strictness needed."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 def _enc_hook(obj: Any) -> Any:

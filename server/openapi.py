@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document and a self-contained docs page, generated from the route registry.
 
-Why generated: the document is built from the very ``RouteSpec``s and pydantic models that
-route and validate requests, so it cannot drift from what the server does. Schemas come
-from ``pydantic.json_schema.models_json_schema`` (request models in validation mode,
-responses in serialisation mode) and land in ``components.schemas``.
+Why generated: the document is built from the very ``RouteSpec``s, pydantic request models
+and ``server.contract`` response Structs the server routes, validates and encodes with, so
+it cannot drift from what the server does. Request schemas come from
+``pydantic.json_schema.models_json_schema`` (validation mode), response schemas from
+``msgspec.json.schema_components`` over the contract; both land in ``components.schemas``
+(a name used by both with different schemas is an error).
 
 Served (public) at ``GET /api/v1/openapi.json`` and ``GET /api/v1/docs``. The docs page is
 plain generated HTML with inline CSS: this product runs on hosts without internet access,
@@ -24,6 +26,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from switchboard.server import API_BASE
 from switchboard.server.app_keys import OPENAPI_KEY, ROUTES_KEY
+from switchboard.server.contract.system import OpenApiDocument
 from switchboard.server.jsonio import INT64_MAX, INT64_MIN, json_response
 from switchboard.server.routing import RouteSpec, RouteTable
 
@@ -69,9 +72,17 @@ def _collect_models(specs: Iterable[RouteSpec]) -> list[tuple[type[BaseModel], J
         for model in (spec.body, spec.query, spec.path_params):
             if model is not None:
                 seen[(model, "validation")] = None
-        if spec.response is not None:
-            seen[(spec.response, "serialization")] = None
     return list(seen)
+
+
+def _response_schemas(specs: Iterable[RouteSpec]) -> tuple[dict[Any, dict[str, Any]], dict[str, Any]]:
+    """The schema (a ``$ref``, or an array of one) of every response type and the component
+    schemas they need."""
+    types = list(dict.fromkeys(spec.response for spec in specs if spec.response is not None))
+    if not types:
+        return {}, {}
+    refs, components = msgspec.json.schema_components(types, ref_template=_REF_PREFIX + "{name}")
+    return dict(zip(types, refs, strict=True)), components
 
 
 def _schema_name(ref: dict[str, Any]) -> str:
@@ -150,7 +161,8 @@ def _error_response(status: int, description: str | None = None) -> dict[str, An
 
 
 def _operation(
-    spec: RouteSpec, refs: dict[Any, dict[str, Any]], schemas: dict[str, Any]
+    spec: RouteSpec, refs: dict[Any, dict[str, Any]], schemas: dict[str, Any],
+    response_refs: dict[Any, dict[str, Any]],
 ) -> dict[str, Any]:
     description = spec.description
     if spec.role is not None:
@@ -180,7 +192,7 @@ def _operation(
     }
     if spec.status != 204:
         if spec.response is not None:
-            schema: dict[str, Any] = refs[(spec.response, "serialization")]
+            schema: dict[str, Any] = response_refs[spec.response]
         elif spec.media_type == "application/json":
             schema = {}
         else:
@@ -245,6 +257,12 @@ def build_openapi(
     refs, top = models_json_schema(_collect_models(specs), ref_template=_REF_PREFIX + "{model}")
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     _bound_integers(schemas)
+    response_refs, response_schemas = _response_schemas(specs)
+    for name, schema in response_schemas.items():
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"schema name {name!r} is used by a request model and a response "
+                             "record; rename one")
+        schemas[name] = schema
     if ERROR_SCHEMA in schemas:
         raise ValueError(f"a model named {ERROR_SCHEMA!r} clashes with the error schema")
     schemas[ERROR_SCHEMA] = {
@@ -260,7 +278,7 @@ def build_openapi(
     # Paths are absolute (server "/"): the API lives under ``base`` and a few operations are
     # also (or only) served at the root, e.g. JSON ``/api/v1/metrics`` and Prometheus ``/metrics``.
     for spec in specs:
-        operation = _operation(spec, refs, schemas)
+        operation = _operation(spec, refs, schemas, response_refs)
         if not spec.root_only:
             paths.setdefault(base + spec.openapi_path, {})[spec.method.lower()] = operation
         if spec.also_at_root or spec.root_only:
@@ -432,7 +450,7 @@ def render_docs_html(document: dict[str, Any]) -> str:
 routes = RouteTable(tag="meta")
 
 
-@routes.get("/openapi.json", role=None, operation_id="get_openapi")
+@routes.get("/openapi.json", role=None, operation_id="get_openapi", response=OpenApiDocument)
 async def get_openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of this server."""
     return json_response(openapi_document(request.app))

@@ -9,7 +9,8 @@ A route module looks like this::
 
     from aiohttp import web
     from switchboard.server.routing import RouteTable
-    from switchboard.server.jsonio import StrictModel, QueryModel, ApiModel, json_response
+    from switchboard.server import contract, convert
+    from switchboard.server.jsonio import StrictModel, QueryModel
 
     routes = RouteTable(tag="tasks")
 
@@ -17,16 +18,13 @@ A route module looks like this::
         type: str
         priority: Literal["P0", "P1", "P2", "P3"] = "P2"
 
-    class TaskOut(ApiModel):
-        success: bool
-        task_id: str
-
-    @routes.post("/tasks", role="agent", body=CreateTask, response=TaskOut, status=201,
-                 summary="Create a task")
-    async def create_task(request: web.Request, body: CreateTask) -> dict:
+    @routes.post("/tasks", role="agent", body=CreateTask, response=contract.TaskEnvelope,
+                 status=201, summary="Create a task")
+    async def create_task(request: web.Request, body: CreateTask) -> contract.TaskEnvelope:
         engine = request.app[ENGINE_KEY]            # the engine's own AppKey
         task = await engine.tasks.create(...)       # engine errors map to 404/409/422
-        return {"success": True, "task_id": task.id}  # encoded as JSON with status 201
+        data = convert.task(task, now)              # engine record -> wire record
+        return contract.TaskEnvelope(task_id=task.id, task=data, data=data)  # 201
 
     class ListQuery(QueryModel):
         page: int = Field(1, ge=1)
@@ -37,9 +35,11 @@ A route module looks like this::
         ...
 
 Handlers receive the request plus the parsed ``body``/``query``/``path`` keyword arguments
-for the models they declared. They may return a ``web.StreamResponse`` (used as is) or any
-JSON-encodable value (dict, list, pydantic model, msgspec Struct), which is sent with the
-declared ``status``. Paths are relative to ``/api/v1``; ``also_at_root=True`` serves the
+for the models they declared. They return a ``web.StreamResponse`` (used as is) or the
+``server.contract`` Struct named by ``response=`` (any JSON-encodable value works), sent
+with the declared ``status``. Requests are pydantic models (strict validation at the edge);
+responses are contract Structs, the one definition the OpenAPI document and the SDK share.
+Paths are relative to ``/api/v1``; ``also_at_root=True`` serves the
 route at the root too (``GET /health``, ``GET /stats``). Mount tables with
 ``server.app.init_app(config, tables=[routes, ...])``.
 """
@@ -50,8 +50,9 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, get_args, get_origin
 
+import msgspec
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -77,7 +78,7 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     path_params: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
+    response: Any = None
     status: int = 200
     media_type: str = "application/json"
     summary: str = ""
@@ -126,7 +127,7 @@ class RouteTable:
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         path_params: type[BaseModel] | None = None,
-        response: type[BaseModel] | None = None,
+        response: Any = None,
         status: int = 200,
         media_type: str = "application/json",
         summary: str | None = None,
@@ -141,8 +142,10 @@ class RouteTable:
 
         ``role``: minimum role (``"user"``, ``"agent"``, ``"admin"``) or None for public.
         ``body``/``query``/``path_params``: pydantic models parsed before the handler runs
-        and passed as ``body=``, ``query=``, ``path=``. ``response``/``status``/``media_type``
-        document (and, for non-Response return values, produce) the success response.
+        and passed as ``body=``, ``query=``, ``path=``. ``response`` (a ``server.contract``
+        Struct type), ``status`` and ``media_type`` document (and, for non-Response return
+        values, produce) the success response; for ``text/event-stream`` routes ``response``
+        describes one frame.
         ``responses`` documents extra statuses (``{409: "already decided"}``). The summary
         defaults to the docstring's first line, the description to the rest of it.
         """
@@ -151,6 +154,9 @@ class RouteTable:
             raise ValueError(f"{method} {path}: role must be admin, agent, user or None")
         if not path.startswith("/"):
             raise ValueError(f"{method} {path}: path must start with '/'")
+        if response is not None and not _is_record_type(response):
+            raise TypeError(f"{method} {path}: response must be a msgspec Struct type, or a "
+                            "list of one (a server.contract record)")
 
         def decorator(handler: H) -> H:
             if not inspect.iscoroutinefunction(handler):
@@ -196,6 +202,13 @@ class RouteTable:
 
     def delete(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.route("DELETE", path, **kwargs)
+
+
+def _is_record_type(value: Any) -> bool:
+    """A Struct type, or ``list[StructType]`` (a bare JSON array of records)."""
+    if get_origin(value) is list:
+        (value,) = get_args(value)
+    return isinstance(value, type) and issubclass(value, msgspec.Struct)
 
 
 def make_endpoint(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -22,7 +22,7 @@ Two ways to use it::
     async with SSEStream(request) as stream:
         stream.on_close(subscription.close)   # wakes the loop below on shutdown/disconnect
         async for event in subscription:
-            await stream.send(event.event_type, event.as_dict(), id=event.seq)
+            await stream.send(event.event_type, convert.event(event), id=event.seq)
     return stream.response
 
 ``send`` raises ``StreamClosed`` once the client has gone or the server is shutting down;

@@ -30,11 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from msgspec import UNSET, UnsetType
 from pydantic import Field
 
 from switchboard.engine.clock import iso
 from switchboard.engine.events import EventFilter
 from switchboard.engine.models import Event
+from switchboard.server.contract.ws import WsEvent
 from switchboard.server.jsonio import Int64, StrictModel
 
 AUTH_TIMEOUT_SECONDS: Final = 5.0
@@ -83,23 +85,21 @@ def message_type(event_type: str) -> str:
     return "event"
 
 
-def event_message(channel: str, event: Event) -> dict[str, Any]:
+def event_message(channel: str, event: Event) -> WsEvent:
     """The outgoing message for one event on one channel."""
-    message: dict[str, Any] = {
-        "type": message_type(event.event_type),
-        "channel": channel,
-        "event_type": event.event_type,
-        "payload": event.payload,
-        "seq": event.seq,
-        "timestamp": iso(event.timestamp),
-    }
-    if event.event_type.startswith("run."):
-        message["event"] = event.event_type[4:]  # seed 000's name: run.step_start -> step_start
-    for key in ("task_id", "run_id", "agent_id", "source_agent", "trace_id", "priority"):
-        value = getattr(event, key)
-        if value is not None:
-            message[key] = value
-    return message
+    run_event = event.event_type.startswith("run.")
+    return WsEvent(
+        type=message_type(event.event_type), channel=channel, event_type=event.event_type,
+        payload=event.payload, seq=event.seq, timestamp=iso(event.timestamp),
+        # seed 000's name: run.step_start -> step_start
+        event=event.event_type[4:] if run_event else UNSET,
+        task_id=_set(event.task_id), run_id=_set(event.run_id), agent_id=_set(event.agent_id),
+        source_agent=_set(event.source_agent), trace_id=_set(event.trace_id),
+        priority=_set(event.priority))
+
+
+def _set(value: str | None) -> str | UnsetType:
+    return UNSET if value is None else value
 
 
 # -- channels ---------------------------------------------------------------------------

@@ -65,3 +65,27 @@ def test_no_generic_top_level_name_is_installed(tmp_path: Path) -> None:
     assert out == "[]"
     loaded = _imports_after("switchboard.console.cli", cwd=tmp_path)
     assert "switchboard.console.cli" in loaded
+
+
+def _server_modules(loaded: set[str]) -> set[str]:
+    """Modules of the server's HTTP half: everything under switchboard.server except the
+    package itself, the wire contract and the SDK."""
+    allowed = ("switchboard.server.contract", "switchboard.server.sdk")
+    return {m for m in loaded if m.startswith("switchboard.server.")
+            and not any(m == a or m.startswith(a + ".") for a in allowed)}
+
+
+def test_contract_imports_neither_engine_nor_aiohttp() -> None:
+    loaded = _imports_after("switchboard.server.contract")
+    assert not _has(loaded, "switchboard.engine")
+    assert not _has(loaded, "aiohttp")
+    assert not _server_modules(loaded)
+
+
+def test_sdk_imports_neither_engine_nor_the_server_http_half() -> None:
+    for module in ("switchboard.server.sdk", "switchboard.server.sdk.worker_cli"):
+        loaded = _imports_after(module)
+        assert not _has(loaded, "switchboard.engine"), module
+        assert not _server_modules(loaded), (module, sorted(_server_modules(loaded)))
+        assert not _has(loaded, "aiohttp.web"), module
+        assert not _has(loaded, "pydantic"), module

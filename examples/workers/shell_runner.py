@@ -25,8 +25,8 @@ import time
 from collections import deque
 from typing import Any
 
-from switchboard.server.client.models import Task
-from switchboard.server.worker import TaskContext, TaskFailed
+from switchboard.server.contract import Task
+from switchboard.server.sdk.worker import TaskContext, TaskFailed
 
 DEFAULT_ALLOW = ("echo", "ls", "git", "ruff", "pytest", "python3", "uname", "df", "true", "false")
 MAX_TIMEOUT = 3600.0

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from switchboard.server.client.models import Task
-from switchboard.server.worker import TaskContext, TaskFailed
+from switchboard.server.contract import Task
+from switchboard.server.sdk.worker import TaskContext, TaskFailed
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_URLS = 50

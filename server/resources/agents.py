@@ -8,16 +8,16 @@ heartbeating or claiming as it is refused (403) for anyone else; admins may, aud
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from switchboard.engine.agents import AgentQuery
 from switchboard.engine.clock import iso
-from switchboard.server.jsonio import StrictModel, json_response
+from switchboard.server import contract, convert
+from switchboard.server.jsonio import StrictModel, read_json
 from switchboard.server.resources.common import (
-    DataEnvelope,
     PageQuery,
     actor_of,
     engine_of,
@@ -35,15 +35,15 @@ class AgentListQuery(PageQuery):
     health: Literal["healthy", "degraded", "unhealthy", "offline", "unknown"] | None = None
 
 
-@routes.get("/agents", role="user", query=AgentListQuery, response=DataEnvelope)
-async def list_agents(request: web.Request, query: AgentListQuery) -> dict[str, Any]:
+@routes.get("/agents", role="user", query=AgentListQuery, response=contract.AgentPage)
+async def list_agents(request: web.Request, query: AgentListQuery) -> contract.AgentPage:
     """List agents with their health and metrics."""
     agents, total = await engine_of(request).agents.list(AgentQuery(
         status=query.status, type=query.type, health=query.health, page=query.page,
         limit=query.limit))
     now = now_of(request)
-    return {"data": [a.as_dict(now) for a in agents],
-            "pagination": pagination(query.page, query.limit, total)}
+    return contract.AgentPage(data=[convert.agent(a, now) for a in agents],
+                              pagination=pagination(query.page, query.limit, total))
 
 
 class Configuration(StrictModel):
@@ -66,8 +66,9 @@ class CreateAgent(StrictModel):
                     "or claim with the id becomes its owner.")
 
 
-@routes.post("/agents", role="admin", body=CreateAgent, response=DataEnvelope, status=201)
-async def create_agent(request: web.Request, body: CreateAgent) -> dict[str, Any]:
+@routes.post("/agents", role="admin", body=CreateAgent, response=contract.AgentEnvelope,
+             status=201)
+async def create_agent(request: web.Request, body: CreateAgent) -> contract.AgentEnvelope:
     """Create an agent (status ``initializing`` until its first heartbeat); audited.
 
     Set ``owner`` to reserve the id for one principal; otherwise the first agent principal
@@ -77,7 +78,7 @@ async def create_agent(request: web.Request, body: CreateAgent) -> dict[str, Any
         owner=body.owner, actor=actor_of(request),
         configuration=body.configuration.model_dump(exclude_none=True)
         if body.configuration else None)
-    return {"data": agent.as_dict(now_of(request))}
+    return contract.AgentEnvelope(data=convert.agent(agent, now_of(request)))
 
 
 class RegisterAgent(StrictModel):
@@ -87,9 +88,10 @@ class RegisterAgent(StrictModel):
     configuration: Configuration | None = None
 
 
-@routes.post("/agents/register", role="agent", body=RegisterAgent, response=DataEnvelope,
+@routes.post("/agents/register", role="agent", body=RegisterAgent,
+             response=contract.AgentEnvelope,
              responses={403: "the agent id belongs to another principal"})
-async def register_agent(request: web.Request, body: RegisterAgent) -> web.Response:
+async def register_agent(request: web.Request, body: RegisterAgent) -> contract.AgentEnvelope:
     """A worker registers itself, or re-attaches to its existing id after a restart.
 
     A new id becomes the caller's (``owner``); an existing one must be the caller's, or
@@ -99,17 +101,16 @@ async def register_agent(request: web.Request, body: RegisterAgent) -> web.Respo
         body.name, body.type, agent_id=body.agent_id, actor=actor_of(request),
         configuration=body.configuration.model_dump(exclude_none=True)
         if body.configuration else None)
-    data = agent.as_dict(now_of(request))
-    data["heartbeat_interval"] = engine.config.agents.heartbeat_interval_seconds
-    data["lease_seconds"] = engine.config.tasks.lease_seconds
-    return json_response({"data": data})
+    return contract.AgentEnvelope(data=convert.agent(
+        agent, now_of(request), heartbeat_interval=engine.config.agents.heartbeat_interval_seconds,
+        lease_seconds=engine.config.tasks.lease_seconds))
 
 
-@routes.get("/agents/{agent_id}", role="user", response=DataEnvelope)
-async def get_agent(request: web.Request) -> dict[str, Any]:
+@routes.get("/agents/{agent_id}", role="user", response=contract.AgentEnvelope)
+async def get_agent(request: web.Request) -> contract.AgentEnvelope:
     """One agent: configuration, health (from heartbeat age), metrics."""
     agent = await engine_of(request).agents.get(request.match_info["agent_id"])
-    return {"data": agent.as_dict(now_of(request))}
+    return contract.AgentEnvelope(data=convert.agent(agent, now_of(request)))
 
 
 class UpdateAgent(StrictModel):
@@ -123,8 +124,9 @@ class UpdateAgent(StrictModel):
                     "principal to use it owns it). Omit to leave it.")
 
 
-@routes.put("/agents/{agent_id}", role="admin", body=UpdateAgent, response=DataEnvelope)
-async def update_agent(request: web.Request, body: UpdateAgent) -> dict[str, Any]:
+@routes.put("/agents/{agent_id}", role="admin", body=UpdateAgent,
+            response=contract.AgentEnvelope)
+async def update_agent(request: web.Request, body: UpdateAgent) -> contract.AgentEnvelope:
     """Change an agent's name, configuration, environment, status or owner; audited with
     the fields that changed."""
     from switchboard.engine.agents import UNSET
@@ -135,15 +137,15 @@ async def update_agent(request: web.Request, body: UpdateAgent) -> dict[str, Any
         owner=body.owner if "owner" in body.model_fields_set else UNSET,
         configuration=body.configuration.model_dump(exclude_none=True)
         if body.configuration else None)
-    return {"data": agent.as_dict(now_of(request))}
+    return contract.AgentEnvelope(data=convert.agent(agent, now_of(request)))
 
 
-@routes.delete("/agents/{agent_id}", role="admin")
-async def delete_agent(request: web.Request) -> dict[str, Any]:
+@routes.delete("/agents/{agent_id}", role="admin", response=contract.AgentDeleted)
+async def delete_agent(request: web.Request) -> contract.AgentDeleted:
     """Delete an agent (audited); tasks it was working on go back to the queue."""
     deleted_at = await engine_of(request).agents.delete(request.match_info["agent_id"],
                                                         actor=actor_of(request))
-    return {"message": "Agent deleted successfully", "deleted_at": iso(deleted_at)}
+    return contract.AgentDeleted(message="Agent deleted successfully", deleted_at=iso(deleted_at))
 
 
 class Heartbeat(StrictModel):
@@ -152,22 +154,20 @@ class Heartbeat(StrictModel):
     status: Literal["active", "inactive", "error"] | None = None
 
 
-@routes.post("/agents/{agent_id}/heartbeat", role="agent", response=DataEnvelope,
+@routes.post("/agents/{agent_id}/heartbeat", role="agent", response=contract.AgentEnvelope,
              responses={403: "the agent id belongs to another principal"})
-async def heartbeat(request: web.Request) -> dict[str, Any]:
+async def heartbeat(request: web.Request) -> contract.AgentEnvelope:
     """Record a heartbeat (optional cpu/memory %); extends the leases the agent holds.
 
     Only the agent's owner may (an unowned id is bound to the caller); admins may, audited."""
     body = Heartbeat()
     if request.can_read_body:
-        from switchboard.server.jsonio import read_json
-
         body = await read_json(request, Heartbeat)
     engine = engine_of(request)
     agent = await engine.agents.heartbeat(request.match_info["agent_id"],
                                           cpu_usage=body.cpu_usage,
                                           memory_usage=body.memory_usage, status=body.status,
                                           actor=actor_of(request))
-    data = agent.as_dict(now_of(request))
-    data["heartbeat_interval"] = engine.config.agents.heartbeat_interval_seconds
-    return {"data": data}
+    return contract.AgentEnvelope(data=convert.agent(
+        agent, now_of(request),
+        heartbeat_interval=engine.config.agents.heartbeat_interval_seconds))

@@ -11,7 +11,7 @@ every route answers 404.
 from __future__ import annotations
 
 import html
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -20,8 +20,9 @@ from switchboard.engine.action_links import LinkRefused
 from switchboard.engine.clock import iso
 from switchboard.engine.errors import EngineError
 from switchboard.engine.models import Approval
+from switchboard.server import contract
 from switchboard.server.app_keys import request_id_of
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server.jsonio import QueryModel, StrictModel
 from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.routing import RouteTable
 
@@ -37,18 +38,10 @@ class LinkRequest(StrictModel):
     ttl_seconds: int | None = Field(None, ge=60, le=7 * 86_400)
 
 
-class LinkOut(ApiModel):
-    success: bool = True
-    approval_id: str
-    principal: str
-    url: str = Field(description="Open it to confirm; single use")
-    expires_at: str
-
-
 @routes.post("/approvals/{approval_id}/links", role="admin", body=LinkRequest,
-             response=LinkOut, responses={404: "no such approval, or action links are off",
+             response=contract.ActionLink, responses={404: "no such approval, or action links are off",
                                           409: "already decided"})
-async def mint_link(request: web.Request, body: LinkRequest) -> dict[str, Any]:
+async def mint_link(request: web.Request, body: LinkRequest) -> contract.ActionLink:
     """Mint a single-use action link deciding this approval as ``principal`` (audited).
 
     The URL carries the link's token: send it only to that person."""
@@ -57,9 +50,10 @@ async def mint_link(request: web.Request, body: LinkRequest) -> dict[str, Any]:
     token, expires = await engine.action_links.mint(
         approval_id, body.principal, body.role, actor_of(request), body.ttl_seconds)
     base = engine.webhooks.public_url
-    return {"success": True, "approval_id": approval_id, "principal": body.principal,
-            "url": f"{base}/api/v1/approvals/{approval_id}/act?token={token}",
-            "expires_at": iso(expires)}
+    return contract.ActionLink(
+        approval_id=approval_id, principal=body.principal,
+        url=f"{base}/api/v1/approvals/{approval_id}/act?token={token}",
+        expires_at=iso(expires) or "")
 
 
 class ActQuery(QueryModel):

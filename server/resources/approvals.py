@@ -29,85 +29,68 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, read_json
+from switchboard.server import contract, convert
+from switchboard.server.jsonio import QueryModel, StrictModel, read_json
 from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="approvals")
 
 
-class ApprovalList(ApiModel):
-    success: bool = True
-    count: int
-    approvals: list[dict[str, Any]]
-
-
-@routes.get("/approvals/pending", role="user", response=ApprovalList)
-async def pending(request: web.Request) -> dict[str, Any]:
+@routes.get("/approvals/pending", role="user", response=contract.ApprovalList)
+async def pending(request: web.Request) -> contract.ApprovalList:
     """Every pending approval, most critical first, then oldest first."""
     items = await engine_of(request).approvals.pending()
-    return {"success": True, "count": len(items), "approvals": [a.as_dict() for a in items]}
+    return contract.ApprovalList(count=len(items), approvals=[convert.approval(a) for a in items])
 
 
 class HistoryQuery(QueryModel):
     limit: int = Field(100, ge=1, le=1000)
 
 
-class HistoryOut(ApiModel):
-    success: bool = True
-    count: int
-    history: list[dict[str, Any]]
-
-
-@routes.get("/approvals/history", role="user", query=HistoryQuery, response=HistoryOut)
-async def history(request: web.Request, query: HistoryQuery) -> dict[str, Any]:
+@routes.get("/approvals/history", role="user", query=HistoryQuery,
+            response=contract.ApprovalHistory)
+async def history(request: web.Request, query: HistoryQuery) -> contract.ApprovalHistory:
     """Decided approvals, most recent first: who decided, when, what and why."""
     items = await engine_of(request).approvals.history(query.limit)
-    return {"success": True, "count": len(items), "history": [a.as_dict() for a in items]}
+    return contract.ApprovalHistory(count=len(items),
+                                    history=[convert.approval(a) for a in items])
 
 
-class ApprovalOut(ApiModel):
-    success: bool = True
-    approval: dict[str, Any]
-
-
-@routes.get("/approvals/{approval_id}", role="user", response=ApprovalOut)
-async def get_approval(request: web.Request) -> dict[str, Any]:
+@routes.get("/approvals/{approval_id}", role="user", response=contract.ApprovalEnvelope)
+async def get_approval(request: web.Request) -> contract.ApprovalEnvelope:
     """One approval and its status."""
     approval = await engine_of(request).approvals.get(request.match_info["approval_id"])
-    return {"success": True, "approval": approval.as_dict()}
+    return contract.ApprovalEnvelope(approval=convert.approval(approval))
 
 
-class Decision(StrictModel):
+class DecisionBody(StrictModel):
     response: dict[str, Any] | str | None = Field(
         None, description="For orchestration gates: the form's values (or plain text).")
     reason: str | None = Field(None, max_length=2000)
 
 
-class DecisionOut(ApiModel):
-    success: bool = True
-    approval_id: str
-    status: str
-    message: str
-
-
-async def _decision(request: web.Request) -> Decision:
+async def _decision(request: web.Request) -> DecisionBody:
     if request.can_read_body and (await request.read()).strip():
-        return await read_json(request, Decision)
-    return Decision()
+        return await read_json(request, DecisionBody)
+    return DecisionBody()
 
 
-@routes.post("/approvals/{approval_id}/approve", role="user", response=DecisionOut,
+def _decided(approval: Any, message: str) -> contract.Decision:
+    return contract.Decision(approval_id=approval.approval_id,
+                             status=contract.ApprovalStatus(approval.status), message=message)
+
+
+@routes.post("/approvals/{approval_id}/approve", role="user", response=contract.Decision,
              responses={403: "not admitted by the approval, or self-approval",
                         409: "already decided", 422: "a gate answer failed validation"})
-async def approve(request: web.Request) -> dict[str, Any]:
+async def approve(request: web.Request) -> contract.Decision:
     """Approve a pending request (for a gate: with the form's answer)."""
     body = await _decision(request)
     actor = actor_of(request)
     approval = await engine_of(request).approvals.approve(
         request.match_info["approval_id"], actor, response=body.response)
-    return {"success": True, "approval_id": approval.approval_id, "status": approval.status,
-            "message": f"Approved by {actor.name}"}
+    return _decided(approval, f"Approved by {actor.name}")
 
 
 class RejectQuery(QueryModel):
@@ -115,14 +98,13 @@ class RejectQuery(QueryModel):
 
 
 @routes.post("/approvals/{approval_id}/reject", role="user", query=RejectQuery,
-             response=DecisionOut, responses={403: "not admitted by the approval",
-                                              409: "already decided"})
-async def reject(request: web.Request, query: RejectQuery) -> dict[str, Any]:
+             response=contract.Decision, responses={403: "not admitted by the approval",
+                                                    409: "already decided"})
+async def reject(request: web.Request, query: RejectQuery) -> contract.Decision:
     """Reject a pending request; ``reason`` as a query parameter (seed 003) or in the body."""
     body = await _decision(request)
     actor = actor_of(request)
     approval = await engine_of(request).approvals.reject(
         request.match_info["approval_id"], actor, reason=query.reason or body.reason,
         response=body.response)
-    return {"success": True, "approval_id": approval.approval_id, "status": approval.status,
-            "message": f"Rejected by {actor.name}"}
+    return _decided(approval, f"Rejected by {actor.name}")

@@ -12,14 +12,15 @@ so a seq cursor never skips or repeats a row while new ones are appended, exactl
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 from pydantic import Field
 
 from switchboard.engine.audit import AuditQuery
+from switchboard.server import contract, convert
+from switchboard.server.contract.system import AuditHead
 from switchboard.server.errors import RequestValidationError
-from switchboard.server.jsonio import ApiModel, QueryModel
+from switchboard.server.jsonio import QueryModel
 from switchboard.server.resources.common import engine_of
 from switchboard.server.routing import RouteTable
 
@@ -27,45 +28,6 @@ routes = RouteTable(tag="audit")
 
 
 # -- models -------------------------------------------------------------------------------
-
-
-class AuditEntryOut(ApiModel):
-    """One audit row as stored; ``hash = sha256(prev_hash || canonical row)``."""
-
-    seq: int = Field(description="Position in the chain, from 1, without gaps")
-    at: str = Field(description="When (ISO-8601, UTC)", examples=["2026-01-01T00:00:00.000Z"])
-    timestamp: float = Field(description="When, as epoch seconds (what the hash covers)")
-    principal: str = Field(description="JWT subject, API key name, OAuth client or system name")
-    role: str = Field(examples=["admin"])
-    auth_method: str = Field(description="jwt, api_key, oauth, console or system")
-    action: str = Field(examples=["approval.approve"])
-    object_type: str = Field(examples=["approval"])
-    object_id: str | None = None
-    before: Any = Field(None, description="What the object was (a small JSON snapshot)")
-    after: Any = Field(None, description="What it became")
-    reason: str | None = Field(None, description="Rejection reason, gate answer note, etc.")
-    request_id: str | None = Field(None, description="The API request that caused it")
-    prev_hash: str
-    hash: str
-
-
-class AuditPage(ApiModel):
-    data: list[AuditEntryOut]
-    next_after: int = Field(description="Pass as ?after= for the next page (an empty page "
-                                        "means you have everything so far)")
-
-
-class AuditHead(ApiModel):
-    seq: int = Field(description="0 when nothing verified")
-    hash: str = Field(description="64 zeros (the genesis hash) when nothing verified")
-
-
-class AuditVerifyOut(ApiModel):
-    ok: bool
-    rows: int = Field(description="Rows whose hash verified")
-    broken_seq: int | None = Field(None, description="The first row that does not verify")
-    problem: str | None = Field(None, description="Why it does not")
-    head: AuditHead = Field(description="The last row that verified (the newest when ok)")
 
 
 class AuditListQuery(QueryModel):
@@ -90,9 +52,9 @@ def _epoch(value: datetime | None) -> float | None:
 # -- routes -------------------------------------------------------------------------------
 
 
-@routes.get("/audit", role="admin", query=AuditListQuery, response=AuditPage,
+@routes.get("/audit", role="admin", query=AuditListQuery, response=contract.AuditPage,
             summary="Read the audit log")
-async def list_audit(request: web.Request, query: AuditListQuery) -> dict[str, Any]:
+async def list_audit(request: web.Request, query: AuditListQuery) -> contract.AuditPage:
     """Audit rows after ``after``, oldest first, filtered by object, principal, action and
     time; page with ``next_after``."""
     since, until = _epoch(query.since), _epoch(query.until)
@@ -102,19 +64,19 @@ async def list_audit(request: web.Request, query: AuditListQuery) -> dict[str, A
         object_type=query.object_type, object_id=query.object_id, principal=query.principal,
         action=query.action, since=since, until=until, after_seq=query.after,
         limit=query.limit))
-    return {"data": [entry.as_dict() for entry in entries],
-            "next_after": entries[-1].seq if entries else query.after}
+    return contract.AuditPage(data=[convert.audit_entry(entry) for entry in entries],
+                              next_after=entries[-1].seq if entries else query.after)
 
 
-@routes.get("/audit/verify", role="admin", response=AuditVerifyOut,
+@routes.get("/audit/verify", role="admin", response=contract.AuditVerification,
             summary="Verify the audit log's hash chain")
-async def verify_audit(request: web.Request) -> dict[str, Any]:
+async def verify_audit(request: web.Request) -> contract.AuditVerification:
     """Recompute every row's hash from the genesis; name the first row that does not match.
 
     ``ok: false`` is a finding, not an error (status 200). ``head`` is the last verified row:
     keep its hash somewhere else to notice a rewrite of the whole chain.
     """
     result = await engine_of(request).audit.verify()
-    return {"ok": result.ok, "rows": result.rows, "broken_seq": result.broken_seq,
-            "problem": result.problem,
-            "head": {"seq": result.head_seq, "hash": result.head_hash}}
+    return contract.AuditVerification(
+        ok=result.ok, rows=result.rows, broken_seq=result.broken_seq, problem=result.problem,
+        head=AuditHead(seq=result.head_seq, hash=result.head_hash))

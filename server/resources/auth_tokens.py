@@ -8,16 +8,17 @@ subject, role and lifetime; never the token), committed before the token is hand
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from switchboard.engine.actors import Actor
+from switchboard.server import contract
 from switchboard.server.app_keys import AUTH_KEY, request_id_of
 from switchboard.server.auth import AuthError
 from switchboard.server.errors import ApiError
-from switchboard.server.jsonio import ApiModel, StrictModel, read_json
+from switchboard.server.jsonio import StrictModel, read_json
 from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.routing import RouteTable
 
@@ -30,15 +31,8 @@ class TokenRequest(StrictModel):
     ttl_seconds: int | None = Field(None, ge=60, le=30 * 86_400)
 
 
-class TokenOut(ApiModel):
-    access_token: str
-    token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
-@routes.post("/auth/token", role="admin", body=TokenRequest, response=TokenOut)
-async def mint(request: web.Request, body: TokenRequest) -> dict[str, Any]:
+@routes.post("/auth/token", role="admin", body=TokenRequest, response=contract.Token)
+async def mint(request: web.Request, body: TokenRequest) -> contract.Token:
     """Mint a JWT for a user or agent (admin only)."""
     auth = request.app[AUTH_KEY]
     ttl = body.ttl_seconds or auth.ttl_seconds
@@ -49,7 +43,7 @@ async def mint(request: web.Request, body: TokenRequest) -> dict[str, Any]:
                                      "([auth] max_token_ttl_seconds)")
     token = auth.mint(body.user_id, body.role, ttl_seconds=ttl)
     await _audit(request, actor_of(request), body.user_id, body.role, ttl, "jwt")
-    return {"access_token": token, "token": token, "token_type": "bearer", "expires_in": ttl}
+    return contract.Token(access_token=token, token=token, token_type="bearer", expires_in=ttl)
 
 
 class RevokeRequest(StrictModel):
@@ -65,16 +59,9 @@ class RevokeRequest(StrictModel):
     reason: str | None = Field(None, max_length=2000)
 
 
-class RevokeOut(ApiModel):
-    success: bool = True
-    kind: Literal["jti", "subject"]
-    value: str
-    until: str = Field(description="Kept until then (when every refused token has expired).")
-
-
-@routes.post("/auth/revoke", role="admin", body=RevokeRequest, response=RevokeOut,
+@routes.post("/auth/revoke", role="admin", body=RevokeRequest, response=contract.Revocation,
              responses={422: "not exactly one of jti, token, subject; or a token without jti"})
-async def revoke(request: web.Request, body: RevokeRequest) -> dict[str, Any]:
+async def revoke(request: web.Request, body: RevokeRequest) -> contract.Revocation:
     """Revoke one token (by ``jti`` or the ``token`` itself) or every token of a ``subject``
     issued until now (admin). Refused at once on this server, kept across restarts, audited
     (``token.revoke``). API keys are configuration: remove them from the config instead."""
@@ -107,7 +94,7 @@ async def revoke(request: web.Request, body: RevokeRequest) -> dict[str, Any]:
     item = await engine.revocations.revoke(actor_of(request), kind, value, until=until,
                                            reason=body.reason)
     auth.revoked.add(item.kind, item.value, item.until, item.not_before)
-    return {"success": True, "kind": item.kind, "value": item.value, "until": iso(item.until)}
+    return contract.Revocation(kind=item.kind, value=item.value, until=iso(item.until) or "")
 
 
 class ClientCredentials(StrictModel):
@@ -116,15 +103,9 @@ class ClientCredentials(StrictModel):
     client_secret: str = Field(min_length=1, max_length=500)
 
 
-class OAuthOut(ApiModel):
-    access_token: str
-    token_type: str
-    expires_in: int
-
-
-@routes.post("/oauth/token", role=None, response=OAuthOut,
+@routes.post("/oauth/token", role=None, response=contract.Token,
              responses={401: "unknown client or wrong secret"})
-async def oauth_token(request: web.Request) -> dict[str, Any]:
+async def oauth_token(request: web.Request) -> contract.Token:
     """OAuth 2.0 client credentials: JSON or form-encoded body (RFC 6749 section 4.4)."""
     if request.content_type == "application/x-www-form-urlencoded":
         form = await request.post()
@@ -144,7 +125,8 @@ async def oauth_token(request: web.Request) -> dict[str, Any]:
         raise ApiError(401, exc.detail, headers={"WWW-Authenticate": "Bearer"}) from None
     client = Actor(issued.subject, issued.role, "oauth", request_id_of(request))
     await _audit(request, client, issued.subject, issued.role, issued.expires_in, "oauth")
-    return issued.as_dict()
+    return contract.Token(access_token=issued.access_token, token_type=issued.token_type,
+                          expires_in=issued.expires_in)
 
 
 async def _audit(request: web.Request, actor: Actor, subject: str, role: str, ttl: int,

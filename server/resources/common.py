@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
 from switchboard.server.app_keys import ENGINE_KEY, principal_of, request_id_of
-from switchboard.server.jsonio import ApiModel, QueryModel
+from switchboard.server.contract import Pagination
+from switchboard.server.jsonio import QueryModel
 
 
 def engine_of(request: web.Request) -> Engine:
@@ -43,29 +43,7 @@ class PageQuery(QueryModel):
     limit: int = Field(20, ge=1, le=100, description="Items per page (max 100).")
 
 
-class Pagination(ApiModel):
-    page: int
-    limit: int
-    total: int
-    pages: int
-
-
-def pagination(page: int, limit: int, total: int) -> dict[str, int]:
-    return {"page": page, "limit": limit, "total": total,
-            "pages": max(math.ceil(total / limit), 1) if total else 0}
-
-
-class DataEnvelope(ApiModel):
-    """Seed 001's envelope: ``{"data": ...}`` (lists add ``pagination``)."""
-
-    data: Any
-    pagination: Pagination | None = None
-
-
-class SuccessMessage(ApiModel):
-    success: bool = True
-    message: str
-
-
-class Detail(BaseModel):
-    detail: str
+def pagination(page: int, limit: int, total: int) -> Pagination:
+    """Seed 001's pagination block for a page of ``limit`` items out of ``total``."""
+    return Pagination(page=page, limit=limit, total=total,
+                      pages=max(math.ceil(total / limit), 1) if total else 0)

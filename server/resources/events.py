@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import Field
@@ -20,9 +20,10 @@ from pydantic import Field
 from switchboard.engine.events import DROPPED, EventBus, EventFilter
 from switchboard.engine.models import Event
 from switchboard.engine.publish import publish_event
+from switchboard.server import contract, convert
 from switchboard.server.app_keys import CONFIG_KEY, ENGINE_KEY
 from switchboard.server.errors import ApiError
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, encode_json
+from switchboard.server.jsonio import QueryModel, StrictModel, encode_json
 from switchboard.server.resources.common import actor_of
 from switchboard.server.routing import RouteTable
 from switchboard.server.sse import SSEStream, StreamClosed, format_event, last_event_id
@@ -49,32 +50,6 @@ class PublishEvent(StrictModel):
     priority: str | None = Field(
         None, description="P0-P3 or critical/high/medium/low", examples=["P2"]
     )
-
-
-class PublishOut(ApiModel):
-    success: Literal[True]
-    event_type: str
-    message: str
-    seq: int
-
-
-class EventOut(ApiModel):
-    seq: int
-    event_type: str
-    source_agent: str | None = None
-    payload: dict[str, Any]
-    task_id: str | None = None
-    run_id: str | None = None
-    agent_id: str | None = None
-    trace_id: str | None = None
-    priority: str | None = None
-    timestamp: str
-
-
-class EventList(ApiModel):
-    data: list[EventOut]
-    last_seq: int = Field(description="The newest seq in the store when the page was read")
-    next_after: int = Field(description="Pass as ?after= for the next page")
 
 
 class EventFilterQuery(QueryModel):
@@ -108,11 +83,11 @@ class StreamQuery(EventFilterQuery):
 # -- routes -------------------------------------------------------------------------------
 
 
-@routes.post("/events/publish", role="agent", body=PublishEvent, response=PublishOut,
+@routes.post("/events/publish", role="agent", body=PublishEvent, response=contract.Published,
              summary="Publish an event",
              responses={403: "a reserved namespace (task., approval., run., agent., system., "
                              "sla., session., subscription.), or source_agent names someone else"})
-async def publish(request: web.Request, body: PublishEvent) -> dict[str, Any]:
+async def publish(request: web.Request, body: PublishEvent) -> contract.Published:
     """Durably append an event to the bus; subscribers get it after the commit.
 
     The engine's own namespaces are refused (403). ``source_agent`` defaults to the caller's
@@ -131,29 +106,25 @@ async def publish(request: web.Request, body: PublishEvent) -> dict[str, Any]:
         priority=body.priority,
         actor=actor_of(request),
     )
-    return {
-        "success": True,
-        "event_type": event.event_type,
-        "message": "Event published successfully",
-        "seq": event.seq,
-    }
+    return contract.Published(event_type=event.event_type,
+                              message="Event published successfully", seq=event.seq)
 
 
-@routes.get("/events", role="user", query=ListQuery, response=EventList, summary="List events")
-async def list_events(request: web.Request, query: ListQuery) -> web.Response:
+@routes.get("/events", role="user", query=ListQuery, response=contract.EventList,
+            summary="List events")
+async def list_events(request: web.Request, query: ListQuery) -> contract.EventList:
     """Persisted events after ``after``, oldest first; page with ``next_after``."""
     bus = request.app[ENGINE_KEY].bus
     last_seq = bus.last_seq
     events = await bus.history(query.after, query.to_filter(), limit=query.limit)
-    body = {
-        "data": [event.as_dict() for event in events],
-        "last_seq": max(last_seq, events[-1].seq) if events else last_seq,
-        "next_after": events[-1].seq if events else query.after,
-    }
-    return web.Response(body=encode_json(body), content_type="application/json")
+    return contract.EventList(
+        data=[convert.event(event) for event in events],
+        last_seq=max(last_seq, events[-1].seq) if events else last_seq,
+        next_after=events[-1].seq if events else query.after)
 
 
 @routes.get("/events/stream", role="user", query=StreamQuery, media_type="text/event-stream",
+            response=contract.EventFrame,
             summary="Stream events (SSE)",
             responses={400: "Last-Event-ID is not a seq"})
 async def stream(request: web.Request, query: StreamQuery) -> web.StreamResponse:
@@ -210,7 +181,7 @@ class _FrameCache:
     def get(self, event: Event) -> bytes:
         frame = self._frames.get(event.seq)
         if frame is None:
-            frame = format_event(event.event_type, encode_json(event.as_dict()), event.seq)
+            frame = format_event(event.event_type, encode_json(convert.event(event)), event.seq)
             if len(self._frames) >= self.size:
                 del self._frames[next(iter(self._frames))]
             self._frames[event.seq] = frame

@@ -19,7 +19,8 @@ from switchboard.engine.clock import iso
 from switchboard.engine.events import DROPPED, EventFilter
 from switchboard.engine.models import Event, Run, StepRecord
 from switchboard.engine.orchestrations.definitions import Orchestration
-from switchboard.server import API_BASE
+from switchboard.server import API_BASE, convert
+from switchboard.server.contract import providers as wire
 
 STATUS = {"completed": "success", "failed": "failed", "cancelled": "cancelled",
           "paused": "paused", "running": "running"}
@@ -134,12 +135,14 @@ class ExecutionView:
         return self.complete(run, seq)
 
     # -- the JSON result -------------------------------------------------------------------
-    def _record(self, record: StepRecord) -> dict[str, Any]:
+    def _record(self, record: StepRecord) -> wire.ExecutionStep:
         duration = (round(record.finished_at - record.started_at, 3)
                     if record.finished_at is not None and record.started_at is not None else None)
-        return {**self._step(record.step_id), "type": record.type,
-                "status": "failed" if record.status == "failed" else "success",
-                "duration": duration, "output": record.output, "error": record.error}
+        key = record.step_id or ""
+        return wire.ExecutionStep(
+            step=self.titles.get(key, key), step_id=record.step_id, index=self.index.get(key),
+            type=record.type, status="failed" if record.status == "failed" else "success",
+            duration=duration, output=record.output, error=record.error)
 
     def summary(self, run: Run, end: float | None) -> dict[str, Any]:
         """Status, duration, per-step outputs (last visit wins, keyed by step id)."""
@@ -151,16 +154,17 @@ class ExecutionView:
                 "response": run.response, "final_state": run.shared_state,
                 "error": run.error, "cost_usd": round(run.cost_usd, 6)}
 
-    def result(self, run: Run, now: float) -> dict[str, Any]:
+    def result(self, run: Run, now: float) -> wire.ExecutionResult:
         """``/execute`` without streaming: the run as it stands after the wait."""
-        out = self.summary(run, run.finished_at if run.finished_at is not None else now)
-        out["steps"] = [self._record(r) for r in run.step_history]
+        out = wire.ExecutionResult(
+            **self.summary(run, run.finished_at if run.finished_at is not None else now),
+            steps=[self._record(r) for r in run.step_history])
         if run.status == "paused":
-            out["human_input_required"] = run.human_input_required
-            out["approval_id"] = run.approval_id
-            out["resume"] = resume_help(run.run_id, run.human_input_required)
+            out.human_input_required = convert.human_input(run.human_input_required)
+            out.approval_id = run.approval_id
+            out.resume = wire.ResumeHelp(**resume_help(run.run_id, run.human_input_required))
         if run.status in ("paused", "running"):
-            out["watch_url"] = watch_url(run.run_id)
+            out.watch_url = watch_url(run.run_id)
         return out
 
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-import msgspec
 from aiohttp import web
 from pydantic import Field
 
 from switchboard.engine.errors import NotFound
 from switchboard.engine.events import DROPPED, EventFilter
-from switchboard.engine.models import Event, Run
+from switchboard.engine.models import Event
 from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.server import contract, convert
 from switchboard.server.errors import ApiError
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server.jsonio import QueryModel, StrictModel
 from switchboard.server.resources.common import PageQuery, actor_of, engine_of, pagination
 from switchboard.server.routing import RouteTable
 from switchboard.server.sse import last_event_id, stream_events
@@ -29,34 +29,6 @@ from switchboard.server.sse import last_event_id, stream_events
 routes = RouteTable(tag="orchestrations")
 
 FINAL = ("paused", "completed", "failed", "cancelled")
-
-
-def summary(orch: Orchestration) -> dict[str, Any]:
-    """Seed 000's list entry (``steps`` is the count)."""
-    return {"id": orch.id, "name": orch.title, "description": orch.description,
-            "steps": len(orch.steps), "version": orch.version}
-
-
-def detail(orch: Orchestration) -> dict[str, Any]:
-    data = msgspec.to_builtins(orch)
-    data["name"] = orch.title
-    return data
-
-
-def seed_view(run: Run) -> dict[str, Any]:
-    """The synchronous run/resume answer in seed 000's three shapes (plus ``running``)."""
-    out: dict[str, Any] = {"status": run.status, "run_id": run.run_id}
-    if run.status == "completed":
-        out["response"] = run.response or ""
-        out["shared_state"] = run.shared_state
-        out["step_history"] = [s.as_dict() for s in run.step_history]
-    elif run.status == "paused":
-        out["human_input_required"] = run.human_input_required
-        out["approval_id"] = run.approval_id
-    elif run.status in ("failed", "cancelled"):
-        out["response"] = run.error or run.response or run.status
-    out["cost_usd"] = round(run.cost_usd, 6)
-    return out
 
 
 def seed_event(event: Event) -> tuple[str, dict[str, Any]] | None:
@@ -175,15 +147,6 @@ class ResumeBody(StrictModel):
     wait: float | None = Field(None, gt=0, le=3600)
 
 
-class RunResult(ApiModel):
-    status: Literal["completed", "paused", "failed", "running", "cancelled"]
-    run_id: str
-    response: str | None = None
-    shared_state: dict[str, Any] | None = None
-    step_history: list[dict[str, Any]] | None = None
-    human_input_required: dict[str, Any] | None = None
-
-
 def _wait_bound(request: web.Request, wait: float | None) -> float:
     return wait or engine_of(request).config.server.sync_run_wait_seconds
 
@@ -195,21 +158,21 @@ class RunListQuery(PageQuery):
     orchestration: str | None = Field(None, description="Only runs of this orchestration id.")
 
 
-@routes.get("/orchestrations/runs", role="user", query=RunListQuery)
-async def list_runs(request: web.Request, query: RunListQuery) -> dict[str, Any]:
+@routes.get("/orchestrations/runs", role="user", query=RunListQuery, response=contract.RunPage)
+async def list_runs(request: web.Request, query: RunListQuery) -> contract.RunPage:
     """Runs, newest first, filtered by status and orchestration."""
     runs_service = engine_of(request).runs
     runs = await runs_service.list(query.status, query.orchestration, limit=query.limit,
                                    offset=(query.page - 1) * query.limit)
     total = await runs_service.count(query.status) if not query.orchestration else len(runs)
-    return {"data": [r.as_dict() for r in runs],
-            "pagination": pagination(query.page, query.limit, total)}
+    return contract.RunPage(data=[convert.run(r) for r in runs],
+                            pagination=pagination(query.page, query.limit, total))
 
 
-@routes.get("/orchestrations/runs/{run_id}", role="user")
-async def get_run(request: web.Request) -> dict[str, Any]:
+@routes.get("/orchestrations/runs/{run_id}", role="user", response=contract.Run)
+async def get_run(request: web.Request) -> contract.Run:
     """One run: status, shared state, step history, pending gate, cost."""
-    return (await engine_of(request).runs.get(request.match_info["run_id"])).as_dict()
+    return convert.run(await engine_of(request).runs.get(request.match_info["run_id"]))
 
 
 _RESUME_ERRORS = {403: "the gate does not admit the caller", 404: "no such run or approval",
@@ -218,8 +181,8 @@ _RESUME_ERRORS = {403: "the gate does not admit the caller", 404: "no such run o
 
 
 @routes.post("/orchestrations/runs/{run_id}/resume", role="user", body=ResumeBody,
-             response=RunResult, responses=_RESUME_ERRORS)
-async def resume(request: web.Request, body: ResumeBody) -> dict[str, Any]:
+             response=contract.RunResult, responses=_RESUME_ERRORS)
+async def resume(request: web.Request, body: ResumeBody) -> contract.RunResult:
     """Submit the human input and resume (synchronous, like /run).
 
     Who may answer is the gate's: its ``allowed_roles``/``allowed_users`` (exact
@@ -232,11 +195,12 @@ async def resume(request: web.Request, body: ResumeBody) -> dict[str, Any]:
     await engine.runs.resume(run_id, body.response, actor_of(request),
                              approval_id=body.approval_id, step_id=body.step_id)
     run = await engine.runs.wait(run_id, _wait_bound(request, body.wait))
-    return seed_view(run)
+    return convert.run_result(run)
 
 
 @routes.post("/orchestrations/runs/{run_id}/resume/stream", role="user", body=ResumeBody,
-             media_type="text/event-stream", responses=_RESUME_ERRORS)
+             media_type="text/event-stream", response=contract.RunStreamFrame,
+             responses=_RESUME_ERRORS)
 async def resume_stream(request: web.Request, body: ResumeBody) -> web.StreamResponse:
     """Submit the human input and stream the rest of the run (SSE, seed 000 events); the
     same rules as ``/resume``, refused before the stream starts."""
@@ -253,7 +217,7 @@ class StreamQuery(QueryModel):
 
 
 @routes.get("/orchestrations/runs/{run_id}/stream", role="user", query=StreamQuery,
-            media_type="text/event-stream")
+            media_type="text/event-stream", response=contract.RunStreamFrame)
 async def watch_run(request: web.Request, query: StreamQuery) -> web.StreamResponse:
     """A run's events as SSE from ``Last-Event-ID`` / ``?after=`` (default: the start)."""
     run_id = request.match_info["run_id"]
@@ -268,62 +232,64 @@ async def watch_run(request: web.Request, query: StreamQuery) -> web.StreamRespo
     return await stream_events(request, run_stream_items(request, run_id, after))
 
 
-@routes.post("/orchestrations/runs/{run_id}/cancel", role="agent",
+@routes.post("/orchestrations/runs/{run_id}/cancel", role="agent", response=contract.RunResult,
              responses={403: "the run waits on a gate the caller may not answer",
                         409: "the run already ended"})
-async def cancel_run(request: web.Request) -> dict[str, Any]:
+async def cancel_run(request: web.Request) -> contract.RunResult:
     """Cancel a running or paused run (its gate and open tasks are cancelled too).
 
     A run paused at a gate can be cancelled only by someone who may answer that gate (an
     admin always, as break-glass); audited as ``run.cancel``."""
     run = await engine_of(request).runs.cancel(request.match_info["run_id"], actor_of(request))
-    return seed_view(run)
+    return convert.run_result(run)
 
 
-@routes.post("/orchestrations/runs/{run_id}/retry", role="agent",
+@routes.post("/orchestrations/runs/{run_id}/retry", role="agent", response=contract.RunResult,
              responses={409: "only failed runs can be retried"})
-async def retry_run(request: web.Request) -> dict[str, Any]:
+async def retry_run(request: web.Request) -> contract.RunResult:
     """Run a failed run again from the step that failed (a gate step opens a new gate);
     audited as ``run.retry``."""
     engine = engine_of(request)
     run = await engine.runs.retry(request.match_info["run_id"], actor_of(request))
-    return seed_view(run)
+    return convert.run_result(run)
 
 
 # -- orchestrations ---------------------------------------------------------------------------
 
-@routes.get("/orchestrations", role="user")
-async def list_orchestrations(request: web.Request) -> list[dict[str, Any]]:
+@routes.get("/orchestrations", role="user", response=list[contract.OrchestrationSummary])
+async def list_orchestrations(request: web.Request) -> list[contract.OrchestrationSummary]:
     """All configured orchestrations (seed 000: id, name, description, step count)."""
-    return [summary(o) for o in engine_of(request).orchestrations.list()]
+    return [convert.orchestration_summary(o) for o in engine_of(request).orchestrations.list()]
 
 
-@routes.get("/orchestrations/problems", role="user")
-async def definition_problems(request: web.Request) -> dict[str, Any]:
+@routes.get("/orchestrations/problems", role="user", response=contract.DefinitionProblems)
+async def definition_problems(request: web.Request) -> contract.DefinitionProblems:
     """Broken definition files and why (the last good version of each stays active)."""
     problems = engine_of(request).orchestrations.problems()
-    return {"count": len(problems), "problems": [msgspec.to_builtins(p) for p in problems]}
+    return contract.DefinitionProblems(count=len(problems),
+                                       problems=[convert.problem(p) for p in problems])
 
 
-@routes.get("/orchestrations/{orch_id}", role="user")
-async def get_orchestration(request: web.Request) -> dict[str, Any]:
+@routes.get("/orchestrations/{orch_id}", role="user", response=contract.OrchestrationDetail)
+async def get_orchestration(request: web.Request) -> contract.OrchestrationDetail:
     """Full details of an orchestration, including every step definition."""
-    return detail(_get_orchestration(request, request.match_info["orch_id"]))
+    return convert.orchestration_detail(_get_orchestration(request, request.match_info["orch_id"]))
 
 
-@routes.post("/orchestrations/{orch_id}/run", role="agent", body=RunBody, response=RunResult)
-async def run(request: web.Request, body: RunBody) -> dict[str, Any]:
+@routes.post("/orchestrations/{orch_id}/run", role="agent", body=RunBody,
+             response=contract.RunResult)
+async def run(request: web.Request, body: RunBody) -> contract.RunResult:
     """Start a run and wait for it to complete, pause at a gate or fail (synchronous)."""
     engine = engine_of(request)
     orch = _get_orchestration(request, request.match_info["orch_id"])
     started = await engine.runs.start(orch, body.message, actor=actor_of(request),
                                       values=body.parameters)
     finished = await engine.runs.wait(started.run_id, _wait_bound(request, body.wait))
-    return seed_view(finished)
+    return convert.run_result(finished)
 
 
 @routes.post("/orchestrations/{orch_id}/run/stream", role="agent", body=RunBody,
-             media_type="text/event-stream")
+             media_type="text/event-stream", response=contract.RunStreamFrame)
 async def run_stream(request: web.Request, body: RunBody) -> web.StreamResponse:
     """Start a run and stream it as SSE: step_start, step_complete, agent_turn,
     tool_execution, tool_result, human_input_required, orchestration_complete,

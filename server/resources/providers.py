@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+import msgspec
 import yaml
 from aiohttp import web
 from pydantic import Field
@@ -32,8 +33,10 @@ from switchboard.engine.orchestrations.inline import (
 )
 from switchboard.engine.orchestrations.sessions import ContinueRequest, SessionService
 from switchboard.engine.providers.registry import UnknownProviderError
+from switchboard.server import convert
+from switchboard.server.contract import providers as wire
 from switchboard.server.errors import ApiError
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server.jsonio import QueryModel, StrictModel
 from switchboard.server.resources.common import PageQuery, actor_of, engine_of, pagination
 from switchboard.server.resources.execution_view import ExecutionView, Frame, execution_items
 from switchboard.server.routing import RouteTable
@@ -67,40 +70,32 @@ class OutputOptions(StrictModel):
         "json", description="`yaml` adds `document`: the workflow as YAML text.")
 
 
-def _answer(result: GenerationResult, options: OutputOptions | None) -> JsonObject:
+def _yaml(workflow: JsonObject) -> str:
+    return yaml.safe_dump(workflow, sort_keys=False, allow_unicode=True)
+
+
+def _answer(result: GenerationResult, options: OutputOptions | None) -> wire.GeneratedWorkflow:
     opts = options or OutputOptions()
-    out = result.as_dict(include_validation=opts.include_validation)
+    out = wire.GeneratedWorkflow(workflow=result.workflow, metadata=result.metadata)
+    if opts.include_validation:
+        out.validation = convert.validation(result.validation)
     if opts.format == "yaml":
-        out["format"] = "yaml"
-        out["document"] = yaml.safe_dump(result.workflow, sort_keys=False, allow_unicode=True)
+        out.format = "yaml"
+        out.document = _yaml(result.workflow)
     return out
 
 
 # -- providers --------------------------------------------------------------------------------
 
-class ProviderFeaturesOut(ApiModel):
-    generation: bool
-    execution: bool
-    refinement: bool
-    streaming: bool
-    compose: bool
-
-
-class ProviderOut(ApiModel):
-    name: str
-    available: bool
-    features: ProviderFeaturesOut
-
-
-class ProvidersOut(ApiModel):
-    providers: dict[str, ProviderOut]
-    default: str
-
-
-@routes.get("/providers", role="user", response=ProvidersOut)
-async def list_providers(request: web.Request) -> JsonObject:
+@routes.get("/providers", role="user", response=wire.Providers)
+async def list_providers(request: web.Request) -> wire.Providers:
     """Available orchestration providers, their capabilities, and the default."""
-    return engine_of(request).providers.describe()
+    described = engine_of(request).providers.describe()
+    return wire.Providers(
+        providers={key: wire.Provider(name=item["name"], available=item["available"],
+                                      features=wire.ProviderFeatures(**item["features"]))
+                   for key, item in described["providers"].items()},
+        default=described["default"])
 
 
 class SwitchConfig(StrictModel):
@@ -115,8 +110,9 @@ class SwitchBody(StrictModel):
 
 
 @routes.post("/providers/switch", role="admin", body=SwitchBody,
+             response=wire.ProviderSwitched,
              responses={409: "the provider is not available", 422: "unknown provider"})
-async def switch_provider(request: web.Request, body: SwitchBody) -> JsonObject:
+async def switch_provider(request: web.Request, body: SwitchBody) -> wire.ProviderSwitched:
     """Make a provider the default (and apply its timeout/retry settings)."""
     engine = engine_of(request)
     registry = engine.providers
@@ -132,7 +128,8 @@ async def switch_provider(request: web.Request, body: SwitchBody) -> JsonObject:
     await engine.audit.record_action(actor_of(request), "provider.switch", "provider",
                                      body.provider, before={"default": before},
                                      after={"default": registry.default, "config": config})
-    return {**result, "config": config}
+    return wire.ProviderSwitched(success=result["success"], provider=result["provider"],
+                                 default=result["default"], config=config)
 
 
 # -- generate / refine ------------------------------------------------------------------------
@@ -145,9 +142,9 @@ class GenerateBody(StrictModel):
     options: OutputOptions | None = None
 
 
-@routes.post("/generate", role="agent", body=GenerateBody,
+@routes.post("/generate", role="agent", body=GenerateBody, response=wire.GeneratedWorkflow,
              responses={422: "bad input or unknown provider", 502: "the provider failed"})
-async def generate(request: web.Request, body: GenerateBody) -> JsonObject:
+async def generate(request: web.Request, body: GenerateBody) -> wire.GeneratedWorkflow:
     """Generate a workflow without executing it (validated, with suggestions)."""
     result = await _generator(request).generate(body.task, body.context, provider=body.provider,
                                                 model=body.model)
@@ -163,9 +160,9 @@ class RefineBody(StrictModel):
     options: OutputOptions | None = None
 
 
-@routes.post("/refine", role="agent", body=RefineBody,
+@routes.post("/refine", role="agent", body=RefineBody, response=wire.GeneratedWorkflow,
              responses={422: "bad input or unknown provider", 502: "the provider failed"})
-async def refine(request: web.Request, body: RefineBody) -> JsonObject:
+async def refine(request: web.Request, body: RefineBody) -> wire.GeneratedWorkflow:
     """Improve a workflow for new requirements; fixes what it can and reports the rest."""
     result = await _generator(request).refine(body.workflow, body.requirements, body.context,
                                               provider=body.provider, model=body.model)
@@ -224,7 +221,7 @@ async def _start_inline(request: web.Request, gen: WorkflowGenerator, workflow: 
 
 
 async def _finish(request: web.Request, view: ExecutionView, options: ExecuteOptions
-                  ) -> JsonObject:
+                  ) -> wire.ExecutionResult:
     engine = engine_of(request)
     bound = (options.timeout / 1000 + WAIT_SLACK_SECONDS if options.timeout
              else engine.config.server.sync_run_wait_seconds)
@@ -232,10 +229,11 @@ async def _finish(request: web.Request, view: ExecutionView, options: ExecuteOpt
     return view.result(run, engine.clock.now())
 
 
-@routes.post("/execute", role="agent", body=ExecuteBody,
+@routes.post("/execute", role="agent", body=ExecuteBody, response=wire.ExecutionResult,
              responses={403: "a non-admin's workflow uses an http, command or python tool",
                         422: "the workflow, a parameter or an option is invalid"})
-async def execute(request: web.Request, body: ExecuteBody) -> web.StreamResponse | JsonObject:
+async def execute(request: web.Request, body: ExecuteBody
+                  ) -> web.StreamResponse | wire.ExecutionResult:
     """Run an inline workflow: SSE with `options.stream`, else JSON when it ends or pauses.
 
     Stream events (each data object also carries `"event"`): execution_start, step_start,
@@ -255,7 +253,7 @@ class WatchQuery(QueryModel):
 
 
 @routes.get("/execute/runs/{run_id}/stream", role="user", query=WatchQuery,
-            media_type="text/event-stream")
+            media_type="text/event-stream", response=wire.ExecutionFrame)
 async def watch_execution(request: web.Request, query: WatchQuery) -> web.StreamResponse:
     """An inline run's seed 002 events from `Last-Event-ID` / `?after=` (default: start)."""
     engine = engine_of(request)
@@ -365,12 +363,12 @@ async def _plan(gen: WorkflowGenerator, body: OrchestrateBody, strategy: Strateg
     return result
 
 
-@routes.post("/orchestrate", role="agent", body=OrchestrateBody,
+@routes.post("/orchestrate", role="agent", body=OrchestrateBody, response=wire.OrchestrateResult,
              responses={403: "a non-admin's generated workflow uses an http, command or "
                              "python tool", 422: "unknown provider, validator or runner",
                         502: "a provider failed"})
 async def orchestrate(request: web.Request, body: OrchestrateBody
-                      ) -> web.StreamResponse | JsonObject:
+                      ) -> web.StreamResponse | wire.OrchestrateResult:
     """Generate with one provider, validate/review with another, execute with a third.
 
     JSON: the generate answer plus `execution` (the `/execute` result, or `skipped` with
@@ -395,24 +393,25 @@ async def orchestrate(request: web.Request, body: OrchestrateBody
     elif run_it:
         view, after = await _start_inline(request, gen, result.workflow, body.parameters, None,
                                           exec_options)
-    answer = result.as_dict()
     if not opts.stream:
-        answer["execution"] = skipped if view is None else await _finish(request, view,
-                                                                         exec_options)
-        return answer
-    return await stream_events(request, _orchestrate_items(request, answer, view, after,
+        execution = skipped if view is None else msgspec.to_builtins(
+            await _finish(request, view, exec_options))
+        return wire.OrchestrateResult(workflow=result.workflow,
+                                      validation=convert.validation(result.validation),
+                                      metadata=result.metadata, execution=execution)
+    return await stream_events(request, _orchestrate_items(request, result, view, after,
                                                            skipped))
 
 
-async def _orchestrate_items(request: web.Request, answer: JsonObject,
+async def _orchestrate_items(request: web.Request, result: GenerationResult,
                              view: ExecutionView | None, after: int,
                              skipped: JsonObject | None) -> AsyncIterator[Frame]:
     """The plan's two frames, then the run's (or why it did not run)."""
     yield None, "generation_complete", {"event": "generation_complete",
-                                        "workflow": answer["workflow"],
-                                        "metadata": answer["metadata"]}
-    yield None, "validation_complete", {"event": "validation_complete",
-                                        **answer["validation"]}
+                                        "workflow": result.workflow,
+                                        "metadata": result.metadata}
+    yield None, "validation_complete", {"event": "validation_complete", **msgspec.to_builtins(
+        convert.validation(result.validation))}
     if skipped is not None:
         yield None, "execution_skipped", {"event": "execution_skipped", **skipped}
     if view is not None:
@@ -422,17 +421,17 @@ async def _orchestrate_items(request: web.Request, answer: JsonObject,
 
 # -- templates --------------------------------------------------------------------------------
 
-@routes.get("/templates", role="user")
-async def list_templates(request: web.Request) -> JsonObject:
+@routes.get("/templates", role="user", response=wire.TemplateList)
+async def list_templates(request: web.Request) -> wire.TemplateList:
     """Workflow templates and their declared parameters."""
-    items = [t.summary() for t in CATALOG.list()]
-    return {"templates": items, "count": len(items)}
+    items = [convert.template(t.summary()) for t in CATALOG.list()]
+    return wire.TemplateList(templates=items, count=len(items))
 
 
-@routes.get("/templates/{template_id}", role="user")
-async def get_template(request: web.Request) -> JsonObject:
+@routes.get("/templates/{template_id}", role="user", response=wire.Template)
+async def get_template(request: web.Request) -> wire.Template:
     """One template and its parameters."""
-    return CATALOG.get(request.match_info["template_id"]).summary()
+    return convert.template(CATALOG.get(request.match_info["template_id"]).summary())
 
 
 class InstantiateBody(StrictModel):
@@ -442,8 +441,10 @@ class InstantiateBody(StrictModel):
 
 
 @routes.post("/templates/{template_id}/instantiate", role="user", body=InstantiateBody,
+             response=wire.InstantiatedTemplate,
              responses={404: "no such template", 422: "a parameter is missing or invalid"})
-async def instantiate_template(request: web.Request, body: InstantiateBody) -> JsonObject:
+async def instantiate_template(request: web.Request, body: InstantiateBody
+                               ) -> wire.InstantiatedTemplate:
     """Create a validated workflow from a template with specific parameters."""
     template_id = request.match_info["template_id"]
     gen = _generator(request)
@@ -451,14 +452,13 @@ async def instantiate_template(request: web.Request, body: InstantiateBody) -> J
                                                          gen.context)
     metadata = {"generated_at": iso(engine_of(request).clock.now()),
                 "template_id": template_id, "generator": "template"}
-    out: JsonObject = {"template_id": template_id, "workflow": workflow,
-                       "parameters": resolved}
+    out = wire.InstantiatedTemplate(template_id=template_id, workflow=workflow,
+                                    parameters=resolved, metadata=metadata)
     if body.options is None or body.options.include_validation:
-        out["validation"] = validation.as_dict()
-    out["metadata"] = metadata
+        out.validation = convert.validation(validation)
     if body.options is not None and body.options.format == "yaml":
-        out["format"] = "yaml"
-        out["document"] = yaml.safe_dump(workflow, sort_keys=False, allow_unicode=True)
+        out.format = "yaml"
+        out.document = _yaml(workflow)
     return out
 
 
@@ -469,27 +469,27 @@ class SessionBody(StrictModel):
     preferences: JsonObject | None = Field(None, description="provider, model, streaming, ...")
 
 
-@routes.post("/sessions", role="agent", body=SessionBody, status=201,
+@routes.post("/sessions", role="agent", body=SessionBody, status=201, response=wire.Session,
              responses={422: "unknown preferred provider"})
-async def create_session(request: web.Request, body: SessionBody) -> JsonObject:
+async def create_session(request: web.Request, body: SessionBody) -> wire.Session:
     """Create a conversation session for multi-turn workflow development."""
     session = await _sessions(request).create(body.context, body.preferences,
                                               actor_of(request).name)
-    return session.as_dict(history=False)
+    return convert.session(session, history=False)
 
 
-@routes.get("/sessions", role="user", query=PageQuery)
-async def list_sessions(request: web.Request, query: PageQuery) -> JsonObject:
+@routes.get("/sessions", role="user", query=PageQuery, response=wire.SessionPage)
+async def list_sessions(request: web.Request, query: PageQuery) -> wire.SessionPage:
     """Sessions, most recently active first (without their turns)."""
     sessions, total = await _sessions(request).list(query.limit, (query.page - 1) * query.limit)
-    return {"data": [s.as_dict(history=False) for s in sessions],
-            "pagination": pagination(query.page, query.limit, total)}
+    return wire.SessionPage(data=[convert.session(s, history=False) for s in sessions],
+                            pagination=pagination(query.page, query.limit, total))
 
 
-@routes.get("/sessions/{session_id}", role="user")
-async def get_session(request: web.Request) -> JsonObject:
+@routes.get("/sessions/{session_id}", role="user", response=wire.Session)
+async def get_session(request: web.Request) -> wire.Session:
     """A session with its context, preferences, current workflow and every turn."""
-    return (await _sessions(request).get(request.match_info["session_id"])).as_dict()
+    return convert.session(await _sessions(request).get(request.match_info["session_id"]))
 
 
 class ContinueBody(StrictModel):
@@ -507,8 +507,9 @@ class ContinueBody(StrictModel):
 
 
 @routes.post("/sessions/{session_id}/continue", role="agent", body=ContinueBody,
+             response=wire.SessionContinued,
              responses={404: "no such session", 409: "another turn was recorded meanwhile"})
-async def continue_session(request: web.Request, body: ContinueBody) -> JsonObject:
+async def continue_session(request: web.Request, body: ContinueBody) -> wire.SessionContinued:
     """Continue a workflow development session with context preservation."""
     service = _sessions(request)
     session, turn = await service.continue_(request.match_info["session_id"], ContinueRequest(
@@ -516,13 +517,12 @@ async def continue_session(request: web.Request, body: ContinueBody) -> JsonObje
         context=body.context, workflow=body.workflow, provider=body.provider,
         model=body.model, action=body.action), actor_of(request))
     opts = body.options or OutputOptions()
-    out: JsonObject = {"session_id": session.session_id, "turn": turn.turn,
-                       "action": turn.action, "workflow": turn.workflow}
+    out = wire.SessionContinued(session_id=session.session_id, turn=turn.turn,
+                                action=turn.action, workflow=turn.workflow,
+                                metadata=turn.metadata, context=session.context)
     if opts.include_validation:
-        out["validation"] = turn.validation
-    out["metadata"] = turn.metadata
-    out["context"] = session.context
+        out.validation = convert.validation(turn.validation) if turn.validation else None
     if opts.format == "yaml":
-        out["format"] = "yaml"
-        out["document"] = yaml.safe_dump(turn.workflow, sort_keys=False, allow_unicode=True)
+        out.format = "yaml"
+        out.document = _yaml(turn.workflow)
     return out

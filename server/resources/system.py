@@ -7,7 +7,7 @@ Prometheus text format for scrapers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -15,25 +15,16 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import Field
 
 from switchboard.engine.engine import Engine
-from switchboard.server.jsonio import ApiModel, QueryModel
-from switchboard.server.resources.common import DataEnvelope, engine_of
+from switchboard.server import contract, convert
+from switchboard.server.jsonio import QueryModel, json_response
+from switchboard.server.resources.common import engine_of
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="system")
 root_routes = RouteTable(tag="system")
 
 
-class HealthOut(ApiModel):
-    status: str = Field(description="healthy; degraded (reads work, writes are refused: see "
-                                    "reason); unhealthy (the store does not answer)")
-    reason: str | None = Field(None, description="Why the status is not healthy")
-    timestamp: str
-    services: dict[str, Any]
-    queue_stats: dict[str, int]
-    metrics: dict[str, Any]
-
-
-@routes.get("/health", role=None, response=HealthOut, also_at_root=True,
+@routes.get("/health", role=None, response=contract.Health, also_at_root=True,
             responses={503: "the store does not answer"})
 async def health(request: web.Request) -> web.Response:
     """System health: database response time, queue, agents, load (public).
@@ -41,21 +32,14 @@ async def health(request: web.Request) -> web.Response:
     ``degraded`` (200) while writes are refused for a storage reason (a full disk, a
     read-only or failing database), with the reason; ``healthy`` again once a write commits.
     """
-    from switchboard.server.jsonio import json_response
-
-    data = await engine_of(request).stats.health()
-    return json_response(data, status=503 if data["status"] == "unhealthy" else 200)
+    data = convert.health(await engine_of(request).stats.health())
+    return json_response(data, status=503 if data.status == "unhealthy" else 200)
 
 
-class StatsOut(ApiModel):
-    queue: dict[str, Any]
-    timestamp: str
-
-
-@routes.get("/stats", role=None, response=StatsOut, also_at_root=True)
-async def stats(request: web.Request) -> dict[str, Any]:
+@routes.get("/stats", role=None, response=contract.Stats, also_at_root=True)
+async def stats(request: web.Request) -> contract.Stats:
     """Queue statistics: pending, processing and total tasks (public, seed 003)."""
-    return await engine_of(request).stats.stats()
+    return convert.stats(await engine_of(request).stats.stats())
 
 
 class MetricsQuery(QueryModel):
@@ -64,10 +48,10 @@ class MetricsQuery(QueryModel):
         Field(None, description="Only this series."))
 
 
-@routes.get("/metrics", role="user", query=MetricsQuery, response=DataEnvelope)
-async def metrics(request: web.Request, query: MetricsQuery) -> dict[str, Any]:
+@routes.get("/metrics", role="user", query=MetricsQuery, response=contract.MetricsEnvelope)
+async def metrics(request: web.Request, query: MetricsQuery) -> contract.MetricsEnvelope:
     """Time series of completion rate, response time, error rate and throughput (seed 001)."""
-    return {"data": await engine_of(request).stats.metrics(query.period, query.metric)}
+    return convert.metrics(await engine_of(request).stats.metrics(query.period, query.metric))
 
 
 async def _prometheus_text(engine: Engine) -> bytes:

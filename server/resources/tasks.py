@@ -21,11 +21,11 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from switchboard.engine.models import PRIORITY_NAMES, Task
+from switchboard.engine.clock import iso
 from switchboard.engine.tasks import TaskQuery, TaskSpec
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel
+from switchboard.server import contract, convert
+from switchboard.server.jsonio import QueryModel, StrictModel, json_response, read_json
 from switchboard.server.resources.common import (
-    DataEnvelope,
     PageQuery,
     actor_of,
     engine_of,
@@ -37,12 +37,6 @@ from switchboard.server.routing import RouteTable
 routes = RouteTable(tag="tasks")
 
 MAX_CLAIM_WAIT = 30.0
-
-
-def task_dict(task: Task, now: float, *, with_logs: bool = True) -> dict[str, Any]:
-    data = task.as_dict(now, with_logs=with_logs)
-    data["priority_name"] = PRIORITY_NAMES.get(task.priority)
-    return data
 
 
 class Schedule(StrictModel):
@@ -67,21 +61,11 @@ class CreateTask(StrictModel):
     max_attempts: int | None = Field(None, ge=1, le=100)
 
 
-class TaskEnvelope(ApiModel):
-    success: bool = True
-    task_id: str
-    message: str | None = None
-    task: dict[str, Any]
-    data: dict[str, Any]
-
-
-@routes.post("/tasks", role="agent", body=CreateTask, response=TaskEnvelope, status=201,
+@routes.post("/tasks", role="agent", body=CreateTask, response=contract.TaskEnvelope, status=201,
              responses={200: "an existing task with the same idempotency key",
                         422: "invalid type, priority or schedule"})
 async def create_task(request: web.Request, body: CreateTask) -> web.Response:
     """Create a task and route it to its agent type (P0/P1 wait for an approval)."""
-    from switchboard.server.jsonio import json_response
-
     engine = engine_of(request)
     key = body.idempotency_key or request.headers.get("Idempotency-Key") or None
     spec = TaskSpec(
@@ -100,9 +84,9 @@ async def create_task(request: web.Request, body: CreateTask) -> web.Response:
         message = f"Task created and assigned to {task.assigned_agent}"
     if not created:
         message = "Task already exists for this idempotency key"
-    data = task_dict(task, now_of(request))
-    return json_response({"success": True, "task_id": task.id, "message": message,
-                          "task": data, "data": data}, status=201 if created else 200)
+    data = convert.task(task, now_of(request))
+    return json_response(contract.TaskEnvelope(task_id=task.id, message=message, task=data,
+                                               data=data), status=201 if created else 200)
 
 
 class TaskListQuery(PageQuery):
@@ -116,8 +100,8 @@ class TaskListQuery(PageQuery):
     created_before: datetime | None = None
 
 
-@routes.get("/tasks", role="user", query=TaskListQuery, response=DataEnvelope)
-async def list_tasks(request: web.Request, query: TaskListQuery) -> dict[str, Any]:
+@routes.get("/tasks", role="user", query=TaskListQuery, response=contract.TaskPage)
+async def list_tasks(request: web.Request, query: TaskListQuery) -> contract.TaskPage:
     """List tasks, newest first, with seed 001's filters and pagination."""
     engine = engine_of(request)
     tasks, total = await engine.tasks.list(TaskQuery(
@@ -126,8 +110,8 @@ async def list_tasks(request: web.Request, query: TaskListQuery) -> dict[str, An
         created_after=_epoch(query.created_after), created_before=_epoch(query.created_before),
         page=query.page, limit=query.limit))
     now = now_of(request)
-    return {"data": [task_dict(t, now, with_logs=False) for t in tasks],
-            "pagination": pagination(query.page, query.limit, total)}
+    return contract.TaskPage(data=[convert.task(t, now, with_logs=False) for t in tasks],
+                             pagination=pagination(query.page, query.limit, total))
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -152,7 +136,7 @@ HOLDER_REFUSALS: dict[int, str] = {
 }
 
 
-@routes.post("/tasks/claim", role="agent", body=ClaimBody,
+@routes.post("/tasks/claim", role="agent", body=ClaimBody, response=contract.ClaimedTask,
              responses={204: "no task became available within `wait`",
                         403: "the agent id belongs to another principal"})
 async def claim_task(request: web.Request, body: ClaimBody) -> web.StreamResponse:
@@ -160,24 +144,21 @@ async def claim_task(request: web.Request, body: ClaimBody) -> web.StreamRespons
 
     ``agent_id`` must be the caller's (an unowned, admin-created id is bound to the caller);
     the caller becomes the task's holder. The response carries the ``lease_id``."""
-    from switchboard.server.jsonio import json_response
-
     engine = engine_of(request)
     task = await engine.tasks.claim(body.agent_id, wait=body.wait, actor=actor_of(request))
     if task is None:
         return web.Response(status=204)
-    data = task_dict(task, now_of(request))
-    data["lease_id"] = task.lease_id
-    return json_response({"success": True, "task_id": task.id, "lease_id": task.lease_id,
-                          "task": data, "data": data})
+    data = convert.task(task, now_of(request), lease=True)
+    return json_response(contract.ClaimedTask(task_id=task.id, lease_id=task.lease_id,
+                                              task=data, data=data))
 
 
-@routes.get("/tasks/{task_id}", role="user", response=TaskEnvelope)
-async def get_task(request: web.Request) -> dict[str, Any]:
+@routes.get("/tasks/{task_id}", role="user", response=contract.TaskEnvelope)
+async def get_task(request: web.Request) -> contract.TaskEnvelope:
     """A task with its logs, progress and (when running) estimated completion."""
     task = await engine_of(request).tasks.get(request.match_info["task_id"])
-    data = task_dict(task, now_of(request))
-    return {"success": True, "task_id": task.id, "task": data, "data": data}
+    data = convert.task(task, now_of(request))
+    return contract.TaskEnvelope(task_id=task.id, task=data, data=data)
 
 
 class StatusQuery(QueryModel):
@@ -185,15 +166,13 @@ class StatusQuery(QueryModel):
     error: str | None = Field(None, max_length=4000)
 
 
-class StatusOut(ApiModel):
-    success: bool = True
-    task_id: str
-    status: str
+def status_ack(task_id: str, status: str) -> contract.TaskStatusAck:
+    return contract.TaskStatusAck(task_id=task_id, status=contract.TaskStatus(status))
 
 
-@routes.patch("/tasks/{task_id}/status", role="agent", query=StatusQuery, response=StatusOut,
-              responses=HOLDER_REFUSALS)
-async def update_status(request: web.Request, query: StatusQuery) -> dict[str, Any]:
+@routes.patch("/tasks/{task_id}/status", role="agent", query=StatusQuery,
+              response=contract.TaskStatusAck, responses=HOLDER_REFUSALS)
+async def update_status(request: web.Request, query: StatusQuery) -> contract.TaskStatusAck:
     """Seed 003: set in_progress, completed or failed (with ``error``).
 
     ``in_progress`` makes the caller the task's holder (no lease in this flow); after that
@@ -201,15 +180,13 @@ async def update_status(request: web.Request, query: StatusQuery) -> dict[str, A
     admins only."""
     result: Any = None
     if request.can_read_body:
-        from switchboard.server.jsonio import read_json
-
         body = await read_json(request)
         if isinstance(body, dict):
             result = body.get("result")
     task = await engine_of(request).tasks.set_status(
         request.match_info["task_id"], query.status, error=query.error, result=result,
         actor=actor_of(request))
-    return {"success": True, "task_id": task.id, "status": task.status}
+    return status_ack(task.id, task.status)
 
 
 class LeaseBody(StrictModel):
@@ -224,15 +201,15 @@ class ProgressBody(LeaseBody):
 
 
 @routes.post("/tasks/{task_id}/progress", role="agent", body=ProgressBody,
-             responses=HOLDER_REFUSALS)
-async def report_progress(request: web.Request, body: ProgressBody) -> dict[str, Any]:
+             response=contract.TaskProgressAck, responses=HOLDER_REFUSALS)
+async def report_progress(request: web.Request, body: ProgressBody) -> contract.TaskProgressAck:
     """Progress 0-100 (extends the lease); an optional message becomes a log line.
     By the task's holder only (admins may override, audited)."""
     task = await engine_of(request).tasks.progress(
         request.match_info["task_id"], body.progress, lease_id=body.lease_id,
         message=body.message, actor=actor_of(request))
-    return {"success": True, "task_id": task.id, "progress": task.progress,
-            "lease_expires_at": task.as_dict(None, with_logs=False)["lease_expires_at"]}
+    return contract.TaskProgressAck(task_id=task.id, progress=task.progress,
+                                    lease_expires_at=iso(task.lease_expires_at))
 
 
 class LogBody(LeaseBody):
@@ -241,14 +218,14 @@ class LogBody(LeaseBody):
 
 
 @routes.post("/tasks/{task_id}/logs", role="agent", body=LogBody, status=201,
-             responses=HOLDER_REFUSALS)
-async def add_log(request: web.Request, body: LogBody) -> dict[str, Any]:
+             response=contract.TaskLogAck, responses=HOLDER_REFUSALS)
+async def add_log(request: web.Request, body: LogBody) -> contract.TaskLogAck:
     """Append a log line to a task: while it is in progress, by its holder; otherwise by
     its creator or its last holder. Admins may always (an override of a holder is audited)."""
     line = await engine_of(request).tasks.add_log(request.match_info["task_id"], body.level,
                                                   body.message, lease_id=body.lease_id,
                                                   actor=actor_of(request))
-    return {"success": True, "log": line.as_dict()}
+    return contract.TaskLogAck(log=convert.task_log(line))
 
 
 class CompleteBody(LeaseBody):
@@ -256,13 +233,13 @@ class CompleteBody(LeaseBody):
 
 
 @routes.post("/tasks/{task_id}/complete", role="agent", body=CompleteBody,
-             responses=HOLDER_REFUSALS)
-async def complete_task(request: web.Request, body: CompleteBody) -> dict[str, Any]:
+             response=contract.TaskStatusAck, responses=HOLDER_REFUSALS)
+async def complete_task(request: web.Request, body: CompleteBody) -> contract.TaskStatusAck:
     """The task's holder reports success with its result (admins may override, audited)."""
     task = await engine_of(request).tasks.complete(
         request.match_info["task_id"], body.result, lease_id=body.lease_id,
         actor=actor_of(request))
-    return {"success": True, "task_id": task.id, "status": task.status}
+    return status_ack(task.id, task.status)
 
 
 class FailBody(LeaseBody):
@@ -270,47 +247,47 @@ class FailBody(LeaseBody):
     retry: bool = Field(False, description="Requeue with backoff while attempts remain.")
 
 
-@routes.post("/tasks/{task_id}/fail", role="agent", body=FailBody, responses=HOLDER_REFUSALS)
-async def fail_task(request: web.Request, body: FailBody) -> dict[str, Any]:
+@routes.post("/tasks/{task_id}/fail", role="agent", body=FailBody,
+             response=contract.TaskStatusAck, responses=HOLDER_REFUSALS)
+async def fail_task(request: web.Request, body: FailBody) -> contract.TaskStatusAck:
     """The task's holder reports failure (optionally asking for a retry). A task nobody
     holds can be failed only by an admin; a worker claims it first."""
     task = await engine_of(request).tasks.fail(
         request.match_info["task_id"], body.error, lease_id=body.lease_id, retry=body.retry,
         actor=actor_of(request))
-    return {"success": True, "task_id": task.id, "status": task.status}
+    return status_ack(task.id, task.status)
 
 
 @routes.post("/tasks/{task_id}/release", role="agent", body=LeaseBody,
-             responses=HOLDER_REFUSALS)
-async def release_task(request: web.Request, body: LeaseBody) -> dict[str, Any]:
+             response=contract.TaskStatusAck, responses=HOLDER_REFUSALS)
+async def release_task(request: web.Request, body: LeaseBody) -> contract.TaskStatusAck:
     """The holder hands a task back (e.g. shutting down); it is requeued at once with no
     holder."""
     task = await engine_of(request).tasks.release(request.match_info["task_id"], body.lease_id,
                                                   actor=actor_of(request))
-    return {"success": True, "task_id": task.id, "status": task.status}
+    return status_ack(task.id, task.status)
 
 
-@routes.post("/tasks/{task_id}/lease", role="agent", body=LeaseBody, responses=HOLDER_REFUSALS)
-async def extend_lease(request: web.Request, body: LeaseBody) -> dict[str, Any]:
+@routes.post("/tasks/{task_id}/lease", role="agent", body=LeaseBody,
+             response=contract.TaskLeaseAck, responses=HOLDER_REFUSALS)
+async def extend_lease(request: web.Request, body: LeaseBody) -> contract.TaskLeaseAck:
     """The holder extends the lease of a task still being worked on."""
-    from switchboard.engine.clock import iso
-
     expires = await engine_of(request).tasks.extend_lease(request.match_info["task_id"],
                                                            body.lease_id,
                                                            actor=actor_of(request))
-    return {"success": True, "task_id": request.match_info["task_id"],
-            "lease_expires_at": iso(expires)}
+    return contract.TaskLeaseAck(task_id=request.match_info["task_id"],
+                                 lease_expires_at=iso(expires))
 
 
 class CancelBody(LeaseBody):
     reason: str | None = Field(None, max_length=2000)
 
 
-@routes.post("/tasks/{task_id}/cancel", role="agent",
+@routes.post("/tasks/{task_id}/cancel", role="agent", response=contract.TaskStatusAck,
              responses={403: "not yours to cancel: created by another principal (before it "
                              "is claimed) or held by another principal (once in progress)",
                         409: "the task has already finished"})
-async def cancel_task(request: web.Request) -> dict[str, Any]:
+async def cancel_task(request: web.Request) -> contract.TaskStatusAck:
     """Cancel a task that has not finished (its pending approval is cancelled too).
 
     Who may: before a worker claims it (pending, awaiting_approval, assigned), the
@@ -320,34 +297,33 @@ async def cancel_task(request: web.Request) -> dict[str, Any]:
     a pending approval cancelled with it)."""
     body = CancelBody()
     if request.can_read_body:
-        from switchboard.server.jsonio import read_json
-
         body = await read_json(request, CancelBody)
     task = await engine_of(request).tasks.cancel(request.match_info["task_id"],
                                                  actor_of(request), body.reason,
                                                  lease_id=body.lease_id)
-    return {"success": True, "task_id": task.id, "status": task.status}
+    return status_ack(task.id, task.status)
 
 
-@routes.post("/tasks/{task_id}/retry", role="agent",
+@routes.post("/tasks/{task_id}/retry", role="agent", response=contract.TaskStatusAck,
              responses={403: "only the task's creator or an admin may retry it",
                         409: "only failed or cancelled tasks can be retried"})
-async def retry_task(request: web.Request) -> dict[str, Any]:
+async def retry_task(request: web.Request) -> contract.TaskStatusAck:
     """Put a failed or cancelled task back in the queue with fresh attempts.
 
     A P0/P1 task goes back to ``awaiting_approval`` under a new approval instead (status in
     the answer); audited as ``task.retry``."""
     task = await engine_of(request).tasks.retry(request.match_info["task_id"], actor_of(request))
-    return {"success": True, "task_id": task.id, "status": task.status}
+    return status_ack(task.id, task.status)
 
 
 class PriorityBody(StrictModel):
     priority: str
 
 
-@routes.patch("/tasks/{task_id}/priority", role="admin", body=PriorityBody)
-async def change_priority(request: web.Request, body: PriorityBody) -> dict[str, Any]:
+@routes.patch("/tasks/{task_id}/priority", role="admin", body=PriorityBody,
+              response=contract.TaskPriorityAck)
+async def change_priority(request: web.Request, body: PriorityBody) -> contract.TaskPriorityAck:
     """Change the priority of an unfinished task (admin)."""
     task = await engine_of(request).tasks.set_priority(request.match_info["task_id"],
                                                        body.priority, actor_of(request))
-    return {"success": True, "task_id": task.id, "priority": task.priority}
+    return contract.TaskPriorityAck(task_id=task.id, priority=contract.Priority(task.priority))

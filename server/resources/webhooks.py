@@ -7,49 +7,17 @@ Paged by id like ``GET /events`` (rows only grow).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
 
-from switchboard.server.jsonio import ApiModel, QueryModel
+from switchboard.server import contract
+from switchboard.server.jsonio import QueryModel
 from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="webhooks")
-
-
-class WebhookOut(ApiModel):
-    name: str
-    url: str = Field(description="Scheme and host only when the path may hold a secret")
-    events: list[str]
-    format: Literal["json", "slack"]
-    enabled: bool
-    signed: bool = Field(description="Deliveries carry X-Switchboard-Signature")
-
-
-class WebhookList(ApiModel):
-    data: list[WebhookOut]
-
-
-class DeliveryOut(ApiModel):
-    id: int = Field(description="Also sent as X-Switchboard-Delivery: de-duplicate on it")
-    webhook: str
-    event_seq: int
-    event_type: str
-    order_key: str = Field(description="Deliveries sharing it are sent in order")
-    status: Literal["pending", "delivered", "dead"]
-    attempts: int
-    next_attempt_at: str | None
-    last_status: int | None = Field(description="The receiver's last HTTP status")
-    last_error: str | None
-    created_at: str
-    delivered_at: str | None
-
-
-class DeliveryPage(ApiModel):
-    data: list[DeliveryOut]
-    next_after: int = Field(description="Pass as ?after= for the next page")
 
 
 class DeliveryQuery(QueryModel):
@@ -59,30 +27,28 @@ class DeliveryQuery(QueryModel):
     limit: int = Field(100, ge=1, le=1000)
 
 
-class DeliveryEnvelope(ApiModel):
-    data: DeliveryOut
-
-
-@routes.get("/webhooks", role="admin", response=WebhookList)
-async def list_webhooks(request: web.Request) -> dict[str, Any]:
+@routes.get("/webhooks", role="admin", response=contract.WebhookList)
+async def list_webhooks(request: web.Request) -> contract.WebhookList:
     """The configured webhook receivers (``[[webhooks]]``), without secrets."""
-    return {"data": engine_of(request).webhooks.summary()}
+    return contract.WebhookList(data=[contract.Webhook(**hook)
+                                      for hook in engine_of(request).webhooks.summary()])
 
 
-@routes.get("/webhooks/deliveries", role="admin", query=DeliveryQuery, response=DeliveryPage)
-async def list_deliveries(request: web.Request, query: DeliveryQuery) -> dict[str, Any]:
+@routes.get("/webhooks/deliveries", role="admin", query=DeliveryQuery, response=contract.DeliveryPage)
+async def list_deliveries(request: web.Request, query: DeliveryQuery
+                          ) -> contract.DeliveryPage:
     """Outbox rows, oldest first: pending (with the next attempt), delivered, or dead
     (dead-lettered after retries, with the receiver's last status and error)."""
     rows = await engine_of(request).webhooks.deliveries(
         status=query.status, webhook=query.webhook, after=query.after, limit=query.limit)
-    return {"data": [r.as_dict() for r in rows],
-            "next_after": rows[-1].id if rows else query.after}
+    return contract.DeliveryPage(data=[contract.Delivery(**r.as_dict()) for r in rows],
+                                 next_after=rows[-1].id if rows else query.after)
 
 
 @routes.post("/webhooks/deliveries/{delivery_id}/redeliver", role="admin",
-             response=DeliveryEnvelope, responses={404: "no such delivery",
+             response=contract.DeliveryEnvelope, responses={404: "no such delivery",
                                                    409: "it is already queued"})
-async def redeliver(request: web.Request) -> dict[str, Any]:
+async def redeliver(request: web.Request) -> contract.DeliveryEnvelope:
     """Queue a dead-lettered (or delivered) delivery again, now (audited)."""
     text = request.match_info["delivery_id"]
     if not text.isascii() or not text.isdigit() or len(text) > 18:
@@ -90,4 +56,4 @@ async def redeliver(request: web.Request) -> dict[str, Any]:
 
         raise RequestValidationError("path.delivery_id: must be a delivery id (a number)")
     row = await engine_of(request).webhooks.redeliver(int(text), actor_of(request))
-    return {"data": row.as_dict()}
+    return contract.DeliveryEnvelope(data=contract.Delivery(**row.as_dict()))

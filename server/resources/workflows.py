@@ -9,35 +9,25 @@ from pydantic import Field
 
 from switchboard.engine.clock import iso
 from switchboard.engine.errors import NotFound
-from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.server import contract, convert
+from switchboard.server.contract.runs import WorkflowExecution
 from switchboard.server.jsonio import StrictModel, json_response
-from switchboard.server.resources.common import DataEnvelope, PageQuery, actor_of, engine_of, pagination
+from switchboard.server.resources.common import PageQuery, actor_of, engine_of, pagination
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="workflows")
 
 
-def workflow_view(orch: Orchestration, broken: bool, loaded_at: float | None) -> dict[str, Any]:
-    steps = []
-    for order, step in enumerate(orch.steps, start=1):
-        agent_type = getattr(step, "task_type", None) or getattr(step, "provider", None)
-        steps.append({"id": step.id, "name": step.title, "type": step.type,
-                      "agent_type": agent_type, "order": order})
-    return {"id": orch.id, "name": orch.title, "description": orch.description,
-            "status": "error" if broken else "active", "version": orch.version,
-            "steps": steps, "created_at": iso(loaded_at)}
-
-
-@routes.get("/workflows", role="user", query=PageQuery, response=DataEnvelope)
-async def list_workflows(request: web.Request, query: PageQuery) -> dict[str, Any]:
+@routes.get("/workflows", role="user", query=PageQuery, response=contract.WorkflowPage)
+async def list_workflows(request: web.Request, query: PageQuery) -> contract.WorkflowPage:
     """Orchestrations in seed 001's shape (status ``error`` when its file is broken)."""
     engine = engine_of(request)
     broken_files = {p.file for p in engine.orchestrations.problems()}
-    items = [workflow_view(o, o.source in broken_files, None)
+    items = [convert.workflow(o, o.source in broken_files, None)
              for o in engine.orchestrations.list()]
     start = (query.page - 1) * query.limit
-    return {"data": items[start:start + query.limit],
-            "pagination": pagination(query.page, query.limit, len(items))}
+    return contract.WorkflowPage(data=items[start:start + query.limit],
+                                 pagination=pagination(query.page, query.limit, len(items)))
 
 
 class ExecuteBody(StrictModel):
@@ -48,7 +38,7 @@ class ExecuteBody(StrictModel):
 
 
 @routes.post("/workflows/{workflow_id}/execute", role="agent", body=ExecuteBody,
-             response=DataEnvelope, status=202)
+             response=contract.WorkflowExecutionEnvelope, status=202)
 async def execute_workflow(request: web.Request, body: ExecuteBody) -> web.Response:
     """Start a run of the workflow with ``parameters`` as initial state; answers at once."""
     engine = engine_of(request)
@@ -57,6 +47,6 @@ async def execute_workflow(request: web.Request, body: ExecuteBody) -> web.Respo
         raise NotFound(f"workflow {request.match_info['workflow_id']!r} not found")
     run = await engine.runs.start(orch, body.message, actor=actor_of(request),
                                   values=body.parameters)
-    return json_response({"data": {"run_id": run.run_id, "execution_id": run.run_id,
-                                   "workflow_id": orch.id, "status": run.status,
-                                   "created_at": iso(run.created_at)}}, status=202)
+    return json_response(contract.WorkflowExecutionEnvelope(data=WorkflowExecution(
+        run_id=run.run_id, execution_id=run.run_id, workflow_id=orch.id,
+        status=contract.RunStatus(run.status), created_at=iso(run.created_at))), status=202)

@@ -29,14 +29,27 @@ from typing import Any
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
+from msgspec import UNSET
 from pydantic import BaseModel, ValidationError
 
 from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
 from switchboard.engine.errors import EngineError
 from switchboard.engine.events import DROPPED, Subscription
+from switchboard.server import convert
 from switchboard.server.app_keys import AUTH_KEY, CONFIG_KEY, ENGINE_KEY
 from switchboard.server.auth import Authenticator, AuthError, Principal
+from switchboard.server.contract.common import Record
+from switchboard.server.contract.ws import (
+    WsAuthOk,
+    WsDropped,
+    WsError,
+    WsNoTask,
+    WsPong,
+    WsSubscribed,
+    WsTaskAssigned,
+    WsUnsubscribed,
+)
 from switchboard.server.errors import format_errors
 from switchboard.server.jsonio import encode_json
 from switchboard.server.routing import RouteTable
@@ -211,8 +224,8 @@ class WsSession:
             log.info("websocket authentication refused: %s", exc.detail)  # never the token
             await self._policy_close(f"authentication failed: {exc.detail}")
             return False
-        await self.send({"type": "auth_ok", "role": self.principal.role,
-                         "subject": self.principal.subject, **_echo(auth.id)})
+        await self.send(WsAuthOk(role=self.principal.role, subject=self.principal.subject,
+                                 id=_echo(auth.id)))
         return True
 
     async def _policy_close(self, reason: str) -> None:
@@ -242,7 +255,7 @@ class WsSession:
                 await self.ws.close()
 
     # -- sending -----------------------------------------------------------------------
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: Record) -> None:
         """Send one JSON message; serialised so frames from pumps and claims never interleave."""
         data = encode_json(message).decode()
         async with self._send_lock:
@@ -250,7 +263,7 @@ class WsSession:
 
     async def _error(self, detail: str, message_id: Any = None) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.send({"type": "error", "detail": detail, **_echo(message_id)})
+            await self.send(WsError(detail=detail, id=_echo(message_id)))
 
     # -- dispatch ----------------------------------------------------------------------
     async def _handle_text(self, text: str) -> None:
@@ -286,7 +299,7 @@ class WsSession:
         raise _Refused("already authenticated")
 
     async def _on_ping(self, msg: PingMessage) -> None:
-        await self.send({"type": "pong", **_echo(msg.id)})
+        await self.send(WsPong(id=_echo(msg.id)))
 
     async def _on_subscribe(self, msg: SubscribeMessage) -> None:
         channel = CHANNELS.get(msg.channel)
@@ -308,8 +321,7 @@ class WsSession:
             max_bytes=limits.stream_buffer_bytes)
         # registered before the reply, started after it: "subscribed" precedes any event
         try:
-            await self.send({"type": "subscribed", "channel": channel.name, "filter": scope,
-                             **_echo(msg.id)})
+            await self.send(WsSubscribed(channel=channel.name, filter=scope, id=_echo(msg.id)))
         except BaseException:
             sub.close()
             raise
@@ -327,8 +339,7 @@ class WsSession:
         else:  # without a scope: every subscription of that channel
             keys = [k for k in self._subs if k[0] == msg.channel]
         removed = sum(1 for key in keys if self._drop(key))
-        await self.send({"type": "unsubscribed", "channel": msg.channel, "count": removed,
-                         **_echo(msg.id)})
+        await self.send(WsUnsubscribed(channel=msg.channel, count=removed, id=_echo(msg.id)))
 
     async def _on_claim(self, msg: ClaimMessage) -> None:
         assert self.principal is not None
@@ -365,8 +376,8 @@ class WsSession:
             async for event in sub:
                 if event.event_type == DROPPED:
                     self._subs.pop(key, None)
-                    await self.send({"type": "subscription_dropped", "channel": channel,
-                                     "resume_after": event.payload.get("resume_after")})
+                    await self.send(WsDropped(channel=channel,
+                                              resume_after=event.payload.get("resume_after")))
                     return
                 if accepts is not None and not accepts(event.event_type):
                     continue
@@ -390,11 +401,10 @@ class WsSession:
             return
         try:
             if task is None:
-                await self.send({"type": "no_task", "agent_id": msg.agent_id, **_echo(msg.id)})
+                await self.send(WsNoTask(agent_id=msg.agent_id, id=_echo(msg.id)))
                 return
-            body = task.as_dict(self.engine.clock.now())
-            body["lease_id"] = task.lease_id
-            await self.send({"type": "task_assigned", "task": body, **_echo(msg.id)})
+            body = convert.task(task, self.engine.clock.now(), lease=True)
+            await self.send(WsTaskAssigned(task=body, id=_echo(msg.id)))
         except (ConnectionError, RuntimeError):
             if task is not None and task.lease_id is not None:
                 await self._hand_back_undelivered(task.id, task.lease_id)
@@ -410,6 +420,6 @@ class WsSession:
                      "will expire", task_id, exc.detail)
 
 
-def _echo(message_id: Any) -> dict[str, Any]:
-    """``{"id": ...}`` when the client tagged its message, so it can match the reply."""
-    return {} if message_id is None else {"id": message_id}
+def _echo(message_id: Any) -> Any:
+    """The client's message ``id`` to echo, so it can match the reply (unset: none sent)."""
+    return UNSET if message_id is None else message_id

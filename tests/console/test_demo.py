@@ -56,7 +56,7 @@ async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path
     """``serve --demo``: the Runtime starts the API on a free port, then the fleet against it;
     stopping it stops the fleet first, so every agent says goodbye over the API."""
     from switchboard.console.runtime import Runtime
-    from switchboard.server.client import AsyncClient
+    from switchboard.server.sdk.client import AsyncClient
     from tests.server.conftest import SECRET
 
     config = make_config(tmp_path, server={"port": 0}, auth={"jwt_secret": SECRET},
@@ -69,7 +69,7 @@ async def test_serve_demo_runtime_runs_the_fleet_over_its_own_api(tmp_path: Path
         async with AsyncClient(runtime.address, jwt_secret=SECRET, subject="t",
                                role="user") as client:
             agents = list(await client.agents.list(limit=100))
-            created = (await client.stats()).queue["total_tasks"]
+            created = (await client.stats()).queue.total_tasks
     finally:
         await runtime.stop()
     assert len(agents) == 7 and {a.status for a in agents} == {"active"}

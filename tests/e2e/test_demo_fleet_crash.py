@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from switchboard.server.client import AsyncClient
 from switchboard.server.demo_fleet import CRASHING_AGENT, DemoFleet, DemoSettings
+from switchboard.server.sdk.client import AsyncClient
 from tests.server.conftest import SECRET
 
 

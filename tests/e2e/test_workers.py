@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from switchboard.server.client import AsyncClient
+from switchboard.server.sdk.client import AsyncClient
 from tests.e2e.conftest import LiveServer, wait_until
 from tests.server.conftest import SECRET
 
@@ -139,8 +139,8 @@ async def test_sigterm_finishes_short_work_and_hands_back_long_work(server_facto
 async def test_lease_kept_alive_through_long_silent_work(server_factory: Any) -> None:
     """Work three times longer than the lease, with no progress reports and heartbeats
     too rare to help: the worker's lease keeper extends the lease, nothing is requeued."""
-    from switchboard.server.client import Task
-    from switchboard.server.worker import TaskContext, Worker
+    from switchboard.server.sdk.client import Task
+    from switchboard.server.sdk.worker import TaskContext, Worker
 
     server = await server_factory(tasks={"lease_seconds": 1.0, "maintenance_interval_seconds": 0.1},
                                   agents={"heartbeat_interval_seconds": 30})

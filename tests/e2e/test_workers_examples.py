@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.server.auth import Authenticator
-from switchboard.server.client import AsyncClient
+from switchboard.server.sdk.client import AsyncClient
 from tests.e2e.conftest import ROOT, LiveServer, wait_until
 from tests.server.conftest import SECRET
 
-LAUNCH = ("import sys; from server.worker_cli import worker_main; "
+LAUNCH = ("import sys; from switchboard.server.sdk.worker_cli import worker_main; "
           "sys.exit(worker_main(sys.argv[1], agent_type=sys.argv[2], url=sys.argv[3], "
           "concurrency=2, claim_wait=1.0, shutdown_grace=2.0))")
 
@@ -128,5 +128,5 @@ async def test_demo_fleet_example_runs_against_a_server(server_factory: Any,
 
 async def _finished(client: AsyncClient, count: int) -> bool:
     stats = await client.stats()
-    by_status = stats.queue["by_status"]
+    by_status = stats.queue.by_status
     return by_status["completed"] + by_status["failed"] >= count

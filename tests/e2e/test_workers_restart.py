@@ -9,8 +9,8 @@ import contextlib
 from collections import Counter
 from typing import Any
 
-from switchboard.server.client import AsyncClient, Event, Task, TransportError
-from switchboard.server.client.errors import ServerError
+from switchboard.server.sdk.client import AsyncClient, Event, Task, TransportError
+from switchboard.server.sdk.client.errors import ServerError
 from tests.e2e.conftest import LiveServer, wait_until
 from tests.server.conftest import SECRET
 

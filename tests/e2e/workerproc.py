@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from switchboard.server.client import AsyncClient, Task
-from switchboard.server.worker import TaskContext, Worker
+from switchboard.server.sdk.client import AsyncClient, Task
+from switchboard.server.sdk.worker import TaskContext, Worker
 
 SECRET_ENV = "ORCHESTRATOR_JWT_SECRET"
 

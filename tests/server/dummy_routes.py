@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.server.app_keys import principal_of, require_principal
 from switchboard.server.errors import ApiError
-from switchboard.server.jsonio import ApiModel, QueryModel, StrictModel, json_response
+from switchboard.server.jsonio import QueryModel, StrictModel, json_response
 from switchboard.server.routing import RouteTable
 
 routes = RouteTable(tag="things")
@@ -30,7 +31,7 @@ class CreateThing(StrictModel):
     payload: Payload | None = None
 
 
-class ThingOut(ApiModel):
+class ThingOut(msgspec.Struct, kw_only=True):
     success: bool
     id: str
     priority: int

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from switchboard.server.client import (
+from switchboard.server.contract import parse_time
+from switchboard.server.sdk.client import (
     Agent,
     AsyncClient,
     Conflict,
@@ -39,7 +40,8 @@ async def test_tasks_create_get_list_typed(client: AsyncClient) -> None:
     assert isinstance(task, Task)
     assert task.status == "assigned" and task.assigned_agent == "dev_agent"
     assert task.priority == "P2" and task.trace_id == "trace-1" and task.task_id == task.id
-    assert task.created_at is not None and task.created_at.tzinfo is not None
+    created = parse_time(task.created_at)  # the wire carries the ISO text as sent
+    assert created is not None and created.tzinfo is not None
     got = await client.tasks.get(task.id)
     assert got.id == task.id and got.payload == {"issue": "123"} and got.logs == []
     for i in range(3):
@@ -163,12 +165,12 @@ async def test_approvals_resource(api: LiveApi, client: AsyncClient) -> None:
 
 async def test_system_resources(client: AsyncClient) -> None:
     health = await client.health()
-    assert health.status == "healthy" and "database" in health.services
+    assert health.status == "healthy" and health.services.database.status == "healthy"
     await client.tasks.create("bugfix")
     stats = await client.stats()
-    assert stats.queue["total_tasks"] == 1
+    assert stats.queue.total_tasks == 1
     metrics = await client.metrics(period="1h")
-    assert metrics["period"] == "1h" and "task_completion_rate" in metrics["metrics"]
+    assert metrics.period == "1h" and "task_completion_rate" in metrics.metrics
     text = await client.system.prometheus()
     assert "switchboard_tasks" in text
     document = await client.system.openapi()

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from switchboard.server.client import AsyncClient, Conflict, InvalidRequest, NotFound, Run, RunEvent
+from switchboard.server.sdk.client import (
+    AsyncClient,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    RunEvent,
+    RunResult,
+)
 from tests.server.conftest import start_live_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +59,9 @@ async def test_seed000_example_run_pause_resume(client: AsyncClient) -> None:
     """Seed 000's "Complete example: Run -> Human gate -> Resume", on this client."""
     data = await client.orchestrations.run("orch-research-report",
                                            "AI orchestration trends 2025")
-    assert isinstance(data, Run) and data.status == "paused" and data.paused
-    human_prompt = (data.human_input_required or {})["prompt"]
+    assert isinstance(data, RunResult) and data.status == "paused" and data.paused
+    assert data.gate is not None and data.gate.fields[0].name == "decision"
+    human_prompt = data.gate.prompt
     assert "review" in human_prompt.lower()
     with pytest.raises(InvalidRequest) as bad:
         await client.runs.resume(data.run_id, {"decision": "perhaps"})
@@ -98,7 +106,8 @@ async def test_runs_list_cancel_retry_and_gate_via_approvals(client: AsyncClient
     cancelled = await client.runs.cancel(other.run_id)
     assert cancelled.status == "cancelled"
     gate = next(a for a in await client.approvals.pending() if a.run_id == paused.run_id)
-    assert gate.kind == "gate" and gate.fields[0]["name"] == "decision"
+    assert gate.kind == "gate" and gate.fields[0].name == "decision"
+    assert gate.fields[0].choices == ["approve", "reject"]
     await client.approvals.approve(gate.approval_id, {"decision": "approve"})
     done = await client.runs.wait(paused.run_id)
     assert done.status == "completed"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from switchboard.server.client import (
+from switchboard.server.sdk.client import (
     AsyncClient,
     RateLimited,
     RetryPolicy,
@@ -25,6 +25,10 @@ from switchboard.server.client import (
 from tests.server.conftest import start_live_api
 
 Script = list[Callable[[web.Request], web.StreamResponse]]
+
+
+TASK = {"id": "t1", "task_id": "t1", "type": "bugfix", "status": "assigned", "priority": "P2"}
+"""A task as the server sends it (the fields the contract requires)."""
 
 
 class Scripted:
@@ -77,8 +81,7 @@ async def test_429_is_retried_for_any_method_after_retry_after(scripted: Scripte
     scripted.script = [
         reply(429, {"detail": "Rate limit exceeded. Try again in 1 seconds."},
               {"Retry-After": "0.3", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0"}),
-        reply(201, {"success": True, "task_id": "t1",
-                    "task": {"id": "t1", "type": "bugfix", "status": "assigned"}}),
+        reply(201, {"success": True, "task_id": "t1", "task": TASK, "data": TASK}),
     ]
     async with AsyncClient(scripted.url, token="k" * 20, retry=FAST) as client:
         task = await client.tasks.create("bugfix")
@@ -104,8 +107,7 @@ async def test_429_beyond_max_wait_raises_with_headers(scripted: Scripted) -> No
 
 
 async def test_5xx_retried_only_when_idempotent(scripted: Scripted) -> None:
-    ok_task = {"success": True, "task_id": "t1",
-               "task": {"id": "t1", "type": "bugfix", "status": "assigned"}}
+    ok_task = {"success": True, "task_id": "t1", "task": TASK, "data": TASK}
     scripted.script = [reply(503, {"detail": "store unavailable"}), reply(200, ok_task)]
     async with AsyncClient(scripted.url, token="k" * 20, retry=FAST) as client:
         assert (await client.tasks.get("t1")).id == "t1"

@@ -1,4 +1,4 @@
-"""The seeds' client examples rewritten against ``server.client``, run against a real server.
+"""The seeds' client examples rewritten against ``server.sdk.client``, run against a real server.
 
 Seed 001's "Python SDK" (``Client(api_key=..., base_url=...)``, ``agents.list``,
 ``tasks.create``, a progress loop on ``tasks.get``, and the JS SDK's ``tasks.watch``) and
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from switchboard.server.client import AsyncClient, Client, Forbidden, Task
-from switchboard.server.worker import TaskContext, Worker
+from switchboard.server.sdk.client import AsyncClient, Client, Forbidden, Task
+from switchboard.server.sdk.worker import TaskContext, Worker
 from tests.server.conftest import KEYS, SECRET, LiveApi
 
 
@@ -140,7 +140,7 @@ async def test_seed003_orchestrator_client(api: LiveApi) -> None:
         # "Monitor queue depth" (public stats) and approval history
         async with AsyncClient(api.base) as anonymous:
             stats = await anonymous.stats()
-        assert stats.queue["total_tasks"] == 3 and stats.queue["pending_tasks"] == 1
+        assert stats.queue.total_tasks == 3 and stats.queue.pending_tasks == 1
         history = await client.client.approvals.history()
         assert [h.approved_by for h in history] == ["agent-user"]
     finally:

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from switchboard.engine.audit import AuditQuery
-from switchboard.server.client import AsyncClient
 from switchboard.server.demo_fleet import DemoFleet, DemoSettings
+from switchboard.server.sdk.client import AsyncClient
 from tests.server.conftest import SECRET, start_live_api
 
 FAST = dict(task_interval=(0.05, 0.1), step_latency=(0.01, 0.03), heartbeat_interval=0.2,
@@ -22,7 +22,7 @@ async def test_fleet_registers_works_and_stops_gracefully(tmp_path: Path) -> Non
         async with AsyncClient(api.base, jwt_secret=SECRET, subject="t", role="admin") as c:
             for _ in range(200):
                 await asyncio.sleep(0.05)
-                queue = (await c.stats()).queue["by_status"]
+                queue = (await c.stats()).queue.by_status
                 if queue["completed"] >= 8:
                     break
             assert queue["completed"] >= 8

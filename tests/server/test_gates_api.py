@@ -251,7 +251,7 @@ async def test_fifty_concurrent_resumes_times_fifty_runs(
 
 
 async def test_the_python_client_names_the_gate(gapi: LiveApi) -> None:
-    from switchboard.server.client import AsyncClient, Conflict
+    from switchboard.server.sdk.client import AsyncClient, Conflict
 
     async with AsyncClient(gapi.base, token=gapi.token("agent", "agent-b")) as client:
         run = await client.orchestrations.run("gates", "x")

@@ -25,6 +25,25 @@ def test_unknown_role_and_relative_path_are_refused() -> None:
         table.get("x", role=None)
 
 
+def test_responses_are_contract_records() -> None:
+    """``response=`` names a msgspec Struct (or a list of one), never a pydantic model: the
+    contract is the one definition of what a route answers."""
+    from pydantic import BaseModel
+
+    from switchboard.server import contract
+
+    class Out(BaseModel):
+        ok: bool
+
+    table = RouteTable()
+    with pytest.raises(TypeError, match="msgspec Struct"):
+        table.get("/x", role=None, response=Out)
+    with pytest.raises(TypeError, match="msgspec Struct"):
+        table.get("/x", role=None, response=dict)
+    table.get("/a", role=None, response=contract.Task)
+    table.get("/b", role=None, response=list[contract.OrchestrationSummary])
+
+
 def test_handlers_must_be_coroutines() -> None:
     table = RouteTable()
     with pytest.raises(TypeError, match="async def"):

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from switchboard.server.client import AsyncClient, Task
-from switchboard.server.worker import LeaseLost, TaskContext, TaskFailed, Worker
-from switchboard.server.worker_cli import WorkerSetupError, build_client, load_handler
+from switchboard.server.sdk.client import AsyncClient, Task
+from switchboard.server.sdk.worker import LeaseLost, TaskContext, TaskFailed, Worker
+from switchboard.server.sdk.worker_cli import WorkerSetupError, build_client, load_handler
 from tests.server.conftest import LiveApi
 
 

@@ -20,12 +20,18 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from switchboard.server.client.errors import TransportError
-from switchboard.server.client.http import Response, Transport
-from switchboard.server.client.models import Orchestration, Page, Run, RunEvent
-from switchboard.server.client.resources._util import convert, page_of, unwrap
-from switchboard.server.client.resources.events import EventsResource
-from switchboard.server.client.sse import ResumableStream, iter_sse
+from switchboard.server.contract import (
+    OrchestrationDetail,
+    OrchestrationSummary,
+    Run,
+    RunPage,
+    RunResult,
+)
+from switchboard.server.sdk.client.errors import TransportError
+from switchboard.server.sdk.client.http import Response, Transport
+from switchboard.server.sdk.client.models import Page, RunEvent
+from switchboard.server.sdk.client.resources.events import EventsResource
+from switchboard.server.sdk.client.sse import ResumableStream, iter_sse
 
 
 def _run_body(message: str | None, parameters: dict[str, Any] | None,
@@ -53,10 +59,6 @@ def _gate(approval_id: str | None, step_id: str | None) -> dict[str, str]:
     return {key: value for key, value in named.items() if value is not None}
 
 
-def _run(body: Any) -> Run:
-    return convert(unwrap(body, "run", "data"), Run)
-
-
 class RunsResource:
     def __init__(self, transport: Transport, events: EventsResource) -> None:
         self._t = transport
@@ -64,17 +66,17 @@ class RunsResource:
 
     async def list(self, *, status: str | None = None, orchestration_id: str | None = None,
                    page: int = 1, limit: int = 20) -> Page[Run]:
-        body = (await self._t.request("GET", "/orchestrations/runs", params={
+        body = await self._t.request_as(RunPage, "GET", "/orchestrations/runs", params={
             "status": status, "orchestration": orchestration_id, "page": page,
-            "limit": limit})).json()
-        return page_of(body, Run)
+            "limit": limit})
+        return Page(body.data, body.pagination)
 
     async def get(self, run_id: str) -> Run:
-        return _run((await self._t.request("GET", f"/orchestrations/runs/{run_id}")).json())
+        return await self._t.request_as(Run, "GET", f"/orchestrations/runs/{run_id}")
 
     async def resume(self, run_id: str, response: dict[str, Any] | str, *,
                      wait: float | None = None, approval_id: str | None = None,
-                     step_id: str | None = None) -> Run:
+                     step_id: str | None = None) -> RunResult:
         """Answer a paused run's human gate and wait (like seed 000) for the next stop.
 
         Past ``wait`` seconds (server default 30) the answer is ``running``: follow it with
@@ -85,9 +87,9 @@ class RunsResource:
         body: dict[str, Any] = {"response": response, **_gate(approval_id, step_id)}
         if wait is not None:
             body["wait"] = wait
-        answer = await self._t.request("POST", f"/orchestrations/runs/{run_id}/resume",
-                                       json=body, timeout=self._sync_timeout(wait))
-        return _run(answer.json())
+        return await self._t.request_as(RunResult, "POST",
+                                        f"/orchestrations/runs/{run_id}/resume", json=body,
+                                        timeout=self._sync_timeout(wait))
 
     def resume_stream(self, run_id: str, response: dict[str, Any] | str, *,
                       approval_id: str | None = None, step_id: str | None = None
@@ -96,13 +98,11 @@ class RunsResource:
         return _post_stream(self._t, self, f"/orchestrations/runs/{run_id}/resume/stream",
                             {"response": response, **_gate(approval_id, step_id)}, run_id)
 
-    async def cancel(self, run_id: str) -> Run:
-        return _run((await self._t.request("POST", f"/orchestrations/runs/{run_id}/cancel"))
-                    .json())
+    async def cancel(self, run_id: str) -> RunResult:
+        return await self._t.request_as(RunResult, "POST", f"/orchestrations/runs/{run_id}/cancel")
 
-    async def retry(self, run_id: str) -> Run:
-        return _run((await self._t.request("POST", f"/orchestrations/runs/{run_id}/retry"))
-                    .json())
+    async def retry(self, run_id: str) -> RunResult:
+        return await self._t.request_as(RunResult, "POST", f"/orchestrations/runs/{run_id}/retry")
 
     async def stream(self, run_id: str, *, after: int = 0,
                      reconnect_for: float | None = 300.0) -> AsyncIterator[RunEvent]:
@@ -140,27 +140,27 @@ class OrchestrationsResource:
         self._t = transport
         self._runs = runs
 
-    async def list(self) -> list[Orchestration]:
+    async def list(self) -> list[OrchestrationSummary]:
         """Configured orchestrations (``steps`` is the number of steps here)."""
-        body = (await self._t.request("GET", "/orchestrations")).json()
-        items = unwrap(body, "data", "orchestrations")
-        return [convert(item, Orchestration) for item in items or []]
+        return await self._t.request_as(list[OrchestrationSummary], "GET", "/orchestrations")
 
-    async def get(self, orchestration_id: str) -> Orchestration:
-        body = (await self._t.request("GET", f"/orchestrations/{orchestration_id}")).json()
-        return convert(unwrap(body, "data", "orchestration"), Orchestration)
+    async def get(self, orchestration_id: str) -> OrchestrationDetail:
+        """The whole definition: every step, the state schema, limits, version."""
+        return await self._t.request_as(OrchestrationDetail, "GET",
+                                        f"/orchestrations/{orchestration_id}")
 
     async def run(self, orchestration_id: str, message: str | None = None, *,
-                  parameters: dict[str, Any] | None = None, wait: float | None = None) -> Run:
+                  parameters: dict[str, Any] | None = None, wait: float | None = None
+                  ) -> RunResult:
         """Start a run and wait for it to complete, pause at a gate, or fail (seed 000).
 
         ``parameters`` are initial state values; past ``wait`` seconds (server default 30)
         the answer is ``running`` with the run id to follow.
         """
         body = _run_body(message, parameters, wait)
-        answer = await self._t.request("POST", f"/orchestrations/{orchestration_id}/run",
-                                       json=body, timeout=self._runs._sync_timeout(wait))
-        return _run(answer.json())
+        return await self._t.request_as(RunResult, "POST",
+                                        f"/orchestrations/{orchestration_id}/run", json=body,
+                                        timeout=self._runs._sync_timeout(wait))
 
     def run_stream(self, orchestration_id: str, message: str | None = None, *,
                    parameters: dict[str, Any] | None = None) -> AsyncIterator[RunEvent]:

@@ -13,10 +13,10 @@ from typing import Any
 
 import msgspec
 
-from switchboard.server.client import ws
-from switchboard.server.client.http import Transport
-from switchboard.server.client.models import Event, Published
-from switchboard.server.client.sse import ResumableStream
+from switchboard.server.contract import Event, EventList, Published
+from switchboard.server.sdk.client import ws
+from switchboard.server.sdk.client.http import Transport
+from switchboard.server.sdk.client.sse import ResumableStream
 
 DROPPED = "subscription.dropped"
 
@@ -30,12 +30,6 @@ class EventPage(list[Event]):
         super().__init__(items)
         self.last_seq = last_seq
         self.next_after = next_after
-
-
-class _EventList(msgspec.Struct):
-    data: list[Event]
-    last_seq: int = 0
-    next_after: int = 0
 
 
 def _filters(types: list[str] | str | None, task_id: str | None, run_id: str | None,
@@ -65,7 +59,7 @@ class EventsResource:
                    types: list[str] | str | None = None, task_id: str | None = None,
                    run_id: str | None = None, agent_id: str | None = None) -> EventPage:
         """Stored events with ``seq > after``, oldest first (``types`` are prefixes)."""
-        body = await self._t.request_as(_EventList, "GET", "/events", params={
+        body = await self._t.request_as(EventList, "GET", "/events", params={
             "after": after, "limit": limit, **_filters(types, task_id, run_id, agent_id)})
         return EventPage(body.data, body.last_seq, body.next_after)
 

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from switchboard.server.client.http import Transport
-from switchboard.server.client.models import Approval, Decision
-
-
-class _ApprovalList(msgspec.Struct):
-    approvals: list[Approval]
-    count: int = 0
-
-
-class _History(msgspec.Struct):
-    history: list[Approval]
-    count: int = 0
-
-
-class _One(msgspec.Struct):
-    approval: Approval
+from switchboard.server.contract import (
+    Approval,
+    ApprovalEnvelope,
+    ApprovalHistory,
+    ApprovalList,
+    Decision,
+)
+from switchboard.server.sdk.client.http import Transport
 
 
 class ApprovalsResource:
@@ -30,14 +20,14 @@ class ApprovalsResource:
 
     async def pending(self) -> list[Approval]:
         """Pending approvals, most critical first, then oldest first."""
-        return (await self._t.request_as(_ApprovalList, "GET", "/approvals/pending")).approvals
+        return (await self._t.request_as(ApprovalList, "GET", "/approvals/pending")).approvals
 
     async def history(self, limit: int = 100) -> list[Approval]:
-        return (await self._t.request_as(_History, "GET", "/approvals/history",
+        return (await self._t.request_as(ApprovalHistory, "GET", "/approvals/history",
                                          params={"limit": limit})).history
 
     async def get(self, approval_id: str) -> Approval:
-        return (await self._t.request_as(_One, "GET", f"/approvals/{approval_id}")).approval
+        return (await self._t.request_as(ApprovalEnvelope, "GET", f"/approvals/{approval_id}")).approval
 
     async def approve(self, approval_id: str, response: dict[str, Any] | str | None = None
                       ) -> Decision:

@@ -46,8 +46,9 @@ from typing import Any
 import msgspec
 import psutil
 
-from switchboard.server.client.client import AsyncClient
-from switchboard.server.client.errors import (
+from switchboard.server.contract import Task
+from switchboard.server.sdk.client.client import AsyncClient
+from switchboard.server.sdk.client.errors import (
     ApiError,
     Conflict,
     NotFound,
@@ -56,8 +57,7 @@ from switchboard.server.client.errors import (
     SwitchboardError,
     TransportError,
 )
-from switchboard.server.client.models import Task
-from switchboard.server.client.ws import WebSocketConnection
+from switchboard.server.sdk.client.ws import WebSocketConnection
 
 log = logging.getLogger("switchboard.worker")
 
@@ -464,7 +464,7 @@ class Worker:
 
     # -- running a task --------------------------------------------------------------------
     async def _execute(self, task: Task) -> None:
-        assert task.lease_id is not None, "a claimed task carries its lease"
+        assert isinstance(task.lease_id, str), "a claimed task carries its lease"
         running = _Running(task=task, lease_id=task.lease_id, attempt=task.attempts)
         self._running[task.id] = running
         ctx = TaskContext(self, running)
@@ -524,7 +524,7 @@ class Worker:
         if running is not None:
             running.handed_back = True
         lease_id = running.lease_id if running else task.lease_id
-        if lease_id is None:
+        if not isinstance(lease_id, str):
             return
         try:
             await self.client.tasks.release(task.id, lease_id)

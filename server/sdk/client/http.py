@@ -28,8 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import msgspec
 
-from switchboard.server.client.credentials import Credentials
-from switchboard.server.client.errors import (
+from switchboard.server.sdk.client.credentials import Credentials
+from switchboard.server.sdk.client.errors import (
     ApiError,
     RateLimit,
     RateLimited,

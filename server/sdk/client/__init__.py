@@ -1,14 +1,29 @@
 """The Python client for the Switchboard API: async (``AsyncClient``) and blocking (``Client``).
 
-Typed results (``Task``, ``Agent``, ``Approval``, ``Event``, ``Run``...), typed errors
+Typed results (``Task``, ``Agent``, ``Approval``, ``Event``, ``Run``...: the wire
+contract's own records, ``server.contract``), typed errors
 (``NotFound``, ``Conflict``, ``RateLimited``...), retries with backoff, JWT minting from a
 secret, and streams (``tasks.watch``, ``events.stream``, ``runs.stream``) that reconnect and
-resume from the last event seq. The agent-worker SDK built on it is ``server.worker``.
+resume from the last event seq. The agent-worker SDK built on it is ``server.sdk.worker``.
 """
 
-from switchboard.server.client.client import AsyncClient
-from switchboard.server.client.credentials import SecretJwt, StaticToken
-from switchboard.server.client.errors import (
+from switchboard.server.contract import (
+    Agent,
+    Approval,
+    Decision,
+    Event,
+    Health,
+    OrchestrationDetail,
+    OrchestrationSummary,
+    Published,
+    Run,
+    RunResult,
+    Stats,
+    Task,
+)
+from switchboard.server.sdk.client.client import AsyncClient
+from switchboard.server.sdk.client.credentials import SecretJwt, StaticToken
+from switchboard.server.sdk.client.errors import (
     ApiError,
     BadRequest,
     Conflict,
@@ -22,22 +37,9 @@ from switchboard.server.client.errors import (
     TransportError,
     Unauthorized,
 )
-from switchboard.server.client.http import RetryPolicy
-from switchboard.server.client.models import (
-    Agent,
-    Approval,
-    Decision,
-    Event,
-    Health,
-    Orchestration,
-    Page,
-    Published,
-    Run,
-    RunEvent,
-    Stats,
-    Task,
-)
-from switchboard.server.client.sync import Client
+from switchboard.server.sdk.client.http import RetryPolicy
+from switchboard.server.sdk.client.models import Page, RunEvent
+from switchboard.server.sdk.client.sync import Client
 
 __all__ = [
     "Agent",
@@ -53,7 +55,8 @@ __all__ = [
     "Health",
     "InvalidRequest",
     "NotFound",
-    "Orchestration",
+    "OrchestrationDetail",
+    "OrchestrationSummary",
     "Page",
     "Published",
     "RateLimit",
@@ -61,6 +64,7 @@ __all__ = [
     "RetryPolicy",
     "Run",
     "RunEvent",
+    "RunResult",
     "SecretJwt",
     "ServerError",
     "StaticToken",

@@ -6,13 +6,10 @@ from typing import Any
 
 import msgspec
 
-from switchboard.server.client.errors import ServerError
-from switchboard.server.client.http import Transport
-from switchboard.server.client.models import Health, Stats, Token
-
-
-class _Data(msgspec.Struct):
-    data: dict[str, Any]
+from switchboard.server.contract import Health, MetricsEnvelope, Stats, Token
+from switchboard.server.contract.system import MetricSeries, OpenApiDocument
+from switchboard.server.sdk.client.errors import ServerError
+from switchboard.server.sdk.client.http import Transport
 
 
 class SystemResource:
@@ -31,9 +28,10 @@ class SystemResource:
     async def stats(self) -> Stats:
         return await self._t.request_as(Stats, "GET", "/stats")
 
-    async def metrics(self, period: str = "24h", metric: str | None = None) -> dict[str, Any]:
-        """Seed 001's time series: ``{"period": ..., "metrics": {name: [{timestamp, value}]}}``."""
-        return (await self._t.request_as(_Data, "GET", "/metrics",
+    async def metrics(self, period: str = "24h", metric: str | None = None) -> MetricSeries:
+        """Seed 001's time series: ``period``, ``bucket_seconds`` and ``metrics`` (name ->
+        points of ``timestamp`` and ``value``)."""
+        return (await self._t.request_as(MetricsEnvelope, "GET", "/metrics",
                                          params={"period": period, "metric": metric})).data
 
     async def prometheus(self) -> str:
@@ -44,7 +42,10 @@ class SystemResource:
             return await response.text()
 
     async def openapi(self) -> dict[str, Any]:
-        return (await self._t.request("GET", "/openapi.json")).json()
+        """The server's OpenAPI 3.1 document (checked against ``OpenApiDocument``)."""
+        body = (await self._t.request("GET", "/openapi.json")).json()
+        msgspec.convert(body, OpenApiDocument)
+        return body
 
 
 class AuthResource:

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from switchboard.server.client.http import Transport
-from switchboard.server.client.models import Agent, Page, Pagination
-
-
-class _AgentEnvelope(msgspec.Struct):
-    data: Agent
-
-
-class _AgentPage(msgspec.Struct):
-    data: list[Agent]
-    pagination: Pagination | None = None
-
-
-class DeletedAgent(msgspec.Struct):
-    message: str = ""
-    deleted_at: str | None = None
+from switchboard.server.contract import Agent, AgentDeleted, AgentEnvelope, AgentPage
+from switchboard.server.sdk.client.http import Transport
+from switchboard.server.sdk.client.models import Page
 
 
 def _configuration(max_concurrent_tasks: int | None, timeout: float | None,
@@ -39,12 +24,12 @@ class AgentsResource:
     async def list(self, *, status: str | None = None, type: str | None = None,
                    health: str | None = None, page: int = 1, limit: int = 20) -> Page[Agent]:
         """A page of agents (seed 001: ``len(agents)`` works, ``.pagination`` has the total)."""
-        body = await self._t.request_as(_AgentPage, "GET", "/agents", params={
+        body = await self._t.request_as(AgentPage, "GET", "/agents", params={
             "status": status, "type": type, "health": health, "page": page, "limit": limit})
         return Page(body.data, body.pagination)
 
     async def get(self, agent_id: str) -> Agent:
-        return (await self._t.request_as(_AgentEnvelope, "GET", f"/agents/{agent_id}")).data
+        return (await self._t.request_as(AgentEnvelope, "GET", f"/agents/{agent_id}")).data
 
     async def create(self, name: str, type: str, *, configuration: dict[str, Any] | None = None,
                      environment: str | None = None, id: str | None = None) -> Agent:
@@ -56,7 +41,7 @@ class AgentsResource:
             body["environment"] = environment
         if id is not None:
             body["id"] = id
-        return (await self._t.request_as(_AgentEnvelope, "POST", "/agents", json=body)).data
+        return (await self._t.request_as(AgentEnvelope, "POST", "/agents", json=body)).data
 
     async def update(self, agent_id: str, *, name: str | None = None,
                      configuration: dict[str, Any] | None = None,
@@ -64,11 +49,11 @@ class AgentsResource:
         body = {k: v for k, v in (("name", name), ("configuration", configuration),
                                   ("environment", environment), ("status", status))
                 if v is not None}
-        return (await self._t.request_as(_AgentEnvelope, "PUT", f"/agents/{agent_id}",
+        return (await self._t.request_as(AgentEnvelope, "PUT", f"/agents/{agent_id}",
                                          json=body)).data
 
-    async def delete(self, agent_id: str) -> DeletedAgent:
-        return await self._t.request_as(DeletedAgent, "DELETE", f"/agents/{agent_id}")
+    async def delete(self, agent_id: str) -> AgentDeleted:
+        return await self._t.request_as(AgentDeleted, "DELETE", f"/agents/{agent_id}")
 
     async def register(self, name: str, type: str, *, agent_id: str | None = None,
                        max_concurrent_tasks: int | None = None, timeout: float | None = None,
@@ -83,7 +68,7 @@ class AgentsResource:
         configuration = _configuration(max_concurrent_tasks, timeout, retry_attempts)
         if configuration:
             body["configuration"] = configuration
-        return (await self._t.request_as(_AgentEnvelope, "POST", "/agents/register", json=body,
+        return (await self._t.request_as(AgentEnvelope, "POST", "/agents/register", json=body,
                                          idempotent=agent_id is not None)).data
 
     async def heartbeat(self, agent_id: str, *, cpu_usage: float | None = None,
@@ -91,5 +76,5 @@ class AgentsResource:
         """Report liveness (and cpu/memory %); the server extends the agent's leases."""
         body = {k: v for k, v in (("cpu_usage", cpu_usage), ("memory_usage", memory_usage),
                                   ("status", status)) if v is not None}
-        return (await self._t.request_as(_AgentEnvelope, "POST", f"/agents/{agent_id}/heartbeat",
+        return (await self._t.request_as(AgentEnvelope, "POST", f"/agents/{agent_id}/heartbeat",
                                          json=body, idempotent=True)).data

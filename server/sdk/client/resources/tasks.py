@@ -15,31 +15,22 @@ from typing import Any
 
 import msgspec
 
-from switchboard.server.client.errors import NotFound, ServerError, TransportError
-from switchboard.server.client.http import Transport
-from switchboard.server.client.models import Page, Pagination, Task, TaskLog
-from switchboard.server.client.resources.events import EventsResource
-
-
-class _TaskEnvelope(msgspec.Struct):
-    task: Task
-    message: str | None = None
-
-
-class _TaskPage(msgspec.Struct):
-    data: list[Task]
-    pagination: Pagination | None = None
-
-
-class TaskAck(msgspec.Struct, kw_only=True):
-    """The short answer of a state change: the task id and its status afterwards."""
-
-    task_id: str
-    status: str | None = None
-    progress: int | None = None
-    priority: str | None = None
-    lease_expires_at: datetime | None = None
-    success: bool = True
+from switchboard.server.contract import (
+    ClaimedTask,
+    LogLevel,
+    Task,
+    TaskEnvelope,
+    TaskLeaseAck,
+    TaskLog,
+    TaskPage,
+    TaskPriorityAck,
+    TaskProgressAck,
+    TaskStatusAck,
+)
+from switchboard.server.sdk.client.errors import NotFound, ServerError, TransportError
+from switchboard.server.sdk.client.http import Transport
+from switchboard.server.sdk.client.models import Page
+from switchboard.server.sdk.client.resources.events import EventsResource
 
 
 class TasksResource:
@@ -72,13 +63,13 @@ class TasksResource:
                 body[key] = value
         if meta:
             body["metadata"] = meta
-        envelope = await self._t.request_as(_TaskEnvelope, "POST", "/tasks", json=body,
+        envelope = await self._t.request_as(TaskEnvelope, "POST", "/tasks", json=body,
                                             idempotent=idempotency_key is not None)
         return envelope.task
 
     async def get(self, task_id: str) -> Task:
         """One task with its logs, progress and result."""
-        return (await self._t.request_as(_TaskEnvelope, "GET", f"/tasks/{task_id}")).task
+        return (await self._t.request_as(TaskEnvelope, "GET", f"/tasks/{task_id}")).task
 
     async def list(self, *, status: str | None = None, priority: str | None = None,
                    agent_id: str | None = None, type: str | None = None,
@@ -86,7 +77,7 @@ class TasksResource:
                    created_before: datetime | None = None, page: int = 1,
                    limit: int = 20) -> Page[Task]:
         """Newest first, seed 001's filters (``status="running"`` means in_progress)."""
-        body = await self._t.request_as(_TaskPage, "GET", "/tasks", params={
+        body = await self._t.request_as(TaskPage, "GET", "/tasks", params={
             "status": status, "priority": priority, "agent_id": agent_id, "type": type,
             "run_id": run_id, "created_after": created_after, "created_before": created_before,
             "page": page, "limit": limit})
@@ -104,10 +95,10 @@ class TasksResource:
             page += 1
 
     async def update_status(self, task_id: str, status: str, *, error: str | None = None,
-                            result: Any = None) -> TaskAck:
+                            result: Any = None) -> TaskStatusAck:
         """Seed 003's ``PATCH /tasks/{id}/status`` (in_progress, completed, failed)."""
         return await self._t.request_as(
-            TaskAck, "PATCH", f"/tasks/{task_id}/status",
+            TaskStatusAck, "PATCH", f"/tasks/{task_id}/status",
             params={"status": status, "error": error},
             json=None if result is None else {"result": result}, idempotent=True)
 
@@ -122,15 +113,15 @@ class TasksResource:
                                          timeout=wait + 15.0)
         if response.status == 204 or not response.body:
             return None
-        return msgspec.json.decode(response.body, type=_TaskEnvelope).task
+        return msgspec.json.decode(response.body, type=ClaimedTask).task
 
     async def progress(self, task_id: str, progress: int, message: str | None = None, *,
-                       lease_id: str | None = None) -> TaskAck:
+                       lease_id: str | None = None) -> TaskProgressAck:
         """Report 0-100 progress (extends the lease); ``message`` becomes a log line."""
         body: dict[str, Any] = {"progress": progress, "lease_id": lease_id}
         if message:
             body["message"] = message
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/progress",
+        return await self._t.request_as(TaskProgressAck, "POST", f"/tasks/{task_id}/progress",
                                         json=body, idempotent=True)
 
     async def log(self, task_id: str, message: str, level: str = "info", *,
@@ -143,39 +134,39 @@ class TasksResource:
         await self._t.request("POST", f"/tasks/{task_id}/logs", json=body)
 
     async def complete(self, task_id: str, result: Any = None, *,
-                       lease_id: str | None = None) -> TaskAck:
+                       lease_id: str | None = None) -> TaskStatusAck:
         """Report success. With ``lease_id``, a lost lease is refused with ``Conflict``."""
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/complete",
+        return await self._t.request_as(TaskStatusAck, "POST", f"/tasks/{task_id}/complete",
                                         json={"result": result, "lease_id": lease_id},
                                         idempotent=lease_id is not None)
 
     async def fail(self, task_id: str, error: str, *, lease_id: str | None = None,
-                   retry: bool = False) -> TaskAck:
+                   retry: bool = False) -> TaskStatusAck:
         """Report failure; ``retry=True`` asks for a requeue while attempts remain."""
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/fail",
+        return await self._t.request_as(TaskStatusAck, "POST", f"/tasks/{task_id}/fail",
                                         json={"error": error, "lease_id": lease_id,
                                               "retry": retry},
                                         idempotent=lease_id is not None)
 
-    async def release(self, task_id: str, lease_id: str) -> TaskAck:
+    async def release(self, task_id: str, lease_id: str) -> TaskStatusAck:
         """Hand a claimed task back (shutting down): requeued at once, attempt not counted."""
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/release",
+        return await self._t.request_as(TaskStatusAck, "POST", f"/tasks/{task_id}/release",
                                         json={"lease_id": lease_id}, idempotent=True)
 
-    async def extend_lease(self, task_id: str, lease_id: str) -> TaskAck:
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/lease",
+    async def extend_lease(self, task_id: str, lease_id: str) -> TaskLeaseAck:
+        return await self._t.request_as(TaskLeaseAck, "POST", f"/tasks/{task_id}/lease",
                                         json={"lease_id": lease_id}, idempotent=True)
 
     # -- operator actions ------------------------------------------------------------------
-    async def cancel(self, task_id: str, reason: str | None = None) -> TaskAck:
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/cancel",
+    async def cancel(self, task_id: str, reason: str | None = None) -> TaskStatusAck:
+        return await self._t.request_as(TaskStatusAck, "POST", f"/tasks/{task_id}/cancel",
                                         json={"reason": reason} if reason else None)
 
-    async def retry(self, task_id: str) -> TaskAck:
-        return await self._t.request_as(TaskAck, "POST", f"/tasks/{task_id}/retry")
+    async def retry(self, task_id: str) -> TaskStatusAck:
+        return await self._t.request_as(TaskStatusAck, "POST", f"/tasks/{task_id}/retry")
 
-    async def set_priority(self, task_id: str, priority: str) -> TaskAck:
-        return await self._t.request_as(TaskAck, "PATCH", f"/tasks/{task_id}/priority",
+    async def set_priority(self, task_id: str, priority: str) -> TaskPriorityAck:
+        return await self._t.request_as(TaskPriorityAck, "PATCH", f"/tasks/{task_id}/priority",
                                         json={"priority": priority}, idempotent=True)
 
     # -- following a task -------------------------------------------------------------------
@@ -197,10 +188,11 @@ class TasksResource:
             try:
                 async for event in stream:
                     if event.event_type == "task.progress" and task.status == "in_progress":
-                        logs = list(task.logs)
+                        logs = list(task.log_lines)
                         message = event.payload.get("message")
                         if message:
-                            logs.append(TaskLog(event.timestamp, "info", str(message)))
+                            logs.append(TaskLog(timestamp=event.timestamp, level=LogLevel.INFO,
+                                                message=str(message)))
                         task = msgspec.structs.replace(
                             task, progress=int(event.payload.get("progress", task.progress)),
                             logs=logs)

@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from switchboard.server.client.errors import ApiError, TransportError, Unauthorized
-from switchboard.server.client.http import Transport
+from switchboard.server.sdk.client.errors import ApiError, TransportError, Unauthorized
+from switchboard.server.sdk.client.http import Transport
 
 log = logging.getLogger("switchboard.client.ws")
 

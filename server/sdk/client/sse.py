@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from switchboard.server.client.errors import RateLimited, ServerError, TransportError
-from switchboard.server.client.http import Response, Transport
+from switchboard.server.sdk.client.errors import RateLimited, ServerError, TransportError
+from switchboard.server.sdk.client.http import Response, Transport
 
 log = logging.getLogger("switchboard.client.sse")
 

@@ -17,16 +17,17 @@ from typing import Any
 
 import aiohttp
 
-from switchboard.server.client.credentials import Credentials, resolve_credentials
-from switchboard.server.client.http import RetryPolicy, Transport
-from switchboard.server.client.models import Health, Stats
-from switchboard.server.client.resources.agents import AgentsResource
-from switchboard.server.client.resources.approvals import ApprovalsResource
-from switchboard.server.client.resources.events import EventsResource
-from switchboard.server.client.resources.orchestrations import OrchestrationsResource, RunsResource
-from switchboard.server.client.resources.system import AuthResource, SystemResource
-from switchboard.server.client.resources.tasks import TasksResource
-from switchboard.server.client.ws import WebSocketConnection
+from switchboard.server.contract import Health, Stats
+from switchboard.server.contract.system import MetricSeries
+from switchboard.server.sdk.client.credentials import Credentials, resolve_credentials
+from switchboard.server.sdk.client.http import RetryPolicy, Transport
+from switchboard.server.sdk.client.resources.agents import AgentsResource
+from switchboard.server.sdk.client.resources.approvals import ApprovalsResource
+from switchboard.server.sdk.client.resources.events import EventsResource
+from switchboard.server.sdk.client.resources.orchestrations import OrchestrationsResource, RunsResource
+from switchboard.server.sdk.client.resources.system import AuthResource, SystemResource
+from switchboard.server.sdk.client.resources.tasks import TasksResource
+from switchboard.server.sdk.client.ws import WebSocketConnection
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -96,7 +97,7 @@ class AsyncClient:
     async def stats(self) -> Stats:
         return await self.system.stats()
 
-    async def metrics(self, period: str = "24h", metric: str | None = None) -> dict[str, Any]:
+    async def metrics(self, period: str = "24h", metric: str | None = None) -> MetricSeries:
         return await self.system.metrics(period, metric)
 
     async def websocket(self) -> WebSocketConnection:

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from switchboard.server.client.client import AsyncClient
+from switchboard.server.sdk.client.client import AsyncClient
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from switchboard.server.client.client import AsyncClient
-from switchboard.server.worker import Handler, Worker, run_worker
+from switchboard.server.sdk.client.client import AsyncClient
+from switchboard.server.sdk.worker import Handler, Worker, run_worker
 
 log = logging.getLogger("switchboard.worker")
 
