@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -264,15 +265,16 @@ async def _finished(worker: Worker[Any]) -> None:
         await asyncio.shield(worker.wait())
 
 
-def _unsettled(app: SwitchboardApp, seq: int | None) -> tuple[list[str], list[Awaitable[Any]]]:
+def _unsettled(app: SwitchboardApp, seq: int | None
+               ) -> tuple[list[str], list[Callable[[], Awaitable[Any]]]]:
     """What the app is still doing, in words, and what to await for any of it to change."""
     from switchboard.console.screens.base import ViewScreen
 
     waiting: list[str] = []
-    awaitables: list[Awaitable[Any]] = []
+    awaitables: list[Callable[[], Awaitable[Any]]] = []
     if not app.ready.is_set():
         waiting.append("the backend's event stream to connect")
-        awaitables.append(app.ready.wait())
+        awaitables.append(app.ready.wait)
     elif seq is not None and app.backend.last_seq < seq:
         waiting.append(f"the event stream to deliver seq {seq} (it is at {app.backend.last_seq})")
     for view in app.screen_stack:
@@ -288,7 +290,7 @@ def _unsettled(app: SwitchboardApp, seq: int | None) -> tuple[list[str], list[Aw
         waiting.append(f"worker {worker.name!r} (group {worker.group!r}) on "
                        f"{type(node or app).__name__} to finish")
         if worker.state == WorkerState.RUNNING:
-            awaitables.append(_finished(worker))
+            awaitables.append(functools.partial(_finished, worker))
     return waiting, awaitables
 
 
@@ -318,9 +320,12 @@ async def settle(pilot: Any, *, seq: int | None = None, timeout: float = SETTLE_
             raise AssertionError(f"the console did not settle within {timeout:g} s; still "
                                  f"waiting for: {'; '.join(waiting)} (screen: "
                                  f"{type(app.screen).__name__})")
-        tasks = [asyncio.ensure_future(a) for a in awaitables]
+        tasks = [asyncio.ensure_future(start()) for start in awaitables]
         try:
-            await asyncio.wait(tasks, timeout=min(TICK, remaining)) if tasks else \
+            if tasks:
+                await asyncio.wait(tasks, timeout=min(TICK, remaining),
+                                   return_when=asyncio.FIRST_COMPLETED)
+            else:
                 await asyncio.sleep(min(TICK, remaining))
         finally:
             for task in tasks:
