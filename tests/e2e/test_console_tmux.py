@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -29,8 +31,22 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (.ci/run installs it)")
 
 
+SOCKET = f"sb-e2e-{uuid.uuid4().hex[:8]}"  # a tmux server of this test process's own
+
+
+@pytest.fixture(autouse=True)
+def private_tmux_server() -> Iterator[None]:
+    """Each test talks to its own tmux server (``tmux -L``): tests running in parallel never
+    share one, nor the operator's own sessions; the server goes when the test ends."""
+    try:
+        yield
+    finally:
+        tmux("kill-server")
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True,
+                          check=False).stdout
 
 
 def screen(session: str) -> str:
@@ -48,23 +64,31 @@ async def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; screen:\n{shown}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+async def listening_port(data_dir: Path, timeout: float = 20.0) -> int:
+    """The port ``up --port 0`` bound, from its log ("API listening on ..."): the process
+    picks a free one itself, so no other test can take it between a pick and the bind."""
+    log = data_dir / "switchboard.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"API listening on http://127\.0\.0\.1:(\d+)/",
+                          log.read_text() if log.exists() else "")
+        if found:
+            return int(found.group(1))
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the API never said where it listens; log: {log}")
 
 
 async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
     session = f"sb-e2e-{uuid.uuid4().hex[:8]}"
-    port = free_port()
     command = (f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} "
-               f"--port {port}; sleep 0.5")
+               f"--port 0; sleep 0.5")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT),
          "-e", f"ORCHESTRATOR_JWT_SECRET={SECRET}", "-e", "TERM=xterm-256color", command)
     auth = Authenticator(load_config(env={"ORCHESTRATOR_JWT_SECRET": SECRET}).auth)
     headers = {"Authorization": f"Bearer {auth.mint('e2e', 'admin')}"}  # admins are not rate limited
-    base = f"http://127.0.0.1:{port}/api/v1"
     try:
+        port = await listening_port(tmp_path)
+        base = f"http://127.0.0.1:{port}/api/v1"
         await wait_for(session, "Switchboard ▸ Overview")
         await wait_for(session, "connected")
         async with aiohttp.ClientSession(headers=headers) as http:
@@ -139,11 +163,11 @@ async def test_dropped_terminal_stops_up_cleanly(tmp_path: Path) -> None:
     """An SSH session that drops closes the terminal: SIGHUP must stop console, engine and
     server in order (state committed), not leave a headless process behind."""
     session = f"sb-hup-{uuid.uuid4().hex[:8]}"
-    port = free_port()
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT),
          "-e", f"ORCHESTRATOR_JWT_SECRET={SECRET}",
-         f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} --port {port}")
+         f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} --port 0")
     try:
+        port = await listening_port(tmp_path)
         await wait_for(session, "Switchboard ▸ Overview")
     finally:
         tmux("kill-session", "-t", session)
