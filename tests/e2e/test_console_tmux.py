@@ -64,18 +64,26 @@ async def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; screen:\n{shown}")
 
 
-async def listening_port(data_dir: Path, timeout: float = 20.0) -> int:
-    """The port ``up --port 0`` bound, from its log ("API listening on ..."): the process
-    picks a free one itself, so no other test can take it between a pick and the bind."""
+async def log_shows(data_dir: Path, line: str, timeout: float = 20.0) -> str:
+    """The process's log once it contains ``line`` (failing after ``timeout`` seconds)."""
     log = data_dir / "switchboard.log"
     deadline = time.monotonic() + timeout
+    text = ""
     while time.monotonic() < deadline:
-        found = re.search(r"API listening on http://127\.0\.0\.1:(\d+)/",
-                          log.read_text() if log.exists() else "")
-        if found:
-            return int(found.group(1))
+        text = log.read_text() if log.exists() else ""
+        if line in text:
+            return text
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the API never said where it listens; log: {log}")
+    raise AssertionError(f"{line!r} never appeared in the log:\n{text[-2000:]}")
+
+
+async def listening_port(data_dir: Path) -> int:
+    """The port ``up --port 0`` bound, from its log ("API listening on ..."): the process
+    picks a free one itself, so no other test can take it between a pick and the bind."""
+    text = await log_shows(data_dir, "API listening on")
+    found = re.search(r"API listening on http://127\.0\.0\.1:(\d+)/", text)
+    assert found, text[-2000:]
+    return int(found.group(1))
 
 
 async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
@@ -152,8 +160,8 @@ async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
             await asyncio.sleep(0.2)
         else:
             raise AssertionError("the server still listens after quitting")
-        log = (tmp_path / "switchboard.log").read_text()
-        assert "engine stopped" in log
+        # the API closes first, then the engine stops: its last line follows the port's close
+        await log_shows(tmp_path, "engine stopped")
     finally:
         tmux("kill-session", "-t", session)
     assert (tmp_path / "switchboard.db").is_file()
@@ -171,11 +179,7 @@ async def test_dropped_terminal_stops_up_cleanly(tmp_path: Path) -> None:
         await wait_for(session, "Switchboard ▸ Overview")
     finally:
         tmux("kill-session", "-t", session)
-    log = tmp_path / "switchboard.log"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "engine stopped" not in log.read_text():
-        await asyncio.sleep(0.2)
-    text = log.read_text()
-    assert "received SIGHUP" in text and "engine stopped" in text
+    text = await log_shows(tmp_path, "engine stopped")
+    assert "received SIGHUP" in text
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
