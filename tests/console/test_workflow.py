@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from switchboard.console.app import SwitchboardApp, build_app
 from switchboard.console.backend import InProcessBackend
 from switchboard.console.dialogs.confirm import ConfirmDialog
@@ -347,6 +349,7 @@ VIEW_KEYS = {
 }
 
 
+@pytest.mark.slow
 async def test_every_key_on_every_view_keeps_the_app_alive(world: World) -> None:
     """Press each binding of each view (and of its detail view), closing whatever opens."""
     from switchboard.console.screens.base import ViewScreen
