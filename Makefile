@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: two per core (most tests wait on sockets, subprocesses and timers,
+# so a core runs two well), at most 8; `make test JOBS=0` runs in one process
+JOBS ?= $(shell $(PYTHON) -c 'import os; print(min(8, 2 * (os.cpu_count() or 1)))')
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist worksteal
 
-.PHONY: demo test serve lint bench fuzz
+.PHONY: demo test test-fast serve lint bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +25,12 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+# the quick local loop: leaves out the tests marked slow (CI and `make test` run them)
+test-fast: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(PYTEST) -m "not slow"
 
 # The API fuzzer for longer than `make test` gives it: more examples per operation, role and
 # mode, a fresh seed each run (printed), figures at the end. FUZZ_EXAMPLES/FUZZ_SECONDS override.

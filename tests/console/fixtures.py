@@ -3,10 +3,17 @@ clock, fixed ids, a small orchestration with every kind of gate field, and seede
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from textual.app import App
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerCancelled, WorkerError, WorkerFailed, WorkerState
 
 from switchboard.console.app import SwitchboardApp, build_app
 from switchboard.console.backend import CallbackService, InProcessBackend
@@ -232,21 +239,94 @@ def snapshot_app(tmp_path: Path, *, read_only: bool = False,
     return app, engine
 
 
-async def settle(pilot: Any, *, rounds: int = 200) -> None:
-    """Wait until the app is connected and the visible views have loaded."""
+SETTLE_TIMEOUT = 10.0  # seconds; a console that has not settled by then is hung, not slow
+TICK = 0.01  # longest pause between checks of a condition no awaitable announces (timers)
+
+
+def _screen_of(node: Any) -> Screen[Any] | None:
+    if isinstance(node, App):
+        return None
+    return node if isinstance(node, Screen) else node.screen
+
+
+def _waits_for_operator(app: App[Any], worker: Worker[Any]) -> bool:
+    """A worker blocked in ``push_screen_wait``: a dialog sits on top of the screen that ran
+    it, and only the operator's answer ends it (pressing a key that opens a dialog settles
+    once the dialog shows)."""
+    top = app.screen
+    screen = _screen_of(worker.node)
+    return isinstance(top, ModalScreen) and screen is not None and screen is not top \
+        and screen in app.screen_stack
+
+
+async def _finished(worker: Worker[Any]) -> None:
+    with contextlib.suppress(WorkerError, WorkerCancelled, WorkerFailed):
+        # a failure is the app's to report (``on_worker_state_changed``); tests look at that
+        await asyncio.shield(worker.wait())
+
+
+def _unsettled(app: SwitchboardApp, seq: int | None
+               ) -> tuple[list[str], list[Callable[[], Awaitable[Any]]]]:
+    """What the app is still doing, in words, and what to await for any of it to change."""
     from switchboard.console.screens.base import ViewScreen
 
-    app = pilot.app
-    for _ in range(rounds):
-        await pilot.pause(0.02)
-        if not app.ready.is_set():
+    waiting: list[str] = []
+    awaitables: list[Callable[[], Awaitable[Any]]] = []
+    if not app.ready.is_set():
+        waiting.append("the backend's event stream to connect")
+        awaitables.append(app.ready.wait)
+    elif seq is not None and app.backend.last_seq < seq:
+        waiting.append(f"the event stream to deliver seq {seq} (it is at {app.backend.last_seq})")
+    for view in app.screen_stack:
+        if isinstance(view, ViewScreen) and not view.idle:
+            waiting.append(f"{type(view).__name__} to " + (
+                "finish its reload" if view._loading else
+                "start its due reload" if view._reload_timer is not None else
+                "reload once more" if view._again else "load"))
+    for worker in app.workers:
+        if worker.group == "stream" or worker.is_finished or _waits_for_operator(app, worker):
             continue
-        views = [s for s in app.screen_stack if isinstance(s, ViewScreen)]
-        if all(v.idle for v in views):
-            break
-    for _ in range(rounds):  # actions and form submissions finish too (not the stream)
-        busy = [w for w in app.workers if w.group != "stream" and not w.is_finished]
-        if not busy:
-            break
-        await pilot.pause(0.02)
-    await pilot.pause(0.05)
+        node = _screen_of(worker.node)
+        waiting.append(f"worker {worker.name!r} (group {worker.group!r}) on "
+                       f"{type(node or app).__name__} to finish")
+        if worker.state == WorkerState.RUNNING:
+            awaitables.append(functools.partial(_finished, worker))
+    return waiting, awaitables
+
+
+async def settle(pilot: Any, *, seq: int | None = None, timeout: float = SETTLE_TIMEOUT) -> None:
+    """Return as soon as the app has settled, or fail saying what it was still waiting for.
+
+    Settled: connected to the backend's event stream (and, given ``seq``, the stream has
+    delivered every event up to it: pass ``engine.bus.last_seq`` after changing the engine
+    behind the console's back); every view on the screen stack loaded, with no reload
+    running, due or requested; every worker but the stream's finished, or blocked on the
+    operator's answer in the dialog on top; and every message posted to the app and the
+    screen handled (the pilot's drain). Between checks it awaits the connection and the
+    running workers, waking when one of them is done; reload timers, stream batches and
+    dialogs being pushed have no awaitable to announce them, so it looks again at least
+    every ``TICK``. No fixed sleep: a settled app returns at once.
+    """
+    app: SwitchboardApp = pilot.app
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await pilot.pause()  # the app and the active screen handle what was posted to them
+        waiting, awaitables = _unsettled(app, seq)
+        if not waiting:
+            return
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"the console did not settle within {timeout:g} s; still "
+                                 f"waiting for: {'; '.join(waiting)} (screen: "
+                                 f"{type(app.screen).__name__})")
+        tasks = [asyncio.ensure_future(start()) for start in awaitables]
+        try:
+            if tasks:
+                await asyncio.wait(tasks, timeout=min(TICK, remaining),
+                                   return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.sleep(min(TICK, remaining))
+        finally:
+            for task in tasks:
+                task.cancel()

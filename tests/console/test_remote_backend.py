@@ -39,7 +39,7 @@ from switchboard.server.api import build_api_app
 from switchboard.server.app import start_server
 from switchboard.server.auth import Authenticator
 from tests.conftest import make_config
-from tests.console.fixtures import BROKEN_TOML, REVIEW_TOML, START, FixedIds, seed
+from tests.console.fixtures import BROKEN_TOML, REVIEW_TOML, START, FixedIds, seed, settle
 
 SECRET = "remote-backend-test-secret-0123456789abcdef"
 
@@ -610,22 +610,8 @@ async def until(pilot: Any, check: Callable[[], bool], timeout: float = 5.0) -> 
 
 async def quiet(pilot: Any) -> None:
     """Until the console is connected, its visible views have loaded and no worker is busy
-    (but the event stream's, which runs for as long as the app does)."""
-    from textual.worker import WorkerState
-
-    from switchboard.console.screens.base import ViewScreen
-
-    app = pilot.app
-
-    def settled() -> bool:
-        busy = [w for w in app.workers if w.group != "stream"
-                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
-        views = [s for s in app.screen_stack if isinstance(s, ViewScreen)]
-        return app.ready.is_set() and not busy and all(v.loaded and not v._loading
-                                                       for v in views)
-
-    await until(pilot, settled)
-    await pilot.pause()
+    (but the event stream's, which runs for as long as the app does); fails loudly."""
+    await settle(pilot)
 
 
 def attached_app(server: Server, **backend_options: Any) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from switchboard.console.app import SwitchboardApp, build_app
 from switchboard.console.backend import InProcessBackend
 from switchboard.console.dialogs.confirm import ConfirmDialog
@@ -154,10 +156,7 @@ async def test_decision_elsewhere_updates_inbox_and_open_form(world: World) -> N
         await engine.runs.resume(run.run_id, {"decision": "reject", "replicas": 1},
                                  Actor("bob", "admin"))
         await engine.approvals.approve(p1.approval_id, Actor("carol", "admin"))
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if form.decided_elsewhere:
-                break
+        await settle(pilot, seq=engine.bus.last_seq)  # the stream brought both decisions
         assert form.decided_elsewhere and "bob" in form.decided_elsewhere
         assert "DECIDED ELSEWHERE" in str(form.query_one("#form-banner").render())
         await pilot.press("ctrl+s")  # refused: nothing is submitted
@@ -282,11 +281,7 @@ async def test_live_updates_diff_rows_and_announce(world: World) -> None:
         before = set(screen.table.keys())
         task, _ = await engine.tasks.create(TaskSpec(type="incident", priority="P1",
                                                      payload={"summary": "disk full"}))
-        for _ in range(60):
-            await pilot.pause(0.05)
-            if task.id in screen.table.keys():
-                break
-        await settle(pilot)
+        await settle(pilot, seq=engine.bus.last_seq)
         assert set(screen.table.keys()) == before | {task.id}
         assert screen.table.current_key == cursor_key  # the cursor stays on its row
         assert app.approvals_waiting == 4
@@ -319,7 +314,7 @@ async def test_pause_holds_updates_until_resumed(world: World) -> None:
         assert isinstance(screen, TasksScreen)
         await pilot.press("p")
         task, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
-        await pilot.pause(0.5)
+        await settle(pilot, seq=engine.bus.last_seq)  # the update arrived, and was held
         assert task.id not in screen.table.keys()
         assert "PAUSED" in str(screen.query_one("#status-line").render())
         await pilot.press("p")
@@ -341,10 +336,7 @@ async def test_events_tail_marker(world: World) -> None:
         assert "TAIL" in str(screen.query_one("#status-line").render())
         await pilot.press("k", "k")
         await engine.tasks.create(TaskSpec(type="bugfix"))
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if screen.unseen:
-                break
+        await settle(pilot, seq=engine.bus.last_seq)
         status = str(screen.query_one("#status-line").render())
         assert "SCROLLED" in status and "new below" in status
         await pilot.press("t")
@@ -357,6 +349,7 @@ VIEW_KEYS = {
 }
 
 
+@pytest.mark.slow
 async def test_every_key_on_every_view_keeps_the_app_alive(world: World) -> None:
     """Press each binding of each view (and of its detail view), closing whatever opens."""
     from switchboard.console.screens.base import ViewScreen

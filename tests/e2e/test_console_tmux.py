@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -29,8 +31,22 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (.ci/run installs it)")
 
 
+SOCKET = f"sb-e2e-{uuid.uuid4().hex[:8]}"  # a tmux server of this test process's own
+
+
+@pytest.fixture(autouse=True)
+def private_tmux_server() -> Iterator[None]:
+    """Each test talks to its own tmux server (``tmux -L``): tests running in parallel never
+    share one, nor the operator's own sessions; the server goes when the test ends."""
+    try:
+        yield
+    finally:
+        tmux("kill-server")
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True,
+                          check=False).stdout
 
 
 def screen(session: str) -> str:
@@ -48,23 +64,39 @@ async def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; screen:\n{shown}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+async def log_shows(data_dir: Path, line: str, timeout: float = 20.0) -> str:
+    """The process's log once it contains ``line`` (failing after ``timeout`` seconds)."""
+    log = data_dir / "switchboard.log"
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if line in text:
+            return text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{line!r} never appeared in the log:\n{text[-2000:]}")
+
+
+async def listening_port(data_dir: Path) -> int:
+    """The port ``up --port 0`` bound, from its log ("API listening on ..."): the process
+    picks a free one itself, so no other test can take it between a pick and the bind."""
+    text = await log_shows(data_dir, "API listening on")
+    found = re.search(r"API listening on http://127\.0\.0\.1:(\d+)/", text)
+    assert found, text[-2000:]
+    return int(found.group(1))
 
 
 async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
     session = f"sb-e2e-{uuid.uuid4().hex[:8]}"
-    port = free_port()
     command = (f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} "
-               f"--port {port}; sleep 0.5")
+               f"--port 0; sleep 0.5")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT),
          "-e", f"ORCHESTRATOR_JWT_SECRET={SECRET}", "-e", "TERM=xterm-256color", command)
     auth = Authenticator(load_config(env={"ORCHESTRATOR_JWT_SECRET": SECRET}).auth)
     headers = {"Authorization": f"Bearer {auth.mint('e2e', 'admin')}"}  # admins are not rate limited
-    base = f"http://127.0.0.1:{port}/api/v1"
     try:
+        port = await listening_port(tmp_path)
+        base = f"http://127.0.0.1:{port}/api/v1"
         await wait_for(session, "Switchboard ▸ Overview")
         await wait_for(session, "connected")
         async with aiohttp.ClientSession(headers=headers) as http:
@@ -128,8 +160,8 @@ async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
             await asyncio.sleep(0.2)
         else:
             raise AssertionError("the server still listens after quitting")
-        log = (tmp_path / "switchboard.log").read_text()
-        assert "engine stopped" in log
+        # the API closes first, then the engine stops: its last line follows the port's close
+        await log_shows(tmp_path, "engine stopped")
     finally:
         tmux("kill-session", "-t", session)
     assert (tmp_path / "switchboard.db").is_file()
@@ -139,19 +171,15 @@ async def test_dropped_terminal_stops_up_cleanly(tmp_path: Path) -> None:
     """An SSH session that drops closes the terminal: SIGHUP must stop console, engine and
     server in order (state committed), not leave a headless process behind."""
     session = f"sb-hup-{uuid.uuid4().hex[:8]}"
-    port = free_port()
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT),
          "-e", f"ORCHESTRATOR_JWT_SECRET={SECRET}",
-         f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} --port {port}")
+         f"{sys.executable} -m console.cli up --demo --data-dir {tmp_path} --port 0")
     try:
+        port = await listening_port(tmp_path)
         await wait_for(session, "Switchboard ▸ Overview")
     finally:
         tmux("kill-session", "-t", session)
-    log = tmp_path / "switchboard.log"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "engine stopped" not in log.read_text():
-        await asyncio.sleep(0.2)
-    text = log.read_text()
-    assert "received SIGHUP" in text and "engine stopped" in text
+    text = await log_shows(tmp_path, "engine stopped")
+    assert "received SIGHUP" in text
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0

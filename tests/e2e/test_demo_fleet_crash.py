@@ -17,12 +17,16 @@ async def test_crashed_agent_goes_offline_its_tasks_rerun_and_it_comes_back(
     server = await server_factory(
         agents={"heartbeat_interval_seconds": 0.1, "degraded_after_seconds": 0.3,
                 "unhealthy_after_seconds": 0.6, "offline_after_seconds": 1.0},
-        tasks={"lease_seconds": 1.0, "maintenance_interval_seconds": 0.1,
+        # leases of 2 s: the survivor renews its own on every 0.1 s heartbeat, so only a 2 s
+        # stall of this process could expire one (with 1 s, a loaded machine did: the
+        # survivor lost a lease too, seen under xdist); the crashed agent's run out by 2 s
+        # after the crash, well before it restarts (4 s down) and would hand them back
+        tasks={"lease_seconds": 2.0, "maintenance_interval_seconds": 0.1,
                "backoff_base_seconds": 0.0})
     settings = DemoSettings(seed=2, fleet=(("ops_agent", "ops", 2),), initial_tasks=0,
                             task_interval=(3600.0, 3600.0), step_latency=(0.3, 0.5),
                             failure_rate=0.0, heartbeat_interval=0.1, crash_after=0.8,
-                            down_for=2.5, start_run=False)
+                            down_for=4.0, start_run=False)
     fleet = DemoFleet(server.url, SECRET, settings=settings)
     async with AsyncClient(server.url, jwt_secret=SECRET, subject="t", role="admin") as client:
         ids = [(await client.tasks.create("deployment", {"n": n})).id for n in range(12)]
@@ -36,7 +40,7 @@ async def test_crashed_agent_goes_offline_its_tasks_rerun_and_it_comes_back(
                     break
             assert healths[-1] == "offline", healths
             assert "degraded" in healths or "unhealthy" in healths
-            for _ in range(60):  # restarted after 2.5 s down
+            for _ in range(100):  # restarted after 4 s down
                 await asyncio.sleep(0.1)
                 back = await client.agents.get(CRASHING_AGENT)
                 if back.health.status == "healthy" and back.status == "active":

@@ -142,11 +142,13 @@ async def test_lease_kept_alive_through_long_silent_work(server_factory: Any) ->
     from switchboard.server.sdk.client import Task
     from switchboard.server.sdk.worker import TaskContext, Worker
 
-    server = await server_factory(tasks={"lease_seconds": 1.0, "maintenance_interval_seconds": 0.1},
+    # a 2 s lease, extended every third of it: a stall of this process shorter than 1.3 s
+    # cannot lose it (with 1 s, 0.7 s would: a loaded machine under xdist stalls that long)
+    server = await server_factory(tasks={"lease_seconds": 2.0, "maintenance_interval_seconds": 0.1},
                                   agents={"heartbeat_interval_seconds": 30})
 
     async def silent(task: Task, ctx: TaskContext) -> str:
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(6.0)
         return "still mine"
 
     async with client_for(server) as client:

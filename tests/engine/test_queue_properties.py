@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -123,4 +124,4 @@ class QueueMachine(RuleBasedStateMachine):
 
 QueueMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30,
                                           deadline=None)
-TestQueueProperties = QueueMachine.TestCase
+TestQueueProperties = pytest.mark.slow(QueueMachine.TestCase)  # 25 runs x 30 steps

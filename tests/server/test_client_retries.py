@@ -129,16 +129,17 @@ async def test_5xx_retried_only_when_idempotent(scripted: Scripted) -> None:
 
 
 async def test_unreachable_server_is_a_transport_error() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+    with socket.socket() as sock:  # bound, never listening: connections are refused, and no
+        sock.bind(("127.0.0.1", 0))  # other test (in parallel) can take the port meanwhile
         port = sock.getsockname()[1]
-    async with AsyncClient(f"http://127.0.0.1:{port}", token="k" * 20, retry=FAST) as client:
-        started = time.monotonic()
-        with pytest.raises(TransportError):
-            await client.tasks.get("t1")
-        with pytest.raises(TransportError):
-            await client.tasks.create("bugfix")
-        assert time.monotonic() - started < 2
+        async with AsyncClient(f"http://127.0.0.1:{port}", token="k" * 20,
+                               retry=FAST) as client:
+            started = time.monotonic()
+            with pytest.raises(TransportError):
+                await client.tasks.get("t1")
+            with pytest.raises(TransportError):
+                await client.tasks.create("bugfix")
+            assert time.monotonic() - started < 2
 
 
 async def test_real_rate_limits_surface_as_rate_limited(tmp_path: Any) -> None:

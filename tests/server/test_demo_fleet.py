@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from switchboard.engine.audit import AuditQuery
 from switchboard.server.demo_fleet import DemoFleet, DemoSettings
 from switchboard.server.sdk.client import AsyncClient
 from tests.server.conftest import SECRET, start_live_api
+
+pytestmark = pytest.mark.slow  # a real fleet of workers on a real server, for seconds
 
 FAST = dict(task_interval=(0.05, 0.1), step_latency=(0.01, 0.03), heartbeat_interval=0.2,
             crash_after=3600.0, start_run=False)

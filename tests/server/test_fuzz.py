@@ -13,10 +13,13 @@ import os
 import random
 from pathlib import Path
 
+import pytest
+
 from tests.server.fuzzing import run_fuzz
 from tests.server.serveproc import ServeProcess
 
 
+@pytest.mark.slow  # a real `switchboard serve` for up to FUZZ_SECONDS
 def test_fuzz_api_has_no_server_errors_and_keeps_its_schema(tmp_path: Path) -> None:
     examples = int(os.environ.get("FUZZ_EXAMPLES", "20"))
     budget = float(os.environ.get("FUZZ_SECONDS", "100"))

@@ -210,6 +210,7 @@ async def test_resume_names_the_gate(gapi: LiveApi, http: aiohttp.ClientSession)
     assert body["shared_state"] == {"first": "one", "second": "two"}
 
 
+@pytest.mark.slow
 async def test_fifty_concurrent_resumes_times_fifty_runs(
         gapi: LiveApi, http: aiohttp.ClientSession) -> None:
     """Each gate of each run is answered exactly once; every other resume gets 409."""
