@@ -1,0 +1,345 @@
+"""Seed 002's compose endpoint: task -> workflow, checked, and (in execute mode) run, with a
+provider chosen per stage (generation, validation, execution).
+
+Why a module of its own over ``/orchestrate``'s pieces: seed 002 calls its whole API an
+extension of "the basic compose functionality" (``/generate`` is "compose in plan mode")
+and its multi-provider example is a compose request. ``/orchestrate`` already does the
+stages; this module adds compose's vocabulary (``mode``, a default ``provider`` for every
+stage) and MCP validators, and reuses the rest: the same generator, validators, review,
+inline-run start and wait, and stream frames (imported from ``resources.providers``).
+
+MCP validators: in ``strategy.validation.tools`` a name that is not a built-in validator
+(definition, tools, best-practices) may name an MCP tool (``kubernetes-validator``, or
+``mcp__<server>__<tool>``). It is called with the generated workflow (as its ``workflow``
+argument, or as JSON text in its one required string argument) and may answer
+``{"valid", "issues", "suggestions"}`` (issues block execution) or text (a suggestion);
+a validator that fails is an issue. MCP tools are privileged: a non-admin may use them
+only where ``[tools] inline_tools_for_non_admins`` lists "mcp", and every use is audited
+(``workflow.validate_privileged``) before the first call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import ConfigDict, Field
+
+from switchboard.engine.errors import Forbidden, ValidationFailed
+from switchboard.engine.orchestrations.generate import GenerationResult, Issue
+from switchboard.engine.orchestrations.inline import INLINE_TOOLS_SETTING
+from switchboard.engine.providers.mcp import MCPProvider
+from switchboard.engine.providers.registry import UnknownProviderError
+from switchboard.engine.tools.mcp import KIND as MCP_KIND
+from switchboard.server.jsonio import ApiModel, StrictModel
+from switchboard.server.resources.common import actor_of, engine_of
+from switchboard.server.resources.execution_view import ExecutionView
+from switchboard.server.resources.providers import (
+    VALIDATORS,
+    ExecuteOptions,
+    ExecutionStage,
+    GenerationStage,
+    OutputOptions,
+    Strategy,
+    ValidationStage,
+    _answer,
+    _check_strategy,
+    _finish,
+    _generator,
+    _orchestrate_items,
+    _plan,
+    _start_inline,
+)
+from switchboard.server.routing import RouteTable
+from switchboard.server.sse import stream_events
+
+routes = RouteTable(tag="providers")
+JsonObject = dict[str, Any]
+
+
+# -- request ----------------------------------------------------------------------------------
+
+class ComposeOptions(StrictModel):
+    stream: bool = Field(False, description="Execute mode: stream generation_complete, "
+                         "validation_complete, then `/execute`'s events (SSE).")
+    timeout: float | None = Field(None, gt=0, le=7 * 86_400_000,
+                                  description="Run timeout in milliseconds.")
+    on_failure: Literal["stop", "continue", "rollback"] = Field(
+        "stop", description="What a failed tool or task step does.")
+    include_validation: bool = Field(True, description="Include the validation block.")
+    format: Literal["json", "yaml"] = Field(
+        "json", description="`yaml` adds `document`: the workflow as YAML text.")
+
+
+class ComposeBody(StrictModel):
+    task: str = Field(min_length=1, max_length=20_000, description="What the workflow is for.")
+    mode: Literal["plan", "execute"] | None = Field(
+        None, description="`plan`: generate and validate only (like `/generate`); `execute`: "
+        "then run it. Default: execute when the strategy has an execution stage.")
+    provider: str | None = Field(None, description="Provider for every stage that names none "
+                                 "(else the default provider).")
+    model: str | None = Field(None, description="Model for every stage that names none.")
+    strategy: Strategy | None = Field(None, description="Per-stage providers: generation, "
+                                      "validation (+ validators, MCP tools too), execution.")
+    context: JsonObject | None = Field(None, description="Facts the workflow should use.")
+    parameters: JsonObject | None = Field(None, description="Initial state of the run.")
+    options: ComposeOptions | None = None
+
+
+# -- response ---------------------------------------------------------------------------------
+
+class IssueOut(ApiModel):
+    path: str = Field(description="Where in the workflow (`steps[0].tool`); empty: the whole.")
+    message: str
+
+
+class ValidationOut(ApiModel):
+    valid: bool = Field(description="False when there are issues; execution is then skipped.")
+    issues: list[IssueOut]
+    suggestions: list[str]
+
+
+class StageOut(ApiModel):
+    provider: str
+    model: str | None = None
+
+
+class ValidationStageOut(StageOut):
+    validators: list[str] = Field(description="Built-in validators that ran.")
+    mcp_tools: list[str] = Field(default_factory=list,
+                                 description="MCP tools called as validators.")
+
+
+class ExecutionStageOut(StageOut):
+    runner: str
+
+
+class StrategyOut(ApiModel):
+    generation: StageOut
+    validation: ValidationStageOut
+    execution: ExecutionStageOut
+
+
+class ComposeMetadata(ApiModel):
+    """The generation's metadata (``/generate``'s) plus the mode and each stage's choice."""
+
+    model_config = ConfigDict(extra="allow")
+
+    generated_at: str
+    provider: str = Field(description="The generation stage's provider.")
+    model: str
+    generator: str = Field(description="`llm`, or `builtin-deterministic` (no model called).")
+    mode: Literal["plan", "execute"]
+    strategy: StrategyOut
+    notice: str | None = Field(None, description="Set when no language model was called.")
+    usage: JsonObject | None = Field(None, description="Tokens the generation used.")
+
+
+class ExecutionOut(ApiModel):
+    """`/execute`'s result for the run (or `status: skipped` and the reason)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="success, failed, paused, running, cancelled or skipped.")
+    reason: str | None = Field(None, description="Why it was skipped.")
+    run_id: str | None = None
+    workflow: str | None = None
+    workflow_id: str | None = None
+    duration: float | None = None
+    outputs: JsonObject | None = None
+    response: Any = None
+    final_state: JsonObject | None = None
+    error: str | None = None
+    cost_usd: float | None = None
+    steps: list[JsonObject] | None = None
+    human_input_required: JsonObject | None = None
+    approval_id: str | None = None
+    resume: JsonObject | None = None
+    watch_url: str | None = None
+
+
+class ComposeOut(ApiModel):
+    mode: Literal["plan", "execute"]
+    workflow: JsonObject = Field(description="The workflow (seed 002's shape).")
+    validation: ValidationOut | None = Field(None, description="Unless include_validation "
+                                             "is false.")
+    metadata: ComposeMetadata
+    execution: ExecutionOut | None = Field(None, description="Execute mode only.")
+    format: Literal["yaml"] | None = None
+    document: str | None = Field(None, description="The workflow as YAML (format yaml).")
+
+
+# -- stages -----------------------------------------------------------------------------------
+
+def _effective(body: ComposeBody) -> Strategy:
+    """The strategy with the request's ``provider``/``model`` filled into the stages it has
+    (and a generation stage, and a validation stage when a default provider is given)."""
+    given = body.strategy or Strategy()
+
+    def fill(stage: Any, cls: type[Any]) -> Any:
+        stage = stage if stage is not None else cls()
+        return stage.model_copy(update={"provider": stage.provider or body.provider,
+                                        "model": stage.model or body.model})
+
+    return Strategy(generation=fill(given.generation, GenerationStage),
+                    validation=fill(given.validation, ValidationStage)
+                    if given.validation is not None or body.provider or body.model else None,
+                    execution=(fill(given.execution, ExecutionStage)
+                               if given.execution is not None else None))
+
+
+def _mcp(request: web.Request) -> MCPProvider | None:
+    try:
+        provider = engine_of(request).providers.get("mcp")
+    except UnknownProviderError:
+        return None
+    return provider if isinstance(provider, MCPProvider) else None
+
+
+def _split_validators(request: web.Request, strategy: Strategy) -> tuple[Strategy, list[str]]:
+    """Built-in validators stay in the strategy; other names must be MCP tools (their
+    registry names are returned). Raises ValidationFailed naming the unknown one."""
+    stage = strategy.validation
+    if stage is None or stage.tools is None:
+        return strategy, []
+    builtin: list[str] = []
+    mcp_tools: list[str] = []
+    mcp = _mcp(request)
+    for index, name in enumerate(stage.tools):
+        if name in VALIDATORS:
+            builtin.append(name)
+            continue
+        resolved = mcp.resolve_tool(name) if mcp is not None else None
+        if resolved is None:
+            offered = mcp.tool_names() if mcp is not None else []
+            why = (f"; MCP tools: {', '.join(offered)}" if offered else
+                   f"; no MCP tools ({mcp.unavailable_reason() or 'none registered'})"
+                   if mcp is not None else "")
+            raise ValidationFailed(f"strategy.validation.tools[{index}]",
+                                   f"unknown validator {name!r}; built-in: "
+                                   f"{', '.join(VALIDATORS)}{why}")
+        mcp_tools.append(resolved)
+    narrowed = stage.model_copy(update={"tools": builtin})
+    return strategy.model_copy(update={"validation": narrowed}), mcp_tools
+
+
+def _authorize_mcp(request: web.Request, tools: list[str]) -> str | None:
+    """May the caller run these MCP tools? Why (for the audit row), or Forbidden."""
+    if not tools:
+        return None
+    actor = actor_of(request)
+    if actor.is_admin:
+        return "admin"
+    if MCP_KIND in engine_of(request).config.tools.inline_tools_for_non_admins:
+        return INLINE_TOOLS_SETTING
+    raise Forbidden(f"strategy.validation.tools: the {tools[0]!r} tool is not available to "
+                    f"requests from the {actor.role} role; an admin may run it, or allow it "
+                    f"with {INLINE_TOOLS_SETTING} = [\"{MCP_KIND}\"]")
+
+
+def _arguments(schema: JsonObject, workflow: JsonObject) -> JsonObject:
+    properties = schema.get("properties") or {}
+    if "workflow" in properties:
+        kind = (properties["workflow"] or {}).get("type")
+        return {"workflow": json.dumps(workflow) if kind == "string" else workflow}
+    required = [n for n in schema.get("required") or []
+                if (properties.get(n) or {}).get("type") == "string"]
+    if len(required) == 1:
+        return {required[0]: json.dumps(workflow)}
+    return {"workflow": workflow}
+
+
+async def _mcp_validate(request: web.Request, result: GenerationResult, tools: list[str]) -> None:
+    """Call each MCP validator with the workflow; merge its verdict into ``result``."""
+    registry = engine_of(request).tools
+    validation = result.validation
+    for name in tools:
+        tool = registry.get(name)
+        short = name.rsplit("__", 1)[-1]
+        outcome = await registry.call(name, _arguments(tool.parameters, result.workflow))
+        if not outcome.ok:
+            validation.issues.append(Issue(path="", message=f"{short}: validator failed: "
+                                                            f"{outcome.error}"))
+            continue
+        output = outcome.output
+        if isinstance(output, dict) and set(output) == {"result"}:
+            output = output["result"]
+        if isinstance(output, dict) and ({"valid", "issues", "suggestions"} & set(output)):
+            for issue in output.get("issues") or []:
+                if isinstance(issue, dict):
+                    validation.issues.append(Issue(path=str(issue.get("path") or ""),
+                                                   message=f"{short}: {issue.get('message')}"))
+                else:
+                    validation.issues.append(Issue(path="", message=f"{short}: {issue}"))
+            if output.get("valid") is False and not output.get("issues"):
+                validation.issues.append(Issue(path="", message=f"{short}: not valid"))
+            validation.suggestions += [f"{short}: {s}" for s in output.get("suggestions") or []]
+        elif output not in (None, ""):
+            text = output if isinstance(output, str) else json.dumps(output)
+            validation.suggestions.append(f"{short}: {text}")
+    validation.valid = not validation.issues
+
+
+# -- the route --------------------------------------------------------------------------------
+
+@routes.post("/compose", role="agent", body=ComposeBody, response=ComposeOut,
+             responses={403: "an MCP validator, or a generated step's http/command/python/mcp "
+                             "tool, is not available to the caller's role",
+                        422: "unknown or unavailable provider, validator or runner (the reason "
+                             "says how to enable it, e.g. the extra to install)",
+                        502: "a provider failed"})
+async def compose(request: web.Request, body: ComposeBody) -> web.StreamResponse | JsonObject:
+    """Compose a workflow for a task: plan mode generates and validates it; execute mode
+    then runs it. Each stage may use its own provider (seed 002's multi-provider strategy).
+
+    Stages: `generation` (provider, model), `validation` (provider reviews it; `tools`:
+    built-in validators definition, tools, best-practices, or MCP tools), `execution`
+    (provider for agent steps naming none; runner `engine`). `provider`/`model` at the top
+    fill stages that name none. With `options.stream` in execute mode the answer is SSE:
+    generation_complete, validation_complete, then `/execute`'s events."""
+    opts = body.options or ComposeOptions()
+    strategy = _effective(body)
+    mode = body.mode or ("execute" if strategy.execution is not None else "plan")
+    if mode == "execute" and strategy.execution is None:
+        strategy = strategy.model_copy(update={"execution": ExecutionStage(
+            provider=body.provider, model=body.model)})
+    gen = _generator(request)
+    strategy, mcp_tools = _split_validators(request, strategy)
+    validators = _check_strategy(gen, strategy)
+    allowed_by = _authorize_mcp(request, mcp_tools)
+    result = await _plan(gen, body, strategy, validators)  # type: ignore[arg-type]
+    if mcp_tools and result.validation.valid:
+        await engine_of(request).audit.record_action(
+            actor_of(request), "workflow.validate_privileged", "workflow",
+            str(result.workflow.get("name") or "") or None, reason=allowed_by,
+            after={"tools": mcp_tools, "task": body.task[:200]})
+        await _mcp_validate(request, result, mcp_tools)
+    result.metadata["strategy"]["validation"]["mcp_tools"] = mcp_tools
+    result.metadata["mode"] = mode
+    skipped: JsonObject | None = None
+    view: ExecutionView | None = None
+    after = 0
+    stage = strategy.execution or ExecutionStage()
+    exec_options = ExecuteOptions(stream=opts.stream, timeout=opts.timeout,
+                                  on_failure=opts.on_failure, provider=stage.provider,
+                                  model=stage.model)
+    if mode == "execute":
+        if not result.validation.valid:
+            skipped = {"status": "skipped", "reason": "the workflow did not validate: "
+                       + result.validation.summary()}
+        else:
+            view, after = await _start_inline(request, gen, result.workflow, body.parameters,
+                                              None, exec_options)
+        if opts.stream:
+            return await stream_events(request, _orchestrate_items(
+                request, result.as_dict(), view, after, skipped))
+    answer: JsonObject = {"mode": mode, **_answer(result, OutputOptions(
+        include_validation=opts.include_validation, format=opts.format))}
+    if mode == "execute":
+        answer["execution"] = skipped if view is None else await _finish(request, view,
+                                                                         exec_options)
+    return answer
+
+
+__all__ = ["ComposeBody", "ComposeOut", "routes"]
