@@ -107,8 +107,9 @@ class MCPConnection:
     def connected(self) -> bool:
         return self._client is not None and self._task is not None and not self._task.done()
 
-    def _transport(self) -> Any:
-        """The SDK transport for this server (an async context manager of two streams)."""
+    def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
+        """The SDK transport for this server (an async context manager of two streams);
+        what it needs closed afterwards goes on ``stack``."""
         if self.config.transport == "stdio":
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -130,6 +131,7 @@ class MCPConnection:
         client = httpx2.AsyncClient(headers=headers,
                                     timeout=httpx2.Timeout(self.config.timeout_seconds,
                                                            read=None))
+        stack.push_async_callback(client.aclose)  # a client we pass in is ours to close
         return streamable_http_client(self.config.url or "", http_client=client)
 
     def _stderr(self) -> TextIO:
@@ -148,8 +150,9 @@ class MCPConnection:
         from mcp import Client
 
         try:
-            async with Client(self._transport(), read_timeout_seconds=self.config.timeout_seconds,
-                              mode="auto") as client:
+            async with contextlib.AsyncExitStack() as stack, Client(
+                    self._transport(stack), read_timeout_seconds=self.config.timeout_seconds,
+                    mode="auto") as client:
                 tools = await _list_tools(client)
                 self._client = client
                 ready.set_result(tools)

@@ -62,7 +62,7 @@ def free_port() -> int:
 async def make_engine(tmp_path: Path, servers: list[dict[str, Any]], *,
                       defs: dict[str, str] | None = None, **mcp: Any) -> Engine:
     folder = tmp_path / "defs"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, text in (defs or {}).items():
         (folder / f"{name}.toml").write_text(text)
     config = make_config(tmp_path / "data", orchestrations={"dir": str(folder), "watch": False},
@@ -245,6 +245,44 @@ async def test_unreachable_server_is_retried_on_first_use(tmp_path: Path) -> Non
             assert eng.tools.get("mcp__late__add").parameters["required"] == ["a", "b"]
     finally:
         await eng.stop()
+
+
+async def test_http_bearer_token_comes_from_the_named_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiohttp import web
+
+    seen: list[str | None] = []
+
+    async def refuse(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response({"error": "no"}, status=401)
+
+    app = web.Application()
+    app.router.add_route("*", "/mcp", refuse)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/mcp"
+    server = {"name": "guarded", "transport": "streamable_http", "url": url,
+              "bearer_token_env": "GUARDED_MCP_TOKEN", "tools": ["add"]}
+    try:
+        eng = await make_engine(tmp_path / "unset", [server], connect_timeout_seconds=5)
+        try:
+            unset = await eng.tools.call("mcp__guarded__add", {"a": 1, "b": 1})
+            assert not unset.ok and "GUARDED_MCP_TOKEN" in (unset.error or "")
+            assert seen == []  # nothing was sent without the token
+        finally:
+            await eng.stop()
+        monkeypatch.setenv("GUARDED_MCP_TOKEN", "tok-123")
+        eng = await make_engine(tmp_path / "set", [server], connect_timeout_seconds=5)
+        try:
+            refused = await eng.tools.call("mcp__guarded__add", {"a": 1, "b": 1})
+            assert not refused.ok and "MCP server 'guarded'" in (refused.error or "")
+            assert seen and set(seen) == {"Bearer tok-123"}
+        finally:
+            await eng.stop()
+    finally:
+        await runner.cleanup()
 
 
 # -- not installed, not configured, bad config ------------------------------------------------
