@@ -23,8 +23,11 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import msgspec
+import yaml
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from msgspec import UNSET
+from pydantic import Field
 
 from switchboard.engine.errors import Forbidden, ValidationFailed
 from switchboard.engine.orchestrations.generate import GenerationResult, Issue
@@ -32,7 +35,9 @@ from switchboard.engine.orchestrations.inline import INLINE_TOOLS_SETTING
 from switchboard.engine.providers.mcp import MCPProvider
 from switchboard.engine.providers.registry import UnknownProviderError
 from switchboard.engine.tools.mcp import KIND as MCP_KIND
-from switchboard.server.jsonio import ApiModel, StrictModel
+from switchboard.server import convert
+from switchboard.server.contract import compose as wire
+from switchboard.server.jsonio import StrictModel
 from switchboard.server.resources.common import actor_of, engine_of
 from switchboard.server.resources.execution_view import ExecutionView
 from switchboard.server.resources.providers import (
@@ -40,10 +45,8 @@ from switchboard.server.resources.providers import (
     ExecuteOptions,
     ExecutionStage,
     GenerationStage,
-    OutputOptions,
     Strategy,
     ValidationStage,
-    _answer,
     _check_strategy,
     _finish,
     _generator,
@@ -85,89 +88,6 @@ class ComposeBody(StrictModel):
     context: JsonObject | None = Field(None, description="Facts the workflow should use.")
     parameters: JsonObject | None = Field(None, description="Initial state of the run.")
     options: ComposeOptions | None = None
-
-
-# -- response ---------------------------------------------------------------------------------
-
-class IssueOut(ApiModel):
-    path: str = Field(description="Where in the workflow (`steps[0].tool`); empty: the whole.")
-    message: str
-
-
-class ValidationOut(ApiModel):
-    valid: bool = Field(description="False when there are issues; execution is then skipped.")
-    issues: list[IssueOut]
-    suggestions: list[str]
-
-
-class StageOut(ApiModel):
-    provider: str
-    model: str | None = None
-
-
-class ValidationStageOut(StageOut):
-    validators: list[str] = Field(description="Built-in validators that ran.")
-    mcp_tools: list[str] = Field(default_factory=list,
-                                 description="MCP tools called as validators.")
-
-
-class ExecutionStageOut(StageOut):
-    runner: str
-
-
-class StrategyOut(ApiModel):
-    generation: StageOut
-    validation: ValidationStageOut
-    execution: ExecutionStageOut
-
-
-class ComposeMetadata(ApiModel):
-    """The generation's metadata (``/generate``'s) plus the mode and each stage's choice."""
-
-    model_config = ConfigDict(extra="allow")
-
-    generated_at: str
-    provider: str = Field(description="The generation stage's provider.")
-    model: str
-    generator: str = Field(description="`llm`, or `builtin-deterministic` (no model called).")
-    mode: Literal["plan", "execute"]
-    strategy: StrategyOut
-    notice: str | None = Field(None, description="Set when no language model was called.")
-    usage: JsonObject | None = Field(None, description="Tokens the generation used.")
-
-
-class ExecutionOut(ApiModel):
-    """`/execute`'s result for the run (or `status: skipped` and the reason)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    status: str = Field(description="success, failed, paused, running, cancelled or skipped.")
-    reason: str | None = Field(None, description="Why it was skipped.")
-    run_id: str | None = None
-    workflow: str | None = None
-    workflow_id: str | None = None
-    duration: float | None = None
-    outputs: JsonObject | None = None
-    response: Any = None
-    final_state: JsonObject | None = None
-    error: str | None = None
-    cost_usd: float | None = None
-    steps: list[JsonObject] | None = None
-    human_input_required: JsonObject | None = None
-    approval_id: str | None = None
-    resume: JsonObject | None = None
-    watch_url: str | None = None
-
-
-class ComposeOut(ApiModel):
-    mode: Literal["plan", "execute"]
-    workflow: JsonObject = Field(description="The workflow (seed 002's shape).")
-    validation: ValidationOut | None = Field(None, description="Unless include_validation "
-                                             "is false.")
-    metadata: ComposeMetadata
-    execution: ExecutionOut | None = Field(None, description="Execute mode only.")
-    format: Literal["yaml"] | None = None
-    document: str | None = Field(None, description="The workflow as YAML (format yaml).")
 
 
 # -- stages -----------------------------------------------------------------------------------
@@ -283,13 +203,38 @@ async def _mcp_validate(request: web.Request, result: GenerationResult, tools: l
 
 # -- the route --------------------------------------------------------------------------------
 
-@routes.post("/compose", role="agent", body=ComposeBody, response=ComposeOut,
+def _result(mode: str, result: GenerationResult, opts: ComposeOptions,
+            execution: wire.ComposeExecution | None) -> wire.ComposeResult:
+    meta = result.metadata
+    strategy = meta["strategy"]
+    out = wire.ComposeResult(
+        mode=mode, workflow=result.workflow,  # type: ignore[arg-type]
+        metadata=wire.ComposeMetadata(
+            generated_at=meta["generated_at"], provider=meta["provider"], model=meta["model"],
+            mode=mode, generator=meta["generator"],  # type: ignore[arg-type]
+            notice=meta.get("notice", UNSET), attempts=meta.get("attempts", UNSET),
+            usage=meta.get("usage", UNSET),
+            strategy=wire.ComposeStrategy(
+                generation=wire.StageChoice(**strategy["generation"]),
+                validation=wire.ValidationChoice(**strategy["validation"]),
+                execution=wire.ExecutionChoice(**strategy["execution"]))),
+        execution=execution if execution is not None else UNSET)
+    if opts.include_validation:
+        out.validation = convert.validation(result.validation)
+    if opts.format == "yaml":
+        out.format = "yaml"
+        out.document = yaml.safe_dump(result.workflow, sort_keys=False, allow_unicode=True)
+    return out
+
+
+@routes.post("/compose", role="agent", body=ComposeBody, response=wire.ComposeResult,
              responses={403: "an MCP validator, or a generated step's http/command/python/mcp "
                              "tool, is not available to the caller's role",
                         422: "unknown or unavailable provider, validator or runner (the reason "
                              "says how to enable it, e.g. the extra to install)",
                         502: "a provider failed"})
-async def compose(request: web.Request, body: ComposeBody) -> web.StreamResponse | JsonObject:
+async def compose(request: web.Request, body: ComposeBody
+                  ) -> web.StreamResponse | wire.ComposeResult:
     """Compose a workflow for a task: plan mode generates and validates it; execute mode
     then runs it. Each stage may use its own provider (seed 002's multi-provider strategy).
 
@@ -317,29 +262,27 @@ async def compose(request: web.Request, body: ComposeBody) -> web.StreamResponse
         await _mcp_validate(request, result, mcp_tools)
     result.metadata["strategy"]["validation"]["mcp_tools"] = mcp_tools
     result.metadata["mode"] = mode
-    skipped: JsonObject | None = None
-    view: ExecutionView | None = None
-    after = 0
+    if mode == "plan":
+        return _result(mode, result, opts, None)
     stage = strategy.execution or ExecutionStage()
     exec_options = ExecuteOptions(stream=opts.stream, timeout=opts.timeout,
                                   on_failure=opts.on_failure, provider=stage.provider,
                                   model=stage.model)
-    if mode == "execute":
-        if not result.validation.valid:
-            skipped = {"status": "skipped", "reason": "the workflow did not validate: "
-                       + result.validation.summary()}
-        else:
-            view, after = await _start_inline(request, gen, result.workflow, body.parameters,
-                                              None, exec_options)
-        if opts.stream:
-            return await stream_events(request, _orchestrate_items(
-                request, result.as_dict(), view, after, skipped))
-    answer: JsonObject = {"mode": mode, **_answer(result, OutputOptions(
-        include_validation=opts.include_validation, format=opts.format))}
-    if mode == "execute":
-        answer["execution"] = skipped if view is None else await _finish(request, view,
-                                                                         exec_options)
-    return answer
+    skipped: JsonObject | None = None
+    view: ExecutionView | None = None
+    after = 0
+    if not result.validation.valid:
+        skipped = {"status": "skipped", "reason": "the workflow did not validate: "
+                   + result.validation.summary()}
+    else:
+        view, after = await _start_inline(request, gen, result.workflow, body.parameters,
+                                          None, exec_options)
+    if opts.stream:
+        return await stream_events(request, _orchestrate_items(request, result, view, after,
+                                                               skipped))
+    finished = skipped if view is None else msgspec.to_builtins(
+        await _finish(request, view, exec_options))
+    return _result(mode, result, opts, msgspec.convert(finished, wire.ComposeExecution))
 
 
-__all__ = ["ComposeBody", "ComposeOut", "routes"]
+__all__ = ["ComposeBody", "routes"]

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from switchboard.engine.audit import AuditQuery
-from switchboard.server.resources.compose import ComposeOut
+from switchboard.server.contract.compose import ComposeResult
 from tests.engine.test_mcp_tools import STDIO
 from tests.server.conftest import LiveApi, start_live_api
 from tests.server.test_orchestrations_api import read_sse
@@ -65,8 +66,9 @@ async def audit_rows(api: LiveApi) -> list[Any]:
 
 
 def documented(data: dict[str, Any]) -> dict[str, Any]:
-    """The answer conforms to the documented response model (and keeps every field)."""
-    ComposeOut.model_validate(data)
+    """The answer decodes as the documented contract record, and re-encodes to itself."""
+    record = msgspec.convert(data, ComposeResult)
+    assert msgspec.to_builtins(record) == data
     return data
 
 
@@ -222,12 +224,22 @@ async def test_compose_is_documented_with_its_models(api: LiveApi) -> None:
         doc = await resp.json()
     operation = doc["paths"]["/api/v1/compose"]["post"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    assert schema == {"$ref": "#/components/schemas/ComposeOut"}
+    assert schema == {"$ref": "#/components/schemas/ComposeResult"}
     request = operation["requestBody"]["content"]["application/json"]["schema"]
     assert request == {"$ref": "#/components/schemas/ComposeBody"}
     components = doc["components"]["schemas"]
-    assert {"ComposeOut", "ComposeMetadata", "StrategyOut", "ValidationOut",
-            "ExecutionOut"} <= set(components)
-    assert set(components["ComposeOut"]["properties"]) >= {"mode", "workflow", "validation",
-                                                           "metadata", "execution"}
+    assert {"ComposeResult", "ComposeMetadata", "ComposeStrategy", "WorkflowValidation",
+            "ComposeExecution"} <= set(components)
+    assert set(components["ComposeResult"]["properties"]) >= {
+        "mode", "workflow", "validation", "metadata", "execution"}
     assert {"403", "422"} <= set(operation["responses"])
+
+
+def test_compose_execution_carries_every_execute_result_field() -> None:
+    """``ComposeExecution`` mirrors ``/execute``'s record (plus ``reason`` for a skip): a
+    field added to one and not the other would be dropped from compose's answer."""
+    from switchboard.server.contract.compose import ComposeExecution
+    from switchboard.server.contract.providers import ExecutionResult
+
+    assert set(ComposeExecution.__struct_fields__) == {*ExecutionResult.__struct_fields__,
+                                                       "reason"}
