@@ -12,6 +12,9 @@ function need(name) {
 }
 
 export const BASE_URL = need('SB_BASE_URL');
+/** Where the test worker (claim, progress, complete, approve) talks: SB_BASE_URL unless
+ * SB_API_URL sets it apart (the SDK against a dialect, the worker on the canonical API). */
+export const API_URL = process.env.SB_API_URL ?? BASE_URL;
 export const ADMIN_KEY = need('SB_ADMIN_KEY');
 export const AGENT_KEY = need('SB_AGENT_KEY');
 export const USER_KEY = need('SB_USER_KEY');
@@ -24,7 +27,7 @@ export function unique(prefix) {
 }
 
 async function call(method, path, body, key = AGENT_KEY) {
-  const response = await fetch(`${BASE_URL}${path}`, {
+  const response = await fetch(`${API_URL}${path}`, {
     method,
     headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { AgentOrchestrationClient, ApiError } from '../src/index.js';
-import { ADMIN_KEY, AGENT_KEY, BASE_URL, Worker, unique, until } from './server.js';
+import { ADMIN_KEY, AGENT_KEY, API_URL, BASE_URL, Worker, unique, until } from './server.js';
 import { AWAITING_APPROVAL, MEDIUM, QUEUED, RUNNING } from './vocabulary.js';
 
 const client = new AgentOrchestrationClient({ apiKey: AGENT_KEY, baseUrl: BASE_URL });
@@ -158,7 +158,7 @@ describe('tasks', () => {
     const admin = new AgentOrchestrationClient({ apiKey: ADMIN_KEY, baseUrl: BASE_URL });
     const approvalId = (await admin.tasks.get(task.id)).approval_id;
     assert.ok(approvalId, 'a P0 task names its approval');
-    const approved = await fetch(`${BASE_URL}/approvals/${approvalId}/approve`, {
+    const approved = await fetch(`${API_URL}/approvals/${approvalId}/approve`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({}),

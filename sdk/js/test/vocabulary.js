@@ -2,7 +2,8 @@
 //
 // The tests run against the canonical API (`/api/v1`, this project's own vocabulary). Seed
 // 001's dialect (`/v1`) answers with the seed's words: to run the same tests there, set
-// SB_DIALECT=seed001 (and SB_BASE_URL to the `/v1` base).
+// SB_DIALECT=seed001 and SB_BASE_URL to the `/v1` base (SB_API_URL keeps the test worker on
+// `/api/v1`).
 const seed001 = process.env.SB_DIALECT === 'seed001';
 
 /** A task routed to its agent and waiting for a worker. Seed 001: pending. */
