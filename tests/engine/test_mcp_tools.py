@@ -21,6 +21,7 @@ from switchboard.engine.orchestrations.generate import WorkflowGenerator
 from switchboard.engine.providers.mcp import MCPProvider
 from tests.conftest import make_config
 
+pytestmark = pytest.mark.slow  # real MCP server subprocesses (stdio and HTTP)
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_MODULE = "tests.engine.mcp_server"
 STDIO = {"name": "demo", "transport": "stdio", "command": sys.executable,

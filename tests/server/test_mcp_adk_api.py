@@ -17,6 +17,7 @@ from switchboard.engine.audit import AuditQuery
 from tests.engine.test_mcp_tools import STDIO
 from tests.server.conftest import LiveApi, start_live_api
 
+pytestmark = pytest.mark.slow  # a real MCP server subprocess per test
 ADK_HINT = "pip install 'switchboard-console[adk]'"
 
 
