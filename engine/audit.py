@@ -46,7 +46,7 @@ ACTIONS: Final = (
     "agent.create", "agent.update", "agent.delete", "agent.override",
     # privileged
     "approval.link", "token.mint", "token.revoke", "webhook.redeliver", "provider.switch", "event.publish_as",
-    "workflow.execute_privileged",
+    "workflow.execute_privileged", "workflow.validate_privileged",
 )
 """Known actions (documentation and filter hints; ``record`` accepts any dotted name)."""
 

@@ -184,9 +184,80 @@ class OpenAIProviderConfig(_Section):
     max_retries: int = Field(3, ge=0)
 
 
+_MCP_SERVER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_)){0,31}")
+
+
+class MCPServerConfig(_Section):
+    """One MCP server whose tools agent steps may use, as ``mcp__<name>__<tool>``."""
+
+    name: str
+    transport: Literal["stdio", "streamable_http"] = "stdio"
+    command: str | None = None  # stdio: the executable (started by the server, stdin/stdout)
+    args: list[str] = []
+    env: dict[str, str] = {}  # added to a minimal environment (PATH, HOME...): no secrets leak
+    cwd: str | None = None
+    url: str | None = None  # streamable_http: the endpoint, e.g. "http://127.0.0.1:9000/mcp"
+    bearer_token_env: str | None = None  # streamable_http: variable holding a bearer token
+    tools: list[str] = []  # allow-list of the server's tool names; empty = every tool it lists
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _MCP_SERVER_NAME.fullmatch(value):
+            raise ValueError("must be 1-32 letters, digits, '-' or single '_' (it becomes part "
+                             "of tool names: mcp__<name>__<tool>)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> MCPServerConfig:
+        if self.transport == "stdio" and not self.command:
+            raise ValueError(f"server {self.name!r}: transport 'stdio' needs 'command'")
+        if self.transport == "streamable_http":
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"server {self.name!r}: transport 'streamable_http' needs an "
+                                 "http:// or https:// 'url'")
+        return self
+
+
+class MCPProviderConfig(_Section):
+    # the provider whose model drives agent steps (and generation) that name provider "mcp"
+    model_provider: str = "builtin"
+    connect_timeout_seconds: float = Field(30.0, gt=0)
+    servers: list[MCPServerConfig] = []
+
+    @field_validator("model_provider")
+    @classmethod
+    def _not_itself(cls, value: str) -> str:
+        if value == "mcp":
+            raise ValueError("must name another provider (builtin, openai, adk)")
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _unique(cls, value: list[MCPServerConfig]) -> list[MCPServerConfig]:
+        names = [server.name for server in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"server names must be unique: {', '.join(duplicates)}")
+        return value
+
+
+class ADKProviderConfig(_Section):
+    # an OpenAI-compatible endpoint reached through ADK's model layer; empty base_url = ADK's
+    # own model registry (e.g. model = "gemini-2.5-flash" with GOOGLE_API_KEY set)
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+
+
 class ProvidersConfig(_Section):
     default: str = "builtin"
     openai: OpenAIProviderConfig = OpenAIProviderConfig()
+    mcp: MCPProviderConfig = MCPProviderConfig()
+    adk: ADKProviderConfig = ADKProviderConfig()
     # USD per 1M tokens: {"model": {"input": 0.15, "output": 0.6}}
     prices: dict[str, dict[str, float]] = Field(
         default_factory=lambda: {
@@ -208,8 +279,9 @@ class OrchestrationsConfig(_Section):
 
 # -- tools: what the server may do on an agent's behalf (issue 9) --------------------------
 
-PRIVILEGED_TOOL_KINDS: tuple[str, ...] = ("http", "command", "python")
-"""Tool kinds that reach outside the engine: the network, processes, arbitrary code."""
+PRIVILEGED_TOOL_KINDS: tuple[str, ...] = ("http", "command", "python", "mcp")
+"""Tool kinds that reach outside the engine: the network, processes, arbitrary code, and
+tools of MCP servers (whatever those servers do: files, shells, fetches)."""
 
 _LABEL = r"[a-z0-9_][a-z0-9_-]{0,62}"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
@@ -246,9 +318,9 @@ class HttpToolConfig(_Section):
 
 class ToolsConfig(_Section):
     http: HttpToolConfig = HttpToolConfig()
-    # privileged tool kinds ("http", "command", "python") that inline workflows posted by
-    # non-admins (POST /execute, /orchestrate) may use; empty = admins only
-    inline_tools_for_non_admins: list[Literal["http", "command", "python"]] = []
+    # privileged tool kinds ("http", "command", "python", "mcp") that inline workflows posted
+    # by non-admins (POST /execute, /orchestrate, /compose) may use; empty = admins only
+    inline_tools_for_non_admins: list[Literal["http", "command", "python", "mcp"]] = []
 
 
 class ConsoleConfig(_Section):

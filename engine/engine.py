@@ -71,6 +71,8 @@ class Engine:
     async def start(self) -> None:
         await self.store.open()
         await self.bus.start()
+        # MCP servers' tools must be registered before definitions that name them load
+        await self.providers.start(self.tools, log_dir=self.config.data_path)
         for problem in self.orchestrations.load_all():
             log.warning("orchestration definition problem: %s", problem)
         if self.config.orchestrations.watch:

@@ -37,7 +37,13 @@ from switchboard.engine.orchestrations.definitions import (
 )
 from switchboard.engine.orchestrations.loader import load_inline
 from switchboard.engine.orchestrations.validate import ValidationContext
-from switchboard.engine.providers.base import Message, Provider, ProviderError, Usage
+from switchboard.engine.providers.base import (
+    Message,
+    Provider,
+    ProviderError,
+    Usage,
+    unavailable_reason,
+)
 from switchboard.engine.providers.builtin import BuiltinProvider
 from switchboard.engine.providers.registry import ProviderRegistry, UnknownProviderError
 from switchboard.engine.tools import ToolRegistry
@@ -90,6 +96,13 @@ class GenerationResult(msgspec.Struct, kw_only=True):
             out["validation"] = self.validation.as_dict()
         out["metadata"] = self.metadata
         return out
+
+
+def offline(provider: Provider) -> bool:
+    """Is ``provider`` the builtin one, directly or as the model behind a provider that
+    wraps another (``mcp``)? Then the deterministic planner writes the workflow."""
+    inner = getattr(provider, "model_provider", None)
+    return isinstance(inner if inner is not None else provider, BuiltinProvider)
 
 
 def validation_context(providers: ProviderRegistry, tools: ToolRegistry) -> ValidationContext:
@@ -241,8 +254,8 @@ class WorkflowGenerator:
         except UnknownProviderError as exc:
             raise ValidationFailed(field, str(exc)) from None
         if not provider.available():
-            raise ValidationFailed(field, f"provider {provider.name!r} is not available (check "
-                                   "its configuration, e.g. the API key environment variable)")
+            raise ValidationFailed(field, f"provider {provider.name!r} is not available: "
+                                   f"{unavailable_reason(provider)}")
         if not getattr(provider.features, feature, False):
             raise ValidationFailed(field, f"provider {provider.name!r} does not support "
                                    f"{feature}")
@@ -251,7 +264,7 @@ class WorkflowGenerator:
     def _metadata(self, provider: Provider, model: str, mode: str, **extra: Any) -> dict[str, Any]:
         meta: dict[str, Any] = {"generated_at": iso(self.clock.now()), "provider": provider.name,
                                 "model": model, "mode": mode}
-        if isinstance(provider, BuiltinProvider):
+        if offline(provider):
             meta["generator"] = "builtin-deterministic"
             meta["notice"] = planner.GENERATOR_LABEL
         else:
@@ -268,7 +281,7 @@ class WorkflowGenerator:
             raise ValidationFailed("task", "must not be empty")
         chosen = self.provider(provider, "generation")
         ctx = dict(context or {})
-        if isinstance(chosen, BuiltinProvider):
+        if offline(chosen):
             workflow = planner.plan(task, ctx, self.tools.names())
             orch, validation = self.validate(workflow)
             return GenerationResult(workflow=workflow, validation=validation, orchestration=orch,
@@ -288,7 +301,7 @@ class WorkflowGenerator:
             raise ValidationFailed("workflow", "must be a JSON object with steps")
         chosen = self.provider(provider, "refinement")
         ctx = dict(context or {})
-        if isinstance(chosen, BuiltinProvider):
+        if offline(chosen):
             refined, changes = planner.refine(workflow, list(requirements), ctx,
                                               self.tools.names(), self.tools.has)
             orch, validation = self.validate(refined)
@@ -311,7 +324,7 @@ class WorkflowGenerator:
         The builtin provider adds nothing beyond ``suggestions``; a model is asked for a
         JSON list of concrete improvements."""
         chosen = self.provider(provider, "refinement", field)
-        if isinstance(chosen, BuiltinProvider):
+        if offline(chosen):
             return []
         messages = [Message.system("You review workflow definitions for an orchestration "
                                    "engine. Answer with JSON only: {\"suggestions\": "

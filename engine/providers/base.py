@@ -136,6 +136,14 @@ class ProviderUnavailableError(ProviderError):
     """The provider is not usable as configured (e.g. no API key)."""
 
 
+def unavailable_reason(provider: Provider) -> str:
+    """Why ``provider`` cannot be used, as its operator should read it (providers that need
+    an optional extra say how to install it)."""
+    reason = getattr(provider, "unavailable_reason", None)
+    text = reason() if callable(reason) else None
+    return text or ("check its configuration, e.g. the API key environment variable")
+
+
 @runtime_checkable
 class Provider(Protocol):
     """An LLM backend. ``complete`` makes one call; ``stream`` yields text as it arrives

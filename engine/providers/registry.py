@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from switchboard.engine.config import ProvidersConfig
-from switchboard.engine.providers.base import Provider
+from switchboard.engine.providers.adk import ADKProvider
+from switchboard.engine.providers.base import Provider, unavailable_reason
 from switchboard.engine.providers.builtin import BuiltinProvider
+from switchboard.engine.providers.mcp import MCPProvider
 from switchboard.engine.providers.openai import OpenAIProvider
 
 log = logging.getLogger("switchboard.providers")
@@ -64,8 +67,7 @@ class ProviderRegistry:
         registered but not usable (e.g. its API key is missing)."""
         provider = self.get(name)
         if not provider.available():
-            raise ValueError(f"provider {name!r} is not available (check its configuration, "
-                             "e.g. the API key environment variable)")
+            raise ValueError(f"provider {name!r} is not available: {unavailable_reason(provider)}")
         self._default = name
 
     def switch(self, name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -85,24 +87,34 @@ class ProviderRegistry:
         return {"success": True, "provider": name, "default": self._default}
 
     def describe(self) -> dict[str, Any]:
-        """Seed 002's ``GET /providers`` shape."""
-        return {
-            "providers": {
-                name: {
-                    "name": provider.display_name,
-                    "available": provider.available(),
-                    "features": {
-                        "generation": provider.features.generation,
-                        "execution": provider.features.execution,
-                        "refinement": provider.features.refinement,
-                        "streaming": provider.features.streaming,
-                        "compose": provider.features.compose,
-                    },
-                }
-                for name, provider in self._providers.items()
-            },
-            "default": self._default,
-        }
+        """Seed 002's ``GET /providers`` shape; an unavailable provider also says why
+        (``reason``: a missing extra and how to install it, a missing key, ...)."""
+        out: dict[str, Any] = {}
+        for name, provider in self._providers.items():
+            entry: dict[str, Any] = {
+                "name": provider.display_name,
+                "available": provider.available(),
+                "features": {
+                    "generation": provider.features.generation,
+                    "execution": provider.features.execution,
+                    "refinement": provider.features.refinement,
+                    "streaming": provider.features.streaming,
+                    "compose": provider.features.compose,
+                },
+            }
+            if not entry["available"]:
+                entry["reason"] = unavailable_reason(provider)
+            out[name] = entry
+        return {"providers": out, "default": self._default}
+
+    async def start(self, tools: Any, *, log_dir: Path | None = None) -> None:
+        """Let providers that bring tools (mcp) connect and register them in ``tools``
+        (the engine's ToolRegistry); called by the engine before definitions load, so
+        definitions that name those tools validate."""
+        for provider in self._providers.values():
+            start = getattr(provider, "start", None)
+            if callable(start):
+                await start(tools, log_dir=log_dir)
 
     async def aclose(self) -> None:
         for provider in self._providers.values():
@@ -112,11 +124,14 @@ class ProviderRegistry:
 def build_providers(
     config: ProvidersConfig, env: Mapping[str, str] | None = None
 ) -> ProviderRegistry:
-    """The builtin and openai providers from config. If the configured default is unknown
+    """The builtin, openai, mcp and adk providers from config (mcp and adk are listed even
+    without their extras, as unavailable with the reason). If the configured default is unknown
     or unusable, fall back to builtin (logged) so a fresh install always runs offline."""
     registry = ProviderRegistry(default="builtin")
     registry.register(BuiltinProvider())
     registry.register(OpenAIProvider.from_config(config.openai, env=env))
+    registry.register(MCPProvider(config.mcp, registry.get, env=env))
+    registry.register(ADKProvider(config.adk, env=env))
     try:
         registry.set_default(config.default)
     except (UnknownProviderError, ValueError) as exc:

@@ -9,9 +9,9 @@ Public face (import from here)::
   StepStatus, StepType, FieldType;
 - records and envelopes: tasks (``contract.tasks``), agents, approvals and gate forms,
   runs/steps/orchestrations/workflows (``contract.runs``), events, system (health, stats,
-  metrics, tokens, audit), seed 002 (``contract.providers``), the WebSocket's messages
-  (``contract.ws``); errors (``ErrorDetail``) and ``Pagination``; SSE frames are described
-  by ``EventFrame``, ``RunStreamFrame`` and ``providers.ExecutionFrame``;
+  metrics, tokens, audit), seed 002 (``contract.providers``, ``contract.compose``), the
+  WebSocket's messages (``contract.ws``); errors (``ErrorDetail``) and ``Pagination``; SSE
+  frames are described by ``EventFrame``, ``RunStreamFrame`` and ``providers.ExecutionFrame``;
 - ``validate_answer``: the rules a gate answer must meet (``contract.gates``);
 - ``parse_time``: wire time text -> aware datetime.
 

@@ -25,9 +25,13 @@ class ProviderFeatures(Record, kw_only=True):
 
 
 class Provider(Record, kw_only=True):
+    """One provider; an unavailable one says why (``reason``: a missing key, or the extra
+    to install, e.g. ``pip install 'switchboard-console[adk]'``)."""
+
     name: str
     available: bool
     features: ProviderFeatures
+    reason: str | UnsetType = UNSET
 
 
 class Providers(Record, kw_only=True):

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 from aiohttp import web
+from msgspec import UNSET
 from pydantic import Field
 
 from switchboard.engine.clock import iso
@@ -93,7 +94,8 @@ async def list_providers(request: web.Request) -> wire.Providers:
     described = engine_of(request).providers.describe()
     return wire.Providers(
         providers={key: wire.Provider(name=item["name"], available=item["available"],
-                                      features=wire.ProviderFeatures(**item["features"]))
+                                      features=wire.ProviderFeatures(**item["features"]),
+                                      reason=item.get("reason", UNSET))
                    for key, item in described["providers"].items()},
         default=described["default"])
 

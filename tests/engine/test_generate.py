@@ -186,7 +186,7 @@ async def test_refine_rejects_non_object_workflow() -> None:
 async def test_unknown_provider_and_missing_feature_name_the_field() -> None:
     gen = make_generator()
     with pytest.raises(ValidationFailed) as info:
-        await gen.generate("Deploy", {}, provider="adk")
+        await gen.generate("Deploy", {}, provider="nope")
     assert info.value.field == "provider" and "available: builtin" in str(info.value)
     registry = ProviderRegistry()
     registry.register(BuiltinProvider(features=ProviderFeatures(refinement=False)))

@@ -137,8 +137,8 @@ def test_registry_switches_default_and_refuses_unusable_providers() -> None:
     openai = registry.get()
     assert openai.name == "openai"
     assert openai.timeout_seconds == 60.0 and openai.max_retries == 5  # type: ignore[attr-defined]
-    with pytest.raises(UnknownProviderError, match="unknown provider 'adk'"):
-        registry.switch("adk")
+    with pytest.raises(UnknownProviderError, match="unknown provider 'nope'"):
+        registry.switch("nope")
     without_key = build_providers(ProvidersConfig(), env={})
     with pytest.raises(ValueError, match="not available"):
         without_key.set_default("openai")

@@ -36,7 +36,7 @@ async def test_create_returns_seed_shape(engine: Engine) -> None:
 async def test_preferences_are_checked(engine: Engine) -> None:
     sessions = service(engine)
     with pytest.raises(ValidationFailed) as info:
-        await sessions.create({}, {"provider": "adk"})
+        await sessions.create({}, {"provider": "nope"})
     assert info.value.field == "preferences.provider" and "builtin" in info.value.message
     with pytest.raises(ValidationFailed) as info:
         await sessions.create({}, {"streaming": "yes"})

@@ -39,14 +39,19 @@ def cli(*args: str) -> list[str]:
 class ServeProcess:
     """A context manager: ``with ServeProcess(dir) as srv: srv.url``.
 
-    ``server`` adds lines to the config's ``[server]`` section; ``soft_open_files`` starts
-    the child with that soft RLIMIT_NOFILE (the server is expected to raise it).
+    ``server`` adds lines to the config's ``[server]`` section; ``config`` appends whole
+    sections; ``env`` adds environment variables (``ORCHESTRATOR_API_KEY_*``);
+    ``soft_open_files`` starts the child with that soft RLIMIT_NOFILE (the server is
+    expected to raise it).
     """
 
-    def __init__(self, data_dir: Path, *, server: str = "",
+    def __init__(self, data_dir: Path, *, server: str = "", config: str = "",
+                 env: dict[str, str] | None = None,
                  soft_open_files: int | None = None) -> None:
         self.data_dir = data_dir
         self.server = server
+        self.config = config
+        self.env = dict(env or {})
         self.soft_open_files = soft_open_files
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -60,11 +65,11 @@ class ServeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "serve.toml"
         config.write_text(BASE_CONFIG.format(server=self.server,
-                                             orchestrations=ROOT / "examples" / "orchestrations"),
-                          encoding="utf-8")
+                                             orchestrations=ROOT / "examples" / "orchestrations")
+                          + self.config, encoding="utf-8")
         self.proc = subprocess.Popen(
             cli("serve", "--config", str(config), "--data-dir", str(self.data_dir), "--port", "0"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=cli_env(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=cli_env(**self.env),
             cwd=ROOT, preexec_fn=self._limit)
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 60

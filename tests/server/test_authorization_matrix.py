@@ -136,6 +136,7 @@ case("POST", "/refine", A, A, R, A)(fixed({"workflow": SAFE_INLINE,
 case("POST", "/execute", A, A, R, A)(fixed({"workflow": SAFE_INLINE}))
 case("POST", "/orchestrate", A, A, R, A)(fixed({"task": "count words",
                                                 "options": {"execute": False}}))
+case("POST", "/compose", A, A, R, A)(fixed({"task": "count words", "mode": "plan"}))
 case("POST", "/sessions", A, A, R, A)(fixed({}))
 case("POST", "/orchestrations/{orch_id}/run", A, A, R, A)(fixed({"message": "x"},
                                                                orch_id="gates"))

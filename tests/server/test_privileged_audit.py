@@ -118,7 +118,7 @@ async def test_provider_switch_is_audited(api: LiveApi) -> None:
     assert row.as_dict()["before"] == {"default": "builtin"}
     assert row.as_dict()["after"] == {"default": "builtin", "config": {"timeout": 5000}}
     # a refused switch (unavailable or unknown provider, or not admin) records nothing
-    for body, role in (({"provider": "openai"}, "admin"), ({"provider": "adk"}, "admin"),
+    for body, role in (({"provider": "openai"}, "admin"), ({"provider": "nope"}, "admin"),
                        ({"provider": "builtin"}, "agent")):
         status, _, _ = await post(api, "/providers/switch", body, api.headers(role))
         assert status in (403, 409, 422)

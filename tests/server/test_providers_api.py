@@ -197,8 +197,8 @@ async def test_providers_list_and_switch(api: LiveApi, http: aiohttp.ClientSessi
     assert data["providers"]["openai"]["available"] is False  # no key in the test env
     status, data = await post(http, api, "/providers/switch", {"provider": "builtin"}, "agent")
     assert status == 403
-    status, data = await post(http, api, "/providers/switch", {"provider": "adk"}, "admin")
-    assert status == 422 and data["detail"].startswith("provider: unknown provider 'adk'")
+    status, data = await post(http, api, "/providers/switch", {"provider": "nope"}, "admin")
+    assert status == 422 and data["detail"].startswith("provider: unknown provider 'nope'")
     status, data = await post(http, api, "/providers/switch", {"provider": "openai"}, "admin")
     assert status == 409 and data["detail"].startswith("provider: provider 'openai' is not "
                                                        "available")
@@ -228,8 +228,8 @@ async def test_generate_options_and_validation_errors(api: LiveApi,
     for body, detail in [
         ({"task": ""}, "body.task"),
         ({"context": {}}, "body.task: Field required"),
-        ({"task": "x", "provider": "adk"}, "provider: unknown provider 'adk'; available: "
-                                           "builtin, openai"),
+        ({"task": "x", "provider": "nope"}, "provider: unknown provider 'nope'; available: "
+                                            "builtin, openai, mcp, adk"),
         ({"task": "x", "provider": "openai"}, "provider: provider 'openai' is not available"),
         ({"task": "x", "options": {"format": "xml"}}, "body.options.format"),
         ({"task": "x", "tone": "friendly"}, "body.tone: Extra inputs are not permitted"),
@@ -341,8 +341,8 @@ async def test_execute_validation_failures(api: LiveApi, http: aiohttp.ClientSes
         ({"workflow": FAILING, "options": {"on_failure": "retry"}}, "body.options.on_failure"),
         ({"workflow": FAILING, "options": {"stream": "yes"}}, "body.options.stream"),
         ({"workflow": {"name": "x", "steps": [{"name": "a", "prompt": "hi",
-                                               "provider": "adk"}]}},
-         "workflow.steps[0].provider: unknown provider 'adk'"),
+                                               "provider": "nope"}]}},
+         "workflow.steps[0].provider: unknown provider 'nope'"),
         ({"workflow": FAILING, "options": {"provider": "openai"}},
          "options.provider: provider 'openai' is not available"),
     ]:
@@ -424,7 +424,9 @@ async def test_orchestrate_generates_reviews_and_executes(
     status, data = await post(http, api, "/orchestrate", {"task": "Research caching"})
     assert status == 200 and data["execution"] is None
     for strategy, detail in [
-        ({"validation": {"provider": "mcp"}}, "strategy.validation.provider: unknown provider"),
+        ({"validation": {"provider": "nope"}}, "strategy.validation.provider: unknown provider"),
+        ({"validation": {"provider": "mcp"}}, "strategy.validation.provider: provider 'mcp' is "
+         "not available: "),
         ({"validation": {"tools": ["kubernetes-validator"]}},
          "strategy.validation.tools[0]: unknown validator 'kubernetes-validator'"),
         ({"execution": {"runner": "kubernetes-runner"}},
@@ -496,7 +498,7 @@ async def test_sessions_round_trip_and_survive_a_restart(tmp_path: Path) -> None
                                         {"requirements": ["Include rollback strategy"]})
             assert second["turn"] == 2 and second["action"] == "refine"
             assert second["workflow"]["steps"][-1]["id"] == "rollback"
-            status, bad = await post(http, api, "/sessions", {"preferences": {"provider": "adk"}})
+            status, bad = await post(http, api, "/sessions", {"preferences": {"provider": "nope"}})
             assert status == 422 and bad["detail"].startswith("preferences.provider: unknown")
             status, bad = await post(http, api, "/sessions/sess_nope/continue", {"message": "x"})
             assert status == 404
