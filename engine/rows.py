@@ -25,13 +25,18 @@ encode = msgspec.json.Encoder().encode
 _decode_any = msgspec.json.Decoder().decode
 
 
+_TASK_STATUS: dict[str, TaskStatus] = {s.value: s for s in TaskStatus}
+_APPROVAL_STATUS: dict[str, ApprovalStatus] = {s.value: s for s in ApprovalStatus}
+"""Stored value -> member by a dict lookup: an Enum call costs about 1 µs, on every row."""
+
+
 def decode(value: str | bytes | None) -> Any:
     return None if value is None else _decode_any(value)
 
 
 def task_from_row(row: tuple[Any, ...], logs: list[TaskLog] | None = None) -> Task:
     return Task(
-        id=row[0], type=row[1], priority=row[2], status=TaskStatus(row[3]),
+        id=row[0], type=row[1], priority=row[2], status=_TASK_STATUS[row[3]],
         assigned_agent=row[4],
         payload=decode(row[5]) or {}, source=row[6], sla_target=row[7],
         metadata=decode(row[8]) or {}, agent_id=row[9], claimed_by=row[10], progress=row[11],
@@ -77,7 +82,7 @@ def agent_from_row(row: tuple[Any, ...]) -> Agent:
 
 def approval_from_row(row: tuple[Any, ...]) -> Approval:
     return Approval(
-        approval_id=row[0], kind=row[1], priority=row[2], status=ApprovalStatus(row[3]),
+        approval_id=row[0], kind=row[1], priority=row[2], status=_APPROVAL_STATUS[row[3]],
         task_id=row[4],
         run_id=row[5], step_id=row[6], reason=row[7], prompt=row[8], fields=decode(row[9]) or [],
         agent_context=row[10], allowed_roles=decode(row[11]) or [],
