@@ -22,11 +22,12 @@ File format (procrastinate's ``sql/queries.sql`` is the model)::
   ``{where}`` slot may be given at run time (a member of ``F``), joined with AND
   (``1 = 1`` when none); ``-- fragment:`` text reused with ``{fragment}`` inside the same
   file, substituted when the file is loaded (column lists).
-- **Parameters are named** (``:name``) in every store's file and passed as a mapping;
-  a store whose driver wants positions (asyncpg's ``$1``) rewrites them once at load time
-  and binds the mapping in that order. A list of values (event-type prefixes, search words)
-  is passed as ``Many(...)``: SQLite binds it as a JSON array (read with ``json_each``),
-  PostgreSQL as an array.
+- **Parameters are named** (``:name``) in every store's file and passed as a mapping.
+  A store rewrites them to its driver's positional markers once, when a statement is first
+  used (``positional``: SQLite ``?1``, asyncpg ``$1``), and binds the mapping in that order
+  with ``operator.itemgetter`` (about twice as fast as sqlite3's own named binding).
+  A list of values (event-type prefixes, search words) is passed as ``Many(...)``: SQLite
+  binds it as a JSON array (read with ``json_each``), PostgreSQL as an array.
 - **Column order is part of the contract** where a statement's rows go through
   ``engine.rows`` (``task_columns``, ``agent_columns``, ``approval_columns``,
   ``event_columns``, ``audit_columns``): a store lists them in the order the fragment here
@@ -40,7 +41,7 @@ File format (procrastinate's ``sql/queries.sql`` is the model)::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -275,6 +276,25 @@ def parse(text: str, source: str = "<queries>") -> QuerySet:
     _check_names(source, "filter", set(filters), {f.value for f in F})
     return QuerySet(statements={Q(name): sql for name, sql in statements.items()},
                     filters={F(name): sql for name, sql in filters.items()})
+
+
+_PARAM = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def positional(sql: str, marker: Callable[[int], str]) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with each ``:name`` replaced by ``marker(n)`` (n from 1, the same n for every
+    use of one name; string literals untouched), and the names in order. A store binds a
+    mapping with ``operator.itemgetter(*names)`` (SQLite: ``?n``; asyncpg: ``$n``)."""
+    names: dict[str, int] = {}
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return match.group(0)
+        number = names.setdefault(name, len(names) + 1)
+        return marker(number)
+
+    return _PARAM.sub(one, sql), tuple(names)
 
 
 def load(path: Path) -> QuerySet:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from switchboard.engine.store.migrations import MIGRATIONS
-from switchboard.engine.store.queries import F, Q, QueryFileError, parse
+from switchboard.engine.store.queries import F, Q, QueryFileError, parse, positional
 from switchboard.engine.store.sqlite import QUERIES, queries
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
@@ -138,3 +138,13 @@ def test_services_hold_no_sql() -> None:
                        ("SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM")):
                     offenders.append(f"{rel}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_named_parameters_become_numbered_markers_once() -> None:
+    """How a store turns ``:name`` into its driver's markers: the same number for every use
+    of a name, string literals left alone (a PostgreSQL store passes ``$n``)."""
+    sql, names = positional(
+        "UPDATE t SET a = :now, b = ':not_a_param', c = :now WHERE id = :id AND d = 'x''y:z'",
+        lambda n: f"${n}")
+    assert sql == "UPDATE t SET a = $1, b = ':not_a_param', c = $1 WHERE id = $2 AND d = 'x''y:z'"
+    assert names == ("now", "id")
