@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 JOBS ?= $(shell $(PYTHON) -c 'import os; print(min(8, 2 * (os.cpu_count() or 1)))')
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist worksteal
 
-.PHONY: demo test test-fast serve lint bench fuzz
+.PHONY: demo test test-fast serve lint typecheck bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,13 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(PYTEST)
 
 # the quick local loop: leaves out the tests marked slow (CI and `make test` run them)
 test-fast: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(PYTEST) -m "not slow"
 
 # The API fuzzer for longer than `make test` gives it: more examples per operation, role and
@@ -42,3 +44,6 @@ fuzz: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any, Final, Literal
 
 from switchboard.engine.audit import AuditEntry, AuditQuery, iter_all_rows, query_entries, verify_rows
+from switchboard.engine.store.base import ReadConn
+from switchboard.engine.store.sqlite import read_conn
 
 BATCH: Final = 1000
 """Rows fetched per query while exporting: bounded memory for any length of log."""
@@ -40,23 +42,8 @@ class AuditCommandError(Exception):
     """A problem with the database file itself; the message is the whole story."""
 
 
-class _ReadConn:
-    """``engine.store.base.ReadConn`` over a plain sqlite3 connection."""
-
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return self._conn.execute(sql, params).fetchone()
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, params).fetchall()
-
-
 @contextlib.contextmanager
-def snapshot(db_path: Path) -> Iterator[_ReadConn]:
+def snapshot(db_path: Path) -> Iterator[ReadConn]:
     """A read-only connection to a Switchboard database, inside one read transaction."""
     if not db_path.is_file():
         raise AuditCommandError(
@@ -71,7 +58,7 @@ def snapshot(db_path: Path) -> Iterator[_ReadConn]:
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("BEGIN")
         _check_schema(conn, db_path)
-        yield _ReadConn(conn)
+        yield read_conn(conn)
     except sqlite3.DatabaseError as exc:
         raise AuditCommandError(f"cannot read {db_path}: {exc}") from None
     finally:
@@ -96,7 +83,7 @@ def _check_schema(conn: sqlite3.Connection, db_path: Path) -> None:
 # -- export -------------------------------------------------------------------------------
 
 
-def iter_entries(conn: _ReadConn, since: float | None, until: float | None,
+def iter_entries(conn: ReadConn, since: float | None, until: float | None,
                  batch: int = BATCH) -> Iterator[AuditEntry]:
     """Every row in the time window, in seq order, ``batch`` rows per query."""
     after = 0
@@ -163,7 +150,7 @@ def verify(db_path: Path, out: IO[str]) -> int:
     """Recompute the chain; print the verdict; 0 when whole, 1 at the first broken row."""
     last_read = [0]
 
-    def rows(conn: _ReadConn) -> Iterator[Sequence[Any]]:
+    def rows(conn: ReadConn) -> Iterator[Sequence[Any]]:
         for row in iter_all_rows(conn):
             last_read[0] = row[0]
             yield row

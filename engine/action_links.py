@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
@@ -32,7 +32,8 @@ from switchboard.engine.clock import Clock
 from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound
 from switchboard.engine.models import Approval
-from switchboard.engine.store.base import Store, Tx
+from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import Q
 
 PURPOSE: Final = b"switchboard approval action link v1"
 
@@ -133,9 +134,8 @@ class ActionLinks:
         self._require_enabled()
         claims = self.decode(token, approval_id)
 
-        def read(conn: Any) -> bool:
-            return conn.fetchone("SELECT 1 FROM action_link_uses WHERE nonce = ?",
-                                 (claims.nonce,)) is not None
+        def read(conn: ReadConn) -> bool:
+            return conn.one(Q.action_link_used, {"nonce": claims.nonce}) is not None
         if await self.store.read(read):
             raise LinkRefused("this link was already used")
         return claims, await self.approvals.get(approval_id)
@@ -149,11 +149,9 @@ class ActionLinks:
         decide = self.approvals.decide_op(approval_id, approve, actor, reason=reason)
 
         def op(tx: Tx) -> Approval:
-            if tx.fetchone("SELECT 1 FROM action_link_uses WHERE nonce = ?",
-                           (claims.nonce,)) is not None:
+            if tx.one(Q.action_link_used, {"nonce": claims.nonce}) is not None:
                 raise LinkRefused("this link was already used")
-            tx.execute("INSERT INTO action_link_uses (nonce, approval_id, principal, used_at)"
-                       " VALUES (?,?,?,?)", (claims.nonce, approval_id, claims.principal,
-                                            tx.now))
+            tx.run(Q.action_link_spend, {"nonce": claims.nonce, "approval_id": approval_id,
+                                         "principal": claims.principal, "now": tx.now})
             return decide(tx)
         return await self.store.write(op)

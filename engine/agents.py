@@ -15,7 +15,8 @@ set ``owner`` explicitly; an id created without one binds to its first agent pri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import builtins
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,8 +27,10 @@ from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.ids import new_id
 from switchboard.engine.models import AGENT_STATUSES, Agent
-from switchboard.engine.rows import AGENT_COLUMNS, agent_from_row
+from switchboard.engine.ports import ClaimSlot, Peers
+from switchboard.engine.rows import agent_from_row, agent_insert_params
 from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import F, Many, Q
 
 
 class _Unset:
@@ -48,9 +51,8 @@ class AgentQuery:
     limit: int = 20
 
 
-def load_agent(conn: Tx | ReadConn, agent_id: str) -> Agent:
-    row = conn.fetchone(f"SELECT {AGENT_COLUMNS} FROM agents WHERE id = ? AND deleted = 0",
-                        (agent_id,))
+def load_agent(conn: ReadConn, agent_id: str) -> Agent:
+    row = conn.one(Q.agent_by_id, {"id": agent_id})
     if row is None:
         raise NotFound(f"agent {agent_id!r} not found")
     return agent_from_row(row)
@@ -86,10 +88,11 @@ def _audited_fields(agent: Agent) -> dict[str, Any]:
 class AgentService:
     """Agent registry and health. Construct through ``engine.Engine``."""
 
-    def __init__(self, store: Store, config: Config, clock: Clock) -> None:
+    def __init__(self, store: Store, config: Config, clock: Clock, peers: Peers) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        self.peers = peers
 
     def health_for(self, last_heartbeat: float | None, now: float) -> str:
         if last_heartbeat is None:
@@ -116,20 +119,13 @@ class AgentService:
 
         def insert(tx: Tx, agent_id: str | None, owner: str | None) -> Agent:
             new = agent_id or new_id("agent")
-            existing = tx.fetchone("SELECT deleted FROM agents WHERE id = ?", (new,))
-            if existing is not None:
+            if tx.one(Q.agent_exists, {"id": new}) is not None:
                 raise Conflict(f"agent {new!r} already exists")
             agent = Agent(id=new, name=name.strip(), type=type.strip(),
                           max_concurrent_tasks=max_tasks, timeout=timeout,
                           retry_attempts=retries, environment=environment,
                           created_at=tx.now, updated_at=tx.now, owner=owner)
-            tx.execute(
-                f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES ("
-                + ",".join("?" * 20) + ")",
-                (agent.id, agent.name, agent.type, agent.status, max_tasks, timeout, retries,
-                 environment, tx.now, tx.now, None, None, "unknown", 0, 0, 0, 0.0, None, None,
-                 agent.owner),
-            )
+            tx.run(Q.agent_insert, agent_insert_params(agent))
             tx.emit("agent.registered", {"agent_id": agent.id, "name": agent.name,
                                          "type": agent.type, "status": agent.status},
                     agent_id=agent.id, source_agent=agent.id)
@@ -175,13 +171,10 @@ class AgentService:
 
         def op(tx: Tx) -> Agent:
             if agent_id is not None:
-                row = tx.fetchone(
-                    f"SELECT {AGENT_COLUMNS} FROM agents WHERE id = ? AND deleted = 0",
-                    (agent_id,))
+                row = tx.one(Q.agent_by_id, {"id": agent_id})
                 if row is not None:
                     agent = agent_from_row(row)
-                    agent.owner = ownership.act_as_agent(tx, actor, agent_id, agent.owner,
-                                                         "register")
+                    agent.owner = self.act_as(tx, actor, agent_id, agent.owner, "register")
                     if agent.type != type:
                         raise ValidationFailed(
                             "type", f"agent {agent_id} is of type {agent.type}, not {type}")
@@ -194,39 +187,35 @@ class AgentService:
         return await self.store.read(lambda c: load_agent(c, agent_id), inline=True)
 
     async def list(self, query: AgentQuery) -> tuple[list[Agent], int]:
-        clauses = ["deleted = 0"]
-        params: list[Any] = []
+        where: list[F] = []
+        params: dict[str, Any] = {}
         if query.status:
             if query.status not in AGENT_STATUSES:
                 raise ValidationFailed("status", f"use one of {', '.join(AGENT_STATUSES)}")
-            clauses.append("status = ?")
-            params.append(query.status)
+            where.append(F.agent_status)
+            params["status"] = query.status
         if query.type:
-            clauses.append("type = ?")
-            params.append(query.type)
+            where.append(F.agent_type)
+            params["type"] = query.type
         if query.health:
-            clauses.append("health = ?")
-            params.append(query.health)
+            where.append(F.agent_health)
+            params["health"] = query.health
         if not 1 <= query.limit <= 100:
             raise ValidationFailed("limit", "must be between 1 and 100")
         if query.page < 1:
             raise ValidationFailed("page", "must be 1 or more")
-        where = " WHERE " + " AND ".join(clauses)
+        params["limit"], params["offset"] = query.limit, (query.page - 1) * query.limit
 
         def read(conn: ReadConn) -> tuple[list[Agent], int]:
-            total = conn.fetchone(f"SELECT COUNT(*) FROM agents{where}", params)
-            rows = conn.fetchall(
-                f"SELECT {AGENT_COLUMNS} FROM agents{where} ORDER BY type, name, id"
-                " LIMIT ? OFFSET ?", [*params, query.limit, (query.page - 1) * query.limit])
+            total = conn.one(Q.agent_count, params, where=where)
+            rows = conn.all(Q.agent_page, params, where=where)
             return [agent_from_row(r) for r in rows], int(total[0] if total else 0)
 
         return await self.store.read(read)
 
-    async def all(self) -> list[Agent]:
+    async def all(self) -> builtins.list[Agent]:
         def read(conn: ReadConn) -> list[Agent]:
-            rows = conn.fetchall(
-                f"SELECT {AGENT_COLUMNS} FROM agents WHERE deleted = 0 ORDER BY type, name, id")
-            return [agent_from_row(r) for r in rows]
+            return [agent_from_row(r) for r in conn.all(Q.agent_all)]
         return await self.store.read(read)
 
     async def update(self, agent_id: str, *, name: str | None = None,
@@ -257,12 +246,10 @@ class AgentService:
             if not isinstance(owner, _Unset):
                 agent.owner = owner
             agent.updated_at = tx.now
-            tx.execute(
-                "UPDATE agents SET name=?, max_concurrent_tasks=?, timeout=?, retry_attempts=?,"
-                " environment=?, status=?, owner=?, updated_at=? WHERE id=?",
-                (agent.name, max_tasks, timeout, retries, agent.environment, agent.status,
-                 agent.owner, tx.now, agent_id),
-            )
+            tx.run(Q.agent_update, {
+                "id": agent_id, "name": agent.name, "max_concurrent_tasks": max_tasks,
+                "timeout": timeout, "retry_attempts": retries, "environment": agent.environment,
+                "status": agent.status, "owner": agent.owner, "now": tx.now})
             new = _audited_fields(agent)
             changed = [key for key in new if new[key] != old[key]]
             if changed:
@@ -284,24 +271,12 @@ class AgentService:
         with no holder. Returns the deletion time."""
         def op(tx: Tx) -> float:
             agent = load_agent(tx, agent_id)
-            held = tx.fetchall(
-                "SELECT id, assigned_agent FROM tasks WHERE claimed_by = ? AND status='in_progress'",
-                (agent_id,))
-            audit.record(tx, actor, "agent.delete", "agent", agent_id,
-                         before={"name": agent.name, "type": agent.type, "owner": agent.owner,
-                                 "status": agent.status},
-                         after={"requeued": [task_id for task_id, _ in held]})
-            for task_id, _ in held:
-                tx.execute(
-                    "UPDATE tasks SET status='assigned', claimed_by=NULL, claimed_principal=NULL,"
-                    " lease_id=NULL, lease_expires_at=NULL, available_at=?, updated_at=?"
-                    " WHERE id=?",
-                    (tx.now, tx.now, task_id))
-                tx.emit("task.requeued", {"task_id": task_id, "reason": "agent deleted",
-                                          "status": "assigned"}, task_id=task_id,
-                        agent_id=agent_id)
-            tx.execute("UPDATE agents SET deleted = 1, status='inactive', running=0,"
-                       " updated_at=? WHERE id = ?", (tx.now, agent_id))
+            before = {"name": agent.name, "type": agent.type, "owner": agent.owner,
+                      "status": agent.status}
+            requeued = self.peers.tasks.requeue_held_by(tx, agent_id, "agent deleted")
+            audit.record(tx, actor, "agent.delete", "agent", agent_id, before=before,
+                         after={"requeued": requeued})
+            tx.run(Q.agent_delete, {"id": agent_id, "now": tx.now})
             tx.emit("agent.deleted", {"agent_id": agent_id}, agent_id=agent_id)
             return tx.now
 
@@ -324,7 +299,7 @@ class AgentService:
 
         def op(tx: Tx) -> Agent:
             agent = load_agent(tx, agent_id)
-            agent.owner = ownership.act_as_agent(tx, actor, agent_id, agent.owner, "heartbeat")
+            agent.owner = self.act_as(tx, actor, agent_id, agent.owner, "heartbeat")
             now = tx.now
             old_health, old_status = agent.health, agent.status
             if agent.first_heartbeat is None or agent.health == "offline":
@@ -335,13 +310,11 @@ class AgentService:
                                       else agent.status)
             agent.cpu_usage = cpu_usage if cpu_usage is not None else agent.cpu_usage
             agent.memory_usage = memory_usage if memory_usage is not None else agent.memory_usage
-            tx.execute(
-                "UPDATE agents SET last_heartbeat=?, first_heartbeat=?, health='healthy',"
-                " status=?, cpu_usage=?, memory_usage=?, updated_at=? WHERE id=?",
-                (now, agent.first_heartbeat, agent.status, agent.cpu_usage, agent.memory_usage,
-                 now, agent_id))
-            tx.execute("UPDATE tasks SET lease_expires_at=? WHERE claimed_by=?"
-                       " AND status='in_progress'", (now + lease_seconds, agent_id))
+            tx.run(Q.agent_heartbeat, {
+                "id": agent_id, "now": now, "first_heartbeat": agent.first_heartbeat,
+                "status": agent.status, "cpu_usage": agent.cpu_usage,
+                "memory_usage": agent.memory_usage})
+            self.peers.tasks.extend_leases_of(tx, agent_id, now + lease_seconds)
             if old_health != "healthy" or old_status != agent.status:
                 tx.emit("agent.status_changed", {
                     "agent_id": agent_id, "name": agent.name, "type": agent.type,
@@ -355,18 +328,62 @@ class AgentService:
     def health_sweep_op(self, tx: Tx) -> int:
         """Re-derive health from heartbeat age; emit a change event per transition."""
         changed = 0
-        rows = tx.fetchall("SELECT id, name, type, health, status, last_heartbeat FROM agents"
-                           " WHERE deleted = 0 AND last_heartbeat IS NOT NULL")
+        rows = tx.all(Q.agent_health_rows)
         for agent_id, name, agent_type, health, status, last in rows:
             new_health = self.health_for(last, tx.now)
             if new_health == health:
                 continue
             new_status = "inactive" if new_health == "offline" else status
-            tx.execute("UPDATE agents SET health=?, status=? WHERE id=?",
-                       (new_health, new_status, agent_id))
+            tx.run(Q.agent_set_health, {"id": agent_id, "health": new_health,
+                                        "status": new_status})
             tx.emit("agent.status_changed", {
                 "agent_id": agent_id, "name": name, "type": agent_type, "old_health": health,
                 "health": new_health, "old_status": status, "status": new_status,
                 "last_heartbeat_age": round(tx.now - last, 1)}, agent_id=agent_id)
             changed += 1
         return changed
+
+    # -- in-transaction API for the other services (engine.ports.AgentPeer) ----------------
+    def claim_slot(self, tx: Tx, agent_id: str) -> ClaimSlot:
+        row = tx.one(Q.agent_claim_slot, {"id": agent_id})
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} not found; register it first")
+        return ClaimSlot(str(row[0]), int(row[1]), int(row[2]), row[3])
+
+    def type_of(self, conn: ReadConn, agent_id: str) -> str | None:
+        row = conn.one(Q.agent_type, {"id": agent_id})
+        return None if row is None else str(row[0])
+
+    def act_as(self, tx: Tx, actor: Actor, agent_id: str, owner: str | None, action: str, *,
+               audit_override: bool = True) -> str | None:
+        return ownership.act_as_agent(tx, actor, agent_id, owner, action,
+                                      bind=_bind_owner, audit_override=audit_override)
+
+    def owned_by(self, conn: ReadConn, agent_id: str, principal: str) -> bool:
+        return conn.one(Q.agent_owned_by, {"id": agent_id, "owner": principal}) is not None
+
+    def owners_of_type(self, conn: ReadConn, agent_type: str,
+                       principals: Sequence[str]) -> int:
+        row = conn.one(Q.agent_owners_of_type, {"type": agent_type,
+                                                "principals": Many(principals)})
+        return int(row[0]) if row is not None else 0
+
+    def note_claimed(self, tx: Tx, agent_id: str) -> None:
+        tx.run(Q.agent_note_claimed, {"id": agent_id})
+
+    def note_released(self, tx: Tx, agent_id: str) -> None:
+        tx.run(Q.agent_note_released, {"id": agent_id})
+
+    def note_finished(self, tx: Tx, agent_id: str, status: str, *, duration_ms: float,
+                      was_running: bool) -> None:
+        held = int(was_running)
+        if status == "completed":
+            tx.run(Q.agent_note_completed, {"id": agent_id, "held": held, "ms": duration_ms})
+        elif status == "failed":
+            tx.run(Q.agent_note_failed, {"id": agent_id, "held": held})
+        elif was_running:
+            tx.run(Q.agent_note_released, {"id": agent_id})
+
+
+def _bind_owner(tx: Tx, agent_id: str, principal: str) -> None:
+    tx.run(Q.agent_bind_owner, {"id": agent_id, "owner": principal})

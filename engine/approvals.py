@@ -44,17 +44,16 @@ from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.ids import new_id
-from switchboard.engine.models import Approval, Task, normalize_priority
+from switchboard.engine.models import Approval, ApprovalStatus, Task, normalize_priority
+from switchboard.engine.ports import Peers
 from switchboard.engine.rows import (
-    APPROVAL_COLUMNS,
-    APPROVAL_INSERT,
     approval_from_row,
     approval_insert_params,
     decode,
     encode,
 )
 from switchboard.engine.store.base import ReadConn, Store, Tx
-from switchboard.engine.tasks import TaskService, _check_transition, load_task
+from switchboard.engine.store.queries import Q
 
 DEFAULT_DECIDERS: Final = ("agent", "admin")
 """Who may decide an approval that lists neither roles nor users."""
@@ -81,7 +80,8 @@ def admit(approval: Approval, actor: Actor) -> bool:
                     f" you are {actor.name} ({actor.role})")
 
 
-def self_approval(tx: Tx, approval: Approval, task: Task, actor: Actor) -> str | None:
+def self_approval(tx: Tx, peers: Peers, approval: Approval, task: Task,
+                  actor: Actor) -> str | None:
     """Why ``actor`` approving ``task`` would be approving its own request, or None."""
     if actor.kind == "system":
         return None
@@ -90,15 +90,13 @@ def self_approval(tx: Tx, approval: Approval, task: Task, actor: Actor) -> str |
     if approval.requested_by and actor.name == approval.requested_by:
         return f"{actor.name} requested this approval of task {task.id}"
     if task.run_id:  # a run's task step creates the task as the run: its starter asked
-        row = tx.fetchone("SELECT doc FROM runs WHERE run_id = ?", (task.run_id,))
-        starter = (decode(row[0]) or {}).get("created_by") if row is not None else None
+        starter = peers.runs.starter_of(tx, task.run_id)
         if starter and actor.name == starter:
             return f"{actor.name} started run {task.run_id}, which created task {task.id}"
     if actor.role == "agent" and task.created_by:
-        row = tx.fetchone(
-            "SELECT COUNT(DISTINCT owner) FROM agents WHERE type = ? AND deleted = 0"
-            " AND owner IN (?, ?)", (task.assigned_agent, task.created_by, actor.name))
-        if row is not None and int(row[0]) == 2:
+        owners = peers.agents.owners_of_type(tx, task.assigned_agent,
+                                             (task.created_by, actor.name))
+        if owners == 2:
             return (f"task {task.id} was created by {task.created_by} for its own"
                     f" {task.assigned_agent} agents, and {actor.name} runs"
                     f" {task.assigned_agent} agents too")
@@ -130,44 +128,21 @@ class GateHandler(Protocol):
         ...
 
 
-def load_approval(conn: Tx | ReadConn, approval_id: str) -> Approval:
-    row = conn.fetchone(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE approval_id = ?",
-                        (approval_id,))
+def load_approval(conn: ReadConn, approval_id: str) -> Approval:
+    row = conn.one(Q.approval_by_id, {"approval_id": approval_id})
     if row is None:
         raise NotFound(f"approval {approval_id!r} not found")
     return approval_from_row(row)
 
 
-def insert_gate(
-    tx: Tx, *, run_id: str, step_id: str, prompt: str, fields: list[dict[str, Any]],
-    agent_context: str | None, priority: str = "P2", timeout_seconds: float | None = None,
-    timeout_response: Any = None, allowed_roles: list[str] | None = None,
-    allowed_users: list[str] | None = None, reason: str | None = None,
-) -> Approval:
-    """Create an orchestration gate inside the caller's transaction (its checkpoint)."""
-    approval = Approval(
-        approval_id=new_id("approval"), kind="gate", priority=normalize_priority(priority),
-        run_id=run_id, step_id=step_id, prompt=prompt, reason=reason or prompt, fields=fields,
-        agent_context=agent_context, allowed_roles=allowed_roles or [],
-        allowed_users=allowed_users or [],
-        timeout_action="respond" if timeout_seconds else "reject",
-        timeout_response=timeout_response, created_at=tx.now,
-        expires_at=(tx.now + timeout_seconds) if timeout_seconds else None,
-    )
-    tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
-    tx.emit("approval.requested", approval.as_dict(), run_id=run_id,
-            priority=approval.priority)
-    return approval
-
-
 class ApprovalService:
     """Read and decide approvals. Construct through ``engine.Engine``."""
 
-    def __init__(self, store: Store, config: Config, clock: Clock, tasks: TaskService) -> None:
+    def __init__(self, store: Store, config: Config, clock: Clock, peers: Peers) -> None:
         self.store = store
         self.config = config
         self.clock = clock
-        self.tasks = tasks
+        self.peers = peers
         self._gate_handler: GateHandler | None = None
         self._after_gate: list[Callable[[Approval], None]] = []
 
@@ -180,11 +155,7 @@ class ApprovalService:
     async def pending(self) -> list[Approval]:
         """Every pending approval, most critical first, then oldest first."""
         def read(conn: ReadConn) -> list[Approval]:
-            rows = conn.fetchall(
-                f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending'"
-                " ORDER BY priority, created_at, approval_id"
-            )
-            return [approval_from_row(r) for r in rows]
+            return [approval_from_row(r) for r in conn.all(Q.approval_pending)]
         return await self.store.read(read)
 
     async def history(self, limit: int = 100) -> list[Approval]:
@@ -193,20 +164,14 @@ class ApprovalService:
             raise ValidationFailed("limit", "must be between 1 and 1000")
 
         def read(conn: ReadConn) -> list[Approval]:
-            rows = conn.fetchall(
-                f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE status != 'pending'"
-                " ORDER BY decided_at DESC LIMIT ?", (limit,)
-            )
-            return [approval_from_row(r) for r in rows]
+            return [approval_from_row(r) for r in conn.all(Q.approval_history,
+                                                           {"limit": limit})]
         return await self.store.read(read)
 
     async def for_run(self, run_id: str) -> list[Approval]:
         def read(conn: ReadConn) -> list[Approval]:
-            rows = conn.fetchall(
-                f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE run_id = ? ORDER BY created_at",
-                (run_id,),
-            )
-            return [approval_from_row(r) for r in rows]
+            return [approval_from_row(r) for r in conn.all(Q.approval_for_run,
+                                                           {"run_id": run_id})]
         return await self.store.read(read)
 
     def decide_op(self, approval_id: str, approved: bool, actor: Actor, *,
@@ -221,11 +186,11 @@ class ApprovalService:
                 raise Conflict(f"approval {approval_id} is already {approval.status}{who}{when}")
             expiring = status == "expired"
             break_glass = False if expiring else admit(approval, actor)
-            task = (load_task(tx, approval.task_id)
+            task = (self.peers.tasks.load(tx, approval.task_id)
                     if approval.kind != "gate" and approval.task_id else None)
             self_approved = False
             if approved and task is not None and not expiring:
-                why = self_approval(tx, approval, task, actor)
+                why = self_approval(tx, self.peers, approval, task, actor)
                 if why is not None:
                     if not self.config.approvals.allow_self_approval:
                         raise Forbidden(f"self-approval is not allowed: {why}")
@@ -238,38 +203,22 @@ class ApprovalService:
                                                                  response, actor)
             elif task is not None:
                 if approved:
-                    target = "pending" if task.available_at > tx.now + 0.001 else "assigned"
-                    _check_transition(task, target)
-                    tx.execute("UPDATE tasks SET status=?, updated_at=? WHERE id=?",
-                               (target, tx.now, task.id))
-                    task.status = target
-                    if target == "assigned":
-                        tx.emit("task.assigned", {"task_id": task.id, "type": task.type,
-                                                  "status": target, "priority": task.priority,
-                                                  "assigned_agent": task.assigned_agent,
-                                                  "approved_by": actor.name},
-                                task_id=task.id, run_id=task.run_id, priority=task.priority,
-                                trace_id=task.trace_id)
-                        self.tasks._wake_after(tx, task.assigned_agent)
+                    self.peers.tasks.approved(tx, task, actor)
                 else:
-                    _check_transition(task, "rejected")
-                    self.tasks._finish(tx, task, "rejected",
-                                       error=f"rejected by {actor.name}: {reason or 'no reason'}",
-                                       actor=actor.name)
-            final = status or ("approved" if approved else "rejected")
+                    self.peers.tasks.rejected(tx, task, actor, reason)
+            final = (ApprovalStatus(status) if status else
+                     ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED)
             approval.status = final
             approval.decided_by = actor.name
             approval.decided_at = tx.now
             approval.response = stored_response
             approval.rejection_reason = None if approved else reason
             approval.break_glass = break_glass
-            tx.execute(
-                "UPDATE approvals SET status=?, decided_by=?, decided_at=?, response=?,"
-                " rejection_reason=?, break_glass=? WHERE approval_id=?",
-                (final, actor.name, tx.now,
-                 None if stored_response is None else encode(stored_response),
-                 approval.rejection_reason, int(break_glass), approval_id),
-            )
+            tx.run(Q.approval_decide, {
+                "approval_id": approval_id, "status": final, "decided_by": actor.name,
+                "decided_at": tx.now,
+                "response": None if stored_response is None else encode(stored_response),
+                "rejection_reason": approval.rejection_reason, "break_glass": int(break_glass)})
             after: dict[str, Any] = {"status": final, "kind": approval.kind}
             for key, value in (("task_id", approval.task_id), ("run_id", approval.run_id),
                                ("step_id", approval.step_id), ("response", stored_response)):
@@ -306,27 +255,95 @@ class ApprovalService:
 
     def expiry_op(self, tx: Tx) -> int:
         """Expire overdue approvals, applying each one's timeout action. Part of maintenance."""
-        rows = tx.fetchall(
-            "SELECT approval_id, timeout_action, timeout_response, kind FROM approvals"
-            " WHERE status='pending' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 500",
-            (tx.now,),
-        )
+        rows = tx.all(Q.approval_overdue, {"now": tx.now})
         timeout = Actor("timeout", "admin")
         for approval_id, action, timeout_response, kind in rows:
             approved = action in ("approve", "respond")
             response = None
             if kind == "gate" and action == "respond" and timeout_response is not None:
                 response = decode(timeout_response)
-            tx.execute("SAVEPOINT expire")
             try:
-                self.decide_op(approval_id, approved, timeout, reason="approval timed out",
-                               response=response, status="expired")(tx)
-                tx.execute("RELEASE expire")
+                with tx.savepoint():
+                    self.decide_op(approval_id, approved, timeout, reason="approval timed out",
+                                   response=response, status="expired")(tx)
             except EngineError as exc:
                 # e.g. a gate's default answer no longer fits its form: reject instead
-                tx.execute("ROLLBACK TO expire")
-                tx.execute("RELEASE expire")
                 self.decide_op(approval_id, False, timeout,
                                reason=f"approval timed out; default answer refused: {exc.detail}",
                                status="expired")(tx)
         return len(rows)
+
+    # -- in-transaction API (engine.ports.ApprovalPeer, and gates for engine.runs) ---------
+    def open_for_task(self, tx: Tx, task: Task, *, requested_by: str | None,
+                      reason: str) -> Approval:
+        """The approval a P0/P1 task waits on; its id is the one the task row names."""
+        assert task.approval_id is not None, "the task names its approval before it is opened"
+        cfg = self.config.approvals
+        approval = Approval(
+            approval_id=task.approval_id, kind="task", priority=task.priority,
+            task_id=task.id, run_id=task.run_id, step_id=task.step_id, reason=reason,
+            agent_context=summarize_payload(task.payload), created_at=tx.now,
+            expires_at=(tx.now + cfg.timeout_seconds) if cfg.timeout_seconds > 0 else None,
+            timeout_action=cfg.timeout_action, requested_by=requested_by,
+        )
+        tx.run(Q.approval_insert, approval_insert_params(approval))
+        tx.emit("approval.requested", approval.as_dict(), task_id=task.id, run_id=task.run_id,
+                trace_id=task.trace_id, priority=task.priority)
+        return approval
+
+    def cancel_for_task(self, tx: Tx, task: Task, actor: Actor, reason: str | None) -> bool:
+        """Cancel the task's approval if still pending: one conditional update, then the
+        ``approval.cancel`` audit row and ``approval.decided`` event only if it changed."""
+        approval_id = task.approval_id
+        if approval_id is None or not self._cancel_pending(tx, approval_id, actor, False):
+            return False
+        audit.record(tx, actor, "approval.cancel", "approval", approval_id,
+                     before={"status": "pending"}, after={"status": "cancelled"}, reason=reason)
+        tx.emit("approval.decided", {"approval_id": approval_id, "status": "cancelled",
+                                     "decided_by": actor.name},
+                task_id=task.id, priority=task.priority)
+        return True
+
+    def open_gate(
+        self, tx: Tx, *, run_id: str, step_id: str, prompt: str, fields: list[dict[str, Any]],
+        agent_context: str | None, priority: str = "P2", timeout_seconds: float | None = None,
+        timeout_response: Any = None, allowed_roles: list[str] | None = None,
+        allowed_users: list[str] | None = None, reason: str | None = None,
+    ) -> Approval:
+        """Create an orchestration gate inside the caller's transaction (its checkpoint)."""
+        approval = Approval(
+            approval_id=new_id("approval"), kind="gate", priority=normalize_priority(priority),
+            run_id=run_id, step_id=step_id, prompt=prompt, reason=reason or prompt,
+            fields=fields, agent_context=agent_context, allowed_roles=allowed_roles or [],
+            allowed_users=allowed_users or [],
+            timeout_action="respond" if timeout_seconds else "reject",
+            timeout_response=timeout_response, created_at=tx.now,
+            expires_at=(tx.now + timeout_seconds) if timeout_seconds else None,
+        )
+        tx.run(Q.approval_insert, approval_insert_params(approval))
+        tx.emit("approval.requested", approval.as_dict(), run_id=run_id,
+                priority=approval.priority)
+        return approval
+
+    def cancel_gate(self, tx: Tx, approval_id: str, actor: Actor, *, run_id: str,
+                    break_glass: bool) -> bool:
+        """Cancel a run's open gate with the run (the run's own audit row covers it)."""
+        if not self._cancel_pending(tx, approval_id, actor, break_glass):
+            return False
+        tx.emit("approval.decided", {"approval_id": approval_id, "status": "cancelled",
+                                     "decided_by": actor.name, "break_glass": break_glass},
+                run_id=run_id)
+        return True
+
+    def _cancel_pending(self, tx: Tx, approval_id: str, actor: Actor, break_glass: bool) -> bool:
+        return tx.run(Q.approval_cancel_pending, {
+            "approval_id": approval_id, "decided_by": actor.name, "decided_at": tx.now,
+            "break_glass": int(break_glass)}) > 0
+
+
+def summarize_payload(payload: dict[str, Any]) -> str | None:
+    """A task's payload as the approval's agent context (capped, for the inbox)."""
+    if not payload:
+        return None
+    text = encode(payload).decode()
+    return text if len(text) <= 2000 else text[:1997] + "..."

@@ -25,14 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from switchboard.engine.actors import Actor
-from switchboard.engine.store.base import ReadConn, Tx
+from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import F, Q
 
 GENESIS: Final = "0" * 64
-
-AUDIT_COLUMNS: Final = (
-    "seq, at, principal, role, auth_method, action, object_type, object_id, before, after,"
-    " reason, request_id, prev_hash, hash"
-)
 
 ACTIONS: Final = (
     # approvals and gates
@@ -115,7 +111,7 @@ def record(tx: Tx, actor: Actor, action: str, object_type: str, object_id: str |
     ``before``/``after`` are JSON-encodable snapshots of what changed (a status, a priority,
     an answer); keep them small: the log is kept forever.
     """
-    last = tx.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    last = tx.one(Q.audit_head)
     seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     at = float(tx.now)
     before_text, after_text = _dumps(before), _dumps(after)
@@ -124,9 +120,11 @@ def record(tx: Tx, actor: Actor, action: str, object_type: str, object_id: str |
                                         actor.request_id))
     entry = AuditEntry(seq, at, actor.name, actor.role, actor.kind, action, object_type,
                        object_id, before_text, after_text, reason, actor.request_id, prev, digest)
-    tx.execute(f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-               (seq, at, entry.principal, entry.role, entry.auth_method, action, object_type,
-                object_id, before_text, after_text, reason, entry.request_id, prev, digest))
+    tx.run(Q.audit_insert, {
+        "seq": seq, "at": at, "principal": entry.principal, "role": entry.role,
+        "auth_method": entry.auth_method, "action": action, "object_type": object_type,
+        "object_id": object_id, "before": before_text, "after": after_text, "reason": reason,
+        "request_id": entry.request_id, "prev_hash": prev, "hash": digest})
     return entry
 
 
@@ -150,30 +148,24 @@ class AuditQuery:
 
 def query_entries(conn: ReadConn, query: AuditQuery) -> list[AuditEntry]:
     """Rows matching ``query`` in seq order, after ``after_seq``, at most ``limit``."""
-    clauses = ["seq > ?"]
-    params: list[Any] = [query.after_seq]
-    for column, value in (("object_type", query.object_type), ("object_id", query.object_id),
-                          ("principal", query.principal)):
+    where: list[F] = []
+    params: dict[str, Any] = {"after": query.after_seq, "limit": query.limit}
+    for name, flt, value in (("object_type", F.audit_object_type, query.object_type),
+                             ("object_id", F.audit_object_id, query.object_id),
+                             ("principal", F.audit_principal, query.principal),
+                             ("since", F.audit_since, query.since),
+                             ("until", F.audit_until, query.until)):
         if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
+            where.append(flt)
+            params[name] = value
     if query.action is not None:
         if query.action.endswith("."):
-            clauses.append("action LIKE ? ESCAPE '\\'")
-            params.append(query.action.replace("\\", "\\\\").replace("%", "\\%")
-                          .replace("_", "\\_") + "%")
+            where.append(F.audit_action_prefix)
+            params["action_prefix"] = query.action
         else:
-            clauses.append("action = ?")
-            params.append(query.action)
-    if query.since is not None:
-        clauses.append("at >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        clauses.append("at < ?")
-        params.append(query.until)
-    rows = conn.fetchall(
-        f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(clauses)}"
-        " ORDER BY seq LIMIT ?", [*params, query.limit])
+            where.append(F.audit_action)
+            params["action"] = query.action
+    rows = conn.all(Q.audit_query, params, where=where)
     return [entry_from_row(r) for r in rows]
 
 
@@ -242,9 +234,7 @@ def iter_all_rows(conn: ReadConn, batch: int = 5000) -> Iterator[Sequence[Any]]:
     """Every audit row in seq order, read in batches (the log can be long)."""
     after = 0
     while True:
-        rows = conn.fetchall(
-            f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, batch))
+        rows = conn.all(Q.audit_rows_after, {"after": after, "limit": batch})
         if not rows:
             return
         yield from rows
@@ -255,7 +245,7 @@ class AuditService:
     """Reads and verifies the audit log. Writes go through ``record`` inside each service's
     own write op. Attached as ``engine.audit``."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     async def record_action(self, actor: Actor, action: str, object_type: str,
@@ -284,7 +274,5 @@ class AuditService:
     async def head(self) -> tuple[int, str]:
         """The newest row's seq and hash (0 and the genesis hash when empty): publish it
         elsewhere to detect a rewrite of the whole chain."""
-        row = await self.store.read(
-            lambda conn: conn.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"),
-            inline=True)
+        row = await self.store.read(lambda conn: conn.one(Q.audit_head), inline=True)
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)

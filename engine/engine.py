@@ -20,13 +20,16 @@ from switchboard.engine.events import EventBus
 from switchboard.engine.orchestrations.registry import DefinitionRegistry
 from switchboard.engine.orchestrations.runs import RunService
 from switchboard.engine.orchestrations.validate import ValidationContext
+from switchboard.engine.ports import Peers
 from switchboard.engine.providers.registry import ProviderRegistry, build_providers
 from switchboard.engine.revocations import RevocationService
 from switchboard.engine.stats import StatsService
 from switchboard.engine.store.base import Store, Tx
+from switchboard.engine.store.queries import Q
 from switchboard.engine.store.sqlite import SQLiteStore
 from switchboard.engine.tasks import TaskService
 from switchboard.engine.tools import ToolRegistry, build_tools
+from switchboard.engine.views import ViewService
 from switchboard.engine.webhooks import WebhookService
 
 log = logging.getLogger("switchboard.engine")
@@ -47,10 +50,11 @@ class Engine:
         self.audit = AuditService(self.store)
         self.revocations = RevocationService(self.store, self.clock)
         self.webhooks = WebhookService(self.store, config, self.clock)
-        self.tasks = TaskService(self.store, self.bus, config, self.clock)
-        self.approvals = ApprovalService(self.store, config, self.clock, self.tasks)
+        self.peers = Peers()
+        self.tasks = TaskService(self.store, self.bus, config, self.clock, self.peers)
+        self.approvals = ApprovalService(self.store, config, self.clock, self.peers)
         self.action_links = ActionLinks(self.store, config, self.clock, self.approvals)
-        self.agents = AgentService(self.store, config, self.clock)
+        self.agents = AgentService(self.store, config, self.clock, self.peers)
         self.stats = StatsService(self.store, config, self.clock)
         self.providers: ProviderRegistry = build_providers(config.providers)
         self.tools: ToolRegistry = build_tools(config.orchestrations, self.clock,
@@ -61,6 +65,9 @@ class Engine:
                                       providers=self.providers.names()))
         self.runs = RunService(self.store, self.bus, self.tasks, self.approvals, self.providers,
                                self.tools, self.clock, config.providers.prices)
+        self.peers.wire(tasks=self.tasks, agents=self.agents, approvals=self.approvals,
+                        runs=self.runs, metrics=self.stats)
+        self.views = ViewService(self.store, self.clock, self.stats, self.orchestrations)
         self._watch_stop = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
         self._run_maintenance = run_maintenance
@@ -137,7 +144,7 @@ class Engine:
         cutoff = self.clock.now() - self.config.storage.event_retention_days * 86_400
 
         def op(tx: Tx) -> int:
-            return tx.execute("DELETE FROM events WHERE timestamp < ?", (cutoff,)).rowcount
+            return tx.run(Q.event_prune, {"cutoff": cutoff})
 
         return await self.store.write(op)
 

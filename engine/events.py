@@ -27,19 +27,15 @@ import msgspec
 
 from switchboard.engine.models import Event
 from switchboard.engine.store.base import ReadConn, Store
+from switchboard.engine.store.queries import F, Many, Q, Row
 
 log = logging.getLogger("switchboard.events")
 
 _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
 _encode = msgspec.json.Encoder().encode
 
-EVENT_COLUMNS = (
-    "seq, event_type, timestamp, source_agent, payload, task_id, run_id, agent_id, trace_id,"
-    " priority"
-)
-
-
-def event_from_row(row: tuple[Any, ...]) -> Event:
+def event_from_row(row: Row) -> Event:
+    """An event from a row in the order of the query files' ``event_columns``."""
     return Event(
         seq=row[0], event_type=row[1], timestamp=row[2], source_agent=row[3],
         payload=_decode_payload(row[4]), task_id=row[5], run_id=row[6], agent_id=row[7],
@@ -68,22 +64,27 @@ class EventFilter:
             return False
         return self.agent_id is None or event.agent_id == self.agent_id
 
-    def sql(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
+    def where(self) -> tuple[list[F], dict[str, Any]]:
+        """This filter as named query filters and their parameters (``Q.event_*``).
+
+        ``types`` and ``words`` are always bound (empty when unused): the statements read
+        them once per query, not once per row."""
+        where: list[F] = []
+        params: dict[str, Any] = {"types": Many(self.types), "words": Many(())}
         if self.types:
-            ors = []
-            for prefix in self.types:
-                ors.append("substr(event_type, 1, ?) = ?")
-                params.extend([len(prefix), prefix])
-            clauses.append("(" + " OR ".join(ors) + ")")
-        for column, value in (
-            ("task_id", self.task_id), ("run_id", self.run_id), ("agent_id", self.agent_id)
-        ):
+            where.append(F.event_types)
+        for name, value in (("task_id", self.task_id), ("run_id", self.run_id),
+                            ("agent_id", self.agent_id)):
             if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+                where.append(_ID_FILTERS[name])
+                params[name] = value
+        return where, params
+
+
+_ID_FILTERS: dict[str, F] = {"task_id": F.event_task, "run_id": F.event_run,
+                             "agent_id": F.event_agent}
+NO_UPPER_BOUND = 2**62
+"""A seq no event reaches (the upper bound of an unbounded history read)."""
 
 
 DROPPED = "subscription.dropped"
@@ -227,7 +228,7 @@ class EventBus:
         store.set_event_sink(self._publish)
 
     async def start(self) -> None:
-        row = await self.store.read(lambda c: c.fetchone("SELECT MAX(seq) FROM events"))
+        row = await self.store.read(lambda c: c.one(Q.event_last_seq))
         self.last_seq = int(row[0] or 0) if row else 0
 
     def add_listener(self, listener: Callable[[list[Event]], None]) -> None:
@@ -280,27 +281,25 @@ class EventBus:
         return sub
 
     async def history_rows(self, after_seq: int, event_filter: EventFilter,
-                           limit: int | None) -> list[tuple[Any, ...]]:
+                           limit: int | None) -> list[Row]:
         """Raw event rows after a seq in seq order (all of them when ``limit`` is None)."""
-        where, params = event_filter.sql()
-        out: list[tuple[Any, ...]] = []
+        where, params = event_filter.where()
+        out: list[Row] = []
         cursor = after_seq
         while True:
             page = self.replay_page if limit is None else min(limit - len(out), self.replay_page)
             if page <= 0:
                 return out
-            sql = (f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?{where}"
-                   " ORDER BY seq LIMIT ?")
-            args = [cursor, *params, page]
+            args = {**params, "after": cursor, "before": NO_UPPER_BOUND, "limit": page}
 
-            def query(conn: ReadConn, sql: str = sql, args: list[Any] = args) -> list[Any]:
-                return conn.fetchall(sql, args)
+            def read(conn: ReadConn, args: dict[str, Any] = args) -> list[Row]:
+                return conn.all(Q.event_after, args, where=where)
 
-            rows = await self.store.read(query)
+            rows = await self.store.read(read)
             out.extend(rows)
             if len(rows) < page:
                 return out
-            cursor = rows[-1][0]
+            cursor = int(rows[-1][0])
 
     async def history(
         self,
@@ -313,27 +312,25 @@ class EventBus:
     ) -> list[Event]:
         """Persisted events after a seq (paged internally when ``limit`` is None)."""
         flt = event_filter or EventFilter()
-        where, params = flt.sql()
+        where, params = flt.where()
+        query = Q.event_before if newest_first else Q.event_after
         out: list[Event] = []
-        cursor = after_seq
+        lower, upper = after_seq, NO_UPPER_BOUND if before_seq is None else before_seq
         while True:
             page = self.replay_page if limit is None else min(limit - len(out), self.replay_page)
             if page <= 0:
                 break
-            upper = " AND seq < ?" if before_seq is not None else ""
-            upper_params = [before_seq] if before_seq is not None else []
-            order = "DESC" if newest_first else "ASC"
-            bound = "seq < ?" if newest_first and cursor else "seq > ?"
-            sql = (f"SELECT {EVENT_COLUMNS} FROM events WHERE {bound}{upper}{where}"
-                   f" ORDER BY seq {order} LIMIT ?")
-            args = [cursor, *upper_params, *params, page]
+            args = {**params, "after": lower, "before": upper, "limit": page}
 
-            def query(conn: ReadConn, sql: str = sql, args: list[Any] = args) -> list[Any]:
-                return conn.fetchall(sql, args)
+            def read(conn: ReadConn, args: dict[str, Any] = args) -> list[Row]:
+                return conn.all(query, args, where=where)
 
-            rows = await self.store.read(query)
+            rows = await self.store.read(read)
             out.extend(event_from_row(r) for r in rows)
             if len(rows) < page:
                 break
-            cursor = rows[-1][0]
+            if newest_first:
+                upper = int(rows[-1][0])
+            else:
+                lower = int(rows[-1][0])
         return out

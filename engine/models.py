@@ -8,6 +8,7 @@ directly. Timestamps are epoch seconds inside the engine and ISO-8601 ``Z`` stri
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -18,31 +19,54 @@ PRIORITIES = ("P0", "P1", "P2", "P3")
 PRIORITY_ALIASES = {"critical": "P0", "high": "P1", "medium": "P2", "low": "P3"}
 PRIORITY_NAMES = {v: k for k, v in PRIORITY_ALIASES.items()}
 
-TASK_STATUSES = (
-    "pending",
-    "awaiting_approval",
-    "assigned",
-    "in_progress",
-    "completed",
-    "failed",
-    "rejected",
-    "cancelled",
-)
-TERMINAL_TASK_STATUSES = frozenset({"completed", "failed", "rejected", "cancelled"})
+class TaskStatus(StrEnum):
+    """Where a task is. Members are ``str``: stored and sent as their values, and equal to
+    them (``TaskStatus.PENDING == "pending"``), so rows, JSON and old callers are unchanged."""
 
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TASK_STATUSES: tuple[TaskStatus, ...] = tuple(TaskStatus)
+TERMINAL_TASK_STATUSES: frozenset[TaskStatus] = frozenset({
+    TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.REJECTED, TaskStatus.CANCELLED})
+
+_S = TaskStatus
 # Every allowed status change. Anything else is refused with the current status named.
-TASK_TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"assigned", "awaiting_approval", "cancelled"}),
-    "awaiting_approval": frozenset({"pending", "assigned", "rejected", "cancelled"}),
-    "assigned": frozenset({"in_progress", "cancelled", "failed"}),
-    "in_progress": frozenset({"completed", "failed", "assigned", "cancelled"}),
-    "completed": frozenset(),
-    "failed": frozenset({"assigned"}),  # operator retry
-    "rejected": frozenset(),
-    "cancelled": frozenset({"assigned"}),  # operator retry
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    _S.PENDING: frozenset({_S.ASSIGNED, _S.AWAITING_APPROVAL, _S.CANCELLED}),
+    _S.AWAITING_APPROVAL: frozenset({_S.PENDING, _S.ASSIGNED, _S.REJECTED, _S.CANCELLED}),
+    _S.ASSIGNED: frozenset({_S.IN_PROGRESS, _S.CANCELLED, _S.FAILED}),
+    _S.IN_PROGRESS: frozenset({_S.COMPLETED, _S.FAILED, _S.ASSIGNED, _S.CANCELLED}),
+    _S.COMPLETED: frozenset(),
+    _S.FAILED: frozenset({_S.ASSIGNED}),  # operator retry
+    _S.REJECTED: frozenset(),
+    _S.CANCELLED: frozenset({_S.ASSIGNED}),  # operator retry
 }
 
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = tuple(ApprovalStatus)
 AGENT_STATUSES = ("initializing", "active", "inactive", "error")
 HEALTH_STATES = ("healthy", "degraded", "unhealthy", "offline", "unknown")
 
@@ -74,7 +98,7 @@ class Task(msgspec.Struct, kw_only=True):
     id: str
     type: str
     priority: str
-    status: str
+    status: TaskStatus
     assigned_agent: str
     payload: dict[str, Any] = {}
     source: str | None = None
@@ -246,7 +270,7 @@ class Approval(msgspec.Struct, kw_only=True):
     approval_id: str
     kind: str  # "task" (P0/P1 gate) or "gate" (orchestration human step)
     priority: str
-    status: str = "pending"
+    status: ApprovalStatus = ApprovalStatus.PENDING
     task_id: str | None = None
     run_id: str | None = None
     step_id: str | None = None
@@ -325,7 +349,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=False):
         }
 
 
-RUN_STATUSES = ("running", "paused", "completed", "failed", "cancelled")
+RUN_STATUSES: tuple[RunStatus, ...] = tuple(RunStatus)
 
 
 class StepRecord(msgspec.Struct, kw_only=True):
@@ -366,7 +390,7 @@ class Run(msgspec.Struct, kw_only=True):
     run_id: str
     orchestration_id: str
     orchestration_name: str
-    status: str
+    status: RunStatus
     message: str | None = None
     shared_state: dict[str, Any] = {}
     step_history: list[StepRecord] = []

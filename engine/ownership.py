@@ -30,6 +30,7 @@ benchmarks) is an admin that writes no override rows: it overrides nobody's deci
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from switchboard.engine import audit
@@ -44,6 +45,7 @@ def is_system(actor: Actor) -> bool:
 
 
 def act_as_agent(tx: Tx, actor: Actor, agent_id: str, owner: str | None, action: str, *,
+                 bind: Callable[[Tx, str, str], None],
                  audit_override: bool = True) -> str | None:
     """Check that ``actor`` may ``action`` as ``agent_id`` (owned by ``owner``); bind an
     unowned id to an agent principal. Returns the owner after the call.
@@ -52,11 +54,12 @@ def act_as_agent(tx: Tx, actor: Actor, agent_id: str, owner: str | None, action:
     read, the check and the bind one atomic step, so two principals racing for an unowned
     id cannot both win. ``audit_override=False`` leaves an admin's override row to the
     caller (a claim records it only when it actually leases a task, not per empty poll).
+    ``bind(tx, agent_id, principal)`` is the agent service's own statement for the binding
+    (this module holds rules, not SQL).
     """
     if owner is None:
         if actor.role == "agent":
-            tx.execute("UPDATE agents SET owner = ? WHERE id = ? AND owner IS NULL",
-                       (actor.name, agent_id))
+            bind(tx, agent_id, actor.name)
             return actor.name
         if not actor.is_admin:
             raise Forbidden(f"{action} as an agent requires role agent; you have {actor.role}")

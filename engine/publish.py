@@ -18,6 +18,7 @@ the same transaction as the event.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 from switchboard.engine.actors import SYSTEM, Actor
@@ -56,14 +57,13 @@ def _check_type(event_type: str, actor: Actor) -> None:
                         "Publish under your own namespace (e.g. 'deployment.completed')")
 
 
-def _source(tx: Tx, actor: Actor, source_agent: str | None) -> bool:
+def _source(tx: Tx, owns: Callable[[Tx, str, str], bool], actor: Actor,
+            source_agent: str | None) -> bool:
     """Check ``source_agent`` for ``actor``; True when an admin publishes as another source
     (the caller audits it). Raises Forbidden for a non-admin naming someone else."""
     if actor.kind == "system" or source_agent is None or source_agent == actor.name:
         return False
-    owned = tx.fetchone("SELECT 1 FROM agents WHERE id = ? AND owner = ? AND deleted = 0",
-                        (source_agent, actor.name))
-    if owned is not None:
+    if owns(tx, source_agent, actor.name):
         return False
     if actor.is_admin:
         return True
@@ -97,7 +97,7 @@ async def publish_event(
         source_agent = actor.name
 
     def op(tx: Tx) -> Event:
-        publish_as = _source(tx, actor, source_agent)
+        publish_as = _source(tx, engine.agents.owned_by, actor, source_agent)
         event = tx.emit(event_type, body, source_agent=source_agent, task_id=task_id,
                         run_id=run_id, trace_id=trace_id, priority=priority, agent_id=agent_id)
         if publish_as:

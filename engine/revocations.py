@@ -17,6 +17,7 @@ from switchboard.engine import audit
 from switchboard.engine.actors import Actor
 from switchboard.engine.clock import Clock
 from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import Q
 
 RevocationKind = Literal["jti", "subject"]
 
@@ -47,9 +48,10 @@ class RevocationService:
             now = float(tx.now)
             item = Revocation(kind, value, max(until, now), now, actor.name,
                               not_before=now if kind == "subject" else None, reason=reason)
-            tx.execute("INSERT OR REPLACE INTO revocations (kind, value, not_before, until,"
-                       " revoked_at, revoked_by, reason) VALUES (?,?,?,?,?,?,?)",
-                       (kind, value, item.not_before, item.until, now, actor.name, reason))
+            tx.run(Q.revocation_put, {"kind": kind, "value": value,
+                                      "not_before": item.not_before, "until": item.until,
+                                      "revoked_at": now, "revoked_by": actor.name,
+                                      "reason": reason})
             audit.record(tx, actor, "token.revoke", "token" if kind == "jti" else "principal",
                          value, after={"kind": kind, "until": item.until}, reason=reason)
             return item
@@ -61,13 +63,11 @@ class RevocationService:
         now = self.clock.now()
 
         def read(conn: ReadConn) -> list[Revocation]:
-            rows = conn.fetchall(
-                "SELECT kind, value, until, revoked_at, revoked_by, not_before, reason"
-                " FROM revocations WHERE until > ?", (now,))
+            rows = conn.all(Q.revocation_active, {"now": now})
             return [Revocation(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
         return await self.store.read(read)
 
     def prune_op(self, tx: Tx) -> int:
         """Forget revocations whose tokens have all expired (part of maintenance)."""
-        return int(tx.execute("DELETE FROM revocations WHERE until <= ?", (tx.now,)).rowcount)
+        return tx.run(Q.revocation_prune, {"now": tx.now})

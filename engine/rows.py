@@ -1,4 +1,10 @@
-"""Row <-> record conversion for the SQL store: one place that knows the column order."""
+"""Row <-> record conversion for the stores: one place that knows the column order.
+
+The ``*_from_row`` functions read rows in the order of the query files' column fragments
+(``task_columns``, ``agent_columns``, ``approval_columns`` in ``engine/store/sqlite.sql``);
+every store lists those columns in that order. The ``*_params`` functions give the named
+parameters of the matching insert statements.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +12,32 @@ from typing import Any
 
 import msgspec
 
-from switchboard.engine.models import Agent, Approval, Task, TaskLog
+from switchboard.engine.models import (
+    Agent,
+    Approval,
+    ApprovalStatus,
+    Task,
+    TaskLog,
+    TaskStatus,
+)
 
 encode = msgspec.json.Encoder().encode
 _decode_any = msgspec.json.Decoder().decode
+
+
+_TASK_STATUS: dict[str, TaskStatus] = {s.value: s for s in TaskStatus}
+_APPROVAL_STATUS: dict[str, ApprovalStatus] = {s.value: s for s in ApprovalStatus}
+"""Stored value -> member by a dict lookup: an Enum call costs about 1 µs, on every row."""
 
 
 def decode(value: str | bytes | None) -> Any:
     return None if value is None else _decode_any(value)
 
 
-TASK_COLUMNS = (
-    "id, type, priority, status, assigned_agent, payload, source, sla_target, metadata,"
-    " agent_id, claimed_by, progress, result, error, attempts, max_attempts, idempotency_key,"
-    " schedule, approval_id, run_id, step_id, lease_id, lease_expires_at, available_at,"
-    " sla_breached, created_at, updated_at, started_at, completed_at, created_by,"
-    " claimed_principal"
-)
-
-
 def task_from_row(row: tuple[Any, ...], logs: list[TaskLog] | None = None) -> Task:
     return Task(
-        id=row[0], type=row[1], priority=row[2], status=row[3], assigned_agent=row[4],
+        id=row[0], type=row[1], priority=row[2], status=_TASK_STATUS[row[3]],
+        assigned_agent=row[4],
         payload=decode(row[5]) or {}, source=row[6], sla_target=row[7],
         metadata=decode(row[8]) or {}, agent_id=row[9], claimed_by=row[10], progress=row[11],
         result=decode(row[12]), error=row[13], attempts=row[14], max_attempts=row[15],
@@ -38,31 +48,26 @@ def task_from_row(row: tuple[Any, ...], logs: list[TaskLog] | None = None) -> Ta
     )
 
 
-def task_insert_params(task: Task) -> tuple[Any, ...]:
-    return (
-        task.id, task.type, task.priority, task.status, task.assigned_agent,
-        encode(task.payload), task.source, task.sla_target, encode(task.metadata), task.agent_id,
-        task.claimed_by, task.progress, None if task.result is None else encode(task.result),
-        task.error, task.attempts, task.max_attempts, task.idempotency_key,
-        None if task.schedule is None else encode(task.schedule), task.approval_id, task.run_id,
-        task.step_id, task.lease_id, task.lease_expires_at, task.available_at,
-        int(task.sla_breached), task.created_at, task.updated_at, task.started_at,
-        task.completed_at, task.created_by, task.claimed_principal,
-        int(task.created_at * 1_000_000),
-    )
-
-
-TASK_INSERT = (
-    f"INSERT INTO tasks ({TASK_COLUMNS}, qseq) VALUES ("
-    + ",".join("?" * 32)
-    + ")"
-)
-
-AGENT_COLUMNS = (
-    "id, name, type, status, max_concurrent_tasks, timeout, retry_attempts, environment,"
-    " created_at, updated_at, last_heartbeat, first_heartbeat, health, running,"
-    " tasks_completed, tasks_failed, response_ms_total, memory_usage, cpu_usage, owner"
-)
+def task_insert_params(task: Task) -> dict[str, Any]:
+    """Named parameters of ``Q.task_insert``."""
+    return {
+        "id": task.id, "type": task.type, "priority": task.priority, "status": task.status,
+        "assigned_agent": task.assigned_agent, "payload": encode(task.payload),
+        "source": task.source, "sla_target": task.sla_target,
+        "metadata": encode(task.metadata), "agent_id": task.agent_id,
+        "claimed_by": task.claimed_by, "progress": task.progress,
+        "result": None if task.result is None else encode(task.result), "error": task.error,
+        "attempts": task.attempts, "max_attempts": task.max_attempts,
+        "idempotency_key": task.idempotency_key,
+        "schedule": None if task.schedule is None else encode(task.schedule),
+        "approval_id": task.approval_id, "run_id": task.run_id, "step_id": task.step_id,
+        "lease_id": task.lease_id, "lease_expires_at": task.lease_expires_at,
+        "available_at": task.available_at, "sla_breached": int(task.sla_breached),
+        "created_at": task.created_at, "updated_at": task.updated_at,
+        "started_at": task.started_at, "completed_at": task.completed_at,
+        "created_by": task.created_by, "claimed_principal": task.claimed_principal,
+        "qseq": int(task.created_at * 1_000_000),
+    }
 
 
 def agent_from_row(row: tuple[Any, ...]) -> Agent:
@@ -75,16 +80,10 @@ def agent_from_row(row: tuple[Any, ...]) -> Agent:
     )
 
 
-APPROVAL_COLUMNS = (
-    "approval_id, kind, priority, status, task_id, run_id, step_id, reason, prompt, fields,"
-    " agent_context, allowed_roles, allowed_users, timeout_action, timeout_response, created_at,"
-    " expires_at, decided_by, decided_at, response, rejection_reason, requested_by, break_glass"
-)
-
-
 def approval_from_row(row: tuple[Any, ...]) -> Approval:
     return Approval(
-        approval_id=row[0], kind=row[1], priority=row[2], status=row[3], task_id=row[4],
+        approval_id=row[0], kind=row[1], priority=row[2], status=_APPROVAL_STATUS[row[3]],
+        task_id=row[4],
         run_id=row[5], step_id=row[6], reason=row[7], prompt=row[8], fields=decode(row[9]) or [],
         agent_context=row[10], allowed_roles=decode(row[11]) or [],
         allowed_users=decode(row[12]) or [], timeout_action=row[13],
@@ -94,16 +93,32 @@ def approval_from_row(row: tuple[Any, ...]) -> Approval:
     )
 
 
-def approval_insert_params(a: Approval) -> tuple[Any, ...]:
-    return (
-        a.approval_id, a.kind, a.priority, a.status, a.task_id, a.run_id, a.step_id, a.reason,
-        a.prompt, encode(a.fields), a.agent_context, encode(a.allowed_roles),
-        encode(a.allowed_users), a.timeout_action,
-        None if a.timeout_response is None else encode(a.timeout_response), a.created_at,
-        a.expires_at, a.decided_by, a.decided_at,
-        None if a.response is None else encode(a.response), a.rejection_reason,
-        a.requested_by, int(a.break_glass),
-    )
+def agent_insert_params(agent: Agent) -> dict[str, Any]:
+    """Named parameters of ``Q.agent_insert``."""
+    return {
+        "id": agent.id, "name": agent.name, "type": agent.type, "status": agent.status,
+        "max_concurrent_tasks": agent.max_concurrent_tasks, "timeout": agent.timeout,
+        "retry_attempts": agent.retry_attempts, "environment": agent.environment,
+        "created_at": agent.created_at, "updated_at": agent.updated_at,
+        "last_heartbeat": agent.last_heartbeat, "first_heartbeat": agent.first_heartbeat,
+        "health": agent.health, "running": agent.running,
+        "tasks_completed": agent.tasks_completed, "tasks_failed": agent.tasks_failed,
+        "response_ms_total": agent.response_ms_total, "memory_usage": agent.memory_usage,
+        "cpu_usage": agent.cpu_usage, "owner": agent.owner,
+    }
 
 
-APPROVAL_INSERT = f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (" + ",".join("?" * 23) + ")"
+def approval_insert_params(a: Approval) -> dict[str, Any]:
+    """Named parameters of ``Q.approval_insert``."""
+    return {
+        "approval_id": a.approval_id, "kind": a.kind, "priority": a.priority,
+        "status": a.status, "task_id": a.task_id, "run_id": a.run_id, "step_id": a.step_id,
+        "reason": a.reason, "prompt": a.prompt, "fields": encode(a.fields),
+        "agent_context": a.agent_context, "allowed_roles": encode(a.allowed_roles),
+        "allowed_users": encode(a.allowed_users), "timeout_action": a.timeout_action,
+        "timeout_response": None if a.timeout_response is None else encode(a.timeout_response),
+        "created_at": a.created_at, "expires_at": a.expires_at, "decided_by": a.decided_by,
+        "decided_at": a.decided_at, "response": None if a.response is None else encode(a.response),
+        "rejection_reason": a.rejection_reason, "requested_by": a.requested_by,
+        "break_glass": int(a.break_glass),
+    }

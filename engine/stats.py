@@ -1,7 +1,9 @@
 """Queue statistics, system health and metric series (seeds 001 and 003).
 
 Series are kept per minute in the store (``metrics_minute``, updated in the same transaction
-as the outcome they count) and rolled up per period on read, so they survive restarts.
+as the outcome they count) and rolled up per period on read, so they survive restarts. This
+service owns that table: the task service counts through ``note_created``/``note_finished``
+(``engine.ports.MetricsPeer``) inside its own write op.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import os
 import shutil
 from typing import Any
 
+import msgspec
 import psutil
 
 from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config
 from switchboard.engine.errors import StorageFailure, ValidationFailed
 from switchboard.engine.models import PRIORITIES, TASK_STATUSES
-from switchboard.engine.store.base import ReadConn, Store
+from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import Q
 
 # period -> (span seconds, bucket seconds)
 PERIODS: dict[str, tuple[int, int]] = {
@@ -28,26 +32,58 @@ PERIODS: dict[str, tuple[int, int]] = {
 METRIC_NAMES = ("task_completion_rate", "response_time", "error_rate", "throughput")
 
 
+class MinutePoint(msgspec.Struct, frozen=True):
+    """One minute of the per-minute series."""
+
+    minute: int
+    created: int = 0
+    completed: int = 0
+    failed: int = 0
+    response_ms_sum: float = 0.0
+
+
 class StatsService:
     def __init__(self, store: Store, config: Config, clock: Clock) -> None:
         self.store = store
         self.config = config
         self.clock = clock
 
+    def minute_series(self, conn: ReadConn, first_minute: int, minutes: int) -> list[MinutePoint]:
+        """``minutes`` consecutive minutes from ``first_minute`` (zeros where nothing
+        happened), inside the caller's read (the views' one snapshot)."""
+        rows = {int(r[0]) // 60: r for r in conn.all(Q.metrics_series,
+                                                     {"bucket": 60, "minute": first_minute})}
+        out: list[MinutePoint] = []
+        for minute in range(first_minute, first_minute + minutes):
+            row = rows.get(minute)
+            out.append(MinutePoint(minute) if row is None else MinutePoint(
+                minute, int(row[1] or 0), int(row[2] or 0), int(row[3] or 0),
+                float(row[4] or 0.0)))
+        return out
+
+    # -- in-transaction API for the task service (engine.ports.MetricsPeer) ----------------
+    def note_created(self, tx: Tx) -> None:
+        tx.run(Q.metrics_note_created, {"minute": int(tx.now // 60)})
+
+    def note_finished(self, tx: Tx, status: str, *, duration_ms: float) -> None:
+        minute = int(tx.now // 60)
+        if status == "completed":
+            tx.run(Q.metrics_note_completed, {"minute": minute, "ms": duration_ms})
+        elif status == "failed":
+            tx.run(Q.metrics_note_failed, {"minute": minute})
+
     async def queue(self) -> dict[str, Any]:
         """Seed 003's ``queue`` block, plus counts by status and by priority."""
         def read(conn: ReadConn) -> dict[str, Any]:
-            by_status = {s: 0 for s in TASK_STATUSES}
+            by_status = {s.value: 0 for s in TASK_STATUSES}
             by_priority = {p: {"waiting": 0, "processing": 0} for p in PRIORITIES}
-            for status, priority, count in conn.fetchall(
-                "SELECT status, priority, COUNT(*) FROM tasks GROUP BY status, priority"
-            ):
+            for status, priority, count in conn.all(Q.stats_tasks_by_status_priority):
                 by_status[status] = by_status.get(status, 0) + count
                 if status in ("pending", "awaiting_approval", "assigned"):
                     by_priority[priority]["waiting"] += count
                 elif status == "in_progress":
                     by_priority[priority]["processing"] += count
-            approvals = conn.fetchone("SELECT COUNT(*) FROM approvals WHERE status='pending'")
+            approvals = conn.one(Q.stats_pending_approvals)
             return {
                 "pending_tasks": by_status["pending"] + by_status["awaiting_approval"]
                 + by_status["assigned"],
@@ -79,11 +115,8 @@ class StatsService:
         day_start = int(now // 86_400) * 86_400
 
         def read(conn: ReadConn) -> tuple[int, int]:
-            agents = conn.fetchone(
-                "SELECT COUNT(*) FROM agents WHERE deleted = 0 AND status = 'active'")
-            done = conn.fetchone(
-                "SELECT COALESCE(SUM(completed), 0) FROM metrics_minute WHERE minute >= ?",
-                (day_start // 60,))
+            agents = conn.one(Q.stats_active_agents)
+            done = conn.one(Q.metrics_completed_since, {"minute": day_start // 60})
             return int(agents[0] if agents else 0), int(done[0] if done else 0)
 
         active_agents, completed_today = 0, 0
@@ -136,10 +169,7 @@ class StatsService:
         start = (int(now - span) // bucket + 1) * bucket
 
         def read(conn: ReadConn) -> list[tuple[Any, ...]]:
-            return conn.fetchall(
-                "SELECT (minute * 60 / ?) * ? AS b, SUM(created), SUM(completed), SUM(failed),"
-                " SUM(response_ms_sum) FROM metrics_minute WHERE minute >= ? GROUP BY b"
-                " ORDER BY b", (bucket, bucket, start // 60))
+            return conn.all(Q.metrics_series, {"bucket": bucket, "minute": start // 60})
 
         rows = {int(r[0]): r for r in await self.store.read(read)}
         series: dict[str, list[dict[str, Any]]] = {name: [] for name in METRIC_NAMES}

@@ -3,11 +3,16 @@
 Every change is one write op committed through the store's group commit before the caller
 hears about it. Dispatch is pull-based (workers claim), with long-poll waiters per agent
 type woken right after a task for that type is committed as ``assigned``.
+
+This service owns the ``tasks`` and ``task_logs`` tables. What a change does to other
+services' tables (an agent's running count, a P0 task's approval, the per-minute series)
+goes through their in-transaction methods (``engine.ports``), in the same write op.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import secrets
@@ -26,27 +31,20 @@ from switchboard.engine.models import (
     TASK_STATUSES,
     TASK_TRANSITIONS,
     TERMINAL_TASK_STATUSES,
-    Approval,
     Task,
     TaskLog,
+    TaskStatus,
     normalize_priority,
 )
-from switchboard.engine.rows import (
-    APPROVAL_INSERT,
-    TASK_COLUMNS,
-    TASK_INSERT,
-    approval_insert_params,
-    encode,
-    task_from_row,
-    task_insert_params,
-)
+from switchboard.engine.ports import Peers
+from switchboard.engine.rows import encode, task_from_row, task_insert_params
 from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import F, Many, Q
 
 log = logging.getLogger("switchboard.tasks")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
+UNFINISHED = tuple(s for s in TaskStatus if s not in TERMINAL_TASK_STATUSES)
 
 
 @dataclass
@@ -92,20 +90,20 @@ def _task_event_payload(task: Task, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def load_task(tx: Tx | ReadConn, task_id: str, *, with_logs: bool = False) -> Task:
-    row = tx.fetchone(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
+def load_task(conn: ReadConn, task_id: str, *, with_logs: bool = False) -> Task:
+    row = conn.one(Q.task_by_id, {"id": task_id})
     if row is None:
         raise NotFound(f"task {task_id!r} not found")
     logs = None
     if with_logs:
-        logs = [
-            TaskLog(timestamp=r[0], level=r[1], message=r[2])
-            for r in tx.fetchall(
-                "SELECT timestamp, level, message FROM task_logs WHERE task_id = ?"
-                " ORDER BY timestamp, rowid", (task_id,)
-            )
-        ]
+        logs = [TaskLog(timestamp=r[0], level=r[1], message=r[2])
+                for r in conn.all(Q.task_logs, {"task_id": task_id})]
     return task_from_row(row, logs)
+
+
+def _log(tx: Tx, task_id: str, level: str, message: str) -> None:
+    tx.run(Q.task_log_insert, {"task_id": task_id, "timestamp": tx.now, "level": level,
+                               "message": message})
 
 
 def _check_transition(task: Task, target: str) -> None:
@@ -119,11 +117,13 @@ def _check_transition(task: Task, target: str) -> None:
 class TaskService:
     """The task queue. Construct through ``engine.Engine``."""
 
-    def __init__(self, store: Store, bus: EventBus, config: Config, clock: Clock) -> None:
+    def __init__(self, store: Store, bus: EventBus, config: Config, clock: Clock,
+                 peers: Peers) -> None:
         self.store = store
         self.bus = bus
         self.config = config
         self.clock = clock
+        self.peers = peers
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._background: set[asyncio.Future[Task]] = set()
 
@@ -200,25 +200,22 @@ class TaskService:
                 "type", f"unknown task type {spec.type!r}; known types: {known}"
             )
         needs_approval = priority in self.config.tasks.approval_priorities
-        approval_timeout = self.config.approvals.timeout_seconds
 
         def op(tx: Tx) -> tuple[Task, bool]:
             if spec.idempotency_key:
-                row = tx.fetchone(
-                    "SELECT id FROM tasks WHERE idempotency_key = ?", (spec.idempotency_key,)
-                )
+                row = tx.one(Q.task_id_by_key, {"key": spec.idempotency_key})
                 if row is not None:
                     return load_task(tx, row[0]), False
             routed = agent_type
             if spec.agent_id is not None:
-                agent = tx.fetchone("SELECT type FROM agents WHERE id = ?", (spec.agent_id,))
-                if agent is None:
+                routed = self.peers.agents.type_of(tx, spec.agent_id)
+                if routed is None:
                     raise ValidationFailed("agent_id", f"no agent {spec.agent_id!r}")
-                routed = agent[0]
             assert routed is not None
             now = tx.now
             future = available_at > now + 0.001
-            status = "awaiting_approval" if needs_approval else ("pending" if future else "assigned")
+            status = (TaskStatus.AWAITING_APPROVAL if needs_approval
+                      else TaskStatus.PENDING if future else TaskStatus.ASSIGNED)
             task = Task(
                 id=new_id("task"), type=spec.type, priority=priority, status=status,
                 assigned_agent=routed, payload=spec.payload, source=spec.source,
@@ -227,36 +224,20 @@ class TaskService:
                 idempotency_key=spec.idempotency_key, schedule=schedule, run_id=spec.run_id,
                 step_id=spec.step_id, available_at=max(available_at, now), created_at=now,
                 updated_at=now, created_by=actor.name,
+                approval_id=new_id("approval") if needs_approval else None,
             )
-            approval = None
-            if needs_approval:
-                approval = Approval(
-                    approval_id=new_id("approval"), kind="task", priority=priority,
-                    task_id=task.id, run_id=spec.run_id, step_id=spec.step_id,
-                    reason=spec.approval_reason
-                    or f"{priority} {spec.type} task requires human approval",
-                    agent_context=_summarize_payload(spec.payload), created_at=now,
-                    expires_at=(now + approval_timeout) if approval_timeout > 0 else None,
-                    timeout_action=self.config.approvals.timeout_action,
-                    requested_by=actor.name,
-                )
-                task.approval_id = approval.approval_id
-            tx.execute(TASK_INSERT, task_insert_params(task))
-            minute = int(now // 60)
-            tx.execute(
-                "INSERT INTO metrics_minute (minute, created) VALUES (?, 1)"
-                " ON CONFLICT(minute) DO UPDATE SET created = created + 1", (minute,),
-            )
-            trace = task.trace_id
+            tx.run(Q.task_insert, task_insert_params(task))
+            self.peers.metrics.note_created(tx)
             tx.emit("task.created", _task_event_payload(task, created_by=actor.name),
-                    task_id=task.id, run_id=task.run_id, trace_id=trace, priority=priority)
-            if approval is not None:
-                tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
-                tx.emit("approval.requested", approval.as_dict(), task_id=task.id,
-                        run_id=task.run_id, trace_id=trace, priority=priority)
+                    task_id=task.id, run_id=task.run_id, trace_id=task.trace_id,
+                    priority=priority)
+            if needs_approval:
+                self.peers.approvals.open_for_task(
+                    tx, task, requested_by=actor.name, reason=spec.approval_reason
+                    or f"{priority} {spec.type} task requires human approval")
             elif status == "assigned":
                 tx.emit("task.assigned", _task_event_payload(task), task_id=task.id,
-                        run_id=task.run_id, trace_id=trace, priority=priority,
+                        run_id=task.run_id, trace_id=task.trace_id, priority=priority,
                         agent_id=task.agent_id)
                 self._wake_after(tx, routed)
             return task, True
@@ -269,63 +250,31 @@ class TaskService:
 
     async def list(self, query: TaskQuery) -> tuple[list[Task], int]:
         """Filtered, newest first, paged (limit 1..100). -> (page of tasks, total matching)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.status:
-            status = "in_progress" if query.status == "running" else query.status
-            if status not in TASK_STATUSES:
-                raise ValidationFailed(
-                    "status", f"unknown {query.status!r}; use {', '.join(TASK_STATUSES)}, running"
-                )
-            clauses.append("status = ?")
-            params.append(status)
-        if query.priority:
-            try:
-                clauses.append("priority = ?")
-                params.append(normalize_priority(query.priority))
-            except ValueError as exc:
-                raise ValidationFailed("priority", str(exc)) from None
-        if query.agent_id:
-            clauses.append("(agent_id = ? OR claimed_by = ?)")
-            params.extend([query.agent_id, query.agent_id])
-        if query.type:
-            clauses.append("type = ?")
-            params.append(query.type)
-        if query.run_id:
-            clauses.append("run_id = ?")
-            params.append(query.run_id)
+        where, params = task_filters(query.status, query.priority, query.agent_id, query.type,
+                                     query.run_id)
         if query.created_after is not None:
-            clauses.append("created_at > ?")
-            params.append(query.created_after)
+            where.append(F.task_created_after)
+            params["created_after"] = query.created_after
         if query.created_before is not None:
-            clauses.append("created_at < ?")
-            params.append(query.created_before)
+            where.append(F.task_created_before)
+            params["created_before"] = query.created_before
         if not 1 <= query.limit <= 100:
             raise ValidationFailed("limit", "must be between 1 and 100")
         if query.page < 1:
             raise ValidationFailed("page", "must be 1 or more")
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        offset = (query.page - 1) * query.limit
+        params["limit"], params["offset"] = query.limit, (query.page - 1) * query.limit
 
         def read(conn: ReadConn) -> tuple[list[Task], int]:
-            total = conn.fetchone(f"SELECT COUNT(*) FROM tasks{where}", params)
-            rows = conn.fetchall(
-                f"SELECT {TASK_COLUMNS} FROM tasks{where} ORDER BY created_at DESC, id DESC"
-                " LIMIT ? OFFSET ?", [*params, query.limit, offset],
-            )
+            total = conn.one(Q.task_count, params, where=where)
+            rows = conn.all(Q.task_page, params, where=where)
             return [task_from_row(r) for r in rows], int(total[0] if total else 0)
 
         return await self.store.read(read)
 
-    async def active(self, limit: int = 10_000) -> list[Task]:
+    async def active(self, limit: int = 10_000) -> builtins.list[Task]:
         """Non-final tasks, most urgent first (for consoles)."""
         def read(conn: ReadConn) -> list[Task]:
-            rows = conn.fetchall(
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status IN"
-                " ('pending','awaiting_approval','assigned','in_progress')"
-                " ORDER BY priority, created_at, id LIMIT ?", (limit,),
-            )
-            return [task_from_row(r) for r in rows]
+            return [task_from_row(r) for r in conn.all(Q.task_active, {"limit": limit})]
         return await self.store.read(read)
 
     # -- dispatch --------------------------------------------------------------------------
@@ -333,28 +282,18 @@ class TaskService:
         lease_seconds = self.config.tasks.lease_seconds
 
         def op(tx: Tx) -> Task | None:
-            agent = tx.fetchone(
-                "SELECT type, running, max_concurrent_tasks, owner FROM agents WHERE id = ?",
-                (agent_id,),
-            )
-            if agent is None:
-                raise NotFound(f"agent {agent_id!r} not found; register it first")
-            agent_type, running, max_running, owner = agent
-            ownership.act_as_agent(tx, actor, agent_id, owner, "claim", audit_override=False)
-            if running >= max_running:
+            agents = self.peers.agents
+            slot = agents.claim_slot(tx, agent_id)
+            agents.act_as(tx, actor, agent_id, slot.owner, "claim", audit_override=False)
+            if slot.running >= slot.max_running:
                 return None
-            row = tx.fetchone(
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'assigned'"
-                " AND assigned_agent = ? AND available_at <= ?"
-                " AND (agent_id IS NULL OR agent_id = ?)"
-                " ORDER BY priority, available_at, qseq LIMIT 1",
-                (agent_type, tx.now, agent_id),
-            )
+            row = tx.one(Q.task_claim_next, {"agent_type": slot.type, "now": tx.now,
+                                             "agent_id": agent_id})
             if row is None:
                 return None
             task = task_from_row(row)
             now = tx.now
-            task.status = "in_progress"
+            task.status = TaskStatus.IN_PROGRESS
             task.claimed_by = agent_id
             task.claimed_principal = actor.name
             task.lease_id = secrets.token_hex(8)
@@ -362,15 +301,13 @@ class TaskService:
             task.attempts += 1
             task.started_at = now
             task.updated_at = now
-            tx.execute(
-                "UPDATE tasks SET status='in_progress', claimed_by=?, claimed_principal=?,"
-                " lease_id=?, lease_expires_at=?, attempts=?, started_at=?, updated_at=?"
-                " WHERE id=?",
-                (agent_id, actor.name, task.lease_id, task.lease_expires_at, task.attempts,
-                 now, now, task.id),
-            )
-            tx.execute("UPDATE agents SET running = running + 1 WHERE id = ?", (agent_id,))
-            ownership.record_agent_override(tx, actor, agent_id, owner, "claim", task_id=task.id)
+            tx.run(Q.task_mark_claimed, {
+                "id": task.id, "agent_id": agent_id, "principal": actor.name,
+                "lease_id": task.lease_id, "lease_expires_at": task.lease_expires_at,
+                "attempts": task.attempts, "now": now})
+            agents.note_claimed(tx, agent_id)
+            ownership.record_agent_override(tx, actor, agent_id, slot.owner, "claim",
+                                            task_id=task.id)
             tx.emit("task.started", _task_event_payload(task, attempt=task.attempts),
                     task_id=task.id, run_id=task.run_id, agent_id=agent_id,
                     source_agent=agent_id, trace_id=task.trace_id, priority=task.priority)
@@ -392,12 +329,11 @@ class TaskService:
             return await self._claim_once(agent_id, actor)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        agent = await self.store.read(
-            lambda c: c.fetchone("SELECT type FROM agents WHERE id = ? AND deleted = 0",
-                                 (agent_id,)), inline=True)
-        if agent is None:
+        found = await self.store.read(lambda c: self.peers.agents.type_of(c, agent_id),
+                                      inline=True)
+        if found is None:
             raise NotFound(f"agent {agent_id!r} not found; register it first")
-        agent_type = str(agent[0])
+        agent_type: str = found
         while True:
             future: asyncio.Future[None] = loop.create_future()
             waiters = self._waiters.setdefault(agent_type, [])
@@ -465,7 +401,7 @@ class TaskService:
         def op(tx: Tx) -> float:
             self._held_in_progress(tx, task_id, lease_id, actor, "lease")
             expires = tx.now + lease_seconds
-            tx.execute("UPDATE tasks SET lease_expires_at=? WHERE id=?", (expires, task_id))
+            tx.run(Q.task_extend_lease, {"id": task_id, "lease_expires_at": expires})
             return expires
 
         return await self.store.write(op)
@@ -486,13 +422,11 @@ class TaskService:
             task.progress = progress
             task.lease_expires_at = tx.now + lease_seconds
             task.updated_at = tx.now
-            tx.execute(
-                "UPDATE tasks SET progress=?, lease_expires_at=?, updated_at=? WHERE id=?",
-                (progress, task.lease_expires_at, tx.now, task_id),
-            )
+            tx.run(Q.task_set_progress, {"id": task_id, "progress": progress,
+                                         "lease_expires_at": task.lease_expires_at,
+                                         "now": tx.now})
             if message:
-                tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
-                           (task_id, tx.now, "info", message))
+                _log(tx, task_id, "info", message)
             tx.emit("task.progress", {"task_id": task_id, "progress": progress,
                                       "message": message}, task_id=task_id, run_id=task.run_id,
                     agent_id=task.claimed_by, source_agent=task.claimed_by,
@@ -513,7 +447,7 @@ class TaskService:
         def op(tx: Tx) -> TaskLog:
             task = self._held(tx, task_id, lease_id, actor, "log")
             ownership.check_log(task, actor)
-            tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)", (task_id, tx.now, level, message))
+            _log(tx, task_id, level, message)
             tx.emit("task.log", {"task_id": task_id, "level": level, "message": message},
                     task_id=task_id, run_id=task.run_id, agent_id=task.claimed_by)
             return TaskLog(timestamp=tx.now, level=level, message=message)
@@ -521,13 +455,11 @@ class TaskService:
         return await self.store.write(op)
 
     # -- outcomes --------------------------------------------------------------------------
-    def _finish(self, tx: Tx, task: Task, status: str, *, result: Any = None,
+    def _finish(self, tx: Tx, task: Task, status: TaskStatus, *, result: Any = None,
                 error: str | None = None, actor: str | None = None) -> Task:
         now = tx.now
-        if task.status == "in_progress" and task.claimed_by:
-            tx.execute("UPDATE agents SET running = MAX(running - 1, 0) WHERE id = ?",
-                       (task.claimed_by,))
-        if task.started_at is None and status in ("completed", "failed"):
+        was_running = task.status == TaskStatus.IN_PROGRESS
+        if task.started_at is None and status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
             task.started_at = now
         task.status = status
         task.result = result if result is not None else task.result
@@ -536,41 +468,19 @@ class TaskService:
         task.updated_at = now
         if status == "completed":
             task.progress = 100
-        tx.execute(
-            "UPDATE tasks SET status=?, result=?, error=?, completed_at=?, updated_at=?,"
-            " progress=?, started_at=?, lease_id=NULL, lease_expires_at=NULL WHERE id=?",
-            (status, None if task.result is None else encode(task.result), error, now, now,
-             task.progress, task.started_at, task.id),
-        )
+        tx.run(Q.task_mark_finished, {
+            "id": task.id, "status": status, "error": error, "now": now,
+            "result": None if task.result is None else encode(task.result),
+            "progress": task.progress, "started_at": task.started_at})
         task.lease_id = None
         task.lease_expires_at = None
-        if status in ("completed", "failed"):
-            duration_ms = (now - (task.started_at or now)) * 1000.0
-            minute = int(now // 60)
-            if status == "completed":
-                tx.execute(
-                    "INSERT INTO metrics_minute (minute, completed, response_ms_sum)"
-                    " VALUES (?, 1, ?) ON CONFLICT(minute) DO UPDATE SET"
-                    " completed = completed + 1, response_ms_sum = response_ms_sum + ?",
-                    (minute, duration_ms, duration_ms),
-                )
-            else:
-                tx.execute(
-                    "INSERT INTO metrics_minute (minute, failed) VALUES (?, 1)"
-                    " ON CONFLICT(minute) DO UPDATE SET failed = failed + 1", (minute,),
-                )
-            if task.claimed_by:
-                if status == "completed":
-                    tx.execute(
-                        "UPDATE agents SET tasks_completed = tasks_completed + 1,"
-                        " response_ms_total = response_ms_total + ? WHERE id = ?",
-                        (duration_ms, task.claimed_by),
-                    )
-                else:
-                    tx.execute("UPDATE agents SET tasks_failed = tasks_failed + 1 WHERE id = ?",
-                               (task.claimed_by,))
-        event_type = {"completed": "task.completed", "failed": "task.failed",
-                      "cancelled": "task.cancelled", "rejected": "task.rejected"}[status]
+        duration_ms = (now - (task.started_at or now)) * 1000.0
+        if status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+            self.peers.metrics.note_finished(tx, status, duration_ms=duration_ms)
+        if task.claimed_by:
+            self.peers.agents.note_finished(tx, task.claimed_by, status,
+                                            duration_ms=duration_ms, was_running=was_running)
+        event_type = f"task.{status.value}"
         extra: dict[str, Any] = {"by": actor} if actor else {}
         if status == "completed":
             extra["result"] = task.result
@@ -582,26 +492,29 @@ class TaskService:
                 trace_id=task.trace_id, priority=task.priority)
         return task
 
+    def _requeue_row(self, tx: Tx, task: Task, available_at: float, *,
+                     release: bool = True) -> str | None:
+        """Back to ``assigned`` with no holder: the task row and its agent's count.
+        Returns the agent that held it."""
+        previous = task.claimed_by
+        if release and task.status == TaskStatus.IN_PROGRESS and previous:
+            self.peers.agents.note_released(tx, previous)
+        task.status = TaskStatus.ASSIGNED
+        task.available_at = available_at
+        task.updated_at = tx.now
+        task.claimed_by = task.claimed_principal = None
+        task.lease_id = task.lease_expires_at = None
+        tx.run(Q.task_requeue, {"id": task.id, "available_at": available_at, "now": tx.now,
+                                "progress": task.progress, "attempts": task.attempts})
+        return previous
+
     def _requeue(self, tx: Tx, task: Task, reason: str) -> Task:
         cfg = self.config.tasks
         delay = min(cfg.backoff_base_seconds * (2 ** max(task.attempts - 1, 0)),
                     cfg.backoff_max_seconds)
-        if task.status == "in_progress" and task.claimed_by:
-            tx.execute("UPDATE agents SET running = MAX(running - 1, 0) WHERE id = ?",
-                       (task.claimed_by,))
-        previous = task.claimed_by
-        task.status = "assigned"
-        task.available_at = tx.now + delay
-        task.updated_at = tx.now
-        task.claimed_by = task.claimed_principal = None
-        tx.execute(
-            "UPDATE tasks SET status='assigned', claimed_by=NULL, claimed_principal=NULL,"
-            " lease_id=NULL, lease_expires_at=NULL, available_at=?, updated_at=?, progress=0"
-            " WHERE id=?",
-            (task.available_at, tx.now, task.id),
-        )
-        tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
-                   (task.id, tx.now, "warning", f"requeued: {reason}"))
+        task.progress = 0
+        previous = self._requeue_row(tx, task, tx.now + delay)
+        _log(tx, task.id, "warning", f"requeued: {reason}")
         tx.emit("task.requeued", _task_event_payload(task, reason=reason, attempt=task.attempts,
                                                      retry_in=delay, previous_agent=previous),
                 task_id=task.id, run_id=task.run_id, agent_id=previous,
@@ -619,11 +532,11 @@ class TaskService:
 
         def op(tx: Tx) -> Task:
             task = self._held(tx, task_id, lease_id, who, "complete")
-            if (task.status == "completed" and lease_id is None
+            if (task.status == TaskStatus.COMPLETED and lease_id is None
                     and (who.is_admin or ownership.is_holder(task, who))):
                 return task  # a repeated report (its reply was lost) is harmless
-            _check_transition(task, "completed")
-            return self._finish(tx, task, "completed", result=result,
+            _check_transition(task, TaskStatus.COMPLETED)
+            return self._finish(tx, task, TaskStatus.COMPLETED, result=result,
                                 actor=actor.name if actor else None)
 
         return await self.store.write(op)
@@ -638,11 +551,11 @@ class TaskService:
 
         def op(tx: Tx) -> Task:
             task = self._held(tx, task_id, lease_id, who, "fail")
-            _check_transition(task, "failed")
+            _check_transition(task, TaskStatus.FAILED)
             ownership.check_unheld_fail(task, who)
-            if retry and task.status == "in_progress" and task.attempts < task.max_attempts:
+            if retry and task.status == TaskStatus.IN_PROGRESS and task.attempts < task.max_attempts:
                 return self._requeue(tx, task, f"failed, will retry: {error}")
-            return self._finish(tx, task, "failed", error=error,
+            return self._finish(tx, task, TaskStatus.FAILED, error=error,
                                 actor=actor.name if actor else None)
 
         return await self.store.write(op)
@@ -654,23 +567,12 @@ class TaskService:
         def op(tx: Tx) -> Task:
             task = self._held_in_progress(tx, task_id, lease_id, actor, "release")
             task.attempts = max(task.attempts - 1, 0)
-            tx.execute("UPDATE tasks SET attempts=? WHERE id=?", (task.attempts, task_id))
             return self._requeue_now(tx, task, "handed back by its worker")
 
         return await self.store.write(op)
 
     def _requeue_now(self, tx: Tx, task: Task, reason: str) -> Task:
-        if task.claimed_by:
-            tx.execute("UPDATE agents SET running = MAX(running - 1, 0) WHERE id = ?",
-                       (task.claimed_by,))
-        previous = task.claimed_by
-        task.status, task.claimed_by, task.available_at = "assigned", None, tx.now
-        task.claimed_principal = None
-        tx.execute(
-            "UPDATE tasks SET status='assigned', claimed_by=NULL, claimed_principal=NULL,"
-            " lease_id=NULL, lease_expires_at=NULL, available_at=?, updated_at=? WHERE id=?",
-            (tx.now, tx.now, task.id),
-        )
+        previous = self._requeue_row(tx, task, tx.now)
         tx.emit("task.requeued", _task_event_payload(task, reason=reason,
                                                      previous_agent=previous),
                 task_id=task.id, run_id=task.run_id, agent_id=previous, priority=task.priority)
@@ -685,7 +587,7 @@ class TaskService:
         this flow, so the principal identifies it); after that only the holder or an admin
         (audited) may change its status. A repeated report is a no-op for whoever made it.
         """
-        if status not in ("in_progress", "completed", "failed"):
+        if status not in (TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED):
             raise ValidationFailed("status", "must be in_progress, completed or failed")
         lease_seconds = self.config.tasks.lease_seconds
 
@@ -697,7 +599,7 @@ class TaskService:
                     f"task {task_id} is awaiting approval {task.approval_id}; only a decision"
                     " on that approval can move it")
             ownership.check_holder(tx, task, actor, None, "status")
-            if task.status == status and (task.status == "in_progress" or actor.is_admin
+            if task.status == status and (task.status == TaskStatus.IN_PROGRESS or actor.is_admin
                                           or ownership.is_holder(task, actor)):
                 return task  # repeating your own status report is harmless
             _check_transition(task, status)
@@ -705,25 +607,22 @@ class TaskService:
                 ownership.check_unheld_fail(task, actor)
             if status == "in_progress":
                 now = tx.now
-                task.status, task.started_at, task.updated_at = "in_progress", now, now
+                task.status, task.started_at, task.updated_at = TaskStatus.IN_PROGRESS, now, now
                 task.attempts += 1
                 task.lease_id = secrets.token_hex(8)
                 task.lease_expires_at = now + lease_seconds
                 task.claimed_principal = actor.name
-                tx.execute(
-                    "UPDATE tasks SET status='in_progress', started_at=?, updated_at=?,"
-                    " attempts=?, lease_id=?, lease_expires_at=?, claimed_principal=?"
-                    " WHERE id=?",
-                    (now, now, task.attempts, task.lease_id, task.lease_expires_at,
-                     actor.name, task_id),
-                )
+                tx.run(Q.task_mark_started, {
+                    "id": task_id, "now": now, "attempts": task.attempts,
+                    "lease_id": task.lease_id, "lease_expires_at": task.lease_expires_at,
+                    "principal": actor.name})
                 tx.emit("task.started", _task_event_payload(task, by=actor.name),
                         task_id=task_id, run_id=task.run_id, source_agent=actor.name,
                         trace_id=task.trace_id, priority=task.priority)
                 return task
             if status == "completed":
-                return self._finish(tx, task, "completed", result=result, actor=actor.name)
-            return self._finish(tx, task, "failed", error=error or "failed", actor=actor.name)
+                return self._finish(tx, task, TaskStatus.COMPLETED, result=result, actor=actor.name)
+            return self._finish(tx, task, TaskStatus.FAILED, error=error or "failed", actor=actor.name)
 
         return await self.store.write(op)
 
@@ -740,31 +639,17 @@ class TaskService:
         """
         def op(tx: Tx) -> Task:
             task = load_task(tx, task_id)
-            _check_transition(task, "cancelled")
+            _check_transition(task, TaskStatus.CANCELLED)
             orphan = (task.run_id is not None and not actor.is_admin
-                      and _run_status(tx, task.run_id) == "cancelled")
+                      and self.peers.runs.status_of(tx, task.run_id) == "cancelled")
             if not orphan:
                 ownership.check_cancel(task, actor, lease_id)
             before = {"status": task.status, "holder": task.claimed_principal}
             if task.approval_id and task.status == "awaiting_approval":
-                pending = tx.fetchone(
-                    "SELECT status FROM approvals WHERE approval_id=? AND status='pending'",
-                    (task.approval_id,))
-                if pending is not None:
-                    tx.execute(
-                        "UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?"
-                        " WHERE approval_id=? AND status='pending'",
-                        (actor.name, tx.now, task.approval_id),
-                    )
-                    audit.record(tx, actor, "approval.cancel", "approval", task.approval_id,
-                                 before={"status": "pending"}, after={"status": "cancelled"},
-                                 reason=reason)
-                    tx.emit("approval.decided", {"approval_id": task.approval_id,
-                                                 "status": "cancelled", "decided_by": actor.name},
-                            task_id=task_id, priority=task.priority)
+                self.peers.approvals.cancel_for_task(tx, task, actor, reason)
             audit.record(tx, actor, "task.cancel", "task", task_id, before=before,
-                         after={"status": "cancelled"}, reason=reason)
-            return self._finish(tx, task, "cancelled", error=reason or f"cancelled by {actor.name}",
+                         after={"status": TaskStatus.CANCELLED}, reason=reason)
+            return self._finish(tx, task, TaskStatus.CANCELLED, error=reason or f"cancelled by {actor.name}",
                                 actor=actor.name)
 
         return await self.store.write(op)
@@ -787,57 +672,32 @@ class TaskService:
                 raise Forbidden(
                     f"task {task_id} may be retried only by its creator"
                     f" ({task.created_by or 'unknown'}) or an admin; you are {actor.name}")
-            _check_transition(task, "assigned")
+            _check_transition(task, TaskStatus.ASSIGNED)
             before, now = task.status, tx.now
-            approval = None
-            if task.priority in gated:
-                approval = self._new_approval(tx, task, actor, "retried")
-            task.status = "awaiting_approval" if approval is not None else "assigned"
+            gate = task.priority in gated
+            if gate:
+                task.approval_id = new_id("approval")
+            task.status = TaskStatus.AWAITING_APPROVAL if gate else TaskStatus.ASSIGNED
             task.error, task.attempts, task.progress = None, 0, 0
             task.completed_at, task.available_at, task.updated_at = None, now, now
-            task.claimed_by = None
-            tx.execute(
-                "UPDATE tasks SET status=?, error=NULL, attempts=0, completed_at=NULL,"
-                " available_at=?, updated_at=?, claimed_by=NULL, claimed_principal=NULL,"
-                " progress=0, approval_id=? WHERE id=?",
-                (task.status, now, now, task.approval_id, task_id),
-            )
-            tx.execute("INSERT INTO task_logs VALUES (?,?,?,?)",
-                       (task_id, now, "info", f"retried by {actor.name}"))
-            if approval is not None:
-                self._insert_approval(tx, task, approval)
+            task.claimed_by = task.claimed_principal = None
+            tx.run(Q.task_reset_for_retry, {"id": task_id, "status": task.status, "now": now,
+                                            "approval_id": task.approval_id})
+            _log(tx, task_id, "info", f"retried by {actor.name}")
+            if gate:
+                self.peers.approvals.open_for_task(
+                    tx, task, requested_by=actor.name,
+                    reason=_gate_reason(task, f"retried by {actor.name}"))
             else:
                 tx.emit("task.assigned", _task_event_payload(task, retried_by=actor.name),
                         task_id=task_id, run_id=task.run_id, priority=task.priority)
                 self._wake_after(tx, task.assigned_agent)
             audit.record(tx, actor, "task.retry", "task", task_id, before={"status": before},
-                         after={"status": task.status, "approval_id": approval.approval_id
-                                if approval is not None else None})
+                         after={"status": task.status,
+                                "approval_id": task.approval_id if gate else None})
             return task
 
         return await self.store.write(op)
-
-    def _new_approval(self, tx: Tx, task: Task, actor: Actor, why: str) -> Approval:
-        """A fresh approval for ``task``, requested by ``actor`` (who then cannot approve
-        it); the caller stores it with ``_insert_approval`` after updating the task row."""
-        approvals = self.config.approvals
-        approval = Approval(
-            approval_id=new_id("approval"), kind="task", priority=task.priority,
-            task_id=task.id, run_id=task.run_id, step_id=task.step_id,
-            reason=f"{task.priority} {task.type} task {why} by {actor.name} requires human"
-            " approval",
-            agent_context=_summarize_payload(task.payload), created_at=tx.now,
-            expires_at=(tx.now + approvals.timeout_seconds)
-            if approvals.timeout_seconds > 0 else None,
-            timeout_action=approvals.timeout_action, requested_by=actor.name,
-        )
-        task.approval_id = approval.approval_id
-        return approval
-
-    def _insert_approval(self, tx: Tx, task: Task, approval: Approval) -> None:
-        tx.execute(APPROVAL_INSERT, approval_insert_params(approval))
-        tx.emit("approval.requested", approval.as_dict(), task_id=task.id, run_id=task.run_id,
-                trace_id=task.trace_id, priority=task.priority)
 
     async def set_priority(self, task_id: str, priority: str, actor: Actor = SYSTEM) -> Task:
         try:
@@ -850,17 +710,20 @@ class TaskService:
             if task.status in TERMINAL_TASK_STATUSES:
                 raise Conflict(f"task {task_id} is {task.status}; its priority is final")
             old, task.priority = task.priority, value
-            tx.execute("UPDATE tasks SET priority=?, updated_at=? WHERE id=?",
-                       (value, tx.now, task_id))
-            if (value in self.config.tasks.approval_priorities
-                    and task.status in ("pending", "assigned")):
+            params: dict[str, Any] = {"id": task_id, "priority": value, "now": tx.now,
+                                      "status": task.status, "approval_id": task.approval_id}
+            gate = (value in self.config.tasks.approval_priorities
+                    and task.status in (TaskStatus.PENDING, TaskStatus.ASSIGNED))
+            if gate:
                 # raised into an approval priority while queued: behind a new approval
                 # (issue 9: nothing P0/P1 is queued without an approved decision)
-                approval = self._new_approval(tx, task, actor, f"raised from {old}")
-                task.status = "awaiting_approval"
-                tx.execute("UPDATE tasks SET status='awaiting_approval', approval_id=? WHERE id=?",
-                           (approval.approval_id, task_id))
-                self._insert_approval(tx, task, approval)
+                task.status, task.approval_id = TaskStatus.AWAITING_APPROVAL, new_id("approval")
+                params.update(status=task.status, approval_id=task.approval_id)
+            tx.run(Q.task_set_priority, params)
+            if gate:
+                self.peers.approvals.open_for_task(
+                    tx, task, requested_by=actor.name,
+                    reason=_gate_reason(task, f"raised from {old} by {actor.name}"))
             tx.emit("task.priority_changed", _task_event_payload(task, old=old, by=actor.name),
                     task_id=task_id, run_id=task.run_id, priority=value)
             return task
@@ -887,43 +750,70 @@ class TaskService:
         finally:
             sub.close()
 
+    # -- in-transaction API for the other services (engine.ports.TaskPeer) -----------------
+    def load(self, conn: ReadConn, task_id: str) -> Task:
+        return load_task(conn, task_id)
+
+    def approved(self, tx: Tx, task: Task, actor: Actor) -> Task:
+        target = TaskStatus.PENDING if task.available_at > tx.now + 0.001 else TaskStatus.ASSIGNED
+        _check_transition(task, target)
+        tx.run(Q.task_set_status, {"id": task.id, "status": target, "now": tx.now})
+        task.status = target
+        if target == "assigned":
+            tx.emit("task.assigned", _task_event_payload(task, approved_by=actor.name),
+                    task_id=task.id, run_id=task.run_id, priority=task.priority,
+                    trace_id=task.trace_id)
+            self._wake_after(tx, task.assigned_agent)
+        return task
+
+    def rejected(self, tx: Tx, task: Task, actor: Actor, reason: str | None) -> Task:
+        _check_transition(task, TaskStatus.REJECTED)
+        return self._finish(tx, task, TaskStatus.REJECTED,
+                            error=f"rejected by {actor.name}: {reason or 'no reason'}",
+                            actor=actor.name)
+
+    def requeue_held_by(self, tx: Tx, agent_id: str, reason: str) -> builtins.list[str]:
+        ids: list[str] = []
+        for row in tx.all(Q.task_held_by, {"agent_id": agent_id}):
+            task = task_from_row(row)
+            # the agent itself is being deleted: no running count to hand back
+            self._requeue_row(tx, task, tx.now, release=False)
+            tx.emit("task.requeued", {"task_id": task.id, "reason": reason,
+                                      "status": TaskStatus.ASSIGNED}, task_id=task.id,
+                    agent_id=agent_id)
+            self._wake_after(tx, task.assigned_agent)
+            ids.append(task.id)
+        return ids
+
+    def extend_leases_of(self, tx: Tx, agent_id: str, expires_at: float) -> None:
+        tx.run(Q.task_extend_leases_of, {"agent_id": agent_id, "lease_expires_at": expires_at})
+
     # -- maintenance (called by the engine's loop) ----------------------------------------
     def maintenance_op(self, tx: Tx) -> dict[str, int]:
         """Expire leases, promote due scheduled tasks, flag SLA breaches. One write op."""
         now = tx.now
         counts = {"requeued": 0, "dead_lettered": 0, "promoted": 0, "sla_breached": 0}
-        for row in tx.fetchall(
-            f"SELECT {TASK_COLUMNS} FROM tasks WHERE status='in_progress'"
-            " AND lease_expires_at < ? LIMIT 1000", (now,)
-        ):
+        for row in tx.all(Q.task_lease_expired, {"now": now}):
             task = task_from_row(row)
             if task.attempts >= task.max_attempts:
-                self._finish(tx, task, "failed", error=(
+                self._finish(tx, task, TaskStatus.FAILED, error=(
                     f"lease expired on attempt {task.attempts} of {task.max_attempts};"
                     " dead-lettered"))
                 counts["dead_lettered"] += 1
             else:
                 self._requeue(tx, task, f"lease expired (worker {task.claimed_by} lost)")
                 counts["requeued"] += 1
-        for row in tx.fetchall(
-            f"SELECT {TASK_COLUMNS} FROM tasks WHERE status='pending' AND available_at <= ?"
-            " LIMIT 1000", (now,)
-        ):
+        for row in tx.all(Q.task_due, {"now": now}):
             task = task_from_row(row)
-            task.status = "assigned"
-            tx.execute("UPDATE tasks SET status='assigned', updated_at=? WHERE id=?",
-                       (now, task.id))
+            task.status = TaskStatus.ASSIGNED
+            tx.run(Q.task_set_status, {"id": task.id, "status": TaskStatus.ASSIGNED, "now": now})
             tx.emit("task.assigned", _task_event_payload(task), task_id=task.id,
                     run_id=task.run_id, priority=task.priority, trace_id=task.trace_id)
             self._wake_after(tx, task.assigned_agent)
             counts["promoted"] += 1
-        for row in tx.fetchall(
-            f"SELECT {TASK_COLUMNS} FROM tasks WHERE sla_target IS NOT NULL AND sla_breached = 0"
-            " AND status NOT IN ('completed','failed','rejected','cancelled')"
-            " AND created_at + sla_target < ? LIMIT 1000", (now,)
-        ):
+        for row in tx.all(Q.task_sla_overdue, {"now": now}):
             task = task_from_row(row)
-            tx.execute("UPDATE tasks SET sla_breached = 1 WHERE id = ?", (task.id,))
+            tx.run(Q.task_mark_sla_breached, {"id": task.id})
             tx.emit("sla.breached", _task_event_payload(
                 task, sla_target=task.sla_target, overdue=round(now - task.created_at
                                                                 - (task.sla_target or 0), 3)),
@@ -933,13 +823,37 @@ class TaskService:
         return counts
 
 
-def _run_status(tx: Tx, run_id: str) -> str | None:
-    row = tx.fetchone("SELECT status FROM runs WHERE run_id = ?", (run_id,))
-    return None if row is None else str(row[0])
+def _gate_reason(task: Task, why: str) -> str:
+    return f"{task.priority} {task.type} task {why} requires human approval"
 
 
-def _summarize_payload(payload: dict[str, Any]) -> str | None:
-    if not payload:
-        return None
-    text = encode(payload).decode()
-    return text if len(text) <= 2000 else text[:1997] + "..."
+def task_filters(status: str | None = None, priority: str | None = None,
+                 agent_id: str | None = None, task_type: str | None = None,
+                 run_id: str | None = None) -> tuple[list[F], dict[str, Any]]:
+    """Seed 001's list filters as named filters and parameters (ValidationFailed naming
+    the field for an unknown status or priority). Shared by the task list and the views."""
+    where: list[F] = []
+    params: dict[str, Any] = {"words": Many(())}
+    if status:
+        value = TaskStatus.IN_PROGRESS if status == "running" else status
+        if value not in TASK_STATUSES:
+            raise ValidationFailed(
+                "status", f"unknown {status!r}; use {', '.join(TASK_STATUSES)}, running")
+        where.append(F.task_status)
+        params["status"] = value
+    if priority:
+        try:
+            params["priority"] = normalize_priority(priority)
+        except ValueError as exc:
+            raise ValidationFailed("priority", str(exc)) from None
+        where.append(F.task_priority)
+    if agent_id:
+        where.append(F.task_agent)
+        params["agent_id"] = agent_id
+    if task_type:
+        where.append(F.task_type)
+        params["type"] = task_type
+    if run_id:
+        where.append(F.task_run)
+        params["run_id"] = run_id
+    return where, params

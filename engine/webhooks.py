@@ -45,6 +45,7 @@ from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config, WebhookConfig
 from switchboard.engine.models import Event
 from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import F, Many, Q
 from switchboard.engine.tools.http import GuardedResolver, OutboundPolicy, OutboundRefused
 
 log = logging.getLogger("switchboard.webhooks")
@@ -52,8 +53,6 @@ log = logging.getLogger("switchboard.webhooks")
 _encode = msgspec.json.Encoder().encode
 FAILED_EVENT: Final = "system.webhook_failed"
 MAX_ERROR_CHARS: Final = 500
-OUTBOX_COLUMNS: Final = ("id, webhook, event_seq, event_type, order_key, status, attempts,"
-                         " next_attempt_at, last_status, last_error, created_at, delivered_at")
 PRIORITY_WORDS: Final = {"P0": "P0 critical", "P1": "P1 high", "P2": "P2 medium",
                          "P3": "P3 low"}
 
@@ -228,14 +227,13 @@ class WebhookService:
             if not hook.enabled or not wants(hook, event.event_type):
                 continue
             render = render_slack if hook.format == "slack" else render_json
-            rows.append((name, event.seq, event.event_type, order_key(event),
-                         render(event, self.public_url), "pending", tx.now, tx.now))
+            rows.append({"webhook": name, "event_seq": event.seq,
+                         "event_type": event.event_type, "order_key": order_key(event),
+                         "body": render(event, self.public_url), "now": tx.now})
         if not rows:
             return
         for row in rows:
-            tx.execute("INSERT INTO webhook_outbox (webhook, event_seq, event_type, order_key,"
-                       " body, status, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                       row)
+            tx.run(Q.webhook_enqueue, row)
         tx.after_commit(self._wake.set)
 
     # -- the sender ----------------------------------------------------------------------------
@@ -288,19 +286,11 @@ class WebhookService:
         """Due rows whose order key has no earlier pending row, none already in flight."""
         if room <= 0:
             return []
-        now = self.clock.now()
-        skip = tuple(self._in_flight)
-        marks = ",".join("?" * len(skip))
-        not_in = f" AND o.id NOT IN ({marks})" if skip else ""
+        params = {"now": self.clock.now(), "in_flight": Many(self._in_flight),
+                  "limit": room}
 
         def read(conn: ReadConn) -> list[tuple[Any, ...]]:
-            return conn.fetchall(
-                "SELECT o.id, o.webhook, o.body, o.event_type, o.attempts, o.created_at"
-                " FROM webhook_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
-                f"{not_in} AND NOT EXISTS (SELECT 1 FROM webhook_outbox p"
-                " WHERE p.status = 'pending' AND p.webhook = o.webhook"
-                " AND p.order_key = o.order_key AND p.id < o.id)"
-                " ORDER BY o.id LIMIT ?", (now, *skip, room))
+            return conn.all(Q.webhook_due, params)
         return await self.store.read(read)
 
     async def _deliver(self, row_id: int, name: str, body: bytes, event_type: str,
@@ -372,17 +362,15 @@ class WebhookService:
         error = error[:MAX_ERROR_CHARS] if error else None
 
         def op(tx: Tx) -> None:
-            tx.execute("UPDATE webhook_outbox SET status=?, attempts=?, last_status=?,"
-                       " last_error=?, next_attempt_at=COALESCE(?, next_attempt_at),"
-                       " delivered_at=? WHERE id=? AND status='pending'",
-                       (status, attempts, http_status, error, next_attempt,
-                        tx.now if status == "delivered" else None, row_id))
+            tx.run(Q.webhook_settle, {
+                "id": row_id, "status": status, "attempts": attempts, "last_status": http_status,
+                "last_error": error, "next_attempt_at": next_attempt,
+                "delivered_at": tx.now if status == "delivered" else None})
             if status == "dead":
-                row = tx.fetchone("SELECT webhook, event_type, event_seq FROM webhook_outbox"
-                                  " WHERE id=?", (row_id,))
+                row = tx.one(Q.webhook_by_id, {"id": row_id})
                 if row is not None:
-                    tx.emit(FAILED_EVENT, {"delivery_id": row_id, "webhook": row[0],
-                                           "event_type": row[1], "event_seq": row[2],
+                    tx.emit(FAILED_EVENT, {"delivery_id": row_id, "webhook": row[1],
+                                           "event_type": row[3], "event_seq": row[2],
                                            "attempts": attempts, "error": error})
         await self.store.write(op)
         if status == "dead":
@@ -392,19 +380,17 @@ class WebhookService:
     # -- reads and operator actions ------------------------------------------------------------
     async def deliveries(self, *, status: str | None = None, webhook: str | None = None,
                          after: int = 0, limit: int = 100) -> list[Delivery]:
-        clauses, params = ["id > ?"], [after]
+        where: list[F] = []
+        params: dict[str, Any] = {"after": after, "limit": limit}
         if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
+            where.append(F.webhook_status)
+            params["status"] = status
         if webhook is not None:
-            clauses.append("webhook = ?")
-            params.append(webhook)
+            where.append(F.webhook_name)
+            params["webhook"] = webhook
 
         def read(conn: ReadConn) -> list[Delivery]:
-            rows = conn.fetchall(f"SELECT {OUTBOX_COLUMNS} FROM webhook_outbox WHERE "
-                                 f"{' AND '.join(clauses)} ORDER BY id LIMIT ?",
-                                 (*params, limit))
-            return [_delivery(r) for r in rows]
+            return [_delivery(r) for r in conn.all(Q.webhook_page, params, where=where)]
         return await self.store.read(read)
 
     async def redeliver(self, delivery_id: int, actor: Any) -> Delivery:
@@ -413,22 +399,18 @@ class WebhookService:
         from switchboard.engine.errors import Conflict, NotFound
 
         def op(tx: Tx) -> Delivery:
-            row = tx.fetchone(f"SELECT {OUTBOX_COLUMNS} FROM webhook_outbox WHERE id=?",
-                              (delivery_id,))
+            row = tx.one(Q.webhook_by_id, {"id": delivery_id})
             if row is None:
                 raise NotFound(f"webhook delivery {delivery_id} not found")
             before = _delivery(row)
             if before.status == "pending":
                 raise Conflict(f"webhook delivery {delivery_id} is already queued")
-            tx.execute("UPDATE webhook_outbox SET status='pending', attempts=0,"
-                       " next_attempt_at=?, created_at=?, last_error=NULL WHERE id=?",
-                       (tx.now, tx.now, delivery_id))
+            tx.run(Q.webhook_requeue, {"id": delivery_id, "now": tx.now})
             audit.record(tx, actor, "webhook.redeliver", "webhook_delivery", str(delivery_id),
                          before={"status": before.status, "attempts": before.attempts},
                          after={"status": "pending"})
             tx.after_commit(self._wake.set)
-            row = tx.fetchone(f"SELECT {OUTBOX_COLUMNS} FROM webhook_outbox WHERE id=?",
-                              (delivery_id,))
+            row = tx.one(Q.webhook_by_id, {"id": delivery_id})
             assert row is not None
             return _delivery(row)
         return await self.store.write(op)

@@ -41,16 +41,19 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, list | tuple) and not value)
 
 
-def _number(field: Field, value: Any) -> int | float:
-    if isinstance(value, bool):
+def _number(field: Field, raw: Any) -> int | float:
+    value: int | float
+    if isinstance(raw, bool):
         raise _Invalid("must be a number, not true/false")
-    if isinstance(value, str):
+    if isinstance(raw, str):
         try:
-            value = float(value.strip())
+            value = float(raw.strip())
         except ValueError:
-            raise _Invalid(f"must be a number, got {value!r}") from None
-    if not isinstance(value, int | float):
-        raise _Invalid(f"must be a number, got {type(value).__name__}")
+            raise _Invalid(f"must be a number, got {raw!r}") from None
+    elif isinstance(raw, int | float):
+        value = raw
+    else:
+        raise _Invalid(f"must be a number, got {type(raw).__name__}")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _Invalid("must be a finite number")
@@ -132,7 +135,7 @@ def clean_value(field: Field, value: Any) -> Any:
 
 
 def validate_answer(
-    fields: Sequence[Field], response: Mapping[str, Any] | str | None
+    fields: Sequence[Field], response: Any
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check ``response`` (a dict of field values, or a plain string for the first text
     field) against ``fields``. Returns the cleaned values — every field present, optional

@@ -175,7 +175,7 @@ class StepBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
         return self.name or self.id
 
 
-class AgentStep(StepBase, tag="agent", forbid_unknown_fields=True):
+class AgentStep(StepBase, tag="agent", frozen=True, forbid_unknown_fields=True):
     """An LLM tool-calling loop through a provider (None = the registry's default)."""
 
     prompt: str
@@ -188,7 +188,7 @@ class AgentStep(StepBase, tag="agent", forbid_unknown_fields=True):
     output_key: str | None = None
 
 
-class TaskStep(StepBase, tag="task", forbid_unknown_fields=True):
+class TaskStep(StepBase, tag="task", frozen=True, forbid_unknown_fields=True):
     """Enqueue a task for an agent type and wait for its result.
 
     ``payload`` strings are templates; a string that is exactly ``{key}`` keeps the state
@@ -205,7 +205,7 @@ class TaskStep(StepBase, tag="task", forbid_unknown_fields=True):
     max_attempts: int | None = None
 
 
-class ToolStep(StepBase, tag="tool", forbid_unknown_fields=True):
+class ToolStep(StepBase, tag="tool", frozen=True, forbid_unknown_fields=True):
     """Call a registered tool (or an allow-listed ``module:function``) with templated args."""
 
     tool: str
@@ -215,7 +215,7 @@ class ToolStep(StepBase, tag="tool", forbid_unknown_fields=True):
     on_failure: str | None = None
 
 
-class HumanStep(StepBase, tag="human", forbid_unknown_fields=True):
+class HumanStep(StepBase, tag="human", frozen=True, forbid_unknown_fields=True):
     """Pause for a person. Each field's answer lands in shared state under the field name.
 
     With ``timeout_seconds``, ``default_answer`` is applied when nobody answers in time (it
@@ -312,7 +312,7 @@ class Orchestration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     def state_types(self) -> dict[str, str]:
         """Every key a run's state may hold: the schema plus human-gate field names."""
-        types = {key: spec.type for key, spec in self.state_schema.items()}
+        types: dict[str, str] = {key: spec.type for key, spec in self.state_schema.items()}
         for step in self.steps:
             if isinstance(step, HumanStep):
                 for field in step.fields:

@@ -28,6 +28,7 @@ from switchboard.engine.orchestrations.generate import Issue, Validation
 from switchboard.engine.orchestrations.loader import load_mapping, normalise_inline
 from switchboard.engine.orchestrations.validate import ValidationContext
 from switchboard.engine.store.base import ReadConn, Store
+from switchboard.engine.store.queries import Q
 from switchboard.engine.tools.registry import ToolRegistry, UnknownToolError
 
 OnFailure = Literal["stop", "continue", "rollback"]
@@ -204,7 +205,7 @@ def authorize_inline(orch: Orchestration, tools: ToolRegistry, actor: Actor,
 async def run_definition(store: Store, run_id: str) -> Orchestration | None:
     """The definition a run is pinned to (inline runs have no file to look it up by)."""
     def read(conn: ReadConn) -> bytes | str | None:
-        row = conn.fetchone("SELECT definition FROM runs WHERE run_id = ?", (run_id,))
+        row = conn.one(Q.run_definition, {"run_id": run_id})
         return row[0] if row else None
 
     blob = await store.read(read)

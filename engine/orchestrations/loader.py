@@ -177,9 +177,10 @@ def _head(data: dict[str, Any], report: _Collector) -> Orchestration:
     # API's detail endpoint) may carry them and is accepted, their values ignored.
     top = {key: value for key, value in data.items() if key not in _LOADER_FIELDS}
     head = convert_struct(top, Orchestration, "", report, skip=_LOADER_FIELDS)
-    if head is None:
-        head = salvage_struct(top, Orchestration, skip=_LOADER_FIELDS) or Orchestration(id="")
-    return head
+    if isinstance(head, Orchestration):
+        return head
+    salvaged = salvage_struct(top, Orchestration, skip=_LOADER_FIELDS)
+    return salvaged if isinstance(salvaged, Orchestration) else Orchestration(id="")
 
 
 def load_mapping(

@@ -20,21 +20,23 @@ the permission to answer that gate (engine.approvals.admit).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import msgspec
 
 from switchboard.engine import audit
 from switchboard.engine.actors import Actor
-from switchboard.engine.approvals import GateHandler, admit, insert_gate, load_approval
+from switchboard.engine.approvals import ApprovalService, GateHandler, admit, load_approval
 from switchboard.engine.clock import Clock, iso
 from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.events import EventFilter
 from switchboard.engine.ids import new_id
-from switchboard.engine.models import TERMINAL_TASK_STATUSES, Approval, Run, StepRecord
+from switchboard.engine.models import TERMINAL_TASK_STATUSES, Approval, Run, RunStatus, StepRecord
 from switchboard.engine.orchestrations.answers import validate_answer
 from switchboard.engine.orchestrations.conditions import ConditionError
 from switchboard.engine.orchestrations.definitions import (
@@ -50,6 +52,7 @@ from switchboard.engine.providers.base import Message, ProviderError
 from switchboard.engine.providers.pricing import compute_cost
 from switchboard.engine.providers.registry import ProviderRegistry
 from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import F, Q
 from switchboard.engine.tasks import TaskQuery, TaskService, TaskSpec
 from switchboard.engine.tools import ToolContext, ToolRegistry
 
@@ -60,7 +63,7 @@ _decode_run = msgspec.json.Decoder(Run).decode
 _decode_orch = msgspec.json.Decoder(Orchestration).decode
 
 RUN_EVENT_PREFIX = "run."
-FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+FINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
 _AT_REST = ("run.paused", "run.completed", "run.failed", "run.cancelled")
 PREVIEW = 500
 
@@ -79,8 +82,8 @@ def _preview(value: Any, limit: int = PREVIEW) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load_run(conn: Tx | ReadConn, run_id: str) -> Run:
-    row = conn.fetchone("SELECT doc FROM runs WHERE run_id = ?", (run_id,))
+def load_run(conn: ReadConn, run_id: str) -> Run:
+    row = conn.one(Q.run_doc, {"run_id": run_id})
     if row is None:
         raise NotFound(f"run {run_id!r} not found")
     return _decode_run(row[0])
@@ -88,8 +91,8 @@ def load_run(conn: Tx | ReadConn, run_id: str) -> Run:
 
 def _save(tx: Tx, run: Run) -> None:
     run.updated_at = tx.now
-    tx.execute("UPDATE runs SET status=?, doc=?, updated_at=? WHERE run_id=?",
-               (run.status, _encode(run), tx.now, run.run_id))
+    tx.run(Q.run_save, {"run_id": run.run_id, "status": run.status, "doc": _encode(run),
+                        "now": tx.now})
 
 
 def _emit(tx: Tx, run: Run, event: str, payload: dict[str, Any]) -> None:
@@ -98,9 +101,12 @@ def _emit(tx: Tx, run: Run, event: str, payload: dict[str, Any]) -> None:
 
 
 class RunService(GateHandler):
-    """Start, drive, pause, resume, cancel and retry runs. Attached as ``engine.runs``."""
+    """Start, drive, pause, resume, cancel and retry runs. Attached as ``engine.runs``.
 
-    def __init__(self, store: Store, bus: Any, tasks: TaskService, approvals: Any,
+    Owns the ``runs`` table; gates are approvals, opened and cancelled through the approval
+    service inside the run's own write op."""
+
+    def __init__(self, store: Store, bus: Any, tasks: TaskService, approvals: ApprovalService,
                  providers: ProviderRegistry, tools: ToolRegistry, clock: Clock,
                  prices: Mapping[str, Mapping[str, float]]) -> None:
         self.store = store
@@ -119,8 +125,7 @@ class RunService(GateHandler):
     # -- lifecycle -------------------------------------------------------------------------
     async def recover(self) -> int:
         """Continue every run that was running when the process stopped."""
-        rows = await self.store.read(
-            lambda c: c.fetchall("SELECT run_id FROM runs WHERE status = 'running'"))
+        rows = await self.store.read(lambda c: c.all(Q.run_running_ids))
         for (run_id,) in rows:
             self._spawn(run_id)
         if rows:
@@ -143,7 +148,10 @@ class RunService(GateHandler):
         task = asyncio.get_running_loop().create_task(self._drive(run_id, begun),
                                                       name=f"run:{run_id}")
         self._drivers[run_id] = task
-        task.add_done_callback(lambda _t, rid=run_id: self._drivers.pop(rid, None))
+        task.add_done_callback(partial(self._forget_driver, run_id))
+
+    def _forget_driver(self, run_id: str, _done: asyncio.Task[None]) -> None:
+        self._drivers.pop(run_id, None)
 
     def _definition(self, version_key: str, blob: str | bytes) -> Orchestration:
         orch = self._definitions.get(version_key)
@@ -152,11 +160,11 @@ class RunService(GateHandler):
             self._definitions[version_key] = orch
         return orch
 
-    def _load_definition(self, conn: Tx | ReadConn, run: Run) -> Orchestration:
+    def _load_definition(self, conn: ReadConn, run: Run) -> Orchestration:
         key = f"{run.orchestration_id}@{run.definition_version}"
         if key in self._definitions:
             return self._definitions[key]
-        row = conn.fetchone("SELECT definition FROM runs WHERE run_id = ?", (run.run_id,))
+        row = conn.one(Q.run_definition, {"run_id": run.run_id})
         assert row is not None
         return self._definition(key, row[0])
 
@@ -166,26 +174,34 @@ class RunService(GateHandler):
 
     async def list(self, status: str | None = None, orchestration_id: str | None = None,
                    limit: int = 100, offset: int = 0) -> list[Run]:
-        clauses, params = [], []
+        where: list[F] = []
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
         if status:
-            clauses.append("status = ?")
-            params.append(status)
+            where.append(F.run_status)
+            params["status"] = status
         if orchestration_id:
-            clauses.append("orchestration_id = ?")
-            params.append(orchestration_id)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+            where.append(F.run_orchestration)
+            params["orchestration_id"] = orchestration_id
 
         def read(conn: ReadConn) -> list[Run]:
-            rows = conn.fetchall(f"SELECT doc FROM runs{where} ORDER BY created_at DESC"
-                                 " LIMIT ? OFFSET ?", [*params, limit, offset])
-            return [_decode_run(r[0]) for r in rows]
+            return [_decode_run(r[0]) for r in conn.all(Q.run_page, params, where=where)]
 
         return await self.store.read(read)
 
     async def count(self, status: str | None = None) -> int:
-        sql = "SELECT COUNT(*) FROM runs" + (" WHERE status = ?" if status else "")
-        row = await self.store.read(lambda c: c.fetchone(sql, (status,) if status else ()))
+        where = [F.run_status] if status else []
+        row = await self.store.read(lambda c: c.one(Q.run_count, {"status": status},
+                                                    where=where))
         return int(row[0]) if row else 0
+
+    # -- in-transaction API for the other services (engine.ports.RunPeer) ------------------
+    def status_of(self, conn: ReadConn, run_id: str) -> str | None:
+        row = conn.one(Q.run_status, {"run_id": run_id})
+        return None if row is None else str(row[0])
+
+    def starter_of(self, conn: ReadConn, run_id: str) -> str | None:
+        row = conn.one(Q.run_doc, {"run_id": run_id})
+        return None if row is None else _decode_run(row[0]).created_by
 
     # -- start -----------------------------------------------------------------------------
     async def start(self, orchestration: Orchestration, message: str | None = None, *,
@@ -212,15 +228,15 @@ class RunService(GateHandler):
         def op(tx: Tx) -> Run:
             run = Run(
                 run_id=new_id("run"), orchestration_id=orchestration.id,
-                orchestration_name=orchestration.title, status="running", message=message,
+                orchestration_name=orchestration.title, status=RunStatus.RUNNING, message=message,
                 shared_state=state, current_step_id=first.id, visits={first.id: 1},
                 definition_version=version,
                 created_by=actor.name if actor else None, created_at=tx.now, updated_at=tx.now,
             )
-            tx.execute("INSERT INTO runs (run_id, orchestration_id, status, doc, definition,"
-                       " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                       (run.run_id, run.orchestration_id, run.status, _encode(run), definition,
-                        tx.now, tx.now))
+            tx.run(Q.run_insert, {"run_id": run.run_id,
+                                  "orchestration_id": run.orchestration_id,
+                                  "status": run.status, "doc": _encode(run),
+                                  "definition": definition, "now": tx.now})
             _emit(tx, run, "started", {"orchestration_name": run.orchestration_name,
                                        "message": message, "created_by": run.created_by})
             if privileged is not None and actor is not None:
@@ -261,14 +277,15 @@ class RunService(GateHandler):
         """Walk the run until it pauses or ends. ``begun``: the current step's start was
         already committed (folded into the previous checkpoint or the gate's answer)."""
         try:
-            run: Run | None = await self.get(run_id)
-            orch = await self.store.read(lambda c: self._load_definition(c, run), inline=True)
+            first = await self.get(run_id)
+            orch = await self.store.read(partial(self._load_definition, run=first), inline=True)
+            run: Run | None = first
             while run is not None and run.status == "running" and run.current_step_id:
                 step = orch.get_step(run.current_step_id)
                 if not begun:
                     try:
                         run = await self.store.write(
-                            lambda tx, s=step, o=orch: self._begin_op(tx, run_id, s, o))
+                            partial(self._begin_op, run_id=run_id, step=step, orch=orch))
                     except Conflict:
                         return
                 if isinstance(step, HumanStep) or run.status != "running":
@@ -351,7 +368,7 @@ class RunService(GateHandler):
         return await self._advance(run, orch, step, record, output, pending=pending)
 
     async def _execute(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
-                       key: str, pending: list[tuple[str, dict[str, Any]]],
+                       key: str, pending: builtins.list[tuple[str, dict[str, Any]]],
                        ) -> tuple[Any, StepRecord]:
         state = run.shared_state
         if isinstance(step, AgentStep):
@@ -457,7 +474,7 @@ class RunService(GateHandler):
 
     async def _advance(self, run: Run, orch: Orchestration, step: Step, record: StepRecord,
                        output: Any, *, error: str | None = None, goto: str | None = None,
-                       pending: list[tuple[str, dict[str, Any]]] | None = None) -> Run | None:
+                       pending: builtins.list[tuple[str, dict[str, Any]]] | None = None) -> Run | None:
         """Checkpoint a finished step — state, history, the next step and that step's
         start — in one transaction."""
         out_key = getattr(step, "output_key", None) or getattr(step, "result_key", None)
@@ -504,7 +521,7 @@ class RunService(GateHandler):
             return None
 
     def _complete_in_tx(self, tx: Tx, run: Run, orch: Orchestration) -> None:
-        run.status = "completed"
+        run.status = RunStatus.COMPLETED
         run.finished_at = tx.now
         run.current_step_id = None
         last = run.step_history[-1].output if run.step_history else None
@@ -516,7 +533,7 @@ class RunService(GateHandler):
                                      "cost_usd": round(run.cost_usd, 6), "turns": run.turns})
 
     def _fail_in_tx(self, tx: Tx, run: Run, error: str) -> Run:
-        run.status = "failed"
+        run.status = RunStatus.FAILED
         run.error = error
         run.response = error
         run.finished_at = tx.now
@@ -527,7 +544,7 @@ class RunService(GateHandler):
 
     async def _fail(self, run_id: str, error: str, step: Step | None = None,
                     record: StepRecord | None = None,
-                    pending: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+                    pending: builtins.list[tuple[str, dict[str, Any]]] | None = None) -> None:
         def op(tx: Tx) -> None:
             run = load_run(tx, run_id)
             if run.status in FINAL_RUN_STATUSES:
@@ -546,14 +563,14 @@ class RunService(GateHandler):
     def _pause_in_tx(self, tx: Tx, current: Run, step: HumanStep) -> None:
         """Open the gate (an approval in the inbox) and pause the run, in the caller's tx."""
         payload = step.input_required(current.shared_state, run_id=current.run_id)
-        approval = insert_gate(
+        approval = self.approvals.open_gate(
             tx, run_id=current.run_id, step_id=step.id, prompt=payload["prompt"],
             fields=payload["fields"], agent_context=payload["agent_context"] or None,
             timeout_seconds=step.timeout_seconds, timeout_response=step.default_answer,
             allowed_roles=list(step.allowed_roles), allowed_users=list(step.allowed_users),
             reason=f"{current.orchestration_name}: {step.title}")
         payload["approval_id"] = approval.approval_id
-        current.status = "paused"
+        current.status = RunStatus.PAUSED
         current.human_input_required = payload
         current.approval_id = approval.approval_id
         _save(tx, current)
@@ -591,7 +608,7 @@ class RunService(GateHandler):
         record.output = values
         run.step_history = [*run.step_history, record]
         run.human_input_required = None
-        run.status = "running"
+        run.status = RunStatus.RUNNING
         _emit(tx, run, "resumed", {"step_id": step.id, "answered_by": actor.name,
                                    "response": values})
         _emit(tx, run, "step_completed", {"step_id": step.id, "step_name": step.title,
@@ -648,14 +665,9 @@ class RunService(GateHandler):
                     except Forbidden as exc:
                         raise Forbidden(f"cancelling run {run_id} needs the permission to answer"
                                         f" its open gate {gate.step_id}: {exc.detail}") from None
-                tx.execute("UPDATE approvals SET status='cancelled', decided_by=?, decided_at=?,"
-                           " break_glass=? WHERE approval_id=? AND status='pending'",
-                           (actor.name, tx.now, int(break_glass), gate_id))
-                tx.emit("approval.decided", {"approval_id": gate_id,
-                                             "status": "cancelled", "decided_by": actor.name,
-                                             "break_glass": break_glass},
-                        run_id=run_id)
-            run.status = "cancelled"
+                self.approvals.cancel_gate(tx, gate_id, actor, run_id=run_id,
+                                           break_glass=break_glass)
+            run.status = RunStatus.CANCELLED
             run.error = f"cancelled by {actor.name}"
             run.finished_at = tx.now
             run.human_input_required = None
@@ -690,7 +702,7 @@ class RunService(GateHandler):
             _check_starter(run, actor, "retry")
             if run.current_step_id is None:
                 raise Conflict(f"run {run_id} has no step to retry")
-            run.status = "running"
+            run.status = RunStatus.RUNNING
             run.error = None
             run.response = None
             run.finished_at = None

@@ -26,6 +26,7 @@ from switchboard.engine.ids import new_id
 from switchboard.engine.orchestrations.generate import GenerationResult, WorkflowGenerator
 from switchboard.engine.providers.registry import UnknownProviderError
 from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.queries import Q
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -107,9 +108,8 @@ def _doc(session: Session) -> bytes:
                     "workflow": session.workflow, "created_by": session.created_by})
 
 
-def _load(conn: Tx | ReadConn, session_id: str) -> Session:
-    row = conn.fetchone("SELECT session_id, doc, turns, created_at, updated_at FROM "
-                        "workflow_sessions WHERE session_id = ?", (session_id,))
+def _load(conn: ReadConn, session_id: str) -> Session:
+    row = conn.one(Q.session_by_id, {"session_id": session_id})
     if row is None:
         raise NotFound(f"session {session_id!r} not found")
     return _row_session(row)
@@ -146,9 +146,8 @@ class SessionService:
             session = Session(session_id=new_id("sess"), context=dict(context or {}),
                               preferences=prefs, created_by=created_by, created_at=tx.now,
                               updated_at=tx.now)
-            tx.execute("INSERT INTO workflow_sessions (session_id, doc, turns, created_at, "
-                       "updated_at) VALUES (?,?,?,?,?)",
-                       (session.session_id, _doc(session), 0, tx.now, tx.now))
+            tx.run(Q.session_insert, {"session_id": session.session_id, "doc": _doc(session),
+                                      "now": tx.now})
             tx.emit("session.created", {"session_id": session.session_id,
                                         "created_by": created_by})
             return session
@@ -159,8 +158,7 @@ class SessionService:
         def read(conn: ReadConn) -> Session:
             session = _load(conn, session_id)
             if history:
-                rows = conn.fetchall("SELECT doc FROM workflow_session_turns WHERE "
-                                     "session_id = ? ORDER BY turn", (session_id,))
+                rows = conn.all(Q.session_turns, {"session_id": session_id})
                 session.history = [msgspec.json.decode(r[0], type=SessionTurn) for r in rows]
             return session
 
@@ -169,10 +167,8 @@ class SessionService:
     async def list(self, limit: int = 20, offset: int = 0) -> tuple[list[Session], int]:
         """Sessions, most recently active first, without their turns."""
         def read(conn: ReadConn) -> tuple[list[Session], int]:
-            rows = conn.fetchall("SELECT session_id, doc, turns, created_at, updated_at FROM "
-                                 "workflow_sessions ORDER BY updated_at DESC LIMIT ? OFFSET ?",
-                                 (limit, offset))
-            total = conn.fetchone("SELECT COUNT(*) FROM workflow_sessions")
+            rows = conn.all(Q.session_page, {"limit": limit, "offset": offset})
+            total = conn.one(Q.session_count)
             return [_row_session(r) for r in rows], int(total[0] if total else 0)
 
         return await self.store.read(read)
@@ -236,11 +232,10 @@ class SessionService:
             session.workflow = result.workflow
             session.turns = number
             session.updated_at = tx.now
-            tx.execute("INSERT INTO workflow_session_turns (session_id, turn, doc, created_at)"
-                       " VALUES (?,?,?,?)", (session.session_id, number, _encode(turn), tx.now))
-            tx.execute("UPDATE workflow_sessions SET doc = ?, turns = ?, updated_at = ? "
-                       "WHERE session_id = ?", (_doc(session), number, tx.now,
-                                                session.session_id))
+            tx.run(Q.session_turn_insert, {"session_id": session.session_id, "turn": number,
+                                           "doc": _encode(turn), "now": tx.now})
+            tx.run(Q.session_save, {"session_id": session.session_id, "doc": _doc(session),
+                                    "turns": number, "now": tx.now})
             tx.emit("session.continued", {"session_id": session.session_id, "turn": number,
                                           "action": action,
                                           "valid": result.validation.valid})

@@ -328,7 +328,7 @@ class OpenAIProvider:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER)
-        base = min(self.backoff_base * (2 ** attempt), self.backoff_max)
+        base = float(min(self.backoff_base * (2 ** attempt), self.backoff_max))
         return base + random.uniform(0, base * 0.1)
 
     async def _post(self, body: bytes, stream: bool) -> aiohttp.ClientResponse:

@@ -1,38 +1,57 @@
 """The store interface the engine's services are written against.
 
 A service expresses a change as a *write op*: a plain function that receives a ``Tx`` and
-runs SQL through it. The store runs ops from many callers in one transaction (group commit)
-and only then resolves each caller's awaitable, so an acknowledged change is a committed
-change. Events an op emits are persisted in that same transaction and handed to the event
-bus only after the commit. Reads run on separate connections and never wait for the writer.
+runs named queries through it. The store runs ops from many callers in one transaction
+(group commit) and only then resolves each caller's awaitable, so an acknowledged change is
+a committed change. Events an op emits are persisted in that same transaction and handed to
+the event bus only after the commit. Reads run on separate connections and never wait for
+the writer; each read op sees one snapshot (all its statements read the same commit).
 
-The SQL used by the services is a portable subset (``?`` placeholders, ``ON CONFLICT``
-upserts, JSON as text); a PostgreSQL store would implement ``Tx``/``ReadConn`` with the same
-surface.
+Services never hold SQL: they name a statement (``engine.store.queries.Q``) and pass named
+parameters; each store resolves the name in its own query file (``sqlite.sql`` here, a
+PostgreSQL file in issue 16). That is the whole surface a second store implements.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from switchboard.engine.errors import StorageFailure
 from switchboard.engine.models import Event
+from switchboard.engine.store.queries import NO_PARAMS, F, Params, Q, Row
 
 R = TypeVar("R")
 
 
-class Tx(Protocol):
+class ReadConn(Protocol):
+    """What a read op may do: run named read statements (one snapshot per op)."""
+
+    def one(self, query: Q, params: Params = NO_PARAMS, *,
+            where: Sequence[F] = ()) -> Row | None:
+        """The first row, or None."""
+        ...
+
+    def all(self, query: Q, params: Params = NO_PARAMS, *,
+            where: Sequence[F] = ()) -> list[Row]:
+        """Every row."""
+        ...
+
+
+class Tx(ReadConn, Protocol):
     """What a write op may do inside the group transaction."""
 
     now: float
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def run(self, query: Q, params: Params = NO_PARAMS, *, where: Sequence[F] = ()) -> int:
+        """Run a changing statement; returns how many rows it changed."""
+        ...
 
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested step: what it changed is undone if the block raises (and re-raised)."""
+        ...
 
     def emit(
         self,
@@ -47,15 +66,7 @@ class Tx(Protocol):
         priority: str | None = None,
     ) -> Event: ...
 
-    def after_commit(self, callback: Callable[[], None]) -> None: ...
-
-
-class ReadConn(Protocol):
-    """A read-only connection handed to read functions (runs off the event loop)."""
-
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def after_commit(self, callback: Callable[[], object]) -> None: ...
 
 
 WriteOp = Callable[[Tx], R]
@@ -90,7 +101,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def read(self, op: ReadOp[R], *, inline: bool = False) -> R:
-        """Run ``op`` against a read connection (sees every committed write).
+        """Run ``op`` against a read connection, in one read transaction: every statement
+        of ``op`` sees the same committed state (a consistent overview, a page and its count).
 
         ``inline`` marks a tiny point lookup the store may run without leaving the loop."""
 

@@ -19,15 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiosqlite
 import msgspec
@@ -35,8 +37,19 @@ import msgspec
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.errors import StartupError, StorageFailure
 from switchboard.engine.models import Event
-from switchboard.engine.store.base import EmitHook, ReadOp, Store, WriteOp
+from switchboard.engine.store.base import EmitHook, ReadConn, ReadOp, Store, WriteOp
 from switchboard.engine.store.migrations import MIGRATIONS
+from switchboard.engine.store.queries import (
+    NO_PARAMS,
+    F,
+    Many,
+    Params,
+    Q,
+    QuerySet,
+    Row,
+    positional,
+)
+from switchboard.engine.store.queries import load as load_queries
 
 log = logging.getLogger("switchboard.store")
 
@@ -170,27 +183,123 @@ def storage_failure(exc: BaseException, path: Path) -> StorageFailure | None:
     return StorageFailure(kind, f"{detail} (sqlite: {exc})")
 
 
-class _Tx:
-    """The write context handed to ops (see ``engine.store.base.Tx``)."""
+QUERIES: Final[Path] = Path(__file__).with_name("sqlite.sql")
 
-    __slots__ = ("_callbacks", "_conn", "_events", "_hooks", "now")
 
-    def __init__(self, conn: sqlite3.Connection, now: float,
-                 hooks: Sequence[EmitHook] = ()) -> None:
+@functools.cache
+def queries() -> QuerySet:
+    """The SQLite store's named queries (``sqlite.sql``), loaded and checked once."""
+    return load_queries(QUERIES)
+
+
+class _Statements:
+    """Named query -> this store's prepared text and binder, per ``{where}`` variant.
+
+    Each statement is rewritten once from ``:name`` to numbered ``?n`` markers; a call binds
+    its mapping with an ``itemgetter`` over the names (C speed, no per-call name lookups)."""
+
+    __slots__ = ("_prepared", "_set")
+
+    def __init__(self, query_set: QuerySet) -> None:
+        self._set = query_set
+        self._prepared: dict[tuple[Q, tuple[F, ...]], tuple[str, Callable[[Params], Any]]] = {}
+
+    def get(self, query: Q, where: Sequence[F]) -> tuple[str, Callable[[Params], Any]]:
+        key = (query, where if isinstance(where, tuple) else tuple(where))
+        found = self._prepared.get(key)
+        if found is None:
+            sql, names = positional(self._set.compose(query, key[1]), lambda n: f"?{n}")
+            if not names:
+                binder: Callable[[Params], Any] = _no_params
+            elif len(names) == 1:
+                single = itemgetter(names[0])
+                binder = lambda params: (single(params),)  # noqa: E731 - itemgetter of one name returns the value
+            else:
+                binder = itemgetter(*names)
+            found = self._prepared[key] = (sql, binder)
+        return found
+
+
+def _no_params(params: Params) -> tuple[()]:
+    return ()
+
+
+def _bind_many(values: Many) -> str:
+    return _json_encode(list(values)).decode()
+
+
+sqlite3.register_adapter(Many, _bind_many)
+
+
+class _ReadConn:
+    """A read connection handed to read ops (see ``engine.store.base.ReadConn``).
+
+    ``fetchone``/``fetchall``/``execute`` take raw SQL: for this store's own checks, tools
+    that work on the file (``switchboard audit``, ``db``) and tests; services are typed
+    against the protocol, which has only named queries."""
+
+    __slots__ = ("_conn", "_sql")
+
+    def __init__(self, conn: sqlite3.Connection, statements: _Statements | None = None) -> None:
         self._conn = conn
-        self.now = now
-        self._events: list[Event] = []
-        self._callbacks: list[Callable[[], None]] = []
-        self._hooks = hooks
+        self._sql = statements or _statements()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def one(self, query: Q, params: Params = NO_PARAMS, *,
+            where: Sequence[F] = ()) -> Row | None:
+        sql, bind = self._sql.get(query, where)
+        row: Row | None = self._conn.execute(sql, bind(params)).fetchone()
+        return row
+
+    def all(self, query: Q, params: Params = NO_PARAMS, *,
+            where: Sequence[F] = ()) -> list[Row]:
+        sql, bind = self._sql.get(query, where)
+        rows: list[Row] = self._conn.execute(sql, bind(params)).fetchall()
+        return rows
+
+    def execute(self, sql: str, params: Sequence[Any] | Params = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
 
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return self._conn.execute(sql, params).fetchone()
+    def fetchone(self, sql: str, params: Sequence[Any] | Params = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
+        return row
 
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, params).fetchall()
+    def fetchall(self, sql: str, params: Sequence[Any] | Params = ()) -> list[Row]:
+        rows: list[Row] = self._conn.execute(sql, params).fetchall()
+        return rows
+
+
+class _Tx(_ReadConn):
+    """The write context handed to ops (see ``engine.store.base.Tx``)."""
+
+    __slots__ = ("_callbacks", "_events", "_hooks", "_savepoints", "now")
+
+    def __init__(self, conn: sqlite3.Connection, now: float, statements: _Statements,
+                 hooks: Sequence[EmitHook] = ()) -> None:
+        super().__init__(conn, statements)
+        self.now = now
+        self._events: list[Event] = []
+        self._callbacks: list[Callable[[], object]] = []
+        self._hooks = hooks
+        self._savepoints = 0
+
+    def run(self, query: Q, params: Params = NO_PARAMS, *, where: Sequence[F] = ()) -> int:
+        sql, bind = self._sql.get(query, where)
+        return self._conn.execute(sql, bind(params)).rowcount
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._savepoints += 1
+        name = f"nested{self._savepoints}"
+        events, callbacks = len(self._events), len(self._callbacks)
+        self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
+            del self._events[events:], self._callbacks[callbacks:]
+            raise
+        self._conn.execute(f"RELEASE {name}")
 
     def emit(
         self,
@@ -205,12 +314,11 @@ class _Tx:
         priority: str | None = None,
     ) -> Event:
         body = payload or {}
-        cursor = self._conn.execute(
-            "INSERT INTO events (event_type, timestamp, source_agent, payload, task_id, run_id,"
-            " agent_id, trace_id, priority) VALUES (?,?,?,?,?,?,?,?,?)",
-            (event_type, self.now, source_agent, _json_encode(body), task_id, run_id,
-             agent_id, trace_id, priority),
-        )
+        sql, bind = self._sql.get(Q.event_insert, ())
+        cursor = self._conn.execute(sql, bind({
+            "event_type": event_type, "timestamp": self.now, "source_agent": source_agent,
+            "payload": _json_encode(body), "task_id": task_id, "run_id": run_id,
+            "agent_id": agent_id, "trace_id": trace_id, "priority": priority}))
         event = Event(
             seq=int(cursor.lastrowid or 0), event_type=event_type, timestamp=self.now,
             source_agent=source_agent, payload=body, task_id=task_id, run_id=run_id,
@@ -221,21 +329,33 @@ class _Tx:
             hook(self, event)
         return event
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], object]) -> None:
         self._callbacks.append(callback)
 
 
-class _ReadConn:
-    __slots__ = ("_conn",)
+@functools.cache
+def _statements() -> _Statements:
+    return _Statements(queries())
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
 
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return self._conn.execute(sql, params).fetchone()
+def _in_snapshot(conn: sqlite3.Connection, op: ReadOp[Any]) -> Any:
+    """Run a read op inside one read transaction (WAL: a snapshot of the last commit)."""
+    conn.execute("BEGIN")
+    try:
+        return op(_ReadConn(conn))
+    finally:
+        conn.execute("COMMIT")
 
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, params).fetchall()
+
+def _raw(conn: ReadConn) -> _ReadConn:
+    """This store's own connection behind the protocol (for its own checks in raw SQL)."""
+    assert isinstance(conn, _ReadConn)
+    return conn
+
+
+def read_conn(conn: sqlite3.Connection) -> _ReadConn:
+    """A ``ReadConn`` over a plain sqlite3 connection (tools that open the file themselves)."""
+    return _ReadConn(conn)
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -275,6 +395,7 @@ class SQLiteStore(Store):
         self._inline: sqlite3.Connection | None = None
         self._sink: Callable[[list[Event]], None] = lambda events: None
         self._emit_hooks: list[EmitHook] = []
+        self._statements = _statements()  # loads and checks sqlite.sql: fail at construction
         self._closed = True
         self.commits = 0
         self.ops_committed = 0
@@ -424,7 +545,7 @@ class SQLiteStore(Store):
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op, future, on_abandoned in batch:
-                tx = _Tx(conn, now, self._emit_hooks)
+                tx = _Tx(conn, now, self._statements, self._emit_hooks)
                 conn.execute("SAVEPOINT op")
                 try:
                     result = op(tx)
@@ -466,7 +587,7 @@ class SQLiteStore(Store):
 
     def _deliver(self, outcomes: list[_Outcome]) -> None:
         events: list[Event] = []
-        callbacks: list[Callable[[], None]] = []
+        callbacks: list[Callable[[], object]] = []
         for _, ok, _, tx, _ in outcomes:
             if ok and tx is not None:
                 events.extend(tx._events)
@@ -503,11 +624,13 @@ class SQLiteStore(Store):
             raise StoreClosed("the store is closed")
         try:
             if inline and self._inline is not None:
-                return op(_ReadConn(self._inline))
+                return _in_snapshot(self._inline, op)
             conn = await self._readers.get()
             try:
                 # aiosqlite's thread owns the sqlite3 connection; run the whole op there.
-                return await conn._execute(lambda: op(_ReadConn(conn._conn)))
+                raw = conn._conn
+                return await conn._execute(  # type: ignore[no-untyped-call]  # aiosqlite's runner is untyped
+                    lambda: _in_snapshot(raw, op))
             finally:
                 self._readers.put_nowait(conn)
         except sqlite3.Error as exc:
@@ -518,9 +641,9 @@ class SQLiteStore(Store):
 
     async def ping(self) -> float:
         started = time.perf_counter()
-        await self.read(lambda c: c.fetchone("SELECT 1"))
+        await self.read(lambda c: c.one(Q.event_last_seq))
         return round((time.perf_counter() - started) * 1000.0, 3)
 
     async def integrity_check(self) -> str:
-        row = await self.read(lambda c: c.fetchone("PRAGMA integrity_check"))
+        row = await self.read(lambda c: _raw(c).fetchone("PRAGMA integrity_check"))
         return str(row[0]) if row else "unknown"

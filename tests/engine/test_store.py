@@ -124,3 +124,61 @@ async def test_synchronous_full_by_default(tmp_path) -> None:
     await store.open()
     assert store.synchronous == "FULL"
     await store.close()
+
+
+async def test_savepoint_undoes_its_rows_events_and_callbacks(tmp_path) -> None:
+    """A nested step that fails (an approval's timeout answer refused, then rejected
+    instead) leaves nothing behind: not its rows, and not its events or after-commit
+    callbacks either (they were kept before, so subscribers could hear of rolled-back
+    changes)."""
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    delivered: list[str] = []
+    store.set_event_sink(lambda events: delivered.extend(e.event_type for e in events))
+    called: list[str] = []
+
+    def op(tx):
+        tx.emit("outer.before")
+        with pytest.raises(ValueError), tx.savepoint():
+            tx.execute("INSERT INTO counters VALUES ('inner', 1)")
+            tx.emit("inner.undone")
+            tx.after_commit(lambda: called.append("inner"))
+            raise ValueError("refused")
+        with tx.savepoint():
+            tx.execute("INSERT INTO counters VALUES ('kept', 1)")
+            tx.emit("inner.kept")
+        tx.after_commit(lambda: called.append("outer"))
+
+    await store.write(op)
+    rows = await store.read(lambda c: c.fetchall("SELECT name FROM counters"))
+    assert rows == [("kept",)]
+    assert delivered == ["outer.before", "inner.kept"] and called == ["outer"]
+    seqs = await store.read(lambda c: c.fetchall("SELECT event_type FROM events ORDER BY seq"))
+    assert [r[0] for r in seqs] == ["outer.before", "inner.kept"]
+    await store.close()
+
+
+async def test_a_read_op_sees_one_snapshot(tmp_path) -> None:
+    """Every statement of one read op reads the same commit, even while writes land
+    between them (the views' one consistent read)."""
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    await store.write(lambda tx: tx.execute("INSERT INTO counters VALUES ('n', 0)"))
+    wrote = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def read(conn):
+        first = conn.fetchone("SELECT value FROM counters WHERE name = 'n'")
+        asyncio.run_coroutine_threadsafe(bump(), loop).result(timeout=10)
+        second = conn.fetchone("SELECT value FROM counters WHERE name = 'n'")
+        return first, second
+
+    async def bump():
+        await store.write(lambda tx: tx.execute(
+            "UPDATE counters SET value = value + 1 WHERE name = 'n'"))
+        wrote.set()
+
+    first, second = await store.read(read)
+    assert wrote.is_set() and first == second == (0,)
+    assert await store.read(lambda c: c.fetchone("SELECT value FROM counters")) == (1,)
+    await store.close()
