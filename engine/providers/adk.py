@@ -82,7 +82,7 @@ def from_llm_request(request: Any) -> tuple[list[Message], list[ToolSpec]]:
     """An ADK ``LlmRequest`` as our messages and tool specs (for OpenAI-compatible calls)."""
     messages: list[Message] = []
     config = request.config
-    system = config.system_instruction if config is not None else None
+    system: Any = config.system_instruction if config is not None else None
     if isinstance(system, str) and system:
         messages.append(Message.system(system))
     elif system is not None and getattr(system, "parts", None):

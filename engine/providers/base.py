@@ -152,7 +152,11 @@ class Provider(Protocol):
     name: str
     display_name: str
     features: ProviderFeatures
-    default_model: str
+
+    @property
+    def default_model(self) -> str:
+        """The model used when a step names none (an attribute or a property)."""
+        ...
 
     def available(self) -> bool: ...
 
