@@ -265,7 +265,13 @@ def stats(data: Mapping[str, Any]) -> c.Stats:
     queue = dict(data["queue"])
     queue["by_priority"] = {key: s.PriorityLoad(**value)
                             for key, value in queue.get("by_priority", {}).items()}
-    return c.Stats(queue=s.Queue(**queue), timestamp=data["timestamp"])
+    figures = data.get("approvals")
+    approvals = s.ApprovalFigures(
+        pending_by_priority=figures["pending_by_priority"], overdue=figures["overdue"],
+        decision_latency={key: s.DecisionLatency(**value)
+                          for key, value in figures["decision_latency"].items()},
+    ) if figures else msgspec.UNSET
+    return c.Stats(queue=s.Queue(**queue), timestamp=data["timestamp"], approvals=approvals)
 
 
 def metrics(data: Mapping[str, Any]) -> c.MetricsEnvelope:

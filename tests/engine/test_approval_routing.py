@@ -342,3 +342,13 @@ def test_gate_routing_is_validated_at_load(tmp_path: Path) -> None:
                  "steps[0].on_timeout"):
         assert path in paths, paths
     assert "default_answer" in paths["steps[0].on_timeout"]
+
+
+async def test_action_links_are_bound_to_an_assignee(tmp_path: Path) -> None:
+    approvals = {"assign": {"*": ["user:alice"]}, "action_links": True}
+    async with engine_at(tmp_path, ManualClock(), approvals=approvals) as eng:
+        task, _ = await eng.tasks.create(TaskSpec(type="bugfix", priority="P1"), AGENT_A)
+        with pytest.raises(Forbidden, match="must name one of its assignees"):
+            await eng.action_links.mint(task.approval_id, "bob", "user", ROOT)
+        token, _ = await eng.action_links.mint(task.approval_id, "alice", "user", ROOT)
+        assert token
