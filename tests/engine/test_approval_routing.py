@@ -352,3 +352,19 @@ async def test_action_links_are_bound_to_an_assignee(tmp_path: Path) -> None:
             await eng.action_links.mint(task.approval_id, "bob", "user", ROOT)
         token, _ = await eng.action_links.mint(task.approval_id, "alice", "user", ROOT)
         assert token
+
+
+async def test_webhook_payloads_show_quorum_progress(tmp_path: Path) -> None:
+    import json
+
+    from switchboard.engine.webhooks import render_slack
+
+    async with engine_at(tmp_path, ManualClock(), approvals={"quorum": {"P0": 2}}) as eng:
+        task, _ = await eng.tasks.create(TaskSpec(type="incident", priority="P0"), AGENT_A)
+        await eng.approvals.approve(task.approval_id, Actor("agent-b", "agent", "jwt"))
+        voted = [e for e in await eng.bus.history(0) if e.event_type == "approval.voted"]
+        assert len(voted) == 1 and voted[0].payload["progress"] == "1 of 2"
+        slack = json.loads(render_slack(voted[0], "http://127.0.0.1:8000"))
+        assert "1 of 2" in slack["text"]
+        assert any("*Approvals:* 1 of 2" in f["text"]
+                   for block in slack["blocks"] for f in block.get("fields", []))
