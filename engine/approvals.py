@@ -454,7 +454,7 @@ class ApprovalService:
 
         def read(conn: ReadConn) -> dict[str, Any]:
             pending = {p: 0 for p in PRIORITIES}
-            for priority, count in conn.all(Q.view_approvals_by_priority):
+            for priority, count in conn.all(Q.approval_pending_by_priority):
                 pending[priority] = pending.get(priority, 0) + int(count)
             overdue = conn.one(Q.approval_overdue_count)
             samples: dict[str, list[float]] = {p: [] for p in PRIORITIES}

@@ -121,6 +121,7 @@ class Q(StrEnum):
     approval_update_routing = "approval_update_routing"
     approval_decided_since = "approval_decided_since"
     approval_overdue_count = "approval_overdue_count"
+    approval_pending_by_priority = "approval_pending_by_priority"
     # runs (engine.orchestrations.runs.RunService)
     run_doc = "run_doc"
     run_definition = "run_definition"

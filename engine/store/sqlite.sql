@@ -334,6 +334,9 @@ WHERE approval_id = :approval_id AND status = 'pending'
 SELECT priority, decided_at - created_at FROM approvals
 WHERE status IN ('approved', 'rejected') AND decided_at >= :since
 
+-- name: approval_pending_by_priority
+SELECT priority, COUNT(*) FROM approvals WHERE status = 'pending' GROUP BY priority
+
 -- name: approval_overdue_count
 SELECT COUNT(*) FROM approvals WHERE status = 'pending' AND overdue = 1
 
