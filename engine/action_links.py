@@ -27,6 +27,7 @@ import msgspec
 
 from switchboard.engine import audit
 from switchboard.engine.actors import ROLE_RANK, Actor
+from switchboard.engine.approval_routing import principal_matches
 from switchboard.engine.approvals import ApprovalService, load_approval
 from switchboard.engine.clock import Clock
 from switchboard.engine.config import Config
@@ -123,6 +124,11 @@ class ActionLinks:
             approval = load_approval(tx, approval_id)
             if approval.status != "pending":
                 raise Conflict(f"approval {approval_id} is already {approval.status}")
+            if approval.assignees and not principal_matches(approval.assignees,
+                                                            Actor(principal, role)):
+                raise Forbidden(f"a link for approval {approval_id} must name one of its"
+                                f" assignees ({', '.join(approval.assignees)}), not"
+                                f" {principal} ({role})")
             audit.record(tx, minted_by, "approval.link", "approval", approval_id,
                          after={"principal": principal, "role": role, "expires_at": expires})
         await self.store.write(op)

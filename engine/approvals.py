@@ -40,15 +40,31 @@ from typing import Any, Final, Protocol
 
 from switchboard.engine import audit
 from switchboard.engine.actors import SYSTEM, Actor
+from switchboard.engine.approval_routing import (
+    apply_routing,
+    next_sweep,
+    principal_matches,
+    raised,
+    reminders_due,
+    routing_for,
+    vote_record,
+)
 from switchboard.engine.clock import Clock, iso
 from switchboard.engine.config import Config
 from switchboard.engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.ids import new_id
-from switchboard.engine.models import Approval, ApprovalStatus, Task, normalize_priority
+from switchboard.engine.models import (
+    PRIORITIES,
+    Approval,
+    ApprovalStatus,
+    Task,
+    normalize_priority,
+)
 from switchboard.engine.ports import Peers
 from switchboard.engine.rows import (
     approval_from_row,
     approval_insert_params,
+    approval_routing_params,
     decode,
     encode,
 )
@@ -65,6 +81,13 @@ def admit(approval: Approval, actor: Actor) -> bool:
     Returns True when the actor is admitted only as an admin breaking glass, False when a
     list admits it; raises Forbidden naming who may decide otherwise.
     """
+    if approval.assignees:
+        if principal_matches(approval.assignees, actor):
+            return False
+        if actor.is_admin:
+            return True
+        raise Forbidden(f"approval {approval.approval_id} is assigned to"
+                        f" {', '.join(approval.assignees)}; you are {actor.name} ({actor.role})")
     users = approval.allowed_users
     roles = approval.allowed_roles or ([] if users else list(DEFAULT_DECIDERS))
     if actor.name in users or actor.role in roles:
@@ -125,6 +148,10 @@ class GateHandler(Protocol):
 
         Returns the cleaned response that is stored on the approval.
         """
+        ...
+
+    def check_answer(self, tx: Tx, approval: Approval, response: Any) -> Any:
+        """Validate a quorum vote's answer without moving the run; the cleaned answer."""
         ...
 
 
@@ -195,6 +222,10 @@ class ApprovalService:
                     if not self.config.approvals.allow_self_approval:
                         raise Forbidden(f"self-approval is not allowed: {why}")
                     self_approved = True
+            if not expiring and (approval.quorum > 1 or approval.reject_quorum > 1):
+                if not self._vote(tx, approval, approved, actor, response, reason,
+                                  break_glass):
+                    return approval  # a vote short of the quorum: still pending
             stored_response = response
             if approval.kind == "gate":
                 if self._gate_handler is None:
@@ -218,7 +249,8 @@ class ApprovalService:
                 "approval_id": approval_id, "status": final, "decided_by": actor.name,
                 "decided_at": tx.now,
                 "response": None if stored_response is None else encode(stored_response),
-                "rejection_reason": approval.rejection_reason, "break_glass": int(break_glass)})
+                "rejection_reason": approval.rejection_reason, "break_glass": int(break_glass),
+                "votes": encode(approval.votes)})
             after: dict[str, Any] = {"status": final, "kind": approval.kind}
             for key, value in (("task_id", approval.task_id), ("run_id", approval.run_id),
                                ("step_id", approval.step_id), ("response", stored_response)):
@@ -230,6 +262,9 @@ class ApprovalService:
                 after["allowed_users"] = approval.allowed_users
             if status == "expired":
                 after["decision"] = "approve" if approved else "reject"
+            if approval.quorum > 1 or approval.reject_quorum > 1:
+                after["progress"] = approval.progress
+                after["voters"] = [vote["by"] for vote in approval.votes]
             audit.record(tx, actor, _audit_action(approval, final, break_glass=break_glass,
                                                   self_approved=self_approved),
                          "approval", approval_id, before={"status": "pending"}, after=after,
@@ -240,6 +275,197 @@ class ApprovalService:
             return approval
 
         return op
+
+    def _vote(self, tx: Tx, approval: Approval, approved: bool, actor: Actor, response: Any,
+              reason: str | None, break_glass: bool) -> bool:
+        """Record one principal's vote; True when it completes the quorum (the caller then
+        decides the approval in this same transaction, so it proceeds exactly once)."""
+        for vote in approval.votes:
+            if vote["by"] == actor.name:
+                raise Conflict(f"{actor.name} already voted to {vote['decision']} approval"
+                               f" {approval.approval_id} at {iso(vote['at'])}"
+                               f" ({approval.progress}); a quorum needs distinct people")
+        decision = "approve" if approved else "reject"
+        if approved and approval.kind == "gate":
+            if self._gate_handler is None:
+                raise Conflict("orchestration gates are not available in this engine")
+            response = self._gate_handler.check_answer(tx, approval, response)
+        approval.votes = [*approval.votes, vote_record(actor, decision, tx.now,
+                                                       response, break_glass)]
+        if (approval.approvals_count >= approval.quorum if approved
+                else approval.rejections_count >= approval.reject_quorum):
+            return True
+        tx.run(Q.approval_update_routing, approval_routing_params(approval))
+        audit.record(tx, actor, "approval.vote", "approval", approval.approval_id,
+                     before={"status": "pending"},
+                     after={"decision": decision, "progress": approval.progress,
+                            "break_glass": break_glass}, reason=reason)
+        tx.emit("approval.voted", approval.as_dict(), task_id=approval.task_id,
+                run_id=approval.run_id, priority=approval.priority, source_agent=actor.name)
+        return False
+
+    def reassign_op(self, approval_id: str, actor: Actor, assignees: list[str],
+                    reason: str | None = None) -> Callable[[Tx], Approval]:
+        """Hand a pending approval to others within its delegates (audited)."""
+        def op(tx: Tx) -> Approval:
+            approval = load_approval(tx, approval_id)
+            if approval.status != "pending":
+                raise Conflict(f"approval {approval_id} is already {approval.status}")
+            break_glass = admit(approval, actor)
+            task = (self.peers.tasks.load(tx, approval.task_id)
+                    if approval.kind != "gate" and approval.task_id else None)
+            if task is not None and not self.config.approvals.allow_self_approval:
+                why = self_approval(tx, self.peers, approval, task, actor)
+                if why is not None:  # choosing one's own approver is approving by proxy
+                    raise Forbidden(f"reassigning your own request is not allowed: {why}")
+            outside = [name for name in assignees if name not in approval.delegates]
+            if outside:
+                allowed = ", ".join(approval.delegates) or "nobody (no delegates configured:"\
+                    " set [approvals] delegates or the gate's delegates)"
+                raise Forbidden(f"approval {approval_id} may be reassigned only to {allowed};"
+                                f" not to {', '.join(outside)}")
+            before = list(approval.assignees)
+            approval.assignees = list(dict.fromkeys(assignees))
+            tx.run(Q.approval_update_routing, approval_routing_params(approval))
+            audit.record(tx, actor, "approval.reassign", "approval", approval_id,
+                         before={"assignees": before},
+                         after={"assignees": approval.assignees, "break_glass": break_glass},
+                         reason=reason)
+            tx.emit("approval.reassigned", approval.as_dict(), task_id=approval.task_id,
+                    run_id=approval.run_id, priority=approval.priority,
+                    source_agent=actor.name)
+            return approval
+
+        return op
+
+    async def reassign(self, approval_id: str, actor: Actor, assignees: list[str],
+                       reason: str | None = None) -> Approval:
+        if not assignees:
+            raise ValidationFailed("assignees", "name at least one assignee")
+        if reason is not None and len(reason) > 2000:
+            raise ValidationFailed("reason", "must be at most 2000 characters")
+        return await self.store.write(self.reassign_op(approval_id, actor, assignees, reason))
+
+    async def pending_for(self, actor: Actor) -> list[Approval]:
+        """The pending approvals ``actor`` may decide as assignee or listed decider (not as an
+        admin breaking glass): the console's and the API's "mine"."""
+        mine = []
+        for approval in await self.pending():
+            try:
+                if not admit(approval, actor):
+                    mine.append(approval)
+            except Forbidden:
+                continue
+        return mine
+
+    def sla_op(self, tx: Tx) -> int:
+        """Reminders, breaches and escalation steps that have come due. Part of maintenance;
+        all state is in the rows (``next_sweep_at``), so a restart carries on."""
+        cfg = self.config.approvals
+        sla = Actor("sla", "admin")
+        rows = [approval_from_row(row) for row in tx.all(Q.approval_sweep_due, {"now": tx.now})]
+        for approval in rows:
+            reminders = reminders_due(approval, cfg, tx.now)
+            if reminders:  # one reminder for those passed together (e.g. after a restart)
+                approval.reminders_sent += reminders
+                tx.emit("approval.reminder", {**approval.as_dict(),
+                                              "reminder": approval.reminders_sent},
+                        task_id=approval.task_id, run_id=approval.run_id,
+                        priority=approval.priority)
+            if not approval.overdue and approval.due_at is not None \
+                    and approval.due_at <= tx.now:
+                approval.overdue = True
+                audit.record(tx, sla, "approval.overdue", "approval", approval.approval_id,
+                             before={"overdue": False},
+                             after={"overdue": True, "due_at": iso(approval.due_at),
+                                    "on_timeout": approval.on_timeout})
+                tx.emit("approval.overdue", approval.as_dict(), task_id=approval.task_id,
+                        run_id=approval.run_id, priority=approval.priority)
+                if approval.on_timeout in ("default", "reject"):
+                    tx.run(Q.approval_update_routing, approval_routing_params(approval))
+                    self._decide_by_timeout(tx, approval.approval_id, approval.on_timeout, sla,
+                                            "approval SLA breached")
+                    continue
+            if approval.overdue and approval.on_timeout == "escalate" and \
+                    self._escalate(tx, approval, sla):
+                continue  # an escalation step decided it
+            approval.next_sweep_at = next_sweep(approval, cfg)
+            tx.run(Q.approval_update_routing, approval_routing_params(approval))
+        return len(rows)
+
+    def _escalate(self, tx: Tx, approval: Approval, sla: Actor) -> bool:
+        """Take the escalation steps whose time has come; True if one decided it."""
+        steps = self.config.approvals.escalation
+        assert approval.due_at is not None
+        while approval.escalations < len(steps) and \
+                approval.due_at + steps[approval.escalations].after <= tx.now:
+            step = steps[approval.escalations]
+            before = {"assignees": list(approval.assignees), "priority": approval.priority}
+            approval.escalations += 1
+            if step.assign:
+                approval.assignees = list(dict.fromkeys([*approval.assignees, *step.assign]))
+                approval.delegates = list(dict.fromkeys([*approval.delegates, *step.assign]))
+            if step.raise_priority:
+                approval.priority = raised(approval.priority)
+            after: dict[str, Any] = {"step": approval.escalations,
+                                     "assignees": approval.assignees,
+                                     "priority": approval.priority}
+            if step.decide:
+                after["decide"] = step.decide
+            audit.record(tx, sla, "approval.escalate", "approval", approval.approval_id,
+                         before=before, after=after)
+            tx.emit("approval.escalated", {**approval.as_dict(), "step": approval.escalations},
+                    task_id=approval.task_id, run_id=approval.run_id,
+                    priority=approval.priority)
+            if step.decide:
+                tx.run(Q.approval_update_routing, approval_routing_params(approval))
+                self._decide_by_timeout(tx, approval.approval_id, step.decide, sla,
+                                        f"escalation step {approval.escalations}")
+                return True
+        return False
+
+    def _decide_by_timeout(self, tx: Tx, approval_id: str, action: str, actor: Actor,
+                           reason: str) -> None:
+        """Decide as the clock: ``reject``, or ``default`` (a gate's default answer; a task
+        approval's ``[approvals] timeout_action``). A default answer the form refuses, or
+        a gate without one, rejects instead."""
+        approval = load_approval(tx, approval_id)
+        approved = False
+        response = None
+        if action == "default":
+            if approval.kind == "gate":
+                approved = approval.timeout_response is not None
+                response = approval.timeout_response
+            else:
+                approved = self.config.approvals.timeout_action == "approve"
+        try:
+            with tx.savepoint():
+                self.decide_op(approval_id, approved, actor, reason=reason, response=response,
+                               status="expired")(tx)
+        except EngineError as exc:
+            self.decide_op(approval_id, False, actor,
+                           reason=f"{reason}; default answer refused: {exc.detail}",
+                           status="expired")(tx)
+
+    async def figures(self) -> dict[str, Any]:
+        """Pending by priority, overdue count and decision latency p50/p95 per priority over
+        the last 24 hours, for ``/stats`` and ``/metrics``."""
+        since = self.clock.now() - 86_400.0
+
+        def read(conn: ReadConn) -> dict[str, Any]:
+            pending = {p: 0 for p in PRIORITIES}
+            for priority, count in conn.all(Q.approval_pending_by_priority):
+                pending[priority] = pending.get(priority, 0) + int(count)
+            overdue = conn.one(Q.approval_overdue_count)
+            samples: dict[str, list[float]] = {p: [] for p in PRIORITIES}
+            for priority, seconds in conn.all(Q.approval_decided_since, {"since": since}):
+                samples.setdefault(priority, []).append(float(seconds))
+            latency = {p: {"count": len(v), "p50_seconds": _quantile(v, 0.5),
+                           "p95_seconds": _quantile(v, 0.95)} for p, v in samples.items()}
+            return {"pending_by_priority": pending,
+                    "overdue": int(overdue[0]) if overdue else 0,
+                    "decision_latency": latency}
+        return await self.store.read(read)
 
     async def approve(self, approval_id: str, actor: Actor = SYSTEM, *,
                       response: Any = None) -> Approval:
@@ -286,6 +512,8 @@ class ApprovalService:
             expires_at=(tx.now + cfg.timeout_seconds) if cfg.timeout_seconds > 0 else None,
             timeout_action=cfg.timeout_action, requested_by=requested_by,
         )
+        apply_routing(approval, routing_for(cfg, task_type=task.type, priority=task.priority),
+                      cfg)
         tx.run(Q.approval_insert, approval_insert_params(approval))
         tx.emit("approval.requested", approval.as_dict(), task_id=task.id, run_id=task.run_id,
                 trace_id=task.trace_id, priority=task.priority)
@@ -309,6 +537,9 @@ class ApprovalService:
         agent_context: str | None, priority: str = "P2", timeout_seconds: float | None = None,
         timeout_response: Any = None, allowed_roles: list[str] | None = None,
         allowed_users: list[str] | None = None, reason: str | None = None,
+        assignees: list[str] | None = None, delegates: list[str] | None = None,
+        quorum: int | None = None, sla_seconds: float | None = None,
+        on_timeout: str | None = None,
     ) -> Approval:
         """Create an orchestration gate inside the caller's transaction (its checkpoint)."""
         approval = Approval(
@@ -320,6 +551,11 @@ class ApprovalService:
             timeout_response=timeout_response, created_at=tx.now,
             expires_at=(tx.now + timeout_seconds) if timeout_seconds else None,
         )
+        cfg = self.config.approvals
+        apply_routing(approval, routing_for(
+            cfg, task_type=None, priority=approval.priority, assignees=assignees,
+            delegates=delegates, quorum=quorum, sla_seconds=sla_seconds,
+            on_timeout=on_timeout), cfg)
         tx.run(Q.approval_insert, approval_insert_params(approval))
         tx.emit("approval.requested", approval.as_dict(), run_id=run_id,
                 priority=approval.priority)
@@ -347,3 +583,11 @@ def summarize_payload(payload: dict[str, Any]) -> str | None:
         return None
     text = encode(payload).decode()
     return text if len(text) <= 2000 else text[:1997] + "..."
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Nearest-rank quantile (None for no samples)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))], 3)

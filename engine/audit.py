@@ -33,7 +33,8 @@ GENESIS: Final = "0" * 64
 ACTIONS: Final = (
     # approvals and gates
     "approval.approve", "approval.reject", "approval.expire", "approval.cancel",
-    "approval.self_approve", "approval.break_glass", "approval.reassign",
+    "approval.self_approve", "approval.break_glass", "approval.reassign", "approval.vote",
+    "approval.overdue", "approval.escalate",
     "gate.answer", "run.resume",
     # tasks and runs
     "task.cancel", "task.retry", "task.priority", "task.override",

@@ -163,6 +163,60 @@ class TasksConfig(_Section):
     max_payload_bytes: int = Field(262_144, ge=1024)
 
 
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+ASSIGNEE = re.compile(r"(user|role):[A-Za-z0-9_.@:-]{1,128}")
+"""An assignee: ``user:<principal name>`` or ``role:<admin|agent|user>``."""
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``"90s"``, ``"5m"``, ``"4h"``, ``"1d"``, ``"250ms"`` or a number."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '5m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"{value!r} is not a duration; write e.g. \"90s\", \"5m\", \"4h\" or"
+                         " \"1d\"")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def check_assignees(values: list[str]) -> list[str]:
+    """Validate ``user:<name>`` / ``role:<role>`` entries (roles must exist)."""
+    for value in values:
+        if not ASSIGNEE.fullmatch(value):
+            raise ValueError(f"assignee {value!r} must be \"user:<name>\" or \"role:<role>\"")
+        kind, _, name = value.partition(":")
+        if kind == "role" and name not in ("admin", "agent", "user"):
+            raise ValueError(f"assignee {value!r}: roles are admin, agent and user")
+    return values
+
+
+class EscalationStep(_Section):
+    """One step of ``[[approvals.escalation]]``, taken ``after`` the SLA breach."""
+
+    after: float = 0.0  # seconds after the approval fell due ("15m" in the file)
+    assign: list[str] = []  # assignees added (they may decide from then on)
+    raise_priority: bool = False  # one level more urgent (P2 -> P1), never above P0
+    # decide it: "default" = the gate's default answer (a task approval: [approvals]
+    # timeout_action), "reject" = reject it
+    decide: Literal["default", "reject"] | None = None
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _after(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("assign")
+    @classmethod
+    def _assign(cls, value: list[str]) -> list[str]:
+        return check_assignees(value)
+
+
 class ApprovalsConfig(_Section):
     timeout_seconds: float = Field(0.0, ge=0)  # 0 = never expires
     timeout_action: Literal["reject", "approve"] = "reject"
@@ -174,6 +228,73 @@ class ApprovalsConfig(_Section):
     # where SSH is impractical (engine.action_links). Off unless turned on.
     action_links: bool = False
     action_link_ttl_seconds: int = Field(3600, ge=60, le=7 * 86_400)
+    # -- routing (issue 14). Keys of assign/quorum/sla: a task type, a priority (P0-P3) or
+    # "*"; the first that matches, in that order, applies. Gates set their own. --
+    assign: dict[str, list[str]] = {}  # who decides: ["user:alice", "role:admin"]
+    delegates: list[str] = []  # whom an assignee may also hand an approval to
+    quorum: dict[str, int] = {}  # approvals needed from distinct principals
+    rejections_to_reject: int = Field(1, ge=1)  # rejections (distinct) that reject it
+    sla: dict[str, float] = {}  # "5m": the approval's due_at = created + this
+    reminders: list[float] = [0.5, 0.8]  # fractions of the SLA at which to remind
+    on_timeout: Literal["escalate", "default", "reject"] = "escalate"  # at the breach
+    escalation: list[EscalationStep] = []  # steps after the breach, in order of `after`
+
+    @field_validator("assign")
+    @classmethod
+    def _assign(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, names in value.items():
+            try:
+                check_assignees(names)
+            except ValueError as exc:
+                raise ValueError(f"assign.{key}: {exc}") from None
+        return value
+
+    @field_validator("delegates")
+    @classmethod
+    def _delegates(cls, value: list[str]) -> list[str]:
+        return check_assignees(value)
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, count in value.items():
+            if not 1 <= count <= 20:
+                raise ValueError(f"quorum.{key} must be between 1 and 20")
+        return value
+
+    @field_validator("sla", mode="before")
+    @classmethod
+    def _sla(cls, value: object) -> dict[str, float]:
+        if not isinstance(value, dict):
+            raise ValueError("sla is a table of durations, e.g. P0 = \"5m\"")
+        out: dict[str, float] = {}
+        for key, duration in value.items():
+            try:
+                out[str(key)] = parse_duration(duration)
+            except ValueError as exc:
+                raise ValueError(f"sla.{key}: {exc}") from None
+            if out[str(key)] <= 0:
+                raise ValueError(f"sla.{key} must be longer than 0s")
+        return out
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminders(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("reminders are fractions of the SLA, each between 0 and 1")
+        return sorted(set(value))
+
+    @field_validator("escalation")
+    @classmethod
+    def _escalation(cls, value: list[EscalationStep]) -> list[EscalationStep]:
+        return sorted(value, key=lambda step: step.after)
+
+    def for_task(self, table: dict[str, Any], task_type: str | None, priority: str) -> Any:
+        """The entry of ``assign``/``quorum``/``sla`` for a task type or priority, or None."""
+        for key in (task_type, priority, "*"):
+            if key is not None and key in table:
+                return table[key]
+        return None
 
 
 class OpenAIProviderConfig(_Section):

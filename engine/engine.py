@@ -132,6 +132,7 @@ class Engine:
     def _maintenance_op(self, tx: Tx) -> dict[str, int]:
         counts = self.tasks.maintenance_op(tx)
         counts["approvals_expired"] = self.approvals.expiry_op(tx)
+        counts["approvals_swept"] = self.approvals.sla_op(tx)
         counts["agents_changed"] = self.agents.health_sweep_op(tx)
         counts["revocations_pruned"] = self.revocations.prune_op(tx)
         return counts

@@ -290,6 +290,32 @@ class Approval(msgspec.Struct, kw_only=True):
     rejection_reason: str | None = None
     requested_by: str | None = None  # who asked: a task's creator, or whoever retried it
     break_glass: bool = False  # decided by an admin the gate did not list
+    # -- routing (issue 14) --
+    assignees: list[str] = []  # "user:<name>" / "role:<role>"; empty = the lists above
+    delegates: list[str] = []  # whom an assignee may also hand it to
+    quorum: int = 1  # approvals from distinct principals that decide it
+    reject_quorum: int = 1  # rejections from distinct principals that reject it
+    votes: list[dict[str, Any]] = []  # {"by", "role", "decision", "at", "response"?}
+    sla_seconds: float | None = None
+    due_at: float | None = None
+    on_timeout: str = "escalate"  # at the SLA breach: escalate, default, reject
+    reminders_sent: int = 0
+    escalations: int = 0  # escalation steps taken
+    overdue: bool = False
+    next_sweep_at: float | None = None  # when the SLA sweep looks at it next
+
+    @property
+    def approvals_count(self) -> int:
+        return sum(1 for vote in self.votes if vote.get("decision") == "approve")
+
+    @property
+    def rejections_count(self) -> int:
+        return sum(1 for vote in self.votes if vote.get("decision") == "reject")
+
+    @property
+    def progress(self) -> str:
+        """"1 of 2": approvals so far of the quorum (the same words everywhere)."""
+        return f"{self.approvals_count} of {self.quorum}"
 
     def as_dict(self) -> dict[str, Any]:
         """Seed 003's approval shape, plus the gate form for orchestration steps."""
@@ -319,6 +345,18 @@ class Approval(msgspec.Struct, kw_only=True):
             "rejection_reason": self.rejection_reason,
             "requested_by": self.requested_by,
             "break_glass": self.break_glass,
+            "assignees": self.assignees,
+            "delegates": self.delegates,
+            "quorum": self.quorum,
+            "approvals_count": self.approvals_count,
+            "rejections_count": self.rejections_count,
+            "progress": self.progress,
+            "votes": [{**vote, "at": iso(vote.get("at"))} for vote in self.votes],
+            "sla_seconds": self.sla_seconds,
+            "due_at": iso(self.due_at),
+            "overdue": self.overdue,
+            "on_timeout": self.on_timeout,
+            "escalations": self.escalations,
         }
 
 

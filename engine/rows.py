@@ -90,6 +90,10 @@ def approval_from_row(row: tuple[Any, ...]) -> Approval:
         timeout_response=decode(row[14]), created_at=row[15], expires_at=row[16],
         decided_by=row[17], decided_at=row[18], response=decode(row[19]),
         rejection_reason=row[20], requested_by=row[21], break_glass=bool(row[22]),
+        assignees=decode(row[23]) or [], delegates=decode(row[24]) or [], quorum=row[25],
+        reject_quorum=row[26], votes=decode(row[27]) or [], sla_seconds=row[28],
+        due_at=row[29], on_timeout=row[30], reminders_sent=row[31], escalations=row[32],
+        overdue=bool(row[33]), next_sweep_at=row[34],
     )
 
 
@@ -120,5 +124,18 @@ def approval_insert_params(a: Approval) -> dict[str, Any]:
         "created_at": a.created_at, "expires_at": a.expires_at, "decided_by": a.decided_by,
         "decided_at": a.decided_at, "response": None if a.response is None else encode(a.response),
         "rejection_reason": a.rejection_reason, "requested_by": a.requested_by,
-        "break_glass": int(a.break_glass),
+        "break_glass": int(a.break_glass), **approval_routing_params(a),
+        "quorum": a.quorum, "reject_quorum": a.reject_quorum, "sla_seconds": a.sla_seconds,
+        "due_at": a.due_at, "on_timeout": a.on_timeout,
+    }
+
+
+def approval_routing_params(a: Approval) -> dict[str, Any]:
+    """Named parameters of ``Q.approval_update_routing`` (what sweeps, votes and hand-overs
+    change while an approval is pending)."""
+    return {
+        "approval_id": a.approval_id, "priority": a.priority, "assignees": encode(a.assignees),
+        "delegates": encode(a.delegates), "votes": encode(a.votes),
+        "reminders_sent": a.reminders_sent, "escalations": a.escalations,
+        "overdue": int(a.overdue), "next_sweep_at": a.next_sweep_at,
     }

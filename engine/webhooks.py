@@ -152,8 +152,17 @@ def _title(event: Event) -> str:
             status = "answered"
         by = p.get("decided_by")
         return f"Approval {status}" + (f" by {by}" if by else "")
+    approval_id = p.get("approval_id", "")
     if event.event_type == "approval.overdue":
-        return f"Approval overdue: {p.get('approval_id', '')}"
+        return f"Approval overdue: {approval_id}"
+    if event.event_type == "approval.voted":
+        return f"Approval {approval_id}: {p.get('progress', '')} approvals"
+    if event.event_type == "approval.reminder":
+        return f"Reminder: approval {approval_id} is due {p.get('due_at') or 'soon'}"
+    if event.event_type == "approval.escalated":
+        return f"Approval escalated (step {p.get('step', '?')}): {approval_id}"
+    if event.event_type == "approval.reassigned":
+        return f"Approval {approval_id} reassigned to {', '.join(p.get('assignees') or [])}"
     return event.event_type
 
 

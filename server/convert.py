@@ -141,6 +141,15 @@ def approval(record: models.Approval) -> c.Approval:
         decided_by=record.decided_by, decided_at=iso(record.decided_at),
         response=record.response, rejection_reason=record.rejection_reason,
         requested_by=record.requested_by, break_glass=record.break_glass,
+        assignees=record.assignees, delegates=record.delegates, quorum=record.quorum,
+        approvals_count=record.approvals_count, rejections_count=record.rejections_count,
+        progress=record.progress,
+        votes=[c.ApprovalVote(by=v["by"], role=v.get("role", ""), decision=v["decision"],
+                              at=iso(v.get("at")), response=v.get("response"),
+                              break_glass=bool(v.get("break_glass")))
+               for v in record.votes],
+        sla_seconds=record.sla_seconds, due_at=iso(record.due_at), overdue=record.overdue,
+        on_timeout=record.on_timeout, escalations=record.escalations,
     )
 
 
@@ -256,7 +265,13 @@ def stats(data: Mapping[str, Any]) -> c.Stats:
     queue = dict(data["queue"])
     queue["by_priority"] = {key: s.PriorityLoad(**value)
                             for key, value in queue.get("by_priority", {}).items()}
-    return c.Stats(queue=s.Queue(**queue), timestamp=data["timestamp"])
+    figures = data.get("approvals")
+    approvals = s.ApprovalFigures(
+        pending_by_priority=figures["pending_by_priority"], overdue=figures["overdue"],
+        decision_latency={key: s.DecisionLatency(**value)
+                          for key, value in figures["decision_latency"].items()},
+    ) if figures else msgspec.UNSET
+    return c.Stats(queue=s.Queue(**queue), timestamp=data["timestamp"], approvals=approvals)
 
 
 def metrics(data: Mapping[str, Any]) -> c.MetricsEnvelope:

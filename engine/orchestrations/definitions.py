@@ -231,6 +231,12 @@ class HumanStep(StepBase, tag="human", frozen=True, forbid_unknown_fields=True):
     default_answer: dict[str, Any] | str | None = None
     allowed_roles: list[str] = []
     allowed_users: list[str] = []
+    # -- routing (issue 14): see engine.approval_routing --
+    assignees: list[str] = []  # "user:alice", "role:admin": only they decide (and admins)
+    delegates: list[str] = []  # whom an assignee may also hand the gate to
+    quorum: int | None = None  # approvals from distinct people needed ([approvals.quorum])
+    sla: str | float | None = None  # "30m": the gate's due time ([approvals.sla])
+    on_timeout: str | None = None  # at the SLA breach: "escalate", "default", "reject"
 
     def input_required(self, state: Mapping[str, Any], run_id: str | None = None) -> dict[str, Any]:
         """Seed 000's ``human_input_required`` payload, with templates rendered."""

@@ -33,6 +33,7 @@ from switchboard.engine import audit
 from switchboard.engine.actors import Actor
 from switchboard.engine.approvals import ApprovalService, GateHandler, admit, load_approval
 from switchboard.engine.clock import Clock, iso
+from switchboard.engine.config import parse_duration
 from switchboard.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from switchboard.engine.events import EventFilter
 from switchboard.engine.ids import new_id
@@ -568,7 +569,10 @@ class RunService(GateHandler):
             fields=payload["fields"], agent_context=payload["agent_context"] or None,
             timeout_seconds=step.timeout_seconds, timeout_response=step.default_answer,
             allowed_roles=list(step.allowed_roles), allowed_users=list(step.allowed_users),
-            reason=f"{current.orchestration_name}: {step.title}")
+            reason=f"{current.orchestration_name}: {step.title}",
+            assignees=list(step.assignees), delegates=list(step.delegates), quorum=step.quorum,
+            sla_seconds=None if step.sla is None else parse_duration(step.sla),
+            on_timeout=step.on_timeout)
         payload["approval_id"] = approval.approval_id
         current.status = RunStatus.PAUSED
         current.human_input_required = payload
@@ -577,6 +581,21 @@ class RunService(GateHandler):
         _emit(tx, current, "paused", {"human_input_required": payload,
                                       "approval_id": approval.approval_id,
                                       "step_id": step.id})
+
+    def check_answer(self, tx: Tx, approval: Approval, response: Any) -> Any:
+        """A quorum vote's answer, validated against the gate's form; the run stays."""
+        run = load_run(tx, approval.run_id or "")
+        if run.status != "paused" or run.approval_id != approval.approval_id:
+            raise Conflict(f"run {run.run_id} is {run.status}; it is not waiting on "
+                           f"{approval.approval_id}")
+        step = self._load_definition(tx, run).get_step(approval.step_id or "")
+        assert isinstance(step, HumanStep)
+        values, errors = validate_answer(step.fields, response)
+        if errors:
+            detail = "; ".join(str(e) for e in errors)
+            raise ValidationFailed(f"response.{errors[0].field}", detail.split(": ", 1)[-1]
+                                   if len(errors) == 1 else detail)
+        return values
 
     def on_decision(self, tx: Tx, approval: Approval, approved: bool, response: Any,
                     actor: Actor) -> Any:

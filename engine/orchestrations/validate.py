@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.engine.config import check_assignees, parse_duration
 from switchboard.engine.models import normalize_priority
 from switchboard.engine.orchestrations.answers import clean_value, validate_answer
 from switchboard.engine.orchestrations.conditions import ConditionError, parse_condition
@@ -269,6 +270,31 @@ def _check_human(step: HumanStep, path: str, known_keys: set[str], report: Repor
         _, errors = validate_answer(step.fields, step.default_answer)
         for error in errors:
             report(f"{path}.default_answer.{error.field}", error.message)
+    _check_routing(step, path, report)
+
+
+def _check_routing(step: HumanStep, path: str, report: Report) -> None:
+    """A gate's assignees, delegates, quorum, SLA and on_timeout (issue 14)."""
+    for key in ("assignees", "delegates"):
+        for index, value in enumerate(getattr(step, key)):
+            try:
+                check_assignees([value])
+            except ValueError as exc:
+                report(f"{path}.{key}[{index}]", str(exc))
+    if step.quorum is not None and not 1 <= step.quorum <= 20:
+        report(f"{path}.quorum", "must be between 1 and 20 distinct approvers")
+    if step.sla is not None:
+        try:
+            if parse_duration(step.sla) <= 0:
+                report(f"{path}.sla", "must be longer than 0s")
+        except ValueError as exc:
+            report(f"{path}.sla", str(exc))
+    if step.on_timeout is not None:
+        if step.on_timeout not in ("escalate", "default", "reject"):
+            report(f"{path}.on_timeout",
+                   f"unknown {step.on_timeout!r}; expected escalate, default or reject")
+        elif step.on_timeout == "default" and step.default_answer is None:
+            report(f"{path}.on_timeout", "\"default\" needs the gate's default_answer")
 
 
 def _edges(orch: Orchestration) -> dict[str, list[str]]:

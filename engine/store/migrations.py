@@ -266,4 +266,23 @@ MIGRATIONS: list[str | list[str]] = [
         used_at REAL NOT NULL
     )
     """,
+    # 10: approvals that find their people (issue 14): assignees and the set they may hand
+    # an approval to, a quorum of distinct votes, an SLA whose reminders and escalation
+    # steps are swept from here (next_sweep_at), so a restart resumes them
+    [
+        "ALTER TABLE approvals ADD COLUMN assignees TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE approvals ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE approvals ADD COLUMN quorum INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE approvals ADD COLUMN reject_quorum INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE approvals ADD COLUMN votes TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE approvals ADD COLUMN sla_seconds REAL",
+        "ALTER TABLE approvals ADD COLUMN due_at REAL",
+        "ALTER TABLE approvals ADD COLUMN on_timeout TEXT NOT NULL DEFAULT 'escalate'",
+        "ALTER TABLE approvals ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE approvals ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE approvals ADD COLUMN overdue INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE approvals ADD COLUMN next_sweep_at REAL",
+        "CREATE INDEX approvals_sweep ON approvals (next_sweep_at) WHERE status = 'pending'"
+        " AND next_sweep_at IS NOT NULL",
+    ],
 ]

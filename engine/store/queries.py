@@ -117,6 +117,11 @@ class Q(StrEnum):
     approval_decide = "approval_decide"
     approval_cancel_pending = "approval_cancel_pending"
     approval_overdue = "approval_overdue"
+    approval_sweep_due = "approval_sweep_due"
+    approval_update_routing = "approval_update_routing"
+    approval_decided_since = "approval_decided_since"
+    approval_overdue_count = "approval_overdue_count"
+    approval_pending_by_priority = "approval_pending_by_priority"
     # runs (engine.orchestrations.runs.RunService)
     run_doc = "run_doc"
     run_definition = "run_definition"

@@ -95,6 +95,17 @@ class ActionLink(Record, kw_only=True):
     expires_at: Time
 
 
+class ApprovalVote(Record, kw_only=True):
+    """One principal's vote on a quorum approval (``decision``: approve or reject)."""
+
+    by: str
+    role: str
+    decision: str
+    at: Time | None = None
+    response: Any = None
+    break_glass: bool = False
+
+
 class Approval(Record, kw_only=True):
     """An approval. ``reason`` is the rejection reason once rejected (seed 003), the
     request's reason otherwise (``request_reason`` always). ``approved_by``/``approved_at``
@@ -125,6 +136,19 @@ class Approval(Record, kw_only=True):
     rejection_reason: str | None = None
     requested_by: str | None = None
     break_glass: bool = False
+    # routing (issue 14): who decides, how many must agree, when it falls due
+    assignees: list[str] = []
+    delegates: list[str] = []
+    quorum: int = 1
+    approvals_count: int = 0
+    rejections_count: int = 0
+    progress: str = "0 of 1"  # "1 of 2": approvals so far of the quorum
+    votes: list[ApprovalVote] = []
+    sla_seconds: float | None = None
+    due_at: Time | None = None
+    overdue: bool = False
+    on_timeout: str = "escalate"
+    escalations: int = 0
 
 
 class ApprovalList(Record, kw_only=True):

@@ -73,9 +73,26 @@ class Queue(Record, kw_only=True):
     pending_approvals: int = 0
 
 
+class DecisionLatency(Record, kw_only=True):
+    """Time from request to decision of approvals decided in the last 24 hours."""
+
+    count: int = 0
+    p50_seconds: float | None = None
+    p95_seconds: float | None = None
+
+
+class ApprovalFigures(Record, kw_only=True):
+    """Pending approvals by priority, how many are past their SLA, decision latency."""
+
+    pending_by_priority: dict[str, int] = {}
+    overdue: int = 0
+    decision_latency: dict[str, DecisionLatency] = {}
+
+
 class Stats(Record, kw_only=True):
     queue: Queue
     timestamp: Time
+    approvals: ApprovalFigures | UnsetType = UNSET
 
 
 class MetricPoint(Record, kw_only=True):

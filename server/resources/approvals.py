@@ -24,11 +24,12 @@ Each decision writes one audit row (``approval.approve``, ``approval.reject``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import Field
 
+from switchboard.engine.config import ASSIGNEE
 from switchboard.server import contract, convert
 from switchboard.server.jsonio import QueryModel, StrictModel, read_json
 from switchboard.server.resources.common import actor_of, engine_of
@@ -37,10 +38,19 @@ from switchboard.server.routing import RouteTable
 routes = RouteTable(tag="approvals")
 
 
-@routes.get("/approvals/pending", role="user", response=contract.ApprovalList)
-async def pending(request: web.Request) -> contract.ApprovalList:
+class PendingQuery(QueryModel):
+    assignee: Literal["me"] | None = Field(
+        None, description="\"me\": only those you may decide as an assignee or a listed"
+        " decider (not as an admin breaking glass)")
+
+
+@routes.get("/approvals/pending", role="user", query=PendingQuery,
+            response=contract.ApprovalList)
+async def pending(request: web.Request, query: PendingQuery) -> contract.ApprovalList:
     """Every pending approval, most critical first, then oldest first."""
-    items = await engine_of(request).approvals.pending()
+    service = engine_of(request).approvals
+    items = (await service.pending_for(actor_of(request)) if query.assignee == "me"
+             else await service.pending())
     return contract.ApprovalList(count=len(items), approvals=[convert.approval(a) for a in items])
 
 
@@ -77,6 +87,8 @@ async def _decision(request: web.Request) -> DecisionBody:
 
 
 def _decided(approval: Any, message: str) -> contract.Decision:
+    if approval.status == "pending":  # a vote short of the quorum
+        message = f"{message}; {approval.progress} approvals, still pending"
     return contract.Decision(approval_id=approval.approval_id,
                              status=contract.ApprovalStatus(approval.status), message=message)
 
@@ -108,3 +120,22 @@ async def reject(request: web.Request, query: RejectQuery) -> contract.Decision:
         request.match_info["approval_id"], actor, reason=query.reason or body.reason,
         response=body.response)
     return _decided(approval, f"Rejected by {actor.name}")
+
+
+class ReassignBody(StrictModel):
+    assignees: list[Annotated[str, Field(pattern=ASSIGNEE.pattern)]] = Field(
+        min_length=1, max_length=50,
+        description="\"user:<name>\" or \"role:<role>\", each within the approval's delegates")
+    reason: str | None = Field(None, max_length=2000)
+
+
+@routes.post("/approvals/{approval_id}/reassign", role="user",
+             response=contract.ApprovalEnvelope,
+             responses={403: "not an assignee, or a target outside the delegates",
+                        409: "already decided"})
+async def reassign(request: web.Request) -> contract.ApprovalEnvelope:
+    """Hand a pending approval to other assignees (delegation); audited."""
+    body = await read_json(request, ReassignBody)
+    approval = await engine_of(request).approvals.reassign(
+        request.match_info["approval_id"], actor_of(request), body.assignees, body.reason)
+    return contract.ApprovalEnvelope(approval=convert.approval(approval))

@@ -38,8 +38,11 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/stats", role=None, response=contract.Stats, also_at_root=True)
 async def stats(request: web.Request) -> contract.Stats:
-    """Queue statistics: pending, processing and total tasks (public, seed 003)."""
-    return convert.stats(await engine_of(request).stats.stats())
+    """Queue statistics: pending, processing and total tasks (public, seed 003); approvals
+    pending by priority, overdue, and decision latency p50/p95 per priority."""
+    engine = engine_of(request)
+    data = await engine.stats.stats()
+    return convert.stats({**data, "approvals": await engine.approvals.figures()})
 
 
 class MetricsQuery(QueryModel):
@@ -66,6 +69,20 @@ async def _prometheus_text(engine: Engine) -> bytes:
         waiting.labels(priority).set(counts["waiting"])
     Gauge("switchboard_approvals_pending", "Pending approvals",
           registry=registry).set(queue["pending_approvals"])
+    figures = await engine.approvals.figures()
+    by_priority = Gauge("switchboard_approvals_pending_by_priority",
+                        "Pending approvals by priority", ["priority"], registry=registry)
+    for priority, count in figures["pending_by_priority"].items():
+        by_priority.labels(priority).set(count)
+    Gauge("switchboard_approvals_overdue", "Pending approvals past their SLA",
+          registry=registry).set(figures["overdue"])
+    latency = Gauge("switchboard_approval_decision_seconds",
+                    "Request-to-decision time of approvals decided in the last 24 hours",
+                    ["priority", "quantile"], registry=registry)
+    for priority, figure in figures["decision_latency"].items():
+        for quantile, key in (("0.5", "p50_seconds"), ("0.95", "p95_seconds")):
+            if figure[key] is not None:
+                latency.labels(priority, quantile).set(figure[key])
     agents = Gauge("switchboard_agents", "Agents by health", ["health"], registry=registry)
     counts: dict[str, int] = {}
     for agent in await engine.agents.all():

@@ -91,7 +91,8 @@ def _keys(data: dict, prefix: str = "") -> set[str]:
     out = set()
     for key, value in data.items():
         out.add(prefix + key)
-        if isinstance(value, dict) and key not in ("endpoints", "table", "prices", "keymap"):
+        if isinstance(value, dict) and key not in ("endpoints", "table", "prices", "keymap",
+                                                  "assign", "quorum", "sla"):
             out |= _keys(value, prefix + key + ".")
     return out
 

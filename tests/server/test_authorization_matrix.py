@@ -181,6 +181,13 @@ async def _approval_to_reject(ctx: Ctx) -> tuple[dict[str, str], Any]:
     return {"approval_id": task["approval_id"]}, {"reason": "no"}
 
 
+# delegation (issue 14): the requester may not pick its own approver; the set is configured
+@case("POST", "/approvals/{approval_id}/reassign", R, A, R, A)
+async def _approval_to_reassign(ctx: Ctx) -> tuple[dict[str, str], Any]:
+    task = await _task(ctx, "P1")
+    return {"approval_id": task["approval_id"]}, {"assignees": ["user:delegate"]}
+
+
 @case("POST", "/orchestrations/runs/{run_id}/resume", A, A, R, A)
 async def _paused_run(ctx: Ctx) -> tuple[dict[str, str], Any]:
     run = await _run(ctx)
@@ -217,7 +224,8 @@ async def matrix_api(tmp_path: Path) -> Any:
     (defs / "gates.toml").write_text(GATES)
     (defs / "failing.toml").write_text(FAILING)
     live, runner = await start_live_api(tmp_path / "data",
-                                        orchestrations={"dir": str(defs), "watch": False})
+                                        orchestrations={"dir": str(defs), "watch": False},
+                                        approvals={"delegates": ["user:delegate"]})
     try:
         yield live, [spec for spec in runner.app[ROUTES_KEY]]
     finally:
