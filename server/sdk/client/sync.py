@@ -107,7 +107,7 @@ class Client:
             self._portal.stop()
             raise
         for name in ("agents", "tasks", "approvals", "events", "orchestrations", "runs",
-                     "system", "auth"):
+                     "system", "auth", "views"):
             setattr(self, name, _SyncResource(getattr(self._async, name), self._portal))
 
     agents: Any
@@ -118,6 +118,7 @@ class Client:
     runs: Any
     system: Any
     auth: Any
+    views: Any
 
     @property
     def async_client(self) -> AsyncClient:
