@@ -256,8 +256,9 @@ class RemoteBackend(Backend):
                     self.state = ConnectionState.DISCONNECTED
                     yield StreamItem([], self.state, delivered)
                     return
-                if isinstance(item, BaseException):
+                if isinstance(item, BaseException):  # said as a state first, then raised
                     self.state = ConnectionState.DISCONNECTED
+                    yield StreamItem([], self.state, delivered)
                     raise item
                 if isinstance(item, ConnectionState):
                     if item != self.state:

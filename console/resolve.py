@@ -46,4 +46,11 @@ async def resolve_id(backend: Backend, kind: str, ident: str) -> str:
     found = await backend.find(kind, ident)  # the whole store, by any part of the id
     if len(found.ids) == 1 and not found.more:
         return found.ids[0]
-    return _match(ident, found.ids, kind)
+    try:
+        return _match(ident, found.ids, kind)  # several: the one it is the tail or head of
+    except BackendError as exc:
+        if exc.status != 404 or not found.ids:
+            raise
+        more = "+" if found.more else ""
+        raise BackendError(f"{ident!r} matches {len(found.ids)}{more} {kind}s; type more of "
+                           "the id", status=409) from None
