@@ -1,18 +1,15 @@
 """``RemoteBackend``: the console's ``Backend`` over a Switchboard server, through the SDK.
 
-Why it is thin: the server serves what the screens show as operator views
-(``GET /api/v1/views/...``, computed by the engine), and the SDK decodes every answer into the
-wire contract's records, which are what the ``Backend`` interface carries. So each method is
-one SDK call (one request): an overview refresh is one request, a task view one, and the
-server's rate limits never need a workaround here.
+Why it is thin: the server serves what the screens show as operator views (``/views/...``,
+computed by the engine) and the SDK decodes every answer into the wire contract's records,
+which the ``Backend`` interface carries. So each method is one SDK call, one request.
 
-The live stream is the SDK's resuming SSE stream (``events.stream``): it reconnects with
-``Last-Event-ID`` = the last seq delivered, so a dropped connection or a server restart
-replays exactly what was missed. Its connection changes become empty ``StreamItem``s:
-CONNECTED on each connection, RECONNECTING while retrying, DISCONNECTED once retrying has
-failed for ``disconnected_after`` seconds (it keeps retrying) or when the server refuses the
-credential (the stream then ends with a ``BackendError``). The credential lives only inside
-the SDK's transport (never in a URL, a log line or a repr).
+The live stream is the SDK's resuming SSE stream: it reconnects with ``Last-Event-ID``, so a
+dropped connection or a server restart replays exactly what was missed. Its connection
+changes become empty ``StreamItem``s: CONNECTED, RECONNECTING while retrying, DISCONNECTED
+once retrying has failed for ``disconnected_after`` seconds (it keeps trying) or when the
+server refuses the credential (the stream then ends with a ``BackendError``). The credential
+lives only inside the SDK's transport (never in a URL, a log line or a repr).
 """
 
 from __future__ import annotations
@@ -20,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
+
+import jwt
 
 from switchboard.console.backend import (
     MAX_LIST,
@@ -34,21 +32,12 @@ from switchboard.console.backend import (
     StreamItem,
     TaskView,
 )
-from switchboard.server.contract import (
-    Agent,
-    Approval,
-    Event,
-    IdMatches,
-    OrchestrationInfo,
-    Overview,
-    Run,
-    Task,
-    TaskViewPage,
-)
-from switchboard.server.sdk.client import AsyncClient, RetryPolicy
-from switchboard.server.sdk.client.errors import (
+from switchboard.server import contract as c
+from switchboard.server.sdk.client import (
     ApiError,
+    AsyncClient,
     RateLimited,
+    RetryPolicy,
     ServerError,
     TransportError,
 )
@@ -58,22 +47,14 @@ log = logging.getLogger("switchboard.console.remote")
 
 T = TypeVar("T")
 SYNC_WAIT = 0.01  # run/resume answer at once; the screens follow the run by its events
-_FIELD_RE = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
 _End = object()  # the backend was closed: the stream ends
 
 
 def backend_error(exc: ApiError | TransportError, address: str) -> BackendError:
-    """An SDK error as the console shows it: the server's words, status and field (a 422's
-    ``field: message`` detail names it)."""
+    """An SDK error as the console shows it: the server's words, status and field."""
     if isinstance(exc, TransportError):
         return BackendError(f"cannot reach {address}: {exc}", status=503)
-    body = exc.body
-    field = body.get("field") if isinstance(body, dict) else None
-    if not isinstance(field, str) and exc.status == 422:
-        match = _FIELD_RE.match(exc.detail)
-        field = match.group(1) if match else None
-    return BackendError(exc.detail, status=exc.status,
-                        field=field if isinstance(field, str) else None)
+    return BackendError(exc.detail, status=exc.status, field=exc.field)
 
 
 def display_url(url: str) -> str:
@@ -90,15 +71,10 @@ def display_url(url: str) -> str:
 def subject_of(token: str) -> str | None:
     """The ``sub`` of a JWT, read without verifying it: only to label the operator (the
     server records decisions under the identity it verified itself)."""
-    if token.count(".") != 2:
-        return None
     try:
-        import jwt
-
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except Exception:
+        sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+    except jwt.PyJWTError:
         return None
-    sub = claims.get("sub") if isinstance(claims, dict) else None
     return sub if isinstance(sub, str) and sub else None
 
 
@@ -123,17 +99,13 @@ class RemoteBackend(Backend):
         self.address = display_url(url)
         self.actor_name = subject_of(token.strip()) or "console"
         self.capabilities = Capabilities(runs=True, embedded=False)
-        self.read_timeout = read_timeout
+        self.read_timeout, self.disconnected_after = read_timeout, disconnected_after
         self.backoff, self.max_backoff = backoff, max_backoff
-        self.disconnected_after = disconnected_after
         self._client = AsyncClient(self.address + "/api/v1", token=token, timeout=timeout,
                                    retry=RetryPolicy(max_retries=2, backoff=0.2, max_backoff=1.0,
                                                      max_retry_wait=2.0))
         self._queues: set[asyncio.Queue[Any]] = set()
         self._closed = False
-
-    def __repr__(self) -> str:
-        return f"RemoteBackend({self.address!r})"
 
     async def _call(self, coro: Awaitable[T]) -> T:
         try:
@@ -143,8 +115,8 @@ class RemoteBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Learn the stream position; refuse a bad credential. An unreachable server is not
-        an error here: the stream keeps retrying and the header says so."""
+        """Learn the stream position; refuse a bad credential (an unreachable server is not
+        an error: the stream keeps trying and the header says so)."""
         try:
             self.last_seq = await self._call(self._client.events.position())
         except BackendError as exc:
@@ -162,50 +134,50 @@ class RemoteBackend(Backend):
         await self._client.close()
 
     # -- reads: one SDK call each -------------------------------------------------------------
-    async def overview(self) -> Overview:
+    async def overview(self) -> c.Overview:
         return await self._call(self._client.views.overview())
 
-    async def tasks(self, view: TaskView) -> TaskViewPage:
+    async def tasks(self, view: TaskView) -> c.TaskViewPage:
         return await self._call(self._client.views.tasks(
             status=view.status, priority=view.priority, type=view.type, agent_id=view.agent_id,
             run_id=view.run_id, text=view.text, limit=view.limit))
 
-    async def task(self, task_id: str) -> Task:
+    async def task(self, task_id: str) -> c.Task:
         return await self._call(self._client.tasks.get(_seg(task_id)))
 
-    async def agents(self) -> list[Agent]:
+    async def agents(self) -> list[c.Agent]:
         return list(await self._call(self._client.agents.list(limit=MAX_LIST)))
 
-    async def agent(self, agent_id: str) -> Agent:
+    async def agent(self, agent_id: str) -> c.Agent:
         return await self._call(self._client.agents.get(_seg(agent_id)))
 
-    async def pending_approvals(self) -> list[Approval]:
+    async def pending_approvals(self) -> list[c.Approval]:
         return await self._call(self._client.approvals.pending())
 
-    async def approval_history(self, limit: int = 50) -> list[Approval]:
+    async def approval_history(self, limit: int = 50) -> list[c.Approval]:
         return await self._call(self._client.approvals.history(max(1, min(limit, 1000))))
 
-    async def approval(self, approval_id: str) -> Approval:
+    async def approval(self, approval_id: str) -> c.Approval:
         return await self._call(self._client.approvals.get(_seg(approval_id)))
 
     async def recent_events(self, limit: int = 200, *, types: tuple[str, ...] = (),
-                            run_id: str | None = None, task_id: str | None = None) -> list[Event]:
+                            run_id: str | None = None, task_id: str | None = None) -> list[c.Event]:
         page = await self._call(self._client.views.events(types=types, run_id=run_id,
                                                           task_id=task_id, limit=limit))
         return page.events
 
     async def runs(self, *, status: str | None = None, orchestration_id: str | None = None,
-                   limit: int = MAX_LIST) -> list[Run]:
+                   limit: int = MAX_LIST) -> list[c.Run]:
         return list(await self._call(self._client.runs.list(
             status=status, orchestration_id=orchestration_id, limit=min(limit, MAX_LIST))))
 
-    async def run(self, run_id: str) -> Run:
+    async def run(self, run_id: str) -> c.Run:
         return await self._call(self._client.runs.get(_seg(run_id)))
 
-    async def orchestrations(self) -> list[OrchestrationInfo]:
+    async def orchestrations(self) -> list[c.OrchestrationInfo]:
         return await self._call(self._client.views.orchestrations())
 
-    async def find(self, kind: FindKind, text: str, *, limit: int = 10) -> IdMatches:
+    async def find(self, kind: FindKind, text: str, *, limit: int = 10) -> c.IdMatches:
         return await self._call(self._client.views.find(kind, text, limit=limit))
 
     # -- actions: one SDK call each -----------------------------------------------------------
@@ -265,12 +237,12 @@ class RemoteBackend(Backend):
                         self.state = item
                         yield StreamItem([], item, delivered)
                     continue
-                batch: list[Event] = [item]
+                batch: list[c.Event] = [item]
                 if coalesce > 0:
                     await asyncio.sleep(coalesce)
                 while not queue.empty():
                     item = queue.get_nowait()
-                    if not isinstance(item, Event):
+                    if not isinstance(item, c.Event):
                         held = item  # a state change ends the batch; it follows it
                         break
                     batch.append(item)
@@ -304,9 +276,9 @@ class RemoteBackend(Backend):
         last = after
         try:
             while last is None:  # "from now": the server says where now is
-                try:
+                with contextlib.suppress(TransportError, ServerError, RateLimited):
                     last = await self._client.events.position()
-                except (TransportError, ServerError, RateLimited):
+                if last is None:
                     on_state(False)
                     await asyncio.sleep(self.max_backoff)
             async for event in self._client.events.stream(
