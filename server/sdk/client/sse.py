@@ -127,6 +127,10 @@ class ResumableStream:
         if self._response is not None:
             self._response.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __aiter__(self) -> AsyncIterator[SSEMessage]:
         return self._iterate()
 
@@ -139,9 +143,9 @@ class ResumableStream:
                 async for message in self._connect_once():
                     failing_since, attempt = None, 0
                     yield message
-                    if self._closed:
+                    if self.closed:  # close() may have been called while we yielded
                         return
-                if self._closed:
+                if self.closed:
                     return
                 log.debug("event stream %s ended; reconnecting after %s", self.path, self.last_id)
             except (TransportError, ServerError, RateLimited) as exc:

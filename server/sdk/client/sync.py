@@ -25,6 +25,10 @@ from switchboard.server.sdk.client.client import AsyncClient
 T = TypeVar("T")
 
 
+async def _next(agen: AsyncIterator[T]) -> T:
+    return await anext(agen)
+
+
 class _LoopThread:
     """An event loop running in a daemon thread; ``run(coro)`` blocks for its result."""
 
@@ -42,7 +46,7 @@ class _LoopThread:
         try:
             while True:
                 try:
-                    yield self.run(agen.__anext__())
+                    yield self.run(_next(agen))
                 except StopAsyncIteration:
                     return
         finally:

@@ -8,7 +8,8 @@ delivered. Called without ``after`` it first asks the server for the current pos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import builtins
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -67,11 +68,13 @@ class EventsResource:
         """The newest committed seq: a stream starting here misses nothing from now on."""
         return (await self.list(0, limit=1)).last_seq
 
-    async def stream(self, after: int | None = None, *, types: list[str] | str | None = None,
+    async def stream(self, after: int | None = None, *,
+                     types: builtins.list[str] | str | None = None,
                      task_id: str | None = None, run_id: str | None = None,
                      agent_id: str | None = None, reconnect_for: float | None = 300.0,
                      read_timeout: float = 60.0, backoff: float = 0.2, max_backoff: float = 5.0,
-                     on_state: Callable[[bool], None] | None = None) -> AsyncIterator[Event]:
+                     on_state: Callable[[bool], None] | None = None
+                     ) -> AsyncGenerator[Event, None]:
         """Live events over SSE, replaying from ``after`` first; reconnects and resumes.
 
         Gives up with ``TransportError`` after ``reconnect_for`` seconds without a
