@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 # so a core runs two well), at most 8; `make test JOBS=0` runs in one process
 JOBS ?= $(shell $(PYTHON) -c 'import os; print(min(8, 2 * (os.cpu_count() or 1)))')
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist worksteal
+# the layer contracts in pyproject.toml, read over .typecheck/ (the installed names)
+LINT_IMPORTS := PYTHONPATH=.typecheck $(BIN)/lint-imports
 
-.PHONY: demo test test-fast serve lint typecheck bench fuzz
+.PHONY: demo test test-fast serve lint typecheck layers bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +28,14 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(LINT_IMPORTS)
 	$(PYTEST)
 
 # the quick local loop: leaves out the tests marked slow (CI and `make test` run them)
 test-fast: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(LINT_IMPORTS)
 	$(PYTEST) -m "not slow"
 
 # The API fuzzer for longer than `make test` gives it: more examples per operation, role and
@@ -47,3 +51,6 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
+
+layers: $(VENV)/.installed
+	$(LINT_IMPORTS)

@@ -22,7 +22,7 @@ from switchboard.console.messages import LiveUpdate
 from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
 from switchboard.console.screens.tasks import TASK_COLUMNS, TaskDetailScreen, task_row
 from switchboard.console.widgets.live_table import Col, LiveTable
-from switchboard.engine.models import Agent
+from switchboard.server.contract import Agent
 
 AGENT_COLUMNS = [
     Col("name", "AGENT", 14, flex=True),
@@ -40,18 +40,19 @@ HEALTH_RANK = {"unhealthy": 0, "offline": 1, "degraded": 2, "unknown": 3, "healt
 
 
 def agent_row(agent: Agent, now: float) -> tuple[str, list[Text]]:
-    load_style = "bold yellow" if agent.running >= agent.max_concurrent_tasks else ""
-    finished = agent.tasks_completed + agent.tasks_failed
+    load, metrics = agent.load, agent.metrics
+    load_style = "bold yellow" if load.running >= load.max else ""
+    finished = metrics.tasks_completed + metrics.tasks_failed
     return agent.id, [
         cell(agent.name),
         cell(agent.type),
-        status(agent.health),
-        cell(ago(agent.last_heartbeat, now)),
-        cell(f"{agent.running}/{agent.max_concurrent_tasks}", load_style),
-        cell(f"{agent.success_rate:.0f}" if finished else "-"),
-        cell(f"{agent.avg_response_time / 1000:.1f}s" if agent.tasks_completed else "-"),
+        status(agent.health.status),
+        cell(ago(agent.health.last_check, now)),
+        cell(f"{load.running}/{load.max}", load_style),
+        cell(f"{metrics.success_rate:.0f}" if finished else "-"),
+        cell(f"{metrics.avg_response_time / 1000:.1f}s" if metrics.tasks_completed else "-"),
         status(agent.status),
-        cell(f"{agent.tasks_completed:,}"),
+        cell(f"{metrics.tasks_completed:,}"),
         cell(short_id(agent.id)),
     ]
 
@@ -85,14 +86,14 @@ class AgentsScreen(ViewScreen):
         health = fields.get("health")
         kind = fields.get("type")
         agents = [a for a in agents
-                  if (not health or a.health == health) and (not kind or a.type == kind)
-                  and matches_words(words, a.id, a.name, a.type, a.health, a.status)]
-        agents.sort(key=lambda a: (HEALTH_RANK.get(a.health, 5), a.type, a.name, a.id))
+                  if (not health or a.health.status == health) and (not kind or a.type == kind)
+                  and matches_words(words, a.id, a.name, a.type, a.health.status, a.status)]
+        agents.sort(key=lambda a: (HEALTH_RANK.get(a.health.status, 5), a.type, a.name, a.id))
         now = self.now
         self.table.sync([agent_row(a, now) for a in agents])
         counts: dict[str, int] = {}
         for a in agents:
-            counts[a.health] = counts.get(a.health, 0) + 1
+            counts[a.health.status] = counts.get(a.health.status, 0) + 1
         summary = ", ".join(f"{counts[h]} {h}" for h in HEALTH_RANK if counts.get(h))
         self.set_status(Text(f"{len(agents)} agents · {summary or 'none'} · enter opens"))
 
@@ -140,21 +141,24 @@ class AgentDetailScreen(ViewScreen):
                                                     limit=200))
         failed = await self.backend.tasks(TaskView(status="failed", agent_id=agent.id, limit=50))
         info = Text()
+        config, metrics = agent.configuration, agent.metrics
+        uptime = agent.health.uptime
         pairs = [
             ("agent", f"{agent.name}  ({agent.id})"),
             ("type", agent.type),
-            ("health", status(agent.health)),
-            ("heartbeat", f"{ago(agent.last_heartbeat, now)}"
-                          f"  · up {age(agent.uptime(now)) if agent.uptime(now) else '-'}"),
+            ("health", status(agent.health.status)),
+            ("heartbeat", f"{ago(agent.health.last_check, now)}"
+                          f"  · up {age(uptime) if uptime else '-'}"),
             ("status", status(agent.status)),
-            ("load", f"{agent.running} of {agent.max_concurrent_tasks} · timeout "
-                     f"{agent.timeout:.0f}s · retries {agent.retry_attempts}"),
-            ("done", f"{agent.tasks_completed:,} completed, {agent.tasks_failed:,} failed, "
-                     f"success {agent.success_rate:.1f}%, avg {agent.avg_response_time:.0f} ms"),
+            ("load", f"{agent.load.running} of {config.max_concurrent_tasks} · timeout "
+                     f"{config.timeout:.0f}s · retries {config.retry_attempts}"),
+            ("done", f"{metrics.tasks_completed:,} completed, {metrics.tasks_failed:,} failed, "
+                     f"success {metrics.success_rate:.1f}%, "
+                     f"avg {metrics.avg_response_time:.0f} ms"),
         ]
-        if agent.cpu_usage is not None or agent.memory_usage is not None:
-            pairs.append(("usage", f"cpu {agent.cpu_usage or 0:.0f}% · memory "
-                                   f"{agent.memory_usage or 0:.0f}%"))
+        if metrics.cpu_usage is not None or metrics.memory_usage is not None:
+            pairs.append(("usage", f"cpu {metrics.cpu_usage or 0:.0f}% · memory "
+                                   f"{metrics.memory_usage or 0:.0f}%"))
         pairs.append(("since", datetime_text(agent.created_at)))
         for label, value in pairs:
             info.append(f"{label:<10}", style="bold")
@@ -165,7 +169,7 @@ class AgentDetailScreen(ViewScreen):
         self.query_one("#agent-current", LiveTable).sync(
             [task_row(t, now) for t in current.tasks])
         self.query_one("#agent-failed", LiveTable).sync([task_row(t, now) for t in failed.tasks])
-        self.set_status(Text.assemble(f"agent {agent.name} · ", status(agent.health),
+        self.set_status(Text.assemble(f"agent {agent.name} · ", status(agent.health.status),
                                       f" · {len(current.tasks)} running · "
                                       f"{failed.total} failed"))
 

@@ -10,7 +10,7 @@ def all_tables() -> list[RouteTable]:
     import importlib
 
     names = ["system", "auth_tokens", "agents", "tasks", "approvals", "approval_links", "events", "workflows",
-             "orchestrations", "providers", "compose", "audit", "webhooks", "ws"]
+             "orchestrations", "providers", "compose", "audit", "webhooks", "ws", "views"]
     tables = []
     for name in names:
         try:

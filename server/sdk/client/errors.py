@@ -8,9 +8,12 @@ always answers ``{"detail": "..."}``), the status, the request id and the rate-l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+_FIELD_RE = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,16 @@ class ApiError(SwitchboardError):
         self.body = body
         self.rate_limit = RateLimit.from_headers(self.headers)
         self.request_id = self.headers.get("X-Request-ID")
+
+    @property
+    def field(self) -> str | None:
+        """Which input the error is about: the body's ``field`` if the server sent one, else
+        a 422 detail's leading ``field: `` (``response.replicas: must be at most 10``)."""
+        field = self.body.get("field") if isinstance(self.body, dict) else None
+        if isinstance(field, str):
+            return field
+        match = _FIELD_RE.match(self.detail) if self.status == 422 else None
+        return match.group(1) if match else None
 
 
 class BadRequest(ApiError):
