@@ -7,8 +7,12 @@ branches on 401/429) break in the one place nobody tested.
 Route code raises; it never builds error responses itself:
 
 - ``raise ApiError(409, "task already completed")`` for an HTTP-level refusal;
-- the engine's ``engine.errors`` classes (NotFound 404, Conflict 409, ValidationFailed 422,
+- the engine's ``engine.errors`` classes (NotFound 404, Conflict 409, ValidationFailed 400,
   Forbidden 403) pass through handlers untouched and are mapped here;
+
+Invalid input is 400, as every seed's status table says (seeds 001, 002 and 003; seed 000
+has no table), with ``detail`` naming the field (``body.priority: ...``); an engine
+``ValidationFailed`` also sends the field alone as ``field``.
 - ``read_json``/``parse_query`` (``server.jsonio``) raise ``RequestValidationError``.
 """
 
@@ -31,7 +35,7 @@ _ENCODE = msgspec.json.Encoder().encode
 ENGINE_STATUS: dict[type[EngineError], int] = {
     NotFound: 404,
     Conflict: 409,
-    ValidationFailed: 422,
+    ValidationFailed: 400,
     Forbidden: 403,
 }
 
@@ -57,7 +61,7 @@ class ApiError(Exception):
 class RequestValidationError(ApiError):
     """The request (body, query or path) failed validation; ``detail`` names the fields."""
 
-    def __init__(self, detail: str, *, status: int = 422) -> None:
+    def __init__(self, detail: str, *, status: int = 400) -> None:
         super().__init__(status, detail)
 
 

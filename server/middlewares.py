@@ -100,7 +100,7 @@ async def error_middleware(
     """Turn every exception into ``{"detail": ...}`` with the right status.
 
     ApiError -> its status; aiohttp HTTP errors keep their status (404/405/413 get a useful
-    detail); engine errors -> 404/409/422/403; pydantic ValidationError -> 422 naming the
+    detail); engine errors -> 404/409/400/403; pydantic ValidationError -> 400 naming the
     field; anything else -> 500 ``{"detail": "internal error", "request_id": ...}`` with the
     traceback in the log only.
     """
@@ -113,9 +113,11 @@ async def error_middleware(
             raise  # redirects and the like are not errors
         return _http_exception_response(request, exc)
     except EngineError as exc:
-        return error_response(engine_status(exc), exc.detail)
+        field = getattr(exc, "field", None)
+        return error_response(engine_status(exc), exc.detail,
+                              extra={"field": field} if isinstance(field, str) else None)
     except ValidationError as exc:
-        return error_response(422, validation_detail(exc))
+        return error_response(400, validation_detail(exc))
     except ConnectionResetError:  # the client went away: nothing to send, nothing to log
         raise
     except Exception:

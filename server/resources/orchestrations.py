@@ -177,7 +177,7 @@ async def get_run(request: web.Request) -> contract.Run:
 
 _RESUME_ERRORS = {403: "the gate does not admit the caller", 404: "no such run or approval",
                   409: "the run is not paused, or the named gate is no longer open",
-                  422: "an answer failed validation"}
+                  400: "an answer failed validation"}
 
 
 @routes.post("/orchestrations/runs/{run_id}/resume", role="user", body=ResumeBody,
