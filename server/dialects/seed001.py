@@ -13,8 +13,8 @@ translation over the same engine, request models and contract records:
   too (``task_completed`` reaches the channel the seed's example subscribes to), and task
   payloads carry seed 001's words;
 - every other seed 001 route (agents, workflows, health, metrics) already speaks seed 001
-  on ``/api/v1`` and is served at ``/v1`` as it is, as is ``/v1/events/stream`` (the SDKs'
-  fallback for watching a task without a WebSocket);
+  on ``/api/v1`` and is served at ``/v1`` as it is, as are ``/v1/events`` and
+  ``/v1/events/stream`` (how the SDKs' ``tasks.watch`` follows a task without a WebSocket);
 - ``POST /oauth/token`` is served at the root, where seed 001 documents it.
 
 Roles, rate limits (``/v1/tasks`` counts against the ``POST /tasks`` rule) and errors are
@@ -48,7 +48,7 @@ SAME_WORDS: Final = (
     ("GET", "/agents"), ("POST", "/agents"), ("GET", "/agents/{agent_id}"),
     ("PUT", "/agents/{agent_id}"), ("DELETE", "/agents/{agent_id}"),
     ("GET", "/workflows"), ("POST", "/workflows/{workflow_id}/execute"),
-    ("GET", "/health"), ("GET", "/metrics"), ("GET", "/events/stream"),
+    ("GET", "/health"), ("GET", "/metrics"), ("GET", "/events"), ("GET", "/events/stream"),
 )
 """Canonical routes whose words are already seed 001's: served at ``/v1`` unchanged."""
 
