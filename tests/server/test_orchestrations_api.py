@@ -224,7 +224,12 @@ async def test_sync_run_wait_bound_answers_running(tmp_path: Path,
         async with http.post(f"{live.base}/orchestrations/slow/run", json={"wait": 0.2},
                              headers=live.headers("agent")) as r:
             body = await r.json()
+            assert r.status == 202
+            location = r.headers["Location"]
         assert body["status"] == "running" and body["run_id"]
+        assert location == f"/api/v1/orchestrations/runs/{body['run_id']}"
+        async with http.get(live.root + location, headers=live.headers("user")) as r:
+            assert r.status == 200 and (await r.json())["status"] == "running"
     finally:
         await runner.cleanup()
         await live.engine.stop()

@@ -328,6 +328,31 @@ async def test_execute_without_stream_and_failure_options(
     assert events[-1][2]["status"] == "failed" and events[-1][2]["error"]
 
 
+ROLLING_BACK = {"name": "deploy-app", "steps": [
+    {"name": "probe", "tool": "http", "parameters": {"url": "http://127.0.0.1:9/down",
+                                                     "timeout": 2}},
+    {"name": "after", "tool": "current_time"},
+    {"name": "rollback", "tool": "current_time"}]}
+
+
+async def test_execute_that_rolled_back_reports_failed_with_the_rollbacks_outcome(
+        api_http: LiveApi, http: aiohttp.ClientSession) -> None:
+    """Issue 12: a failed step rolled back is a failed execution, not "success"."""
+    api = api_http
+    body = {"workflow": ROLLING_BACK, "options": {"on_failure": "rollback"}}
+    status, data = await post(http, api, "/execute", body)
+    assert status == 200, data
+    assert data["status"] == "failed" and "probe" in data["error"], data
+    assert [(s["step"], s["status"]) for s in data["steps"]] == [("probe", "failed"),
+                                                                 ("rollback", "success")]
+    assert data["rollback"]["step"] == "rollback" and data["rollback"]["status"] == "success"
+    events = await stream(http, api, "/execute", {**body, "options": {
+        "on_failure": "rollback", "stream": True}})
+    name, final = events[-1][1], events[-1][2]
+    assert name == "execution_complete" and final["status"] == "failed", final
+    assert final["rollback"]["status"] == "success"
+
+
 async def test_execute_validation_failures(api: LiveApi, http: aiohttp.ClientSession) -> None:
     for body, detail in [
         ({"workflow": {"name": "x", "steps": [{"name": "a", "tool": "kubectl"}]}},

@@ -20,6 +20,7 @@ the Switchboard SDK's own. ``Client`` blocks (as the seed's example does); ``Asy
 is the asyncio face.
 """
 
+from agent_orchestration.client import DEFAULT_BASE_URL, AsyncClient, Client
 from switchboard.server.contract import Agent, AgentDeleted
 from switchboard.server.contract.seed001 import Seed001Status as TaskStatus
 from switchboard.server.contract.seed001 import Seed001Task as Task
@@ -33,8 +34,6 @@ from switchboard.server.sdk.client.errors import (
     ServerError,
     Unauthorized,
 )
-
-from agent_orchestration.client import DEFAULT_BASE_URL, AsyncClient, Client
 
 __all__ = [
     "DEFAULT_BASE_URL",
