@@ -18,6 +18,7 @@ has no table), with ``detail`` naming the field (``body.priority: ...``); an eng
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,6 +64,15 @@ class RequestValidationError(ApiError):
 
     def __init__(self, detail: str, *, status: int = 400) -> None:
         super().__init__(status, detail)
+
+    @property
+    def field(self) -> str | None:
+        """The first field ``detail`` names (``body.priority: ...`` -> ``body.priority``)."""
+        match = _FIELD.match(self.detail)
+        return match.group(1) if match else None
+
+
+_FIELD = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
 
 
 def error_response(

@@ -41,7 +41,13 @@ from switchboard.server.app_keys import (
     REQUEST_ID_KEY,
 )
 from switchboard.server.auth import Authenticator, AuthError, role_at_least
-from switchboard.server.errors import ApiError, engine_status, error_response, validation_detail
+from switchboard.server.errors import (
+    ApiError,
+    RequestValidationError,
+    engine_status,
+    error_response,
+    validation_detail,
+)
 from switchboard.server.ratelimit import RateLimiter
 from switchboard.server.routing import spec_of
 
@@ -106,6 +112,10 @@ async def error_middleware(
     """
     try:
         return await handler(request)
+    except RequestValidationError as exc:
+        field = exc.field
+        return error_response(exc.status, exc.detail, headers=exc.headers,
+                              extra={"field": field} if field else None)
     except ApiError as exc:
         return error_response(exc.status, exc.detail, headers=exc.headers)
     except web.HTTPException as exc:

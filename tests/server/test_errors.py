@@ -46,6 +46,8 @@ async def test_strict_model_400_names_the_field(client: AppClient, body: object,
     resp = await client.post("/api/v1/things", json=body, headers=AGENT)
     assert resp.status == 400
     assert (await detail(resp)).startswith(expected)
+    # the field alone too (a console marks that input), as engine validation sends it
+    assert (await resp.json())["field"] == expected.split(":")[0]
 
 
 async def test_several_errors_are_reported_together(client: AppClient) -> None:
