@@ -270,6 +270,8 @@ def build_openapi(
         "properties": {
             "detail": {"type": "string", "description": "What went wrong, for a human"},
             "request_id": {"type": "string", "description": "Present on 500 responses"},
+            "field": {"type": "string",
+                      "description": "On 400: the input that failed (`body.priority`)"},
         },
         "required": ["detail"],
     }
