@@ -14,7 +14,9 @@ test_contract_wire.py`` asserts the JSON is byte-identical to the engine's ``as_
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 import msgspec
@@ -226,12 +228,27 @@ def orchestration_detail(orch: Orchestration) -> c.OrchestrationDetail:
         state_schema=data["state_schema"],
         limits=r.OrchestrationLimits(**limits) if isinstance(limits, dict) else None,
         steps=data["steps"], response=data["response"], version=data["version"],
-        source=data["source"])
+        source=file_name(data["source"]))
+
+
+def file_name(path: str) -> str:
+    """A definition file as the API names it, never by its absolute path on the server:
+    relative to the server's working folder when it lies below it (``orchestrations/
+    deploy.toml``, as the console shows it), else its file name (``deploy.toml``)."""
+    if not path:
+        return ""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        relative = ""
+    if not relative or relative.startswith("..") or os.path.isabs(relative):
+        return PurePath(path).name
+    return relative
 
 
 def problem(record: EngineProblem) -> c.DefinitionProblem:
-    return c.DefinitionProblem(file=record.file, path=record.path, message=record.message,
-                               line=record.line)
+    return c.DefinitionProblem(file=file_name(record.file), path=record.path,
+                               message=record.message, line=record.line)
 
 
 def workflow(orch: Orchestration, broken: bool, loaded_at: float | None) -> c.Workflow:

@@ -22,4 +22,6 @@ def all_tables() -> list[RouteTable]:
         tables.append(module.routes)
         if hasattr(module, "root_routes"):
             tables.append(module.root_routes)
-    return tables
+    from switchboard.server.dialects import tables as dialect_tables
+
+    return tables + dialect_tables(tables)

@@ -48,7 +48,7 @@ async def test_task_views(world: World) -> None:
     assert [t.id for t in mine.tasks] == [data["claimed"].id]
     with pytest.raises(BackendError) as err:
         await backend.tasks(TaskView(status="bogus"))
-    assert err.value.status == 422 and "unknown" in err.value.detail
+    assert err.value.status == 400 and "unknown" in err.value.detail
 
 
 async def test_actions_and_errors_carry_detail(world: World) -> None:
@@ -78,7 +78,7 @@ async def test_gate_answer_validation_names_the_field(world: World) -> None:
     run = data["run"]
     with pytest.raises(BackendError) as err:
         await backend.submit_gate(run.approval_id, {"decision": "approve", "replicas": 99})
-    assert err.value.status == 422 and err.value.field and "replicas" in err.value.field
+    assert err.value.status == 400 and err.value.field and "replicas" in err.value.field
     await backend.submit_gate(run.approval_id, {"decision": "approve", "replicas": 2})
     done = await engine.runs.wait(run.run_id, timeout=5)
     assert done.status == "completed" and done.shared_state["replicas"] == 2

@@ -135,10 +135,16 @@ class Conflict(ApiError):
     status = 409
 
 
-class InvalidRequest(ApiError):
-    """422: the body or query failed validation; ``detail`` names the field."""
+class InvalidRequest(BadRequest):
+    """400 (422 from older servers): the body or query failed validation; ``detail`` names
+    the field (``field`` in the body, when the server sends it)."""
 
-    status = 422
+    status = 400
+
+    @property
+    def field(self) -> str | None:
+        value = self.body.get("field") if isinstance(self.body, dict) else None
+        return value if isinstance(value, str) else None
 
 
 class RateLimited(ApiError):
@@ -158,7 +164,7 @@ class ServerError(ApiError):
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest,
+    400: InvalidRequest,
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
