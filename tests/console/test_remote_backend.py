@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from switchboard.engine.config import Config
 from switchboard.engine.engine import Engine
 from switchboard.engine.publish import publish_event
 from switchboard.engine.tasks import TaskSpec
-from switchboard.server import convert
 from switchboard.server.api import build_api_app
 from switchboard.server.app import start_server
 from switchboard.server.auth import Authenticator
@@ -232,9 +230,10 @@ async def test_runs_and_orchestrations_match(world: World) -> None:
     assert run.human_input_required and run.approval_id
     local = await world.local.orchestrations()
     remote = await world.remote.orchestrations()
-    # the API never names a server's absolute path (issue 12): a file is relative to the
-    # server's folder or just its name; in-process the console has the path itself
-    assert remote == [dataclasses.replace(o, source=convert.file_name(o.source)) for o in local]
+    # the API never names a server's absolute path (issue 12): both read the engine's view,
+    # which names a file relative to the definitions folder
+    assert remote == local
+    assert all(not (o.source or "").startswith("/") for o in remote)
     assert all(not o.source.startswith("/") for o in remote)
     assert any(o.problems for o in remote) and any(o.valid and o.steps for o in remote)
 
