@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.engine.store.migrations import MIGRATIONS
+from switchboard.engine.store.migrations import MIGRATIONS, statements
 from switchboard.engine.store.queries import F, Q, QueryFileError, parse, positional
 from switchboard.engine.store.sqlite import QUERIES, queries
 
@@ -30,9 +30,8 @@ def schema(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
     path = tmp_path_factory.mktemp("schema") / "switchboard.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for script in MIGRATIONS:
-        for statement in script if isinstance(script, list) else script.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        for statement in statements(script, "sqlite"):
+            conn.execute(statement)
     return conn
 
 
