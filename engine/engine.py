@@ -25,8 +25,8 @@ from switchboard.engine.providers.registry import ProviderRegistry, build_provid
 from switchboard.engine.revocations import RevocationService
 from switchboard.engine.stats import StatsService
 from switchboard.engine.store.base import Store, Tx
-from switchboard.engine.store.queries import Q
 from switchboard.engine.store.factory import make_store
+from switchboard.engine.store.queries import Q
 from switchboard.engine.tasks import TaskService
 from switchboard.engine.tools import ToolRegistry, build_tools
 from switchboard.engine.views import ViewService

@@ -62,15 +62,15 @@ class PgServer:
             self.error = f"asyncpg is not installed: {exc}"
             return
         try:
-            _admin((f'DROP DATABASE IF EXISTS "{self.database}"'))
-            _admin((f'CREATE DATABASE "{self.database}"'))
+            _admin(f'DROP DATABASE IF EXISTS "{self.database}"')
+            _admin(f'CREATE DATABASE "{self.database}"')
             self.created = True
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
 
     def stop(self) -> None:
         if self.created:
-            _admin((f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+            _admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def require(self) -> None:
         if self.error is None:

@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -54,7 +55,7 @@ import msgspec
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.errors import StartupError, StorageFailure
 from switchboard.engine.models import Event
-from switchboard.engine.store.base import EmitHook, ReadOp, Store, WriteOp
+from switchboard.engine.store.base import EmitHook, ReadConn, ReadOp, Store, WriteOp
 from switchboard.engine.store.bridge import await_, run_sync
 from switchboard.engine.store.migrations import MIGRATIONS, statements
 from switchboard.engine.store.queries import NO_PARAMS, F, Many, Params, Q, QuerySet, Row, positional
@@ -110,9 +111,10 @@ def parse_url(url: str) -> PgTarget:
 
 
 def lock_key(schema: str, name: str) -> int:
-    """A 63-bit advisory lock key for ``name`` in ``schema`` (different schemas of one
-    database, such as tests running side by side, never share a lock)."""
-    return (zlib.crc32(schema.encode()) << 24) | (zlib.crc32(name.encode()) & 0xFFFFFF)
+    """A 64-bit advisory lock key for ``name`` in ``schema`` (different schemas of one
+    database, such as tests running side by side, never share a lock; run ids hash apart)."""
+    digest = hashlib.blake2b(f"{schema}\0{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def storage_failure(exc: BaseException, target: PgTarget) -> StorageFailure | None:
@@ -612,10 +614,9 @@ class PostgresStore(Store):
         """Publish every committed event after the last published seq, in seq order."""
         page = 1000
         while True:
-            after = self._published
-            rows = await self.read(lambda c: c.all(Q.event_after, {
-                "types": Many(()), "words": Many(()), "after": after,
-                "before": 2**62, "limit": page}))
+            params = {"types": Many(()), "words": Many(()), "after": self._published,
+                      "before": 2**62, "limit": page}
+            rows = await self.read(partial(_all_events, params=params))
             self._emit([_event_from_row(r) for r in rows])
             if len(rows) < page:
                 return
@@ -704,6 +705,10 @@ class PostgresStore(Store):
         return {"pool_size": pool.get_size() if pool else 0,
                 "pool_idle": pool.get_idle_size() if pool else 0,
                 "write_queue": self._queue.qsize()}
+
+
+def _all_events(conn: ReadConn, params: Params) -> list[Row]:
+    return conn.all(Q.event_after, params)
 
 
 def _raw(conn: Any) -> _ReadConn:

@@ -82,7 +82,7 @@ OWNERS = {
     "task": {"tasks.py"}, "agent": {"agents.py"}, "approval": {"approvals.py"},
     "run": {"orchestrations/runs.py", "orchestrations/inline.py"},
     "session": {"orchestrations/sessions.py"}, "metrics": {"stats.py"},
-    "event": {"events.py", "engine.py", "store/sqlite.py"}, "audit": {"audit.py"},
+    "event": {"events.py", "engine.py", "store/sqlite.py", "store/postgres.py"}, "audit": {"audit.py"},
     "stats": {"stats.py"}, "view": {"views.py"}, "revocation": {"revocations.py"},
     "webhook": {"webhooks.py"}, "action": {"action_links.py"},
 }
