@@ -691,7 +691,7 @@ class PostgresStore(Store):
                     log.info("this replica now runs %s", role)
                     return True
                 return False
-            except (OSError, asyncpg.PostgresError, asyncpg.exceptions.InterfaceError) as exc:
+            except Exception as exc:  # any failure of the connection: the lock is not ours
                 log.warning("lost the control connection (%s): not leading %s", exc, role)
                 self._leading.clear()
                 if self._control is not None:
