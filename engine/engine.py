@@ -147,11 +147,18 @@ class Engine:
         return await self.store.write(op)
 
     async def _maintenance_loop(self) -> None:
+        """Lease expiry, schedules, SLA sweeps, retention: on one replica at a time (the
+        store's ``lead``; on a shared store it moves when its holder dies). Every replica
+        of a shared store also takes over the runs a dead replica was driving."""
         interval = self.config.tasks.maintenance_interval_seconds
         ticks = 0
         while True:
             await asyncio.sleep(interval)
             try:
+                if self.store.shared:
+                    await self.runs.recover()
+                if not await self.store.lead("maintenance"):
+                    continue
                 await self.run_maintenance_once()
                 ticks += 1
                 if ticks % 3600 == 0:

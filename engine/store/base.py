@@ -135,6 +135,14 @@ class Store(abc.ABC):
         a store shared by replicas elects one holder per role and moves it on failure."""
         return True
 
+    async def resign(self, role: str) -> None:
+        """Give up ``role`` (a run this process finished driving); a no-op where ``lead``
+        is always true."""
+
+    shared: bool = False
+    """Whether other processes may use this store at once (replicas): the engine then
+    polls for work a dead replica left (runs to take over)."""
+
     def pool_stats(self) -> dict[str, int]:
         """Connection figures for ``/metrics`` (empty where there is no pool)."""
         return {}

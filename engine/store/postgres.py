@@ -165,6 +165,15 @@ def _arg(value: Any) -> Any:
     return list(value) if isinstance(value, Many) else value
 
 
+LOCKED_IN_WRITES: Final = frozenset({Q.task_by_id, Q.approval_by_id, Q.run_doc, Q.agent_by_id,
+                                     Q.session_by_id, Q.webhook_by_id})
+"""Point reads that a write op runs before changing the row it read (check, then update):
+inside a write they take the row lock (``FOR UPDATE``), so under READ COMMITTED two
+replicas deciding one gate, completing one task or saving one run are serialized and the
+second sees the first's result (a gate answered on two replicas at once resumes its run
+once). Read ops run them without the lock."""
+
+
 class _Statements:
     """Named query -> prepared text per ``{where}`` variant, lock keys filled in."""
 
@@ -173,13 +182,15 @@ class _Statements:
     def __init__(self, query_set: QuerySet, schema: str) -> None:
         self._set = query_set
         self._locks = {f"lock_{name}": str(lock_key(schema, name)) for name in _LOCK_NAMES}
-        self._prepared: dict[tuple[Q, tuple[F, ...]], _Prepared] = {}
+        self._prepared: dict[tuple[Q, tuple[F, ...], bool], _Prepared] = {}
 
-    def get(self, query: Q, where: Sequence[F]) -> _Prepared:
-        key = (query, where if isinstance(where, tuple) else tuple(where))
+    def get(self, query: Q, where: Sequence[F], for_update: bool = False) -> _Prepared:
+        key = (query, where if isinstance(where, tuple) else tuple(where), for_update)
         found = self._prepared.get(key)
         if found is None:
             text = self._set.compose(query, key[1])
+            if for_update:
+                text += " FOR UPDATE"
             for name, value in self._locks.items():
                 text = text.replace(f":{name}", value)
             parts = [p.strip() for p in text.split(";") if p.strip()]
@@ -211,9 +222,11 @@ class _ReadConn:
         for sql, bind in prepared.preludes:
             await_(self._conn.execute(sql, *bind(params)))
 
+    _locks = False  # a write transaction's reads lock what they check (LOCKED_IN_WRITES)
+
     def one(self, query: Q, params: Params = NO_PARAMS, *,
             where: Sequence[F] = ()) -> Row | None:
-        prepared = self._sql.get(query, where)
+        prepared = self._sql.get(query, where, self._locks and query in LOCKED_IN_WRITES)
         if prepared.preludes:
             self._preludes(prepared, params)
         record = await_(self._conn.fetchrow(prepared.sql, *prepared.bind(params)))
@@ -221,7 +234,7 @@ class _ReadConn:
 
     def all(self, query: Q, params: Params = NO_PARAMS, *,
             where: Sequence[F] = ()) -> list[Row]:
-        prepared = self._sql.get(query, where)
+        prepared = self._sql.get(query, where, self._locks and query in LOCKED_IN_WRITES)
         if prepared.preludes:
             self._preludes(prepared, params)
         records = await_(self._conn.fetch(prepared.sql, *prepared.bind(params)))
@@ -247,6 +260,7 @@ class _Tx(_ReadConn):
     """The write context handed to ops (see ``engine.store.base.Tx``)."""
 
     __slots__ = ("_callbacks", "_events", "_hooks", "_savepoints", "now")
+    _locks = True
 
     def __init__(self, conn: asyncpg.Connection, now: float, statements: _Statements,
                  hooks: Sequence[EmitHook]) -> None:
@@ -331,6 +345,7 @@ class PostgresStore(Store):
     """PostgreSQL through asyncpg; ``url`` as in ``parse_url``."""
 
     kind = "postgres"
+    shared = True
 
     def __init__(self, url: str, *, max_batch: int = 512, readers: int = 4,
                  clock: Clock | None = None, poll_seconds: float = 0.5) -> None:
@@ -698,6 +713,18 @@ class PostgresStore(Store):
                     self._control.terminate()
                     self._control = None
                 return False
+
+    async def resign(self, role: str) -> None:
+        async with self._control_lock:
+            if role not in self._leading:
+                return
+            self._leading.discard(role)
+            control = self._control
+            if control is None or control.is_closed():
+                return
+            with contextlib.suppress(Exception):  # a lost connection released it already
+                await control.execute("SELECT pg_advisory_unlock($1)",
+                                      lock_key(self.target.schema, f"lead:{role}"))
 
     def pool_stats(self) -> dict[str, int]:
         """Figures for /metrics: the read pool's size and idle connections, queued writes."""

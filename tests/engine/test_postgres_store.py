@@ -258,3 +258,29 @@ async def test_one_leader_and_it_moves_when_its_replica_dies(url: str) -> None:
     finally:
         await a.close()
         await b.close()
+
+
+async def test_one_task_completed_on_two_replicas_at_once_completes_once(
+        url: str, tmp_path: Path) -> None:
+    """A write op's check-then-update reads lock the row: two replicas finishing one task
+    at the same moment serialize, and the second is refused (no double completion)."""
+    clock = ManualClock()
+    a, b = _engine(tmp_path, url, clock, "a"), _engine(tmp_path, url, clock, "b")
+    await a.start()
+    await b.start()
+    try:
+        await a.agents.create("w", "dev_agent", agent_id="agent_w")
+        for _ in range(10):
+            await a.tasks.create(TaskSpec(type="bugfix", priority="P2"))
+            task = await a.tasks.claim("agent_w")
+            assert task is not None
+            outcomes = await asyncio.gather(
+                a.tasks.complete(task.id, {"by": "a"}, lease_id=task.lease_id),
+                b.tasks.complete(task.id, {"by": "b"}, lease_id=task.lease_id),
+                return_exceptions=True)
+            assert sum(not isinstance(o, BaseException) for o in outcomes) == 1, outcomes
+        agent = next(x for x in await a.agents.all() if x.id == "agent_w")
+        assert agent.tasks_completed == 10 and agent.running == 0
+    finally:
+        await a.stop()
+        await b.stop()
