@@ -138,6 +138,7 @@ class Store(abc.ABC):
     async def resign(self, role: str) -> None:
         """Give up ``role`` (a run this process finished driving); a no-op where ``lead``
         is always true."""
+        return None
 
     shared: bool = False
     """Whether other processes may use this store at once (replicas): the engine then

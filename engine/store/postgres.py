@@ -241,7 +241,7 @@ class _ReadConn:
         return [tuple(r) for r in records]
 
     def execute(self, sql: str, *args: Any) -> str:
-        return await_(self._conn.execute(sql, *args))
+        return str(await_(self._conn.execute(sql, *args)))
 
     def fetchone(self, sql: str, *args: Any) -> Row | None:
         record = await_(self._conn.fetchrow(sql, *args))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -62,8 +63,8 @@ async def test_replicas_starting_together_migrate_once(url: str) -> None:
 
 
 async def test_unreachable_server_is_one_line() -> None:
-    with pytest.raises(StartupError, match="cannot connect to PostgreSQL at "
-                                           "postgresql://nobody@127.0.0.1:1/x"):
+    with pytest.raises(StartupError, match=re.escape("cannot connect to PostgreSQL at "
+                                                     "postgresql://nobody@127.0.0.1:1/x")):
         await PostgresStore("postgresql://nobody:secret@127.0.0.1:1/x").open()
 
 
@@ -149,7 +150,7 @@ async def test_claims_go_by_priority_then_age(url: str, tmp_path: Path) -> None:
         made = []
         for priority in ["P3", "P2", "P3", "P2", "P3"]:  # P0/P1 wait for approval
             clock.advance(1)
-            made.append(((await a.tasks.create(TaskSpec(type="bugfix", priority=priority)))[0]))
+            made.append((await a.tasks.create(TaskSpec(type="bugfix", priority=priority)))[0])
         order = [(await a.tasks.claim("agent_w")).id for _ in made]
         expected = [t.id for t in sorted(made, key=lambda t: (t.priority, t.created_at))]
         assert order == expected
