@@ -2,8 +2,8 @@
 test, both dropped afterwards.
 
 Where no PostgreSQL answers, tests that need it skip with one line saying how to enable
-them; ``SWITCHBOARD_REQUIRE_PG=1`` (set by ``.ci/run``) turns that skip into a failure.
-``SWITCHBOARD_TEST_PG`` names the server (default ``postgresql://127.0.0.1:5432/postgres``,
+them; ``SB_REQUIRE_PG=1`` (set by ``.ci/run``) turns that skip into a failure.
+``SB_TEST_PG`` names the server (default ``postgresql://127.0.0.1:5432/postgres``,
 the current user, trust auth).
 """
 
@@ -17,10 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-ADMIN_URL = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://127.0.0.1:5432/postgres")
-REQUIRED = os.environ.get("SWITCHBOARD_REQUIRE_PG", "") not in ("", "0")
+ADMIN_URL = os.environ.get("SB_TEST_PG", "postgresql://127.0.0.1:5432/postgres")
+REQUIRED = os.environ.get("SB_REQUIRE_PG", "") not in ("", "0")
 HOW = ("PostgreSQL tests skipped: no server at {url} ({why}); start one (pg_isready -h "
-       "127.0.0.1) or set SWITCHBOARD_TEST_PG=postgresql://user@host:5432/db")
+       "127.0.0.1) or set SB_TEST_PG=postgresql://user@host:5432/db")
 
 
 def _with_db(url: str, db: str) -> str:
@@ -77,7 +77,7 @@ class PgServer:
             return
         message = HOW.format(url=ADMIN_URL, why=self.error)
         if REQUIRED:
-            pytest.fail(f"SWITCHBOARD_REQUIRE_PG is set but {message}", pytrace=False)
+            pytest.fail(f"SB_REQUIRE_PG is set but {message}", pytrace=False)
         pytest.skip(message)
 
     def schema_url(self) -> str:

@@ -31,7 +31,9 @@ tasks_completed, tasks_failed, response_ms_total, memory_usage, cpu_usage, owner
 -- fragment: approval_columns
 approval_id, kind, priority, status, task_id, run_id, step_id, reason, prompt, fields,
 agent_context, allowed_roles, allowed_users, timeout_action, timeout_response, created_at,
-expires_at, decided_by, decided_at, response, rejection_reason, requested_by, break_glass
+expires_at, decided_by, decided_at, response, rejection_reason, requested_by, break_glass,
+assignees, delegates, quorum, reject_quorum, votes, sla_seconds, due_at, on_timeout,
+reminders_sent, escalations, overdue, next_sweep_at
 
 -- fragment: event_columns
 seq, event_type, timestamp, source_agent, payload, task_id, run_id, agent_id, trace_id,
@@ -172,6 +174,9 @@ UPDATE tasks SET sla_breached = 1 WHERE id = :id
 -- filter: task_status
 status = :status
 
+-- filter: task_statuses
+status = ANY(:statuses::text[])
+
 -- filter: task_priority
 priority = :priority
 
@@ -301,7 +306,9 @@ INSERT INTO approvals ({approval_columns}) VALUES (
   :approval_id, :kind, :priority, :status, :task_id, :run_id, :step_id, :reason, :prompt,
   :fields, :agent_context, :allowed_roles, :allowed_users, :timeout_action,
   :timeout_response, :created_at, :expires_at, :decided_by, :decided_at, :response,
-  :rejection_reason, :requested_by, :break_glass)
+  :rejection_reason, :requested_by, :break_glass, :assignees, :delegates, :quorum,
+  :reject_quorum, :votes, :sla_seconds, :due_at, :on_timeout, :reminders_sent, :escalations,
+  :overdue, :next_sweep_at)
 
 -- name: approval_pending
 SELECT {approval_columns} FROM approvals WHERE status = 'pending'
@@ -316,7 +323,8 @@ SELECT {approval_columns} FROM approvals WHERE run_id = :run_id ORDER BY created
 
 -- name: approval_decide
 UPDATE approvals SET status = :status, decided_by = :decided_by, decided_at = :decided_at,
-  response = :response, rejection_reason = :rejection_reason, break_glass = :break_glass
+  response = :response, rejection_reason = :rejection_reason, break_glass = :break_glass,
+  votes = :votes, next_sweep_at = NULL
 WHERE approval_id = :approval_id
 
 -- name: approval_cancel_pending
@@ -327,6 +335,29 @@ WHERE approval_id = :approval_id AND status = 'pending'
 -- name: approval_overdue
 SELECT approval_id, timeout_action, timeout_response, kind FROM approvals
 WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= :now LIMIT 500
+
+-- name: approval_sweep_due
+-- Pending approvals whose next reminder, breach or escalation step has come (index
+-- approvals_sweep): the SLA state lives in the row, so a restart picks the sweep up.
+SELECT {approval_columns} FROM approvals
+WHERE status = 'pending' AND next_sweep_at IS NOT NULL AND next_sweep_at <= :now
+ORDER BY next_sweep_at LIMIT 200
+
+-- name: approval_update_routing
+UPDATE approvals SET priority = :priority, assignees = :assignees, delegates = :delegates,
+  votes = :votes, reminders_sent = :reminders_sent, escalations = :escalations,
+  overdue = :overdue, next_sweep_at = :next_sweep_at
+WHERE approval_id = :approval_id AND status = 'pending'
+
+-- name: approval_decided_since
+SELECT priority, decided_at - created_at FROM approvals
+WHERE status IN ('approved', 'rejected') AND decided_at >= :since
+
+-- name: approval_pending_by_priority
+SELECT priority, COUNT(*) FROM approvals WHERE status = 'pending' GROUP BY priority
+
+-- name: approval_overdue_count
+SELECT COUNT(*) FROM approvals WHERE status = 'pending' AND overdue = 1
 
 
 -- ==== runs (RunService) =================================================================

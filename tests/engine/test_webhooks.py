@@ -223,7 +223,6 @@ from switchboard.engine.config import load_config
 from switchboard.engine.engine import Engine
 from switchboard.engine.tasks import TaskSpec
 
-pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
 
 async def main(data_dir, url):
     config = load_config(overrides={
