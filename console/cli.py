@@ -33,6 +33,9 @@ DataOpt = Annotated[Path | None, cyclopts.Parameter(name="--data-dir",
                                                     help="Folder for the database and logs.")]
 OrchOpt = Annotated[Path | None, cyclopts.Parameter(name="--orchestrations",
                                                     help="Folder of orchestration definitions.")]
+StoreOpt = Annotated[str | None, cyclopts.Parameter(
+    name="--store", help="Store URL: sqlite:///path/to.db or postgresql://user@host:5432/db "
+                         "([storage] url; default: SQLite in the data folder).")]
 CheckDbOpt = Annotated[bool, cyclopts.Parameter(
     name="--check-db", help="Full integrity_check of the database at start (default: quick).")]
 
@@ -43,7 +46,8 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _config(config: Path | None, host: str | None = None, port: int | None = None,
-            data_dir: Path | None = None, orchestrations: Path | None = None) -> Config:
+            data_dir: Path | None = None, orchestrations: Path | None = None,
+            store: str | None = None) -> Config:
     overrides: dict[str, dict[str, Any]] = {"server": {}, "storage": {}, "orchestrations": {}}
     if host is not None:
         overrides["server"]["host"] = host
@@ -53,6 +57,8 @@ def _config(config: Path | None, host: str | None = None, port: int | None = Non
         overrides["storage"]["data_dir"] = str(data_dir)
     if orchestrations is not None:
         overrides["orchestrations"]["dir"] = str(orchestrations)
+    if store is not None:
+        overrides["storage"]["url"] = store
     path = config or (Path(os.environ["SWITCHBOARD_CONFIG"])
                       if os.environ.get("SWITCHBOARD_CONFIG") else None)
     try:
@@ -83,9 +89,9 @@ def _demo_config(config: Config, demo: bool) -> Config:
 def serve(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
           data_dir: DataOpt = None, orchestrations: OrchOpt = None,
           demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
-          check_db: CheckDbOpt = False) -> None:
+          check_db: CheckDbOpt = False, store: StoreOpt = None) -> None:
     """Run the engine and the HTTP API, headless. Stops cleanly on SIGINT/SIGTERM/SIGHUP."""
-    cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
+    cfg = _demo_config(_config(config, host, port, data_dir, orchestrations, store), demo)
     if check_db:
         cfg.storage.startup_check = "full"
     from switchboard.console.logsetup import configure_logging
@@ -122,13 +128,13 @@ def up(*, config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None,
        demo: Annotated[bool, cyclopts.Parameter(help="Seed simulated agents and tasks.")] = False,
        headless: Annotated[bool, cyclopts.Parameter(help="Same as `serve`.")] = False,
        read_only: Annotated[bool, cyclopts.Parameter(help="Hide and refuse every action.")] = False,
-       check_db: CheckDbOpt = False) -> None:
+       check_db: CheckDbOpt = False, store: StoreOpt = None) -> None:
     """Engine + HTTP API + the operator console, in one process."""
     if headless:
         serve(config=config, host=host, port=port, data_dir=data_dir,
-              orchestrations=orchestrations, demo=demo, check_db=check_db)
+              orchestrations=orchestrations, demo=demo, check_db=check_db, store=store)
         return
-    cfg = _demo_config(_config(config, host, port, data_dir, orchestrations), demo)
+    cfg = _demo_config(_config(config, host, port, data_dir, orchestrations, store), demo)
     if check_db:
         cfg.storage.startup_check = "full"
     from switchboard.console.logsetup import configure_logging

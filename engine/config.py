@@ -92,6 +92,22 @@ class StorageConfig(_Section):
     event_retention_days: float = Field(30.0, gt=0)
     # -- start-up check of the database (issue 11): `serve/up --check-db` makes it "full" --
     startup_check: Literal["quick", "full", "off"] = "quick"
+    # -- which store (issue 16): "" is SQLite in data_dir; "sqlite:///path/to.db" another
+    # SQLite file; "postgresql://user@host:5432/db" PostgreSQL, shared by replicas --
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must be sqlite:///path/to.db or postgresql://user@host:5432/db")
+        if value.startswith("sqlite:///") and len(value) == len("sqlite:///"):
+            raise ValueError("sqlite:/// needs a path (sqlite:///data/switchboard.db)")
+        return value
+
+    @property
+    def kind(self) -> Literal["sqlite", "postgres"]:
+        return "postgres" if self.url.startswith(("postgresql://", "postgres://")) else "sqlite"
 
 
 class ApiKeyConfig(_Section):
@@ -519,6 +535,9 @@ class Config(_Section):
 
     @property
     def db_path(self) -> Path:
+        """The SQLite file (``[storage] url = "sqlite:///path"``, else in data_dir)."""
+        if self.storage.url.startswith("sqlite:///"):
+            return Path(self.storage.url[len("sqlite:///"):])
         return self.data_path / "switchboard.db"
 
     @property

@@ -25,8 +25,8 @@ from switchboard.engine.providers.registry import ProviderRegistry, build_provid
 from switchboard.engine.revocations import RevocationService
 from switchboard.engine.stats import StatsService
 from switchboard.engine.store.base import Store, Tx
+from switchboard.engine.store.factory import make_store
 from switchboard.engine.store.queries import Q
-from switchboard.engine.store.sqlite import SQLiteStore
 from switchboard.engine.tasks import TaskService
 from switchboard.engine.tools import ToolRegistry, build_tools
 from switchboard.engine.views import ViewService
@@ -42,10 +42,7 @@ class Engine:
                  store: Store | None = None, run_maintenance: bool = True) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = store or SQLiteStore(
-            config.db_path, synchronous=config.storage.synchronous,
-            max_batch=config.storage.max_batch, clock=self.clock,
-            startup_check=config.storage.startup_check)
+        self.store = store or make_store(config, self.clock)
         self.bus = EventBus(self.store)
         self.audit = AuditService(self.store)
         self.revocations = RevocationService(self.store, self.clock)
@@ -91,7 +88,7 @@ class Engine:
             self._maintenance_task = asyncio.create_task(self._maintenance_loop(),
                                                          name="switchboard-maintenance")
         self.started = True
-        log.info("engine started on %s", self.config.db_path)
+        log.info("engine started on %s (%s)", self.store.location, self.store.kind)
 
     async def stop(self) -> None:
         if not self.started:
@@ -150,11 +147,18 @@ class Engine:
         return await self.store.write(op)
 
     async def _maintenance_loop(self) -> None:
+        """Lease expiry, schedules, SLA sweeps, retention: on one replica at a time (the
+        store's ``lead``; on a shared store it moves when its holder dies). Every replica
+        of a shared store also takes over the runs a dead replica was driving."""
         interval = self.config.tasks.maintenance_interval_seconds
         ticks = 0
         while True:
             await asyncio.sleep(interval)
             try:
+                if self.store.shared:
+                    await self.runs.recover()
+                if not await self.store.lead("maintenance"):
+                    continue
                 await self.run_maintenance_once()
                 ticks += 1
                 if ticks % 3600 == 0:

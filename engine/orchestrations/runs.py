@@ -125,12 +125,16 @@ class RunService(GateHandler):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def recover(self) -> int:
-        """Continue every run that was running when the process stopped."""
+        """Continue every run that was running when the process stopped (on a shared
+        store, also every run whose replica died: each driver first takes the run's
+        ownership lease, ``store.lead("run:<id>")``, so a run another replica drives is
+        left alone)."""
         rows = await self.store.read(lambda c: c.all(Q.run_running_ids))
-        for (run_id,) in rows:
+        fresh = [run_id for (run_id,) in rows if run_id not in self._drivers]
+        for run_id in fresh:
             self._spawn(run_id)
-        if rows:
-            log.info("resumed %d interrupted run(s)", len(rows))
+        if fresh and not self.store.shared:
+            log.info("resumed %d interrupted run(s)", len(fresh))
         return len(rows)
 
     async def stop(self) -> None:
@@ -277,6 +281,8 @@ class RunService(GateHandler):
     async def _drive(self, run_id: str, begun: bool = False) -> None:
         """Walk the run until it pauses or ends. ``begun``: the current step's start was
         already committed (folded into the previous checkpoint or the gate's answer)."""
+        if not await self.store.lead(f"run:{run_id}"):
+            return  # another replica drives it (shared store); it takes over if that one dies
         try:
             first = await self.get(run_id)
             orch = await self.store.read(partial(self._load_definition, run=first), inline=True)
@@ -298,6 +304,8 @@ class RunService(GateHandler):
         except Exception as exc:  # never leave a run stuck in "running" silently
             log.exception("run %s crashed", run_id)
             await self._fail(run_id, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            await asyncio.shield(self.store.resign(f"run:{run_id}"))
 
     def _begin_op(self, tx: Tx, run_id: str, step: Step, orch: Orchestration) -> Run:
         current = load_run(tx, run_id)

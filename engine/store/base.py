@@ -8,8 +8,8 @@ the event bus only after the commit. Reads run on separate connections and never
 the writer; each read op sees one snapshot (all its statements read the same commit).
 
 Services never hold SQL: they name a statement (``engine.store.queries.Q``) and pass named
-parameters; each store resolves the name in its own query file (``sqlite.sql`` here, a
-PostgreSQL file in issue 16). That is the whole surface a second store implements.
+parameters; each store resolves the name in its own query file (``sqlite.sql``, ``postgres.sql``).
+That is the whole surface a second store implements.
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ ReadOp = Callable[[ReadConn], R]
 class Store(abc.ABC):
     """Durable storage with group-committed writes and non-blocking reads."""
 
+    kind: str = "store"
+    """Which store this is (``sqlite``, ``postgres``): ``/health`` reports it."""
+
+    location: str = ""
+    """Where its data is (a file path, a URL without its password), for logs and health."""
+
     write_failure: StorageFailure | None = None
     """The storage failure that refused the last write, until a write commits again
     (``/health`` reports ``degraded`` with its detail meanwhile)."""
@@ -122,3 +128,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def integrity_check(self) -> str:
         """The storage engine's own consistency check ("ok" when healthy)."""
+
+    async def lead(self, role: str) -> bool:
+        """Whether this process should run the once-per-deployment job ``role`` now (the
+        maintenance loop, recovering runs). One process owns an SQLite file, so always;
+        a store shared by replicas elects one holder per role and moves it on failure."""
+        return True
+
+    async def resign(self, role: str) -> None:
+        """Give up ``role`` (a run this process finished driving); a no-op where ``lead``
+        is always true."""
+        return None
+
+    shared: bool = False
+    """Whether other processes may use this store at once (replicas): the engine then
+    polls for work a dead replica left (runs to take over)."""
+
+    def pool_stats(self) -> dict[str, int]:
+        """Connection figures for ``/metrics`` (empty where there is no pool)."""
+        return {}

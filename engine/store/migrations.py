@@ -1,11 +1,66 @@
-"""Versioned schema. Each entry is applied once, in order, inside a transaction at start.
+"""Versioned schema, one list for both stores. Each entry is applied once, in order, inside
+a transaction at start; its number (position + 1) is the schema version on either store.
 
-Add a new entry to change the schema; never edit one that has shipped.
+Add a new entry to change the schema; never edit one that has shipped. An entry is:
+
+- a string of ``;``-separated statements, or a list of statements (when one contains a
+  ``;``), written in SQLite's dialect. PostgreSQL runs the same text through ``to_postgres``
+  (REAL -> DOUBLE PRECISION, INTEGER -> BIGINT, BLOB -> BYTEA, INTEGER PRIMARY KEY
+  AUTOINCREMENT -> BIGSERIAL PRIMARY KEY): plain tables, columns and indexes need nothing
+  more (``ALTER TABLE approvals ADD COLUMN x TEXT`` works on both as it is);
+- ``Dialects(sqlite=..., postgres=...)`` when the two need different text (triggers,
+  functions, anything ``to_postgres`` does not cover); each side is a string or a list as
+  above, and ``postgres`` is taken as written (not translated).
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[str | list[str]] = [
+import re
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+Dialect: TypeAlias = Literal["sqlite", "postgres"]
+Script: TypeAlias = str | list[str]
+
+
+@dataclass(frozen=True)
+class Dialects:
+    """One migration whose text differs per store."""
+
+    sqlite: Script
+    postgres: Script
+
+
+Migration: TypeAlias = Script | Dialects
+
+_PG_TYPES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.I), "BIGSERIAL PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+]
+
+
+def to_postgres(statement: str) -> str:
+    """SQLite DDL as PostgreSQL DDL, for the portable subset (types and auto-increment)."""
+    for pattern, replacement in _PG_TYPES:
+        statement = pattern.sub(replacement, statement)
+    return statement
+
+
+def statements(migration: Migration, dialect: Dialect) -> list[str]:
+    """The statements of one migration for one store, in order (blank ones left out)."""
+    if isinstance(migration, Dialects):
+        script = migration.sqlite if dialect == "sqlite" else migration.postgres
+        translate = False
+    else:
+        script, translate = migration, dialect == "postgres"
+    parts = script if isinstance(script, list) else script.split(";")
+    out = [part.strip() for part in parts if part.strip()]
+    return [to_postgres(part) for part in out] if translate else out
+
+
+MIGRATIONS: list[Migration] = [
     # 1: the core domain
     """
     CREATE TABLE tasks (
@@ -175,8 +230,8 @@ MIGRATIONS: list[str | list[str]] = [
     );
     """,
     # 4: the audit log (engine.audit): append-only, hash-chained. A list of statements
-    # because the triggers contain semicolons.
-    [
+    # because the triggers contain semicolons; PostgreSQL's triggers call a function.
+    Dialects(sqlite=[
         """
         CREATE TABLE audit_log (
             seq INTEGER PRIMARY KEY,
@@ -206,7 +261,37 @@ MIGRATIONS: list[str | list[str]] = [
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
         """,
-    ],
+    ], postgres=[
+        """
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            at DOUBLE PRECISION NOT NULL,
+            principal TEXT NOT NULL,
+            role TEXT NOT NULL,
+            auth_method TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            object_id TEXT,
+            before TEXT,
+            after TEXT,
+            reason TEXT,
+            request_id TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_object ON audit_log (object_type, object_id, seq)",
+        "CREATE INDEX audit_principal ON audit_log (principal, seq)",
+        "CREATE INDEX audit_at ON audit_log (at)",
+        """
+        CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+        """,
+        """
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+        """,
+    ]),
     # 5: who owns what (issue 9): a task's creator and holder, an agent id's owner
     """
     ALTER TABLE tasks ADD COLUMN created_by TEXT;

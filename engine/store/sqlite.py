@@ -38,7 +38,7 @@ from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.errors import StartupError, StorageFailure
 from switchboard.engine.models import Event
 from switchboard.engine.store.base import EmitHook, ReadConn, ReadOp, Store, WriteOp
-from switchboard.engine.store.migrations import MIGRATIONS
+from switchboard.engine.store.migrations import MIGRATIONS, statements
 from switchboard.engine.store.queries import (
     NO_PARAMS,
     F,
@@ -370,6 +370,8 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
 class SQLiteStore(Store):
     """SQLite in WAL mode. ``synchronous=FULL`` by default: a commit survives power loss."""
 
+    kind = "sqlite"
+
     def __init__(
         self,
         path: str | Path,
@@ -381,6 +383,7 @@ class SQLiteStore(Store):
         startup_check: StartupCheck = "quick",
     ) -> None:
         self.path = Path(path)
+        self.location = str(self.path)
         self.startup_check = startup_check
         self._lock_fd: int | None = None
         self.synchronous = synchronous
@@ -478,10 +481,8 @@ class SQLiteStore(Store):
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                statements = script if isinstance(script, list) else script.split(";")
-                for statement in statements:
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(script, "sqlite"):
+                    conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
                 conn.execute("COMMIT")
             except Exception:

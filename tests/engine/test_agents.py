@@ -9,6 +9,8 @@ from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
 from switchboard.engine.tasks import TaskSpec
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 
 async def test_create_get_update_delete(engine: Engine) -> None:
     agent = await engine.agents.create("Data Processing Agent", "data_processor",

@@ -8,6 +8,8 @@ import pytest
 
 from switchboard.engine.orchestrations import Field, FieldError, validate_answer
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 FIELDS = [
     Field(name="decision", type="select", label="Decision", options="approve,reject",
           required=True),

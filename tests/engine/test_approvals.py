@@ -12,6 +12,8 @@ from switchboard.engine.errors import Conflict, NotFound
 from switchboard.engine.tasks import TaskSpec
 from tests.conftest import make_config
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 
 async def test_approve_releases_task(engine: Engine) -> None:
     t, _ = await engine.tasks.create(TaskSpec(type="deployment", priority="P1"))

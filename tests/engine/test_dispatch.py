@@ -10,6 +10,8 @@ from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, NotFound
 from switchboard.engine.tasks import TaskSpec
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 
 async def test_claim_order_priority_then_age(engine: Engine, clock) -> None:
     agent = await engine.agents.create("w", "dev_agent")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from switchboard.engine.engine import Engine
 from switchboard.engine.events import DROPPED, EventFilter
 from switchboard.engine.tasks import TaskSpec
+
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
 
 
 async def test_internal_changes_are_events_with_monotonic_seq(engine: Engine) -> None:

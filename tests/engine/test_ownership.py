@@ -19,6 +19,8 @@ from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, Forbidden
 from switchboard.engine.tasks import TaskSpec
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 A = Actor("agent-a", "agent", "jwt")
 B = Actor("agent-b", "agent", "api_key")
 ADMIN = Actor("root", "admin", "jwt")

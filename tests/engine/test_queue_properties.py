@@ -19,6 +19,7 @@ from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict
 from switchboard.engine.models import TERMINAL_TASK_STATUSES
 from switchboard.engine.tasks import TaskQuery, TaskSpec
+from tests import pg
 from tests.conftest import make_config
 
 WORKERS = 3
@@ -125,3 +126,28 @@ class QueueMachine(RuleBasedStateMachine):
 QueueMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30,
                                           deadline=None)
 TestQueueProperties = pytest.mark.slow(QueueMachine.TestCase)  # 25 runs x 30 steps
+
+
+class PostgresQueueMachine(QueueMachine):
+    """The same machine with the engine on PostgreSQL (issue 16): a fresh schema per run."""
+
+    def __init__(self) -> None:
+        self.store_url = pg.server().schema_url()
+        super().__init__()
+
+    def _start(self) -> Engine:
+        self.config.storage.url = self.store_url
+        return super()._start()
+
+    def teardown(self) -> None:
+        super().teardown()
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(pg.server().drop_schema(self.store_url))
+        finally:
+            loop.close()
+
+
+PostgresQueueMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=30,
+                                                  deadline=None)
+TestQueuePropertiesPostgres = pytest.mark.slow(PostgresQueueMachine.TestCase)

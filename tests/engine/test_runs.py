@@ -14,6 +14,8 @@ from switchboard.engine.errors import Conflict, ValidationFailed
 from switchboard.engine.tasks import TaskQuery
 from tests.conftest import make_config
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[2]
 EDITOR = Actor("editor", "agent")  # gates that list nobody admit agents and admins
 REVIEWER = Actor("reviewer", "user")  # research-report's gate lists admin and user

@@ -12,6 +12,8 @@ from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, NotFound, ValidationFailed
 from switchboard.engine.tasks import TaskQuery, TaskSpec
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 
 async def test_create_routes_by_type(engine: Engine) -> None:
     task, created = await engine.tasks.create(TaskSpec(type="bugfix", payload={"issue": "123"}))

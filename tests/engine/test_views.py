@@ -19,6 +19,8 @@ from switchboard.engine.tasks import TaskSpec
 from switchboard.engine.views import EventQuery, TaskFilter
 from tests.conftest import make_config
 
+pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
+
 WORKER = Actor("worker-1", "agent")
 ALICE = Actor("alice", "admin")
 

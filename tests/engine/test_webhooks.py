@@ -223,6 +223,7 @@ from switchboard.engine.config import load_config
 from switchboard.engine.engine import Engine
 from switchboard.engine.tasks import TaskSpec
 
+
 async def main(data_dir, url):
     config = load_config(overrides={
         "storage": {"data_dir": data_dir},
