@@ -31,13 +31,19 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed (.ci/run installs it)")
 
 
-SOCKET = f"sb-e2e-{uuid.uuid4().hex[:8]}"  # a tmux server of this test process's own
+SOCKET = ""  # the current test's own tmux server (set by private_tmux_server)
 
 
 @pytest.fixture(autouse=True)
 def private_tmux_server() -> Iterator[None]:
     """Each test talks to its own tmux server (``tmux -L``): tests running in parallel never
-    share one, nor the operator's own sessions; the server goes when the test ends."""
+    share one, nor the operator's own sessions; the server goes when the test ends.
+
+    A fresh socket name per *test*, not per process: ``kill-server`` returns before the old
+    server has gone, and the next test's ``new-session`` on the same name could reach the
+    dying server and lose its session (the console then never started: an empty log)."""
+    global SOCKET
+    SOCKET = f"sb-e2e-{uuid.uuid4().hex[:12]}"
     try:
         yield
     finally:
