@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
@@ -426,18 +426,30 @@ class SwitchboardApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     def action_request_quit(self) -> None:
-        if self._quit_dialog_open:
-            return
-        from switchboard.console.dialogs.confirm import ConfirmDialog
+        """Ask before quitting; ``ctrl+q`` pressed while the question shows confirms it (the
+        only key that does: see ``dialogs/quit.py``)."""
+        from switchboard.console.dialogs.quit import QuitDialog
 
+        if self._quit_dialog_open:
+            if isinstance(self.screen, QuitDialog):
+                self.screen.dismiss(True)
+            return
         if self.embedded:
             body = ("This stops the engine and the API server: running work pauses and "
                     "workers lose their connection until Switchboard is started again.")
         else:
             body = f"Disconnect from {self.server_address}? The server keeps running."
         self._quit_dialog_open = True
-        self.push_screen(ConfirmDialog("Quit Switchboard?", body, confirm="Quit"),
-                         self._quit_answer)
+        self.push_screen(QuitDialog("Quit Switchboard?", body), self._quit_answer)
+
+    def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
+        """Textual's palette entries, with its Quit (which exits at once) asking first."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":
+                yield SystemCommand("Quit Switchboard", "Asks first (ctrl+q confirms)",
+                                    self.action_request_quit)
+            else:
+                yield command
 
     def _quit_answer(self, confirmed: bool | None) -> None:
         self._quit_dialog_open = False
