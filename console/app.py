@@ -141,6 +141,11 @@ class SwitchboardApp(App[int]):
         self.recent_events: deque[Event] = deque(maxlen=event_buffer)
         self._connection_state = ConnectionState.CONNECTING
         self._approvals_waiting = 0
+        #: pending approvals per priority, as the header badge last read them
+        self.approvals_by_priority: dict[str, int] = {}
+        #: False until the inbox was read (and again after the credential was refused): the
+        #: header then says "unknown", never "no approvals waiting"
+        self.approvals_known = False
         self._resume_seq: int | None = None
         self._known_approvals: set[str] = set()
         self._announce_pending: list[Event] = []
@@ -317,7 +322,16 @@ class SwitchboardApp(App[int]):
         self.run_worker(self._refresh_badge(), group="badge", exclusive=True, exit_on_error=False)
 
     async def _refresh_badge(self) -> None:
-        self.approvals_waiting = len(await self.backend.pending_approvals())
+        pending = await self.backend.pending_approvals()
+        counts: dict[str, int] = {}
+        for approval in pending:
+            counts[approval.priority] = counts.get(approval.priority, 0) + 1
+        changed = counts != self.approvals_by_priority or not self.approvals_known
+        self.approvals_by_priority = counts
+        self.approvals_known = True
+        self.approvals_waiting = len(pending)
+        if changed:
+            self.status_changed.publish(None)
 
     def current_view_changed(self, screen: Any) -> None:
         """Hook for views becoming visible (the header follows on its own)."""

@@ -123,6 +123,7 @@ class ViewScreen(Screen[None]):
         self._poll: Timer | None = None
         self._missed = 0
         self.paused = False
+        self.paused_at: float | None = None  # app clock time of the pause (header: PAUSED 3m)
         self.filter_text = ""
         self.loaded = False
         self._seen_seq = 0
@@ -252,6 +253,8 @@ class ViewScreen(Screen[None]):
         if self.paused:
             self._missed += 1
             self.refresh_status()
+            for header in self.query(StatusHeader):
+                header.refresh()
             return
         self.request_reload(immediate="approvals" in message.kinds and "approvals" in self.WATCH)
 
@@ -310,9 +313,17 @@ class ViewScreen(Screen[None]):
     def action_filter(self) -> None:
         self.query_one(FilterBar).show()
 
+    @property
+    def held(self) -> int:
+        """Live updates that arrived while paused (shown, not applied)."""
+        return self._missed
+
     def action_pause(self) -> None:
         self.paused = not self.paused
         self._missed = 0
+        self.paused_at = self.now if self.paused else None
+        for header in self.query(StatusHeader):
+            header.refresh()
         if not self.paused:
             self.request_reload(immediate=True)
         self.notify("live updates paused" if self.paused else "live updates resumed", timeout=2)

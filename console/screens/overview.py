@@ -93,21 +93,44 @@ class OverviewScreen(ViewScreen):
             events = await self.backend.recent_events(room)
         self._show_events(events)
         self.set_status(Text(f"{data.total_tasks:,} tasks · {data.agents_total} agents · "
-                             f"{data.approvals_waiting} approvals waiting"))
+                             f"{self._waiting(data)} approvals waiting"))
 
-    def _show(self, data: Overview) -> None:
-        waiting = data.approvals_waiting
+    def on_mount(self) -> None:
+        super().on_mount()
+        # the banner follows the header's live count, paused or not (a paused Overview
+        # showed 55 waiting for 18 minutes while the header said 57)
+        self.sb_app.status_changed.subscribe(self, lambda _: self._show_banner())
+
+    def _show_banner(self) -> None:
+        app = self.sb_app
         box = self.query_one("#ov-approvals", Static)
+        if not app.approvals_known:
+            box.update(Text(" approvals: unknown (not read yet)", style="bold"))
+            box.set_class(False, "-alert")
+            return
+        waiting = app.approvals_waiting
         if waiting:
-            parts = [f"{p} {n}" for p, n in data.approvals_by_priority.items() if n]
-            text = Text.assemble(
-                (f" ⚑ {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ", "bold reverse"),
-                "  ", ", ".join(parts), "   press a (or 5) to decide")
+            by_priority = app.approvals_by_priority
+            parts = [f"{p} {by_priority[p]}" for p in PRIORITIES if by_priority.get(p)]
+            text = Text()
+            if by_priority.get("P0"):
+                text.append(f" P0 CRITICAL {by_priority['P0']} ", style="bold reverse")
+                text.append(" ")
+            text.append(f" ⚑ {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ",
+                        style="bold reverse")
+            text.append("  " + ", ".join(parts) + "   press a (or 5) to decide")
             box.set_class(True, "-alert")
         else:
             text = Text(" no approvals waiting", style="dim")
             box.set_class(False, "-alert")
         box.update(text)
+
+    def _waiting(self, data: Overview) -> int:
+        app = self.sb_app
+        return app.approvals_waiting if app.approvals_known else data.approvals_waiting
+
+    def _show(self, data: Overview) -> None:
+        self._show_banner()
 
         table = Table.grid(padding=(0, 1))
         table.add_column("", no_wrap=True)
