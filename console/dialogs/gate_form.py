@@ -214,6 +214,10 @@ def widget_value(widget: Widget) -> Any:
     return None
 
 
+def attention_text(count: int) -> str:
+    return f"{count} field{'s need' if count > 1 else ' needs'} attention"
+
+
 class GateFormScreen(ModalScreen[bool]):
     """Answer an approval: a gate's form, or a task approval's plain yes."""
 
@@ -234,6 +238,7 @@ class GateFormScreen(ModalScreen[bool]):
         self.fields: list[dict[str, Any]] = [f for f in approval.fields if isinstance(f, dict)]
         self.decided_elsewhere: str | None = None
         self._submitting = False
+        self._attention = False  # the banner counts fields with errors
 
     @property
     def sb_app(self) -> SwitchboardApp:
@@ -303,6 +308,7 @@ class GateFormScreen(ModalScreen[bool]):
 
     def mark_decided(self, how: str) -> None:
         self.decided_elsewhere = how
+        self._attention = False
         banner = self.query_one("#form-banner", Static)
         banner.update(f"DECIDED ELSEWHERE: this approval was {how}. Nothing will be "
                       "submitted; esc closes the form.")
@@ -332,6 +338,22 @@ class GateFormScreen(ModalScreen[bool]):
         if shown or box.spec.get("type") == "number":
             _, error = check_value(box.spec, widget_value(widget))
             box.set_error(error)
+            self._recount_errors()
+
+    def _recount_errors(self) -> None:
+        """Keep "n fields need attention" true as fields are fixed (it stayed after the
+        field was corrected)."""
+        if not self._attention:
+            return
+        count = sum(1 for box in self.query(FieldBox)
+                    if box.query_one(f"#error-{box.index}", Static).has_class("-shown"))
+        if count:
+            self._banner(attention_text(count), warning=True, attention=True)
+        else:
+            self._attention = False
+            banner = self.query_one("#form-banner", Static)
+            banner.update("")
+            banner.remove_class("-shown", "-warning")
 
     # -- submit -----------------------------------------------------------------------------
     def collect(self) -> tuple[dict[str, Any], dict[int, str]]:
@@ -358,8 +380,7 @@ class GateFormScreen(ModalScreen[bool]):
         if errors:
             first = min(errors)
             self.query_one(f"#field-{first}").focus()
-            self._banner(f"{len(errors)} field{'s need' if len(errors) > 1 else ' needs'} "
-                         "attention", warning=True)
+            self._banner(attention_text(len(errors)), warning=True, attention=True)
             return
         self.run_worker(self._submit(values), group="submit", exclusive=True,
                         exit_on_error=False)
@@ -403,7 +424,8 @@ class GateFormScreen(ModalScreen[bool]):
                     f"approved {short_id(approval.approval_id)}", timeout=3)
         self.dismiss(True)
 
-    def _banner(self, text: str, *, warning: bool = False) -> None:
+    def _banner(self, text: str, *, warning: bool = False, attention: bool = False) -> None:
+        self._attention = attention
         banner = self.query_one("#form-banner", Static)
         banner.update(text)
         banner.add_class("-shown")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.widgets import Label, Static
 
 from switchboard.console.backend import Overview
 from switchboard.console.formatting import clock_text, event_summary, tint
+from switchboard.console.health import live_health, thresholds_for
 from switchboard.console.screens.base import ViewScreen
 from switchboard.engine.models import PRIORITIES
 
@@ -85,6 +87,13 @@ class OverviewScreen(ViewScreen):
 
     async def reload(self) -> None:
         data = await self.backend.overview()
+        now = self.now
+        limits = thresholds_for(self.backend)
+        health: dict[str, int] = {}
+        for agent in await self.backend.agents():  # as of now, like the Agents view
+            state = live_health(agent, now, limits)
+            health[state] = health.get(state, 0) + 1
+        data = replace(data, agents_by_health=health)
         self._show(data)
         pane_height = self.query_one("#ov-events").size.height
         room = max(pane_height - 2, 3) if pane_height else max(self.app.size.height - 21, 3)

@@ -120,9 +120,20 @@ class RunsScreen(ViewScreen):
         return self.table.current_key
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("cancel_item", "retry_item", "resume_run") and \
-                not self.backend.capabilities.runs:
-            return False
+        if action in ("cancel_item", "retry_item", "resume_run"):
+            if not self.backend.capabilities.runs:
+                return False
+            key = self.selected_id()
+            record = self.runs.get(key) if key else None
+            # offer only what the server accepts (R on a cancelled run asked, then was
+            # refused): disabled, not hidden, so the footer does not jump with the cursor
+            if record is not None:
+                if action == "retry_item" and record.status != "failed":
+                    return None
+                if action == "resume_run" and record.status != "paused":
+                    return None
+                if action == "cancel_item" and record.status not in ("running", "paused"):
+                    return None
         return super().check_action(action, parameters)
 
     async def reload(self) -> None:
@@ -150,6 +161,7 @@ class RunsScreen(ViewScreen):
         self.runs = {r.run_id: r for r in runs}
         now = self.now
         self.table.sync([run_row(r, now) for r in runs])
+        self.refresh_bindings()
         counts: dict[str, int] = {}
         for r in runs:
             counts[r.status] = counts.get(r.status, 0) + 1
@@ -161,6 +173,10 @@ class RunsScreen(ViewScreen):
     def _selected(self, event: LiveTable.RowSelected) -> None:
         if event.row_key:
             self.app.push_screen(RunDetailScreen(event.row_key))
+
+    @on(LiveTable.RowHighlighted, "#runs-table")
+    def _highlighted(self) -> None:
+        self.refresh_bindings()  # R/C/f follow the selected run's status
 
     def action_cancel_item(self) -> None:
         key = self.selected_id()
