@@ -111,6 +111,7 @@ class SwitchboardApp(App[int]):
         Binding("f1", "help", "help", show=False, id="app.help_f1"),
         Binding("ctrl+c", "request_quit", "quit", show=False, id="app.quit"),
         Binding("ctrl+q", "request_quit", "quit", show=False, priority=True, id="app.quit_q"),
+        Binding("ctrl+l", "login", "log in", show=False, id="app.login"),
     ]
 
     def __init__(
@@ -140,6 +141,9 @@ class SwitchboardApp(App[int]):
         self.status_changed: Signal[None] = Signal(self, "status-changed")
         self.recent_events: deque[Event] = deque(maxlen=event_buffer)
         self._connection_state = ConnectionState.CONNECTING
+        #: the server refused the credential (bad or expired): shown until a login works
+        self.auth_failed = False
+        self._login_open = False
         self._approvals_waiting = 0
         #: pending approvals per priority, as the header badge last read them
         self.approvals_by_priority: dict[str, int] = {}
@@ -161,6 +165,10 @@ class SwitchboardApp(App[int]):
     # -- state shown in the header -----------------------------------------------------------
     @property
     def connection_state(self) -> ConnectionState:
+        """The stream's state, unless the server refused our credential: an SSE stream opened
+        before a token expired keeps saying "connected" while every request fails."""
+        if self.auth_failed:
+            return ConnectionState.UNAUTHORIZED
         return self._connection_state
 
     @connection_state.setter
@@ -197,9 +205,85 @@ class SwitchboardApp(App[int]):
     async def _startup(self) -> None:
         await self.backend.start()
         for service in self.services:
+            if service in self._services_started:
+                continue
             await service.start()
             self._services_started.append(service)
         self._start_stream()
+
+    # -- credential refused / re-login --------------------------------------------------------
+    def note_backend_error(self, error: BaseException | None) -> bool:
+        """Every place that catches a ``BackendError`` passes it here: a 401 means the server
+        refused our credential (bad or expired), which the header shows in red with the way
+        out (ctrl+l), instead of "connecting" forever or a green "connected". True if so."""
+        if not (isinstance(error, BackendError) and error.status == 401):
+            return False
+        if not self.auth_failed:
+            self.auth_failed = True
+            self.approvals_known = False
+            log.warning("the server refused the credential: %s", error.detail)
+            self.status_changed.publish(None)
+            self.notify(f"{error.detail}\nctrl+l to log in again (token, @file or $VAR)",
+                        title="Unauthorized", severity="error", timeout=15)
+        from switchboard.console.screens.base import ViewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen):
+                screen.show_problem("UNAUTHORIZED: the server refused the token - ctrl+l to "
+                                    "log in again")
+        return True
+
+    def check_login(self) -> bool:
+        return callable(getattr(self.backend, "use_token", None))
+
+    def action_login(self) -> None:
+        """Ask for a new credential and reconnect with it, without restarting."""
+        if not self.check_login() or self._login_open:
+            return
+        from switchboard.console.dialogs.prompt import PromptDialog
+
+        self._login_open = True
+        self.push_screen(PromptDialog(
+            "Log in again", "Token (JWT or API key), @FILE, or $VAR (empty: $SWITCHBOARD_TOKEN)",
+            body=f"{self.server_address} refused the current token." if self.auth_failed
+            else f"Use another token for {self.server_address}.",
+            required=False, password=True, submit_hint="enter logs in, esc cancels"),
+            self._login_entered)
+
+    def _login_entered(self, entry: str | None) -> None:
+        self._login_open = False
+        if entry is None:
+            return
+        self.run_worker(self._login(entry), name="login", group="login", exclusive=True,
+                        exit_on_error=False)
+
+    async def _login(self, entry: str) -> None:
+        from switchboard.console.token_source import TokenSourceError, token_from_entry
+
+        try:
+            token = token_from_entry(entry)
+        except TokenSourceError as exc:
+            self.notify(str(exc), title="Not logged in", severity="error")
+            return
+        self.backend.use_token(token)  # type: ignore[attr-defined]
+        try:
+            await self.backend.start()
+        except BackendError as exc:
+            if exc.status in (401, 403):
+                self.auth_failed = False  # so the refusal is announced again
+                self.note_backend_error(BackendError(exc.detail, status=401))
+                return
+            raise
+        self.auth_failed = False
+        self.status_changed.publish(None)
+        self.notify(f"logged in to {self.server_address}", timeout=3)
+        await self._startup()
+        self.refresh_badge()
+        from switchboard.console.screens.base import ViewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen):
+                screen.request_reload(immediate=True)
 
     def _start_stream(self) -> None:
         self.run_worker(self._consume_stream(), name="stream", group="stream", exclusive=True,
@@ -247,6 +331,11 @@ class SwitchboardApp(App[int]):
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
+        if worker.group in ("startup", "login") and isinstance(error, BackendError) \
+                and error.status == 403:
+            error = BackendError(error.detail, status=401)  # start(): the token was refused
+        if self.note_backend_error(error):
+            return
         if isinstance(error, BackendError):
             self.notify(error.detail, title="Request failed", severity="error")
             return
@@ -338,6 +427,8 @@ class SwitchboardApp(App[int]):
 
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "login":
+            return self.check_login()
         if action == "view" and parameters:
             if parameters[0] == self.current_mode and len(self.screen_stack) <= 1:
                 return False
@@ -413,7 +504,8 @@ class SwitchboardApp(App[int]):
         try:
             full = await resolve_id(self.backend, kind, ident)
         except BackendError as exc:
-            self.notify(exc.detail, severity="error")
+            if not self.note_backend_error(exc):
+                self.notify(exc.detail, severity="error")
             return
         if kind == "run":
             self.switch_mode("runs")

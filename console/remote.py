@@ -75,6 +75,7 @@ from switchboard.engine.models import (
 )
 from switchboard.engine.orchestrations.definitions import DefinitionProblem
 from switchboard.server.sdk.client import AsyncClient, RetryPolicy
+from switchboard.server.sdk.client.credentials import StaticToken
 from switchboard.server.sdk.client.errors import ApiError, RateLimited, TransportError
 from switchboard.server.sdk.client.sse import iter_sse
 
@@ -345,6 +346,14 @@ class RemoteBackend(Backend):
 
     def __repr__(self) -> str:
         return f"RemoteBackend({self.address!r})"
+
+    def use_token(self, token: str) -> None:
+        """Swap the credential (the console's "log in again"); answers kept for 429s were
+        read with the old one and are dropped."""
+        self._client.transport.credentials = StaticToken(token)
+        self.actor_name = _subject_of(token.strip()) or "console"
+        self._last_good.clear()
+        self._invalidate()
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _call(self, method: str, path: str, *, json: Any = None,

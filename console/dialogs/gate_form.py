@@ -406,6 +406,10 @@ class GateFormScreen(ModalScreen[bool]):
                 await self.sb_app.backend.approve(approval.approval_id)
         except BackendError as exc:
             self._submitting = False
+            if self.sb_app.note_backend_error(exc):
+                self._banner("UNAUTHORIZED: the server refused the token - ctrl+l logs in "
+                             "again, then ctrl+s sends this form", warning=True)
+                return
             if exc.conflict:
                 self.mark_decided(exc.detail.removeprefix(f"approval {approval.approval_id} is "))
                 return

@@ -324,7 +324,8 @@ class ApprovalsScreen(ViewScreen):
         try:
             await self.backend.approve(a.approval_id)
         except BackendError as exc:
-            self.notify(exc.detail, title="Not approved", severity="error")
+            if not self.sb_app.note_backend_error(exc):
+                self.notify(exc.detail, title="Not approved", severity="error")
         else:
             self.notify(f"approved {short_id(a.approval_id)}"
                         + (f": task {short_id(a.task_id)} released" if a.task_id else ""),
@@ -354,7 +355,8 @@ class ApprovalsScreen(ViewScreen):
         try:
             await self.backend.reject(a.approval_id, reason=reason)
         except BackendError as exc:
-            self.notify(exc.detail, title="Not rejected", severity="error")
+            if not self.sb_app.note_backend_error(exc):
+                self.notify(exc.detail, title="Not rejected", severity="error")
         else:
             self.notify(f"rejected {short_id(a.approval_id)}", timeout=3)
         finally:

@@ -206,7 +206,8 @@ class ViewScreen(Screen[None]):
             await self.reload()
             self.loaded = True
         except BackendError as exc:
-            self.show_problem(exc.detail)
+            if not self.sb_app.note_backend_error(exc):
+                self.show_problem(exc.detail)
         finally:
             self._loading = False
             self._last_load = time.monotonic()

@@ -236,7 +236,8 @@ def resume_run(screen: ViewScreen, run_id: str) -> None:
             if approval is None or approval.status != "pending":
                 approval = approval_from_run(record)
         except BackendError as exc:
-            screen.notify(exc.detail, severity="error")
+            if not screen.sb_app.note_backend_error(exc):
+                screen.notify(exc.detail, severity="error")
             return
         await screen.app.push_screen_wait(GateFormScreen(approval, run_id=run_id))
         screen.request_reload(immediate=True)
@@ -248,7 +249,8 @@ async def _run_action(screen: ViewScreen, what: str, call: object) -> None:
     try:
         await call  # type: ignore[misc]
     except BackendError as exc:
-        screen.notify(exc.detail, title="Refused", severity="error")
+        if not screen.sb_app.note_backend_error(exc):
+            screen.notify(exc.detail, title="Refused", severity="error")
         return
     screen.notify(what, timeout=3)
     screen.request_reload(immediate=True)

@@ -195,7 +195,8 @@ def change_priority(screen: ViewScreen, task_id: str) -> None:
         try:
             task = await screen.backend.task(task_id)
         except BackendError as exc:
-            screen.notify(exc.detail, severity="error")
+            if not screen.sb_app.note_backend_error(exc):
+                screen.notify(exc.detail, severity="error")
             return
         if task.status in TERMINAL_TASK_STATUSES:
             screen.notify(f"task is {task.status}; its priority is final", severity="warning")
@@ -211,7 +212,8 @@ async def _act(screen: ViewScreen, what: str, call: object) -> None:
     try:
         result = await call  # type: ignore[misc]
     except BackendError as exc:
-        screen.notify(exc.detail, title="Refused", severity="error")
+        if not screen.sb_app.note_backend_error(exc):
+            screen.notify(exc.detail, title="Refused", severity="error")
         return
     ident = getattr(result, "id", None) or getattr(result, "run_id", "")
     screen.notify(f"{short_id(ident)} {what}", timeout=3)
