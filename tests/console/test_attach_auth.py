@@ -6,6 +6,7 @@ reconnects without restarting."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,24 @@ from switchboard.console.dialogs.prompt import PromptDialog
 from switchboard.console.remote import RemoteBackend
 from switchboard.console.token_source import TokenSourceError, token_from_entry
 from switchboard.console.widgets.header import StatusHeader
-from tests.console.fixtures import settle
-from tests.console.test_remote_backend import Server, served, until  # noqa: F401
+from switchboard.engine.clock import ManualClock
+from switchboard.engine.engine import Engine
+from tests.console.fixtures import START, FixedIds, seed, settle
+from tests.console.test_remote_backend import Server, serve, until, world_config
 
 Served = tuple[Server, dict[str, Any]]
+
+
+@pytest.fixture
+async def served(tmp_path: Path, fixed_ids: FixedIds) -> AsyncIterator[Served]:
+    engine = Engine(world_config(tmp_path), clock=ManualClock(START), run_maintenance=False)
+    await engine.start()
+    data = await seed(engine)
+    server = await serve(engine)
+    try:
+        yield server, data
+    finally:
+        await server.stop()
 
 
 def header_of(app: Any) -> str:
