@@ -109,6 +109,9 @@ class TaskView:
     agent_id: str | None = None
     run_id: str | None = None
     limit: int = 500
+    #: words that must each appear in a task's id or the fields an operator reads, searched
+    #: over the whole store where the backend can (``Capabilities.search``)
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ class StreamItem:
 class Capabilities:
     runs: bool = False
     embedded: bool = False  # True: quitting the console stops the engine
+    search: bool = False  # True: tasks(text=...) and find() search the whole store
 
 
 class Backend(abc.ABC):
@@ -211,6 +215,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def orchestrations(self) -> list[OrchestrationInfo]: ...
+
+    async def find(self, kind: str, text: str, *, limit: int = 10) -> Any:
+        """Ids of ``kind`` containing ``text`` over the whole store (``.ids``, ``.more``);
+        NotAvailable where the backend cannot search (the caller falls back)."""
+        raise NotAvailable("search by part of an id is not available")
 
     # -- actions ----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -277,7 +286,8 @@ class InProcessBackend(Backend):
         self.actor_name = self.actor.name
         self.address = address
         self.own_engine = own_engine
-        self.capabilities = Capabilities(runs=self._runs_service() is not None, embedded=True)
+        self.capabilities = Capabilities(runs=self._runs_service() is not None, embedded=True,
+                                         search=getattr(engine, "views", None) is not None)
 
     # -- helpers ----------------------------------------------------------------------------
     def _runs_service(self) -> Any:
@@ -349,6 +359,14 @@ class InProcessBackend(Backend):
         )
 
     async def tasks(self, view: TaskView) -> TaskPage:
+        if view.text and self.capabilities.search:
+            from switchboard.engine.views import TaskFilter
+
+            page = await self._call(self.engine.views.tasks(TaskFilter(
+                status=view.status, priority=view.priority, type=view.type,
+                agent_id=view.agent_id, run_id=view.run_id, text=view.text),
+                limit=max(1, min(view.limit, 1000))))
+            return TaskPage(list(page.tasks), int(page.total))
         tasks_service = self.engine.tasks
         queue = await self.engine.stats.queue()
         by_status: dict[str, int] = queue["by_status"]
@@ -422,6 +440,11 @@ class InProcessBackend(Backend):
 
     async def run(self, run_id: str) -> Run:
         return await self._call(self._runs().get(run_id))
+
+    async def find(self, kind: str, text: str, *, limit: int = 10) -> Any:
+        if not self.capabilities.search:
+            raise NotAvailable("search by part of an id is not available")
+        return await self._call(self.engine.views.find(kind, text, limit=limit))
 
     async def orchestrations(self) -> list[OrchestrationInfo]:
         registry = getattr(self.engine, "orchestrations", None)

@@ -35,8 +35,26 @@ async def resolve_id(backend: Backend, kind: str, ident: str) -> str:
     except NotAvailable:
         raise
     except BackendError as exc:
-        if exc.status != 404:
+        if exc.status not in (400, 404, 422):  # a short id is no valid full id: search
             raise
+    if kind in ("run", "task", "agent", "approval"):
+        try:
+            found = await backend.find(kind, ident)  # the whole store, any part of the id
+        except NotAvailable:
+            pass
+        else:
+            ids = [str(i) for i in found.ids]
+            if len(ids) == 1 and not found.more:
+                return ids[0]
+            if ids:
+                try:
+                    return _match(ident, ids, kind)  # an exact id or a unique tail wins
+                except BackendError:
+                    more = "+" if found.more else ""
+                    raise BackendError(f"{ident!r} matches {len(ids)}{more} {kind}s; type "
+                                       "more of the id", status=409) from None
+            if kind != "agent":
+                raise BackendError(f"no {kind} matches {ident!r}", status=404)
     if kind == "run":
         candidates = [r.run_id for r in await backend.runs(limit=1000)]
     elif kind == "task":

@@ -102,7 +102,7 @@ class TasksScreen(ViewScreen):
         prio = fields.get("p") or fields.get("priority")
         return TaskView(status=status, priority=prio.upper() if prio else None,
                         type=fields.get("type"), agent_id=fields.get("agent"),
-                        run_id=fields.get("run"), limit=500), words
+                        run_id=fields.get("run"), limit=500, text=" ".join(words)), words
 
     async def reload(self) -> None:
         view, words = self._view()
@@ -114,9 +114,11 @@ class TasksScreen(ViewScreen):
                 return
             raise
         now = self.now
-        tasks = [t for t in page.tasks if matches_words(
-            words, t.id, t.type, t.status, t.priority, t.claimed_by, t.assigned_agent,
-            t.agent_id, t.source)]
+        tasks = page.tasks
+        if not self.backend.capabilities.search:  # words matched here, in the page read
+            tasks = [t for t in tasks if matches_words(
+                words, t.id, t.type, t.status, t.priority, t.claimed_by, t.assigned_agent,
+                t.agent_id, t.source, t.run_id)]
         self.table.sync([task_row(t, now) for t in tasks])
         self._shown, self._total = len(tasks), page.total
         self.refresh_status()

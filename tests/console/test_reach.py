@@ -1,0 +1,68 @@
+"""Answers in one key (issue 13, "Reach"), against a real engine on a temporary SQLite file,
+driven by keys under Pilot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchboard.console.formatting import short_id
+from switchboard.console.screens.tasks import TaskDetailScreen, TasksScreen
+from switchboard.engine.actors import Actor
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import TaskSpec
+from tests.console.fixtures import settle
+from tests.console.test_workflow import app_for
+
+World = tuple[Engine, dict[str, Any]]
+
+
+async def bury(engine: Engine, n: int = 510) -> None:
+    """``n`` newer unfinished tasks: the seeded finished ones fall out of the newest ~500
+    the console used to search."""
+    for index in range(n):
+        await engine.tasks.create(TaskSpec(type="documentation", priority="P3",
+                                           payload={"n": index}), Actor("seed"))
+
+
+async def test_task_command_finds_an_old_task_by_short_id(world: World) -> None:
+    engine, data = world
+    await bury(engine)
+    done = data["done"]
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *f"task {short_id(done.id)}", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TaskDetailScreen), screen
+        assert screen.task_id == done.id
+
+
+async def test_word_filter_searches_the_whole_store(world: World) -> None:
+    engine, data = world
+    await bury(engine)
+    done = data["done"]
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TasksScreen)
+        await pilot.press("slash", *short_id(done.id), "enter")
+        await settle(pilot)
+        assert screen.table.keys() == [done.id]
+
+
+async def test_run_command_takes_the_short_id_shown(world: World) -> None:
+    from switchboard.console.screens.runs import RunDetailScreen
+
+    engine, data = world
+    run_id = data["run"].run_id
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *f"run {short_id(run_id)}", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RunDetailScreen)
+        assert app.screen.run_id == run_id
