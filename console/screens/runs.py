@@ -261,13 +261,14 @@ class RunDetailScreen(ViewScreen):
     WATCH = frozenset({"runs"})
     FILTERABLE = False
     HELP = ("One run: its step timeline (status, turns, cost, time), shared state, and the live "
-            "stream of agent turns, tool calls and results. f answers a waiting gate, C "
-            "cancels, R retries a failed run.")
+            "stream of agent turns, tool calls and results (l: full screen, searchable). f "
+            "answers a waiting gate, C cancels, R retries a failed run.")
 
     BINDINGS = [
         Binding("f", "resume_run", "answer", id="run.resume"),
         Binding("C", "cancel_item", "cancel", id="run.cancel"),
         Binding("R", "retry_item", "retry", id="run.retry"),
+        Binding("l", "open_log", "log", id="run.log"),
     ]
 
     def __init__(self, run_id: str) -> None:
@@ -389,6 +390,11 @@ class RunDetailScreen(ViewScreen):
     def action_resume_run(self) -> None:
         if not self.refuse_if_read_only("resuming"):
             resume_run(self, self.run_id)
+
+    def action_open_log(self) -> None:
+        from switchboard.console.screens.logview import run_log_screen
+
+        self.app.push_screen(run_log_screen(self, self.run_id))
 
 
 __all__ = ["RunDetailScreen", "RunsScreen", "datetime_text"]

@@ -46,6 +46,7 @@ TASK_COLUMNS = [
     Col("attempts", "TRY", 3, min_screen=100, right=True),
 ]
 
+TASK_SORTS = ("urgency", "newest", "oldest", "type")
 STATUS_ALIASES = {"running": "in_progress", "awaiting": "awaiting_approval", "done": "completed",
                   "queued": "assigned", "waiting": "awaiting_approval"}
 
@@ -76,13 +77,21 @@ class TasksScreen(ViewScreen):
     HELP = ("Every unfinished task, most urgent first (P0 first, then oldest), followed by the "
             "most recent finished ones; capped at 500 rows. Filter with / using words or "
             "status:, p:, type:, agent: (e.g. 'status:failed p:P1'). enter opens a task; C "
-            "cancels, R retries a failed or cancelled task, P changes its priority.")
+            "cancels, R retries a failed or cancelled task, P changes its priority, l opens its "
+            "full log (why it failed); s cycles the order (urgency, newest, oldest, type) of "
+            "the rows read.")
 
     BINDINGS = [
         Binding("C", "cancel_item", "cancel", id="tasks.cancel"),
         Binding("R", "retry_item", "retry", id="tasks.retry"),
         Binding("P", "change_priority", "priority", id="tasks.priority"),
+        Binding("l", "open_log", "log", id="tasks.log"),
+        Binding("s", "sort", "sort", id="tasks.sort"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort = TASK_SORTS[0]
 
     def compose_body(self) -> ComposeResult:
         yield LiveTable(TASK_COLUMNS, cap=500, id="tasks-table")
@@ -119,6 +128,12 @@ class TasksScreen(ViewScreen):
             tasks = [t for t in tasks if matches_words(
                 words, t.id, t.type, t.status, t.priority, t.claimed_by, t.assigned_agent,
                 t.agent_id, t.source, t.run_id)]
+        if self.sort == "newest":
+            tasks = sorted(tasks, key=lambda t: (-t.created_at, t.id))
+        elif self.sort == "oldest":
+            tasks = sorted(tasks, key=lambda t: (t.created_at, t.id))
+        elif self.sort == "type":
+            tasks = sorted(tasks, key=lambda t: (t.type, t.priority, t.created_at, t.id))
         self.table.sync([task_row(t, now) for t in tasks])
         self._shown, self._total = len(tasks), page.total
         self.refresh_status()
@@ -127,10 +142,11 @@ class TasksScreen(ViewScreen):
         shown = getattr(self, "_shown", 0)
         total = getattr(self, "_total", 0)
         if self.filter_text:
-            text = f"{shown:,} shown of {total:,} tasks · enter opens"
+            text = f"{shown:,} shown of {total:,} tasks · by {self.sort} (s) · enter opens"
         else:
             cap = f" (first {shown:,} shown)" if total > shown else ""
-            text = f"{total:,} tasks{cap} · unfinished first · enter opens"
+            order = "unfinished first" if self.sort == "urgency" else f"by {self.sort}"
+            text = f"{total:,} tasks{cap} · {order} (s) · enter opens"
         self.set_status(Text(text))
 
     def selected_id(self) -> str | None:
@@ -161,6 +177,18 @@ class TasksScreen(ViewScreen):
         key = self.selected_id()
         if key and not self.refuse_if_read_only("changing priority"):
             change_priority(self, key)
+
+    def action_open_log(self) -> None:
+        from switchboard.console.screens.logview import task_log_screen
+
+        key = self.selected_id()
+        if key:
+            self.app.push_screen(task_log_screen(self, key))
+
+    def action_sort(self) -> None:
+        self.sort = TASK_SORTS[(TASK_SORTS.index(self.sort) + 1) % len(TASK_SORTS)]
+        self.notify(f"tasks sorted by {self.sort}", timeout=2)
+        self.request_reload(immediate=True)
 
 
 def cancel_task(screen: ViewScreen, task_id: str) -> None:
@@ -227,12 +255,14 @@ class TaskDetailScreen(ViewScreen):
     WATCH = frozenset({"tasks"})
     FILTERABLE = False
     HELP = ("One task: its fields, payload, result or error, and its log (newest last). "
-            "C cancels, R retries, P changes priority; q or esc goes back.")
+            "C cancels, R retries, P changes priority, l opens the full log (scroll, search, "
+            "follow); q or esc goes back.")
 
     BINDINGS = [
         Binding("C", "cancel_item", "cancel", id="task.cancel"),
         Binding("R", "retry_item", "retry", id="task.retry"),
         Binding("P", "change_priority", "priority", id="task.priority"),
+        Binding("l", "open_log", "log", id="task.log"),
     ]
 
     def __init__(self, task_id: str) -> None:
@@ -334,3 +364,8 @@ class TaskDetailScreen(ViewScreen):
     def action_change_priority(self) -> None:
         if not self.refuse_if_read_only("changing priority"):
             change_priority(self, self.task_id)
+
+    def action_open_log(self) -> None:
+        from switchboard.console.screens.logview import task_log_screen
+
+        self.app.push_screen(task_log_screen(self, self.task_id))

@@ -66,3 +66,42 @@ async def test_run_command_takes_the_short_id_shown(world: World) -> None:
         await settle(pilot)
         assert isinstance(app.screen, RunDetailScreen)
         assert app.screen.run_id == run_id
+
+
+async def test_failed_task_log_is_full_screen_scrollable_and_searchable(world: World) -> None:
+    """At 80x24 a failed task's log showed 4 lines with no way to scroll. ``l`` (on the list
+    or in the detail) opens every line full screen: follow mode, g/G, / to search."""
+    from switchboard.console.screens.logview import LogScreen
+
+    engine, data = world
+    failed = data["failed"]
+    for index in range(60):
+        await engine.tasks.add_log(failed.id, "info", f"step {index} of the test run")
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3", "slash", *"status:failed", "enter")
+        await settle(pilot)
+        tasks = app.screen
+        assert isinstance(tasks, TasksScreen) and tasks.table.keys() == [failed.id]
+        await pilot.press("l")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LogScreen)
+        log = screen.log_widget
+        assert log.line_count == 62  # the seeded line, 60 more, then the error
+        assert "tests failed: 3 of 412" in log.lines[-1]
+        assert log.size.height >= 15  # most of the screen, not four lines
+        assert log.scroll_y == log.max_scroll_y > 0  # following: the newest line in view
+        await pilot.press("g")
+        assert log.scroll_y == 0 and not screen.follow
+        await pilot.press("G")
+        assert log.scroll_y == log.max_scroll_y and screen.follow
+        await pilot.press("slash", *"412", "enter")
+        await settle(pilot)
+        assert [line for line in log.lines if line] == [
+            line for line in screen.lines if "412" in line]
+        assert len(screen.lines) == 62 and log.line_count == 2
+        await pilot.press("escape", "escape")  # clear the search, then back
+        await settle(pilot)
+        assert app.screen is tasks
