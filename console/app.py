@@ -491,11 +491,13 @@ class SwitchboardApp(App[int]):
         bar.show()
         bar.value = text
 
-    def open_record(self, kind: str, ident: str) -> None:
-        self.run_worker(self._open_record(kind, ident), group="open", exclusive=True,
+    def open_record(self, kind: str, ident: str, *, here: bool = False) -> None:
+        """Open a record's screen: in its own view (``:task ID``), or ``here`` on top of the
+        current stack (drilling in from an event: q comes back to it)."""
+        self.run_worker(self._open_record(kind, ident, here), group="open", exclusive=True,
                         exit_on_error=False)
 
-    async def _open_record(self, kind: str, ident: str) -> None:
+    async def _open_record(self, kind: str, ident: str, here: bool = False) -> None:
         from switchboard.console.resolve import resolve_id
         from switchboard.console.screens.agents import AgentDetailScreen
         from switchboard.console.screens.runs import RunDetailScreen
@@ -503,25 +505,27 @@ class SwitchboardApp(App[int]):
 
         try:
             full = await resolve_id(self.backend, kind, ident)
+            approval = await self.backend.approval(full) if kind == "approval" else None
         except BackendError as exc:
             if not self.note_backend_error(exc):
                 self.notify(exc.detail, severity="error")
             return
+        screen: Any
         if kind == "run":
-            self.switch_mode("runs")
-            self.push_screen(RunDetailScreen(full))
+            screen = RunDetailScreen(full)
         elif kind == "task":
-            self.switch_mode("tasks")
-            self.push_screen(TaskDetailScreen(full))
+            screen = TaskDetailScreen(full)
         elif kind == "agent":
-            self.switch_mode("agents")
-            self.push_screen(AgentDetailScreen(full))
-        elif kind == "approval":
+            screen = AgentDetailScreen(full)
+        elif approval is not None:
             from switchboard.console.dialogs.gate_form import GateFormScreen
 
-            self.switch_mode("approvals")
-            approval = await self.backend.approval(full)
-            self.push_screen(GateFormScreen(approval))
+            screen = GateFormScreen(approval)
+        else:
+            return
+        if not here:
+            self.switch_mode(VIEW_ALIASES[kind])
+        self.push_screen(screen)
 
     def action_help(self) -> None:
         from switchboard.console.dialogs.help import HelpScreen

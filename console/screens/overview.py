@@ -43,13 +43,23 @@ class OverviewScreen(ViewScreen):
     WATCH = frozenset({"tasks", "approvals", "agents", "runs", "events"})
     MIN_RELOAD_INTERVAL = 1.0
     FILTERABLE = False
-    HELP = ("Counts by state: approvals waiting (press 5 or a to go to the inbox), tasks per "
+    HELP = ("Counts by state, each a key away from its list: approvals waiting (a or 5: the "
+            "inbox), failed tasks (f), running tasks (r), runs waiting at a gate (w), agents "
+            "by health (h). Tasks per "
             "priority and state, agents by health, runs by status; queue depth and throughput "
             "(completed per minute, last hour); the latest events.")
 
     BINDINGS = [
         Binding("a", "goto_approvals", "inbox", id="overview.inbox"),
+        Binding("f", "drill('tasks status:failed')", "failed", id="overview.failed"),
+        Binding("r", "drill('tasks status:running')", "running", id="overview.running"),
+        Binding("w", "drill('runs status:paused')", "waiting runs", id="overview.waiting_runs"),
+        Binding("h", "drill('agents')", "health", id="overview.agents"),
     ]
+
+    def action_drill(self, command: str) -> None:
+        """A count on this screen -> the list it counts, filtered (``:tasks status:failed``)."""
+        self.sb_app.run_command(command)
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,12 +70,12 @@ class OverviewScreen(ViewScreen):
         yield Static("", id="ov-approvals", markup=False)
         with Horizontal(id="ov-middle"):
             with Vertical(id="ov-tasks", classes="pane"):
-                yield Label("Tasks", classes="pane-title")
+                yield Label("Tasks  (f failed · r running)", classes="pane-title")
                 yield Static("", id="ov-tasks-table", markup=False)
             with Vertical(id="ov-side", classes="pane"):
-                yield Label("Agents", classes="pane-title")
+                yield Label("Agents  (h)", classes="pane-title")
                 yield Static("", id="ov-agents", markup=False)
-                yield Label("Runs", classes="pane-title")
+                yield Label("Runs  (w waiting)", classes="pane-title")
                 yield Static("", id="ov-runs", markup=False)
         with Horizontal(id="ov-sparks"):
             with Vertical(classes="spark"):

@@ -105,3 +105,43 @@ async def test_failed_task_log_is_full_screen_scrollable_and_searchable(world: W
         await pilot.press("escape", "escape")  # clear the search, then back
         await settle(pilot)
         assert app.screen is tasks
+
+
+async def test_enter_on_an_event_opens_what_it_is_about(world: World) -> None:
+    from switchboard.console.screens.events import EventsScreen
+
+    engine, data = world
+    failed = data["failed"]
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        events = app.screen
+        assert isinstance(events, EventsScreen)
+        await engine.tasks.add_log(failed.id, "info", "looked at again")
+        task_event = await engine.tasks.retry(failed.id, Actor("operator", "admin"))
+        assert task_event.id == failed.id
+        await settle(pilot, seq=engine.bus.last_seq)
+        target = events.target_event()
+        assert target is not None and target.task_id == failed.id  # tailing: the newest
+        assert f"enter opens #{target.seq}" in str(events.query_one("#status-line").render())
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetailScreen) and app.screen.task_id == failed.id
+        await pilot.press("q")
+        await settle(pilot)
+        assert app.screen is events  # drilled in from here: q comes back
+
+
+async def test_overview_counts_drill_into_the_filtered_list(world: World) -> None:
+    engine, data = world
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TasksScreen)
+        assert screen.filter_text == "status:failed"
+        assert screen.table.keys() == [data["failed"].id]
