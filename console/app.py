@@ -55,6 +55,8 @@ VIEW_ALIASES = {
     "orchestrations": "orchestrations", "orchestration": "orchestrations",
     "orch": "orchestrations", "or": "orchestrations",
 }
+NEW_FLASH_SECONDS = 8.0
+TOAST_MIN_SIZE = (100, 30)  # below this, new approvals show in the header, not as toasts
 COMMAND_WORDS = (
     "runs", "tasks", "agents", "approvals", "events", "orchestrations", "overview",
     "run ", "task ", "agent ", "help", "q",
@@ -152,6 +154,9 @@ class SwitchboardApp(App[int]):
         self.approvals_known = False
         self._resume_seq: int | None = None
         self._known_approvals: set[str] = set()
+        #: new approvals flashed in the header badge ("+2 NEW") until ``new_approvals_until``
+        self.new_approvals = 0
+        self.new_approvals_until = 0.0
         self._announce_pending: list[Event] = []
         self._announce_gap = 5.0
         self._announced_at = 0.0
@@ -377,8 +382,25 @@ class SwitchboardApp(App[int]):
                 screen.post_message(update)
 
     def _announce(self, events: list[Event]) -> None:
-        """Toast (and bell) for new approvals: at most one toast per few seconds, the rest
-        gathered into the next one, so a burst does not bury the screen at 80x24."""
+        """Bell, header flash and toast for new approvals.
+
+        The bell rings at once for the priorities configured (``[console] bell_priorities``,
+        P0 by default; ``bell = true``: all). The header's badge says ``+n NEW`` for a few
+        seconds. A toast follows only where there is room for it beside the work (at least
+        100x30): at 80x24 toasts covered the filter hint, the help, the log and the form, so
+        there the header says it instead. At most one toast per few seconds; the rest are
+        gathered into the next one."""
+        config = self.console_config
+        ring = config.bell or any(self._priority_of(e) in config.bell_priorities
+                                  for e in events)
+        if ring:
+            self.bell()
+        self.new_approvals += len(events)
+        self.new_approvals_until = time.monotonic() + NEW_FLASH_SECONDS
+        self.status_changed.publish(None)
+        self.set_timer(NEW_FLASH_SECONDS + 0.1, self._end_flash)
+        if self.size.width < TOAST_MIN_SIZE[0] or self.size.height < TOAST_MIN_SIZE[1]:
+            return
         self._announce_pending.extend(events)
         now = time.monotonic()
         wait = self._announce_gap - (now - self._announced_at)
@@ -404,8 +426,15 @@ class SwitchboardApp(App[int]):
         else:
             self.notify(f"{len(events)} new approvals waiting\npress 5 for the inbox",
                         title="New approvals", severity="warning", timeout=6)
-        if self.console_config.bell:
-            self.bell()
+
+    @staticmethod
+    def _priority_of(event: Event) -> str:
+        return str(event.payload.get("priority") or event.priority or "")
+
+    def _end_flash(self) -> None:
+        if self.new_approvals and time.monotonic() >= self.new_approvals_until:
+            self.new_approvals = 0
+            self.status_changed.publish(None)
 
     def refresh_badge(self) -> None:
         self.run_worker(self._refresh_badge(), group="badge", exclusive=True, exit_on_error=False)

@@ -44,6 +44,14 @@ def badge_variants(app: SwitchboardApp) -> list[Text]:
     P0 first, in its own segment with the word CRITICAL (not colour alone: under NO_COLOR
     a P0 and a P2 looked the same); "unknown" until the console has actually read the
     inbox (a refused token used to sit beside "no approvals waiting" while some waited)."""
+    variants = _badges(app)
+    if app.new_approvals:  # "+2 NEW" while fresh, dropped first when there is no room
+        flash = Text(f" +{app.new_approvals} NEW ", style="bold reverse")
+        variants = [flash + Text(" ") + v for v in variants] + variants
+    return variants
+
+
+def _badges(app: SwitchboardApp) -> list[Text]:
     if not app.approvals_known:
         return [Text("approvals unknown", style="bold"), Text("approvals ?", style="bold")]
     waiting = app.approvals_waiting

@@ -1,0 +1,72 @@
+"""Escalation you cannot miss (issue 13): P0 tells itself apart from P2 without colour, the
+bell rings for a new P0 (configurable), and new-approval toasts never cover the work at
+80x24 (the header says it instead). Real engine, real app under Pilot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from switchboard.console.widgets.header import StatusHeader
+from switchboard.engine.config import ConsoleConfig
+from switchboard.engine.engine import Engine
+from switchboard.engine.tasks import TaskSpec
+from tests.console.fixtures import settle
+from tests.console.test_workflow import app_for
+
+World = tuple[Engine, dict[str, Any]]
+
+
+def header_of(app: Any) -> str:
+    return app.screen.query_one(StatusHeader).render().plain
+
+
+def count_bells(app: Any) -> list[int]:
+    rung: list[int] = []
+    app.bell = lambda: rung.append(1)  # the terminal's bell: observed, not replaced
+    return rung
+
+
+async def new_approval(engine: Engine, pilot: Any, priority: str) -> None:
+    task, _ = await engine.tasks.create(TaskSpec(type="deployment", priority=priority))
+    assert task.approval_id
+    await settle(pilot, seq=engine.bus.last_seq)
+
+
+async def test_p0_rings_and_flashes_in_the_header_without_a_toast_at_80x24(world: World) -> None:
+    engine, _ = world
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3", "slash")  # the filter hint is at the bottom, where toasts go
+        rung = count_bells(app)
+        await new_approval(engine, pilot, "P1")
+        assert rung == []  # P1: no bell by default
+        await new_approval(engine, pilot, "P0")
+        assert rung == [1]
+        header = header_of(app)
+        assert "NEW" in header and "P0" in header and "CRITICAL" in header, header
+        assert len(app._notifications) == 0  # nothing covers the filter hint
+
+
+async def test_toast_where_there_is_room_and_bell_configurable(world: World) -> None:
+    engine, _ = world
+    app = app_for(engine, config=ConsoleConfig(bell_priorities=[]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        rung = count_bells(app)
+        await new_approval(engine, pilot, "P0")
+        assert rung == []  # turned off
+        assert len(app._notifications) == 1
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_header_badge_tells_p0_from_p2_in_words(world: World, size: tuple[int, int]) -> None:
+    engine, _ = world
+    app = app_for(engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        header = header_of(app)
+        assert "P0 CRITICAL 1" in header, header  # the seeded P0, named before the total
+        assert "3 " in header and "WAITING" in header
