@@ -99,6 +99,9 @@ class SwitchboardApp(App[int]):
     DEFAULT_MODE = "overview"
     MODES: ClassVar[dict[str, Any]] = dict(MODE_SCREENS)  # type: ignore[assignment]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # under 20 lines, side panes give their room to the table (at 40x12 the approvals
+    # preview took every line and the inbox showed no rows)
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (20, "-tall")]
     COMMANDS = App.COMMANDS | {SwitchboardCommands}
     NOTIFICATION_TIMEOUT = 4
 

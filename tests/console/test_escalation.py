@@ -70,3 +70,21 @@ async def test_header_badge_tells_p0_from_p2_in_words(world: World, size: tuple[
         header = header_of(app)
         assert "P0 CRITICAL 1" in header, header  # the seeded P0, named before the total
         assert "3 " in header and "WAITING" in header
+
+
+@pytest.mark.parametrize("size", [(40, 12), (60, 15)])
+async def test_approvals_show_rows_on_a_small_terminal(world: World, size: tuple[int, int]
+                                                       ) -> None:
+    from switchboard.console.screens.approvals import ApprovalsScreen
+
+    engine, data = world
+    app = app_for(engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ApprovalsScreen)
+        table = screen.table
+        assert table.size.height >= 4, table.size  # the header line and three rows
+        assert data["p0"].approval_id[-8:] in table.render_line(1).text
