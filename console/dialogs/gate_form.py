@@ -221,13 +221,16 @@ def attention_text(count: int) -> str:
 class GateFormScreen(ModalScreen[bool]):
     """Answer an approval: a gate's form, or a task approval's plain yes."""
 
-    TITLE = "Gate form"
+    TITLE = "Approval"
     HELP = ("Fill the form and press ctrl+s to submit; esc cancels. Fields marked * are "
-            "required. tab / shift+tab move between fields. The agent's context is on the "
-            "right. If someone decides this approval elsewhere first, the form says so.")
+            "required. tab / shift+tab move between fields. ctrl+r rejects (x too on a task "
+            "approval, which has no fields) and asks for a reason. The agent's context is on "
+            "the right. If someone decides this approval elsewhere first, the form says so.")
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "submit", id="form.submit", priority=True),
+        Binding("ctrl+r", "reject", "reject", id="form.reject", priority=True),
+        Binding("x", "reject_x", "reject", show=False, id="form.reject_x"),
         Binding("escape", "cancel", "cancel", id="form.cancel"),
     ]
 
@@ -236,6 +239,8 @@ class GateFormScreen(ModalScreen[bool]):
         self.approval = approval
         self.run_id = run_id or approval.run_id
         self.fields: list[dict[str, Any]] = [f for f in approval.fields if isinstance(f, dict)]
+        # the same names as the inbox's KIND column: a task approval is not a "gate form"
+        self.TITLE = "Human gate" if approval.kind == "gate" else "Task approval"  # type: ignore[misc]
         self.decided_elsewhere: str | None = None
         self._submitting = False
         self._attention = False  # the banner counts fields with errors
@@ -316,6 +321,14 @@ class GateFormScreen(ModalScreen[bool]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reject_x" and self.fields:
+            return False  # x is a letter a field may want: with fields, ctrl+r rejects
+        if action in ("reject", "reject_x"):
+            if self.sb_app.read_only or not self.approval.approval_id:
+                return False  # an older run's gate without an approval record: answer only
+            if self.decided_elsewhere:
+                return None
+            return True
         if action == "submit":
             if self.sb_app.read_only:
                 return False
@@ -437,6 +450,39 @@ class GateFormScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_reject_x(self) -> None:
+        self.action_reject()
+
+    def action_reject(self) -> None:
+        self.run_worker(self._reject(), group="submit", exclusive=True, exit_on_error=False)
+
+    async def _reject(self) -> None:
+        from switchboard.console.dialogs.prompt import PromptDialog
+
+        approval = self.approval
+        reason = await self.app.push_screen_wait(PromptDialog(
+            f"Reject {approval.priority} {'gate' if approval.kind == 'gate' else 'task'} "
+            "approval?", "Reason (recorded and shown to whoever asked)",
+            body=one_line(approval.reason or approval.prompt, 300), required=True,
+            submit_hint="enter rejects, esc cancels"))
+        if reason is None:
+            return
+        self._submitting = True
+        try:
+            await self.sb_app.backend.reject(approval.approval_id, reason=reason)
+        except BackendError as exc:
+            self._submitting = False
+            if self.sb_app.note_backend_error(exc):
+                return
+            if exc.conflict:
+                self.mark_decided(exc.detail.removeprefix(f"approval {approval.approval_id} is "))
+                return
+            self._banner(exc.detail, warning=True)
+            return
+        self._submitting = False
+        self.notify(f"rejected {short_id(approval.approval_id)}", timeout=3)
+        self.dismiss(True)
 
 
 def approval_from_run(run: Any) -> Approval:

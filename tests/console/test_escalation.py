@@ -88,3 +88,31 @@ async def test_approvals_show_rows_on_a_small_terminal(world: World, size: tuple
         table = screen.table
         assert table.size.height >= 4, table.size  # the header line and three rows
         assert data["p0"].approval_id[-8:] in table.render_line(1).text
+
+
+async def test_task_approval_opens_an_approval_screen_with_reject(world: World) -> None:
+    """Task approvals opened a screen titled "Gate form" with no way to reject."""
+    from switchboard.console.dialogs.gate_form import GateFormScreen
+    from switchboard.console.dialogs.prompt import PromptDialog
+    from tests.console.test_workflow import goto_approvals, select
+
+    engine, data = world
+    p1 = data["p1"]
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await goto_approvals(pilot)
+        await select(pilot, screen, p1.approval_id)
+        await pilot.press("enter")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, GateFormScreen)
+        assert "Task approval" in form.query_one(StatusHeader).render().plain
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptDialog)
+        await pilot.press(*"not during the freeze", "enter")
+        await settle(pilot)
+        approval = await engine.approvals.get(p1.approval_id)
+        assert approval.status == "rejected"
+        assert approval.rejection_reason == "not during the freeze"
+        assert app.screen is screen
