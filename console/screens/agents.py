@@ -187,6 +187,7 @@ class AgentDetailScreen(ViewScreen):
                                                     limit=200))
         failed = await self.backend.tasks(TaskView(status="failed", agent_id=agent.id, limit=50))
         last = await self.backend.tasks(TaskView(agent_id=agent.id, limit=1))
+        names = {agent.id: agent.name}
         info = Text()
         pairs = [
             ("doing", doing_text(agent, current.tasks, last.tasks, now)),
@@ -214,8 +215,9 @@ class AgentDetailScreen(ViewScreen):
         info.rstrip()
         self.query_one("#agent-info", Static).update(info)
         self.query_one("#agent-current", LiveTable).sync(
-            [task_row(t, now) for t in current.tasks])
-        self.query_one("#agent-failed", LiveTable).sync([task_row(t, now) for t in failed.tasks])
+            [task_row(t, now, names) for t in current.tasks])
+        self.query_one("#agent-failed", LiveTable).sync(
+            [task_row(t, now, names) for t in failed.tasks])
         self.set_status(Text.assemble(f"agent {agent.name} · ", status(agent.health),
                                       f" · {len(current.tasks)} running · "
                                       f"{failed.total} failed"))

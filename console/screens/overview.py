@@ -196,7 +196,8 @@ class OverviewScreen(ViewScreen):
                 count = data.runs_by_status.get(state, 0)
                 style = tint({"paused": "bold yellow", "failed": "bold red"}.get(state, "")) \
                     if count else "dim"
-                runs.append(f"{state} {count}  ", style=style)
+                word = "waiting" if state == "paused" else state  # as the Runs view says
+                runs.append(f"{word} {count}  ", style=style)
         self.query_one("#ov-runs", Static).update(runs)
 
         waiting_tasks = sum(b.get("waiting", 0) for b in data.tasks_by_priority.values())

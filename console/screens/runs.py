@@ -57,15 +57,29 @@ SORTS = ("status", "newest", "cost")
 
 
 def current_step(run: Run) -> str:
+    """The step's name as the run's detail shows it (its id when it has no name)."""
+    names = {step.step_id: step.step_name for step in run.step_history if step.step_name}
     if run.current_step_id:
-        return run.current_step_id
+        return names.get(run.current_step_id) or run.current_step_id
     if run.step_history:
-        return run.step_history[-1].step_id
+        last = run.step_history[-1]
+        return last.step_name or last.step_id
     return "-"
 
 
+def run_word(run: Run) -> str:
+    """A run's status as every screen says it: a run paused at a human gate is "waiting"."""
+    return "waiting" if run.status == "paused" and run.human_input_required else run.status
+
+
+def run_status_text(run: Run) -> Text:
+    word = run_word(run)
+    return cell(word, STATUS_STYLES.get(run.status, "") if word == run.status
+                else "bold $warning")
+
+
 def run_row(run: Run, now: float) -> tuple[str, list[tuple[str, str]]]:
-    word = "waiting" if run.status == "paused" and run.human_input_required else run.status
+    word = run_word(run)
     return run.run_id, [
         tc(short_id(run.run_id)),
         tc(run.orchestration_name or run.orchestration_id),
@@ -336,7 +350,7 @@ class RunDetailScreen(ViewScreen):
         info.append(f"{run.orchestration_name or run.orchestration_id}", style="bold")
         info.append(f"  {run.run_id}\n", style="dim")
         info.append("status ")
-        info.append_text(status(run.status))
+        info.append_text(run_status_text(run))
         info.append(f" · cost {money(run.cost_usd)} · turns {run.turns} · started "
                     f"{age(now - run.created_at)} ago")
         if run.finished_at:
@@ -375,7 +389,7 @@ class RunDetailScreen(ViewScreen):
             history = await self.backend.recent_events(300, run_id=self.run_id)
             self._stream(history)
         self.refresh_bindings()
-        self.set_status(Text.assemble(f"run {short_id(run.run_id)} · ", status(run.status),
+        self.set_status(Text.assemble(f"run {short_id(run.run_id)} · ", run_status_text(run),
                                       f" · {len(run.step_history)} step"
                                       f"{'' if len(run.step_history) == 1 else 's'} done"))
 

@@ -51,9 +51,14 @@ STATUS_ALIASES = {"running": "in_progress", "awaiting": "awaiting_approval", "do
                   "queued": "assigned", "waiting": "awaiting_approval"}
 
 
-def task_row(task: Task, now: float) -> tuple[str, list[tuple[str, str]]]:
+def task_row(task: Task, now: float, names: dict[str, str] | None = None
+             ) -> tuple[str, list[tuple[str, str]]]:
+    """One task's cells; ``names`` maps agent ids to the names the Agents view shows (the
+    same agent was ``demo-dev-1`` here and ``dev-1`` there)."""
     final = task.status in TERMINAL_TASK_STATUSES
     agent = task.claimed_by or task.agent_id or task.assigned_agent
+    if agent and names and agent in names:
+        agent = names[agent]
     prog = progress_bar(task.progress) if task.status in ("in_progress", "completed") else ""
     return task.id, [
         tc(short_id(task.id)),
@@ -92,6 +97,7 @@ class TasksScreen(ViewScreen):
     def __init__(self) -> None:
         super().__init__()
         self.sort = TASK_SORTS[0]
+        self._names: dict[str, str] = {}
 
     def compose_body(self) -> ComposeResult:
         yield LiveTable(TASK_COLUMNS, cap=500, id="tasks-table")
@@ -134,7 +140,8 @@ class TasksScreen(ViewScreen):
             tasks = sorted(tasks, key=lambda t: (t.created_at, t.id))
         elif self.sort == "type":
             tasks = sorted(tasks, key=lambda t: (t.type, t.priority, t.created_at, t.id))
-        self.table.sync([task_row(t, now) for t in tasks])
+        names = await self.agent_names(tasks)
+        self.table.sync([task_row(t, now, names) for t in tasks])
         self._shown, self._total = len(tasks), page.total
         self.refresh_status()
 
@@ -177,6 +184,13 @@ class TasksScreen(ViewScreen):
         key = self.selected_id()
         if key and not self.refuse_if_read_only("changing priority"):
             change_priority(self, key)
+
+    async def agent_names(self, tasks: list[Task]) -> dict[str, str]:
+        """Agent id -> name, read again only when a task names an agent not seen yet."""
+        ids = {t.claimed_by or t.agent_id for t in tasks} - {None}
+        if not ids <= self._names.keys():
+            self._names = {a.id: a.name for a in await self.backend.agents()}
+        return self._names
 
     def action_open_log(self) -> None:
         from switchboard.console.screens.logview import task_log_screen
