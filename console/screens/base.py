@@ -223,6 +223,7 @@ class ViewScreen(Screen[None]):
 
     def set_status(self, text: Text | str) -> None:
         line = Text(text) if isinstance(text, str) else text
+        self._status_base = line
         marks: list[Text] = []
         if self.filter_text:
             marks.append(Text(f"filter: {self.filter_text}", style="italic"))
@@ -235,6 +236,9 @@ class ViewScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         """Re-render the status line (after pause or filter changes)."""
+        base = getattr(self, "_status_base", None)
+        if base is not None:
+            self.set_status(base)
 
     def new_events(self, upto_seq: int) -> list[Any]:
         """Events the app buffered since this screen last asked (oldest first)."""
@@ -327,7 +331,7 @@ class ViewScreen(Screen[None]):
             header.refresh()
         if not self.paused:
             self.request_reload(immediate=True)
-        self.notify("live updates paused" if self.paused else "live updates resumed", timeout=2)
+        # no toast: the header says PAUSED for as long as it lasts (a toast is gone in 2 s)
         self.refresh_status()
 
     def action_copy_id(self) -> None:

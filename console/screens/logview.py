@@ -135,7 +135,7 @@ def task_log_screen(screen: ViewScreen, task_id: str) -> LogScreen:
     async def lines() -> list[str]:
         task = await screen.backend.task(task_id)
         out = [f"{clock_text(e.timestamp)} {e.level:<7} {e.message}" for e in task.logs]
-        if task.error:
+        if task.error and not (task.logs and task.logs[-1].message == task.error):
             out.append(f"{'':8} {'error':<7} {task.error}")
         return out
 
