@@ -265,7 +265,8 @@ class GateFormScreen(ModalScreen[bool]):
                     for index, spec in enumerate(self.fields):
                         yield FieldBox(spec, index, build_widget(spec, index, blink))
                     if not self.fields:
-                        yield Static("No fields: ctrl+s approves; x (or ctrl+r) rejects and asks why.", classes="field-help")
+                        yield Static("No fields: ctrl+s approves; x (or ctrl+r) rejects and "
+                                     "asks why.", classes="field-help")
                     elif any(f.get("required") for f in self.fields):
                         yield Static("* required", classes="field-help")
                 with VerticalScroll(id="form-context"):
