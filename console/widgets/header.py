@@ -62,10 +62,11 @@ def _badges(app: SwitchboardApp) -> list[Text]:
     long = Text(f" {waiting} APPROVAL{plural} WAITING ", style=tint("bold reverse yellow"))
     short = Text(f" {waiting} WAITING ", style=tint("bold reverse yellow"))
     if not p0:
-        return [long, short]
+        return [long, short, Text(f" {waiting} WAIT ", style=tint("bold reverse yellow"))]
     critical = Text(f" P0 CRITICAL {p0} ", style=tint("bold reverse red"))
     return [critical + Text(" ") + long, critical + Text(" ") + short,
-            Text(f" P0 {p0} ", style=tint("bold reverse red")) + Text(" ") + short]
+            Text(f" P0 {p0} ", style=tint("bold reverse red")) + Text(" ") + short,
+            Text(f" P0 {p0}/{waiting} ", style=tint("bold reverse red"))]
 
 
 class StatusHeader(Widget):
@@ -129,6 +130,8 @@ class StatusHeader(Widget):
                 candidates.append([Text(address, style="dim"), state_text, badges[0], clock])
         candidates.append([state_text, badges[0], clock])
         candidates.extend([state_text, badge] for badge in badges)
+        # a very narrow terminal: the badge alone while connected, else the state alone
+        candidates.append([badges[-1]] if state == ConnectionState.CONNECTED else [state_text])
         right = Text("  ").join(candidates[-1])
         for parts in candidates:
             line = Text("  ").join(parts)
