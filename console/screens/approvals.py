@@ -38,6 +38,7 @@ APPROVAL_COLUMNS = [
     Col("subject", "SUBJECT", 14),
     Col("reason", "WHAT", 20, flex=True),
     Col("age", "AGE", 4, right=True),
+    Col("due", "DUE", 8, right=True),
     Col("expires", "EXPIRES", 7, min_screen=100, right=True),
 ]
 HISTORY_COLUMNS = [
@@ -58,6 +59,23 @@ OUTCOME_STYLES = {"approved": "$success", "answered": "$success", "rejected": "$
 def outcome_of(a: Approval) -> str:
     """The decision in words (``formatting.decision_word``)."""
     return decision_word(a.status, a.kind)
+
+
+def due_text(a: Approval, now: float) -> tuple[str, str]:
+    """The approval's SLA in words (``in 4m``, ``LATE 2m``, ``-`` without one) and a style;
+    lateness is a word, not a colour."""
+    if a.due_at is None:
+        return "-", "dim"
+    if a.overdue or a.due_at <= now:
+        return f"LATE {age(now - a.due_at)}", "bold reverse $error"
+    return f"in {age(a.due_at - now)}", ""
+
+
+def inbox_order(items: list[Approval]) -> list[Approval]:
+    """Most critical first; within a priority the soonest due (overdue first), then the
+    oldest; approvals without an SLA after those with one."""
+    return sorted(items, key=lambda a: (a.priority, a.due_at is None, a.due_at or 0.0,
+                                        a.created_at, a.approval_id))
 
 
 def value_text(value: Any) -> str:
@@ -135,7 +153,8 @@ class ApprovalsScreen(ViewScreen):
     MIN_RELOAD_INTERVAL = 0.2
     FILTER_HINT = "words, p:P0 kind:gate"
     HELP = ("Everything waiting for a human: P0/P1 task approvals and orchestration gates, most "
-            "critical first, then oldest. a approves (a P0 asks for confirmation; enter alone "
+            "critical first, then the soonest due (DUE: the SLA, LATE when overdue), then "
+            "oldest. a approves (a P0 asks for confirmation; enter alone "
             "keeps Cancel), x rejects and asks for a reason, f or enter opens the form with the "
             "agent's context. h switches to recent decisions. A decision made elsewhere "
             "removes the row at once.")
@@ -192,6 +211,8 @@ class ApprovalsScreen(ViewScreen):
                  and matches_words(words, a.approval_id, a.kind, a.priority, a.reason, a.prompt,
                                    a.task_id, a.run_id, a.step_id, a.decided_by,
                                    *((outcome_of(a), why_of(a)) if self.history else ()))]
+        if not self.history:
+            items = inbox_order(items)
         self.approvals = {a.approval_id: a for a in items}
         rows = []
         for a in items:
@@ -209,7 +230,7 @@ class ApprovalsScreen(ViewScreen):
                 rows.append((a.approval_id, [
                     cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
                     cell(subject_of(a)), cell(one_line(summary_of(a), 300)),
-                    cell(age(now - a.created_at)), cell(expires),
+                    cell(age(now - a.created_at)), cell(*due_text(a, now)), cell(expires),
                 ]))
         self.table.sync(rows)
         self._show_preview()

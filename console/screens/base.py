@@ -102,6 +102,7 @@ class ViewScreen(Screen[None]):
     WATCH: ClassVar[frozenset[str]] = frozenset()
     MIN_RELOAD_INTERVAL: ClassVar[float] = 0.5
     POLL_INTERVAL: ClassVar[float] = 2.0
+    STALE_AFTER: ClassVar[float] = 10.0  # the header says DATA n OLD past this (seconds)
     FILTERABLE: ClassVar[bool] = True
     FILTER_HINT: ClassVar[str] = "words to match"
 
@@ -124,6 +125,7 @@ class ViewScreen(Screen[None]):
         self._missed = 0
         self.paused = False
         self.paused_at: float | None = None  # app clock time of the pause (header: PAUSED 3m)
+        self.loaded_at: float | None = None  # app clock time of the last good load
         self.filter_text = ""
         self.loaded = False
         self._seen_seq = 0
@@ -205,6 +207,7 @@ class ViewScreen(Screen[None]):
             await self.sb_app.ready.wait()
             await self.reload()
             self.loaded = True
+            self.loaded_at = self.now
         except BackendError as exc:
             if not self.sb_app.note_backend_error(exc):
                 self.show_problem(exc.detail)

@@ -33,6 +33,7 @@ class EventsScreen(ViewScreen):
     WATCH = frozenset({"events"})
     FILTER_HINT = "type prefix or words: task. approval.decided agent_1"
     POLL_INTERVAL = 30.0
+    STALE_AFTER = 65.0  # new events append without a reload; the poll confirms every 30 s
     HELP = ("The live event stream, newest at the bottom. TAIL means new events scroll into "
             "view; scroll up (k, g, page up) to read back without losing anything, t or G "
             "returns to the tail. p pauses the display. / filters by event type prefix or "
@@ -109,6 +110,7 @@ class EventsScreen(ViewScreen):
         self.refresh_status()
 
     def _append_new(self) -> None:
+        self.loaded_at = self.now
         new = [e for e in self.sb_app.recent_events if e.seq > self.last_seq]
         if not new:
             return

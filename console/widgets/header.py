@@ -32,6 +32,9 @@ STATE_STYLES = {
 }
 
 
+STALE_AFTER = 10.0  # seconds; views reload every 2 s while live
+
+
 def compact_address(address: str) -> str:
     """``http://127.0.0.1:8000/api/v1`` -> ``127.0.0.1:8000`` (the header is one line)."""
     text = address.removeprefix("http://").removeprefix("https://")
@@ -94,10 +97,19 @@ class StatusHeader(Widget):
         self.set_interval(1.0, self.refresh)
 
     def pause_text(self) -> Text | None:
-        """``PAUSED 3m · 5 held`` while the screen under this header is paused."""
+        """``PAUSED 3m · 5 held`` while the screen under this header is paused; otherwise
+        ``DATA 40s OLD`` when its last good load is older than ``STALE_AFTER`` seconds (its
+        reloads fail, or the server stopped answering): never old numbers passed off as
+        live."""
         screen = self.screen
         if not getattr(screen, "paused", False):
-            return None
+            loaded_at = getattr(screen, "loaded_at", None)
+            if loaded_at is None:
+                return None
+            old = self.sb_app.clock.now() - loaded_at
+            if old < getattr(screen, "STALE_AFTER", STALE_AFTER):
+                return None
+            return Text(f" DATA {age(old)} OLD ", style="bold reverse")
         since = getattr(screen, "paused_at", None)
         held = getattr(screen, "held", 0)
         text = "PAUSED"

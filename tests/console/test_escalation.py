@@ -116,3 +116,36 @@ async def test_task_approval_opens_an_approval_screen_with_reject(world: World) 
         assert approval.status == "rejected"
         assert approval.rejection_reason == "not during the freeze"
         assert app.screen is screen
+
+
+async def test_inbox_shows_sla_and_sorts_by_due_time(tmp_path: Any, fixed_ids: Any) -> None:
+    """The approvals SLA (issue 14) in the inbox: DUE in words (LATE when overdue), the
+    soonest due first within a priority."""
+    from switchboard.console.screens.approvals import ApprovalsScreen
+    from switchboard.engine.clock import ManualClock
+    from tests.console.fixtures import START
+    from tests.console.test_remote_backend import world_config
+
+    config = world_config(tmp_path, approvals={"sla": {"deployment": "1m", "P1": "10m"}})
+    engine = Engine(config, clock=ManualClock(START), run_maintenance=False)
+    await engine.start()
+    try:
+        clock: ManualClock = engine.clock  # type: ignore[assignment]
+        older, _ = await engine.tasks.create(TaskSpec(type="incident", priority="P1"))
+        clock.advance(30)
+        newer, _ = await engine.tasks.create(TaskSpec(type="deployment", priority="P1"))
+        clock.advance(120)
+        app = app_for(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("5")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, ApprovalsScreen)
+            assert screen.table.keys() == [newer.approval_id, older.approval_id]
+            due = [str(c) for c in screen.table.row_cells(newer.approval_id) or ()]
+            assert "LATE 1m" in due, due
+            due = [str(c) for c in screen.table.row_cells(older.approval_id) or ()]
+            assert "in 7m" in due, due
+    finally:
+        await engine.stop()

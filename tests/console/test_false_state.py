@@ -150,3 +150,23 @@ async def test_retry_is_not_offered_on_a_cancelled_run(world: World) -> None:
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmDialog)
         assert isinstance(app.screen, RunsScreen)
+
+
+async def test_header_says_when_a_view_shows_old_data(world: World) -> None:
+    """Every screen shows its data's age once it is older than a few seconds (a view whose
+    reloads fail, or that has not reloaded, must not pass old numbers off as live)."""
+    engine, _ = world
+    clock: ManualClock = engine.clock  # type: ignore[assignment]
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        assert "OLD" not in header_of(app)
+        clock.advance(45)  # no reload since: the engine's clock moved on
+        app.screen.query_one(StatusHeader).refresh()
+        await pilot.pause()
+        assert "DATA 45s OLD" in header_of(app)
+        app.screen.request_reload(immediate=True)
+        await settle(pilot)
+        assert "OLD" not in header_of(app)
