@@ -113,6 +113,7 @@ class RunsScreen(ViewScreen):
         super().__init__()
         self.runs: dict[str, Run] = {}
         self.sort = SORTS[0]
+        self._bound_status: str | None = None
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -175,7 +176,7 @@ class RunsScreen(ViewScreen):
         self.runs = {r.run_id: r for r in runs}
         now = self.now
         self.table.sync([run_row(r, now) for r in runs])
-        self.refresh_bindings()
+        self._follow_selection()
         counts: dict[str, int] = {}
         for r in runs:
             counts[r.status] = counts.get(r.status, 0) + 1
@@ -190,7 +191,17 @@ class RunsScreen(ViewScreen):
 
     @on(LiveTable.RowHighlighted, "#runs-table")
     def _highlighted(self) -> None:
-        self.refresh_bindings()  # R/C/f follow the selected run's status
+        self._follow_selection()
+
+    def _follow_selection(self) -> None:
+        """R/C/f follow the selected run's status; the footer is redrawn only when that
+        status changes (a redraw per reload cost a footer recompose each time)."""
+        key = self.selected_id()
+        record = self.runs.get(key) if key else None
+        state = record.status if record is not None else None
+        if state != self._bound_status:
+            self._bound_status = state
+            self.refresh_bindings()
 
     def action_cancel_item(self) -> None:
         key = self.selected_id()

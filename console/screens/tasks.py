@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -98,6 +100,7 @@ class TasksScreen(ViewScreen):
         super().__init__()
         self.sort = TASK_SORTS[0]
         self._names: dict[str, str] = {}
+        self._names_at = -1e9
 
     def compose_body(self) -> ComposeResult:
         yield LiveTable(TASK_COLUMNS, cap=500, id="tasks-table")
@@ -188,7 +191,10 @@ class TasksScreen(ViewScreen):
     async def agent_names(self, tasks: list[Task]) -> dict[str, str]:
         """Agent id -> name, read again only when a task names an agent not seen yet."""
         ids = {t.claimed_by or t.agent_id for t in tasks} - {None}
-        if not ids <= self._names.keys():
+        now = time.monotonic()
+        if not ids <= self._names.keys() and now - self._names_at >= 10.0:
+            # at most every 10 s: a task may name an agent that was never registered
+            self._names_at = now
             self._names = {a.id: a.name for a in await self.backend.agents()}
         return self._names
 

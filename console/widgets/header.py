@@ -87,6 +87,8 @@ class StatusHeader(Widget):
     def __init__(self, title: str) -> None:
         super().__init__()
         self.view_title = title
+        self._cache_key: tuple[object, ...] | None = None
+        self._cache_line: Text | None = None
 
     @property
     def sb_app(self) -> SwitchboardApp:
@@ -122,14 +124,22 @@ class StatusHeader(Widget):
     def render(self) -> Text:
         app = self.sb_app
         width = self.size.width or 80
+        state = app.connection_state
+        paused = self.pause_text()
+        # the inputs of the line: an unchanged line is not built again (every frame of a
+        # view switch renders the header; building it cost more than the rest of the switch)
+        key = (width, self.view_title, app.read_only, paused.plain if paused else "",
+               state, app.approvals_known, app.approvals_waiting,
+               tuple(sorted(app.approvals_by_priority.items())), app.new_approvals,
+               int(app.clock.now()), app.server_address)
+        if key == self._cache_key and self._cache_line is not None:
+            return self._cache_line
         left = Text.assemble((" Switchboard", "bold"), " ▸ ", (self.view_title, "bold"))
         if app.read_only:
             left.append("  READ-ONLY", style="bold reverse")
-        paused = self.pause_text()
         if paused is not None:
             left.append("  ")
             left.append_text(paused)
-        state = app.connection_state
         state_word = str(state)
         if state == ConnectionState.UNAUTHORIZED:
             state_word = "UNAUTHORIZED - ctrl+l logs in"
@@ -144,13 +154,15 @@ class StatusHeader(Widget):
         candidates.extend([state_text, badge] for badge in badges)
         # a very narrow terminal: the badge alone while connected, else the state alone
         candidates.append([badges[-1]] if state == ConnectionState.CONNECTED else [state_text])
-        right = Text("  ").join(candidates[-1])
-        for parts in candidates:
-            line = Text("  ").join(parts)
-            if left.cell_len + line.cell_len + 1 <= width:
-                right = line
+        room = width - left.cell_len - 1
+        chosen = candidates[-1]
+        for parts in candidates:  # lengths first: only the line shown is built
+            if sum(p.cell_len for p in parts) + 2 * (len(parts) - 1) <= room:
+                chosen = parts
                 break
+        right = Text("  ").join(chosen)
         gap = max(width - left.cell_len - right.cell_len, 1)
         line = Text.assemble(left, " " * gap, right)
         line.truncate(width)
+        self._cache_key, self._cache_line = key, line
         return line
