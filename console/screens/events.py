@@ -152,6 +152,8 @@ class EventsScreen(ViewScreen):
         """The event on the bottom line in view (the newest while tailing)."""
         if not self.shown_events:
             return None
+        if self.tail:  # the newest, even before the log has scrolled to it
+            return self.shown_events[-1]
         log = self.log_widget
         height = log.scrollable_content_region.height or log.size.height
         index = int(log.scroll_y) + max(height, 1) - 1
