@@ -35,7 +35,7 @@ from switchboard.console.messages import ApprovalDecided, LiveUpdate
 from switchboard.console.screens import MODE_SCREENS
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.config import ConsoleConfig
-from switchboard.engine.models import Event
+from switchboard.server.contract import Event
 
 log = logging.getLogger("switchboard.console")
 

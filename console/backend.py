@@ -4,16 +4,13 @@ Why one interface: every screen must work both inside ``switchboard up`` (same e
 the engine) and in ``switchboard attach URL`` (over the HTTP API and its event stream). Screens
 only ever talk to a ``Backend``; they never import engine services.
 
-What crosses the interface:
-- records are the engine's msgspec Structs (``Task``, ``Agent``, ``Approval``, ``Event``,
-  ``Run``) — plain data with epoch-second timestamps. A remote backend decodes the API's JSON
-  into the same Structs (``msgspec.convert``, ISO strings -> epoch), so the screens cannot
-  tell the difference;
-- the few shapes the engine has no record for (``Overview``, ``OrchestrationInfo``,
-  ``TaskPage``, ``StreamItem``) are frozen dataclasses defined here;
-- every failure a screen should show is a ``BackendError`` with ``detail`` written for the
-  operator (and ``status``/``field`` when the server gave them). Engine errors and HTTP errors
-  both become one.
+What crosses the interface: the wire contract's records (``server.contract``: ``Task``,
+``Agent``, ``Approval``, ``Event``, ``Run``, and the operator views ``Overview``,
+``TaskViewPage``, ``OrchestrationInfo``). The in-process backend builds them with the
+server's own converters (``server.convert``) from the engine's view queries and records; the
+remote backend receives them from the SDK. One shape, built once, so the screens cannot tell
+the two apart. Every failure a screen should show is a ``BackendError`` with ``detail``
+written for the operator (and ``status``/``field`` when known).
 """
 
 from __future__ import annotations
@@ -21,33 +18,35 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from switchboard.engine.actors import Actor
-from switchboard.engine.errors import EngineError
+from switchboard.engine.engine import Engine
+from switchboard.engine.errors import EngineError, ValidationFailed
 from switchboard.engine.events import DROPPED
-from switchboard.engine.models import (
-    PRIORITIES,
-    RUN_STATUSES,
-    TASK_STATUSES,
-    TERMINAL_TASK_STATUSES,
+from switchboard.engine.views import EventQuery, FindKind, TaskFilter
+from switchboard.server import convert
+from switchboard.server.contract import (
     Agent,
     Approval,
     Event,
+    IdMatches,
+    OrchestrationInfo,
+    Overview,
     Run,
     Task,
+    TaskViewPage,
 )
-from switchboard.engine.tasks import TaskQuery
-
-log = logging.getLogger("switchboard.console")
 
 T = TypeVar("T")
 
-ACTIVE_TASK_STATUSES = tuple(s for s in TASK_STATUSES if s not in TERMINAL_TASK_STATUSES)
+TaskPage = TaskViewPage
+"""A page of a task view (``tasks`` and ``total``, the count of all that match)."""
+MAX_LIST = 100
+"""The most agents or runs one read returns (the API's page size)."""
 
 
 class ConnectionState(StrEnum):
@@ -83,58 +82,18 @@ class NotAvailable(BackendError):
 
 
 @dataclass(frozen=True)
-class Overview:
-    """Counts for the overview screen, from one consistent read where possible."""
-
-    tasks_by_status: dict[str, int]
-    tasks_by_priority: dict[str, dict[str, int]]  # "P0" -> {"waiting": n, "processing": n}
-    total_tasks: int
-    approvals_waiting: int
-    approvals_by_priority: dict[str, int]
-    agents_by_health: dict[str, int]
-    agents_total: int
-    runs_by_status: dict[str, int] | None  # None: orchestrations not available
-    throughput: list[int]  # tasks completed per minute over the last hour, oldest first
-    created: list[int]  # tasks created per minute over the last hour, oldest first
-
-
-@dataclass(frozen=True)
 class TaskView:
     """Which tasks a screen wants. ``status=None`` means the operator's default: every
-    unfinished task (most urgent first) followed by the most recently created finished ones."""
+    unfinished task (most urgent first) followed by the most recently created finished ones.
+    ``text``: words that must each appear in a task's id or the fields an operator reads."""
 
     status: str | None = None
     priority: str | None = None
     type: str | None = None
     agent_id: str | None = None
     run_id: str | None = None
-    limit: int = 500
-    #: words that must each appear in a task's id or the fields an operator reads, searched
-    #: over the whole store where the backend can (``Capabilities.search``)
     text: str = ""
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    tasks: list[Task]
-    total: int  # how many match, of which ``tasks`` is the (capped) head
-
-
-@dataclass(frozen=True)
-class OrchestrationInfo:
-    """One definition (or one broken file) as the orchestrations screen lists it."""
-
-    id: str
-    name: str
-    description: str = ""
-    steps: int = 0
-    source: str = ""
-    version: str = ""
-    problems: tuple[str, ...] = ()  # non-empty: the file is broken (last good version may run)
-
-    @property
-    def valid(self) -> bool:
-        return not self.problems
+    limit: int = 500
 
 
 @dataclass(frozen=True)
@@ -148,13 +107,16 @@ class StreamItem:
 
 @dataclass
 class Capabilities:
-    runs: bool = False
+    runs: bool = True
     embedded: bool = False  # True: quitting the console stops the engine
-    search: bool = False  # True: tasks(text=...) and find() search the whole store
 
 
 class Backend(abc.ABC):
-    """Everything the console's screens read and do. See the module docstring."""
+    """Everything the console's screens read and do. See the module docstring.
+
+    Actions answer nothing: what they changed reaches the screens as events, and a screen
+    reloads what it shows after one.
+    """
 
     #: Where the engine is, for the header ("in-process", "127.0.0.1:8000", a URL).
     address: str = ""
@@ -178,14 +140,15 @@ class Backend(abc.ABC):
     async def overview(self) -> Overview: ...
 
     @abc.abstractmethod
-    async def tasks(self, view: TaskView) -> TaskPage: ...
+    async def tasks(self, view: TaskView) -> TaskViewPage: ...
 
     @abc.abstractmethod
     async def task(self, task_id: str) -> Task:
         """One task with its logs."""
 
     @abc.abstractmethod
-    async def agents(self) -> list[Agent]: ...
+    async def agents(self) -> list[Agent]:
+        """Up to ``MAX_LIST`` agents."""
 
     @abc.abstractmethod
     async def agent(self, agent_id: str) -> Agent: ...
@@ -207,8 +170,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def runs(self, *, status: str | None = None, orchestration_id: str | None = None,
-                   limit: int = 500) -> list[Run]:
-        """Newest first. Raises NotAvailable without orchestrations."""
+                   limit: int = MAX_LIST) -> list[Run]:
+        """Newest first, at most ``MAX_LIST``."""
 
     @abc.abstractmethod
     async def run(self, run_id: str) -> Run: ...
@@ -216,42 +179,42 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def orchestrations(self) -> list[OrchestrationInfo]: ...
 
-    async def find(self, kind: str, text: str, *, limit: int = 10) -> Any:
-        """Ids of ``kind`` containing ``text`` over the whole store (``.ids``, ``.more``);
-        NotAvailable where the backend cannot search (the caller falls back)."""
-        raise NotAvailable("search by part of an id is not available")
+    @abc.abstractmethod
+    async def find(self, kind: FindKind, text: str, *, limit: int = 10) -> IdMatches:
+        """Ids of ``kind`` containing ``text``, newest first, over the whole store."""
 
     # -- actions ----------------------------------------------------------------------------
     @abc.abstractmethod
-    async def approve(self, approval_id: str, *, response: Any = None) -> Approval: ...
+    async def approve(self, approval_id: str, *, response: Any = None) -> None: ...
 
     @abc.abstractmethod
-    async def reject(self, approval_id: str, *, reason: str | None = None) -> Approval: ...
+    async def reject(self, approval_id: str, *, reason: str | None = None) -> None: ...
 
-    async def submit_gate(self, approval_id: str, response: dict[str, Any]) -> Approval:
+    async def submit_gate(self, approval_id: str, response: dict[str, Any]) -> None:
         """Answer a human gate's form: an approval carrying the form's values."""
-        return await self.approve(approval_id, response=response)
+        await self.approve(approval_id, response=response)
 
     @abc.abstractmethod
-    async def cancel_task(self, task_id: str, reason: str | None = None) -> Task: ...
+    async def cancel_task(self, task_id: str, reason: str | None = None) -> None: ...
 
     @abc.abstractmethod
-    async def retry_task(self, task_id: str) -> Task: ...
+    async def retry_task(self, task_id: str) -> None: ...
 
     @abc.abstractmethod
-    async def set_task_priority(self, task_id: str, priority: str) -> Task: ...
+    async def set_task_priority(self, task_id: str, priority: str) -> None: ...
 
     @abc.abstractmethod
-    async def start_run(self, orchestration_id: str, message: str) -> Run: ...
+    async def start_run(self, orchestration_id: str, message: str) -> str:
+        """Start a run; its id."""
 
     @abc.abstractmethod
-    async def resume_run(self, run_id: str, response: Any) -> Run: ...
+    async def resume_run(self, run_id: str, response: Any) -> None: ...
 
     @abc.abstractmethod
-    async def cancel_run(self, run_id: str) -> Run: ...
+    async def cancel_run(self, run_id: str) -> None: ...
 
     @abc.abstractmethod
-    async def retry_run(self, run_id: str) -> Run: ...
+    async def retry_run(self, run_id: str) -> None: ...
 
     # -- live -------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -265,9 +228,9 @@ class Backend(abc.ABC):
         """
 
 
-def _engine_error(exc: EngineError) -> BackendError:
-    return BackendError(exc.detail, status=getattr(exc, "status", 400),
-                        field=getattr(exc, "field", None))
+def task_filter(view: TaskView) -> TaskFilter:
+    return TaskFilter(status=view.status, priority=view.priority, type=view.type,
+                      agent_id=view.agent_id, run_id=view.run_id, text=view.text)
 
 
 class InProcessBackend(Backend):
@@ -278,39 +241,31 @@ class InProcessBackend(Backend):
     itself and leaves it False.
     """
 
-    def __init__(self, engine: Any, actor: Actor | None = None, *, address: str = "in-process",
-                 own_engine: bool = False) -> None:
+    def __init__(self, engine: Engine, actor: Actor | None = None, *,
+                 address: str = "in-process", own_engine: bool = False) -> None:
         super().__init__()
         self.engine = engine
         self.actor = actor or Actor("console", "admin", "console")
         self.actor_name = self.actor.name
         self.address = address
         self.own_engine = own_engine
-        self.capabilities = Capabilities(runs=self._runs_service() is not None, embedded=True,
-                                         search=getattr(engine, "views", None) is not None)
-
-    # -- helpers ----------------------------------------------------------------------------
-    def _runs_service(self) -> Any:
-        return getattr(self.engine, "runs", None)
-
-    def _runs(self) -> Any:
-        runs = self._runs_service()
-        if runs is None:
-            raise NotAvailable()
-        return runs
+        self.capabilities = Capabilities(runs=True, embedded=True)
 
     @staticmethod
     async def _call(coro: Awaitable[T]) -> T:
         try:
             return await coro
         except EngineError as exc:
-            raise _engine_error(exc) from None
+            field = exc.field if isinstance(exc, ValidationFailed) else None
+            raise BackendError(exc.detail, status=exc.status, field=field) from None
+
+    def _now(self) -> float:
+        return self.engine.clock.now()
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         if self.own_engine and not self.engine.started:
             await self.engine.start()
-        self.capabilities.runs = self._runs_service() is not None
         self.last_seq = self.engine.bus.last_seq
 
     async def close(self) -> None:
@@ -320,206 +275,86 @@ class InProcessBackend(Backend):
 
     # -- reads ------------------------------------------------------------------------------
     async def overview(self) -> Overview:
-        engine = self.engine
-        queue = await engine.stats.queue()
-        pending = await engine.approvals.pending()
-        agents = await engine.agents.all()
-        by_health: dict[str, int] = {}
-        for agent in agents:
-            by_health[agent.health] = by_health.get(agent.health, 0) + 1
-        by_priority_approvals = {p: 0 for p in PRIORITIES}
-        for approval in pending:
-            by_priority_approvals[approval.priority] = by_priority_approvals.get(approval.priority, 0) + 1
-        runs_by_status: dict[str, int] | None = None
-        runs = self._runs_service()
-        if runs is not None:
-            try:
-                count = getattr(runs, "count", None)
-                if count is not None:
-                    runs_by_status = {state: await count(state) for state in RUN_STATUSES}
-                else:
-                    runs_by_status = {}
-                    for run in await runs.list(limit=1000):
-                        runs_by_status[run.status] = runs_by_status.get(run.status, 0) + 1
-            except Exception:  # the runner is new: never let it take the overview down
-                log.exception("reading runs for the overview failed")
-                runs_by_status = None
-        series = (await engine.stats.metrics("1h", "throughput"))["metrics"]["throughput"]
-        return Overview(
-            tasks_by_status=dict(queue["by_status"]),
-            tasks_by_priority={p: dict(v) for p, v in queue["by_priority"].items()},
-            total_tasks=int(queue["total_tasks"]),
-            approvals_waiting=len(pending),
-            approvals_by_priority=by_priority_approvals,
-            agents_by_health=by_health,
-            agents_total=len(agents),
-            runs_by_status=runs_by_status,
-            throughput=[int(point["value"] or 0) for point in series],
-            created=[int(point.get("created") or 0) for point in series],
-        )
+        return convert.overview(await self.engine.views.overview())
 
-    async def tasks(self, view: TaskView) -> TaskPage:
-        if view.text and self.capabilities.search:
-            from switchboard.engine.views import TaskFilter
-
-            page = await self._call(self.engine.views.tasks(TaskFilter(
-                status=view.status, priority=view.priority, type=view.type,
-                agent_id=view.agent_id, run_id=view.run_id, text=view.text),
-                limit=max(1, min(view.limit, 1000))))
-            return TaskPage(list(page.tasks), int(page.total))
-        tasks_service = self.engine.tasks
-        queue = await self.engine.stats.queue()
-        by_status: dict[str, int] = queue["by_status"]
-        simple = view.priority is None and view.type is None and view.agent_id is None \
-            and view.run_id is None
-        if view.status is None and simple:
-            active = await self._call(tasks_service.active(limit=view.limit))
-            room = max(view.limit - len(active), 0)
-            recent: list[Task] = []
-            page = 1
-            while room and len(recent) < room and page <= 5:
-                batch, _ = await self._call(tasks_service.list(TaskQuery(page=page, limit=100)))
-                recent.extend(t for t in batch if t.status in TERMINAL_TASK_STATUSES)
-                if len(batch) < 100:
-                    break
-                page += 1
-            return TaskPage(active + recent[:room], int(queue["total_tasks"]))
-        # a narrower view: page through the engine's filtered list (newest first)
-        out: list[Task] = []
-        total = 0
-        page = 1
-        statuses = [view.status] if view.status else [None]
-        for status in statuses:
-            while len(out) < view.limit:
-                batch, total = await self._call(tasks_service.list(TaskQuery(
-                    status=status, priority=view.priority, type=view.type,
-                    agent_id=view.agent_id, run_id=view.run_id, page=page, limit=100)))
-                out.extend(batch)
-                if len(batch) < 100:
-                    break
-                page += 1
-        if view.status and simple:
-            key = "in_progress" if view.status == "running" else view.status
-            total = int(by_status.get(key, total))
-        out.sort(key=lambda t: (t.status in TERMINAL_TASK_STATUSES, t.priority, -t.created_at,
-                               t.id))  # ids break ties: both backends show one order
-        return TaskPage(out[: view.limit], total)
+    async def tasks(self, view: TaskView) -> TaskViewPage:
+        page = await self._call(self.engine.views.tasks(task_filter(view), limit=view.limit))
+        return convert.task_view_page(page, self._now())
 
     async def task(self, task_id: str) -> Task:
-        return await self._call(self.engine.tasks.get(task_id))
+        return convert.task(await self._call(self.engine.tasks.get(task_id)), self._now())
 
     async def agents(self) -> list[Agent]:
-        return await self._call(self.engine.agents.all())
+        now = self._now()
+        return [convert.agent(a, now) for a in (await self.engine.agents.all())[:MAX_LIST]]
 
     async def agent(self, agent_id: str) -> Agent:
-        return await self._call(self.engine.agents.get(agent_id))
+        return convert.agent(await self._call(self.engine.agents.get(agent_id)), self._now())
 
     async def pending_approvals(self) -> list[Approval]:
-        return await self._call(self.engine.approvals.pending())
+        return [convert.approval(a) for a in await self.engine.approvals.pending()]
 
     async def approval_history(self, limit: int = 50) -> list[Approval]:
-        return await self._call(self.engine.approvals.history(limit))
+        records = await self._call(self.engine.approvals.history(limit))
+        return [convert.approval(a) for a in records]
 
     async def approval(self, approval_id: str) -> Approval:
-        return await self._call(self.engine.approvals.get(approval_id))
+        return convert.approval(await self._call(self.engine.approvals.get(approval_id)))
 
     async def recent_events(self, limit: int = 200, *, types: tuple[str, ...] = (),
                             run_id: str | None = None, task_id: str | None = None) -> list[Event]:
-        from switchboard.engine.events import EventFilter
-
-        flt = EventFilter(types=types, run_id=run_id, task_id=task_id)
-        events = await self.engine.bus.history(0, flt, limit=limit, newest_first=True)
-        events.reverse()
-        return events
+        page = await self._call(self.engine.views.events(
+            EventQuery(types=types, run_id=run_id, task_id=task_id), limit=limit))
+        return [convert.event(e) for e in page.events]
 
     async def runs(self, *, status: str | None = None, orchestration_id: str | None = None,
-                   limit: int = 500) -> list[Run]:
-        runs = self._runs()
-        return list(await self._call(runs.list(status=status, orchestration_id=orchestration_id,
-                                               limit=limit)))
+                   limit: int = MAX_LIST) -> list[Run]:
+        records = await self._call(self.engine.runs.list(
+            status=status, orchestration_id=orchestration_id, limit=min(limit, MAX_LIST)))
+        return [convert.run(r) for r in records]
 
     async def run(self, run_id: str) -> Run:
-        return await self._call(self._runs().get(run_id))
-
-    async def find(self, kind: str, text: str, *, limit: int = 10) -> Any:
-        if not self.capabilities.search:
-            raise NotAvailable("search by part of an id is not available")
-        return await self._call(self.engine.views.find(kind, text, limit=limit))
+        return convert.run(await self._call(self.engine.runs.get(run_id)))
 
     async def orchestrations(self) -> list[OrchestrationInfo]:
-        registry = getattr(self.engine, "orchestrations", None)
-        if registry is None:
-            raise NotAvailable()
-        out: list[OrchestrationInfo] = []
-        seen_sources: dict[str, int] = {}
-        for orch in registry.list():
-            info = OrchestrationInfo(
-                id=str(getattr(orch, "id", "?")),
-                name=str(getattr(orch, "title", None) or getattr(orch, "name", "") or orch.id),
-                description=str(getattr(orch, "description", "") or ""),
-                steps=len(getattr(orch, "steps", ()) or ()),
-                source=str(_file_of(registry, orch) or ""),
-                version=str(getattr(orch, "version", "") or ""),
-            )
-            seen_sources[info.source] = len(out)
-            out.append(info)
-        problems_fn = getattr(registry, "problems", None)
-        problems = problems_fn() if callable(problems_fn) else []
-        by_file: dict[str, list[str]] = {}
-        if isinstance(problems, dict):
-            for file, items in problems.items():
-                by_file.setdefault(str(file), []).extend(_problem_text(p) for p in items)
-        else:
-            for problem in problems or []:
-                file = str(getattr(problem, "file", "") or "?")
-                by_file.setdefault(file, []).append(_problem_text(problem))
-        for file, texts in by_file.items():
-            index = seen_sources.get(file)
-            if index is not None:  # a broken edit of a file whose last good version runs
-                base = out[index]
-                out[index] = OrchestrationInfo(
-                    id=base.id, name=base.name, description=base.description, steps=base.steps,
-                    source=base.source, version=base.version, problems=tuple(texts))
-            else:
-                name = file.rsplit("/", 1)[-1]
-                out.append(OrchestrationInfo(id=name, name=name, source=file,
-                                             problems=tuple(texts)))
-        return out
+        return [convert.orchestration_info(i) for i in self.engine.views.orchestrations()]
+
+    async def find(self, kind: FindKind, text: str, *, limit: int = 10) -> IdMatches:
+        return convert.id_matches(await self._call(self.engine.views.find(kind, text,
+                                                                          limit=limit)))
 
     # -- actions ----------------------------------------------------------------------------
-    async def approve(self, approval_id: str, *, response: Any = None) -> Approval:
-        return await self._call(self.engine.approvals.approve(approval_id, self.actor,
-                                                              response=response))
+    async def approve(self, approval_id: str, *, response: Any = None) -> None:
+        await self._call(self.engine.approvals.approve(approval_id, self.actor,
+                                                       response=response))
 
-    async def reject(self, approval_id: str, *, reason: str | None = None) -> Approval:
-        return await self._call(self.engine.approvals.reject(approval_id, self.actor,
-                                                             reason=reason))
+    async def reject(self, approval_id: str, *, reason: str | None = None) -> None:
+        await self._call(self.engine.approvals.reject(approval_id, self.actor, reason=reason))
 
-    async def cancel_task(self, task_id: str, reason: str | None = None) -> Task:
-        return await self._call(self.engine.tasks.cancel(task_id, self.actor, reason))
+    async def cancel_task(self, task_id: str, reason: str | None = None) -> None:
+        await self._call(self.engine.tasks.cancel(task_id, self.actor, reason))
 
-    async def retry_task(self, task_id: str) -> Task:
-        return await self._call(self.engine.tasks.retry(task_id, self.actor))
+    async def retry_task(self, task_id: str) -> None:
+        await self._call(self.engine.tasks.retry(task_id, self.actor))
 
-    async def set_task_priority(self, task_id: str, priority: str) -> Task:
-        return await self._call(self.engine.tasks.set_priority(task_id, priority, self.actor))
+    async def set_task_priority(self, task_id: str, priority: str) -> None:
+        await self._call(self.engine.tasks.set_priority(task_id, priority, self.actor))
 
-    async def start_run(self, orchestration_id: str, message: str) -> Run:
-        runs = self._runs()
-        registry = getattr(self.engine, "orchestrations", None)
-        orchestration = registry.get(orchestration_id) if registry is not None else None
+    async def start_run(self, orchestration_id: str, message: str) -> str:
+        orchestration = self.engine.orchestrations.get(orchestration_id)
         if orchestration is None:
             raise BackendError(f"orchestration {orchestration_id!r} not found", status=404)
-        return await self._call(runs.start(orchestration, message, actor=self.actor))
+        run = await self._call(self.engine.runs.start(orchestration, message, actor=self.actor))
+        return run.run_id
 
-    async def resume_run(self, run_id: str, response: Any) -> Run:
-        return await self._call(self._runs().resume(run_id, response, self.actor))
+    async def resume_run(self, run_id: str, response: Any) -> None:
+        await self._call(self.engine.runs.resume(run_id, response, self.actor))
 
-    async def cancel_run(self, run_id: str) -> Run:
-        return await self._call(self._runs().cancel(run_id, self.actor))
+    async def cancel_run(self, run_id: str) -> None:
+        await self._call(self.engine.runs.cancel(run_id, self.actor))
 
-    async def retry_run(self, run_id: str) -> Run:
-        return await self._call(self._runs().retry(run_id, self.actor))
+    async def retry_run(self, run_id: str) -> None:
+        await self._call(self.engine.runs.retry(run_id, self.actor))
 
     # -- live -------------------------------------------------------------------------------
     async def stream(self, after_seq: int | None = None, *, coalesce: float = 0.1
@@ -548,28 +383,9 @@ class InProcessBackend(Backend):
                     await asyncio.sleep(coalesce)
                 batch.extend(sub.drain_nowait())
                 self.last_seq = max(self.last_seq, batch[-1].seq)
-                yield StreamItem(batch, self.state, self.last_seq)
+                yield StreamItem([convert.event(e) for e in batch], self.state, self.last_seq)
         finally:
             sub.close()
-
-
-def _problem_text(problem: Any) -> str:
-    path = getattr(problem, "path", None)
-    message = getattr(problem, "message", None)
-    if message is None:
-        return str(problem)
-    line = getattr(problem, "line", None)
-    where = f"line {line}: " if line else ""
-    return f"{where}{path or '<document>'}: {message}"
-
-
-def _file_of(registry: Any, orch: Any) -> str:
-    file_of = getattr(registry, "file_of", None)
-    if callable(file_of):
-        found = file_of(orch.id)
-        if found:
-            return str(found)
-    return str(getattr(orch, "source", "") or "")
 
 
 @dataclass

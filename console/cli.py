@@ -101,8 +101,8 @@ async def _serve(cfg: Config, demo: bool) -> None:
 
     stop = asyncio.Event()
     on_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), lambda _sig: stop.set())
-    runtime = Runtime(cfg, demo=demo)
     try:
+        runtime = Runtime(cfg, demo=demo)
         await runtime.start()
     except AuthSetupError as exc:
         _fail(f"auth setup: {exc}")

@@ -7,6 +7,7 @@ tasks (payloads, reasons) is never read as markup.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import UTC, datetime
@@ -116,6 +117,22 @@ def short_id(value: str | None, length: int = 8) -> str:
     return body if len(body) <= length else body[-length:]
 
 
+Instant = str | float | None
+"""A time as records carry it: the wire's ISO text (``contract.Time``), or epoch seconds."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> float:
+    return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+
+
+def epoch(value: Instant) -> float | None:
+    """A record's time as epoch seconds (None stays None): the screens compute ages with it."""
+    if value is None or isinstance(value, float | int):
+        return value
+    return _parse(value) if value else None
+
+
 def age(seconds: float | None) -> str:
     """Compact age: 5s, 3m, 2h, 4d."""
     if seconds is None:
@@ -130,8 +147,15 @@ def age(seconds: float | None) -> str:
     return f"{int(seconds // 86_400)}d"
 
 
-def ago(ts: float | None, now: float) -> str:
-    return "never" if ts is None else f"{age(now - ts)} ago"
+def ago(ts: Instant, now: float) -> str:
+    when = epoch(ts)
+    return "never" if when is None else f"{age(now - when)} ago"
+
+
+def since(ts: Instant, now: float) -> str:
+    """The compact age of ``ts`` at ``now`` ("-" for none)."""
+    when = epoch(ts)
+    return "-" if when is None else age(now - when)
 
 
 def duration(seconds: float | None) -> str:
@@ -148,15 +172,16 @@ def duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def clock_text(ts: float, *, seconds: bool = True) -> str:
-    stamp = datetime.fromtimestamp(ts, UTC)
+def clock_text(ts: Instant, *, seconds: bool = True) -> str:
+    stamp = datetime.fromtimestamp(epoch(ts) or 0.0, UTC)
     return stamp.strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
-def datetime_text(ts: float | None, *, zone: bool = True) -> str:
-    if ts is None:
+def datetime_text(ts: Instant, *, zone: bool = True) -> str:
+    when = epoch(ts)
+    if when is None:
         return "-"
-    text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    text = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"{text} UTC" if zone else text
 
 
@@ -173,18 +198,18 @@ def progress_bar(progress: int, width: int = 5) -> str:
     return "▰" * filled + "▱" * (width - filled) + f" {progress:>3d}%"
 
 
-def sla_parts(created_at: float, sla_target: float | None, now: float, *,
+def sla_parts(created_at: Instant, sla_target: float | None, now: float, *,
               final: bool) -> tuple[str, str]:
     """(text, style) of the time left before a task's SLA target."""
     if sla_target is None or final:
         return "-", "dim"
-    left = created_at + sla_target - now
+    left = (epoch(created_at) or 0.0) + sla_target - now
     if left < 0:
         return f"-{age(-left)}", "bold red"
     return age(left), "yellow" if left < sla_target * 0.2 else ""
 
 
-def sla_left(created_at: float, sla_target: float | None, now: float, *, final: bool) -> Text:
+def sla_left(created_at: Instant, sla_target: float | None, now: float, *, final: bool) -> Text:
     return cell(*sla_parts(created_at, sla_target, now, final=final))
 
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import msgspec
 
+from switchboard.console.formatting import epoch
 from switchboard.engine.config import AgentsConfig
-from switchboard.engine.models import Agent
+from switchboard.server.contract import Agent
+from switchboard.server.contract.enums import HealthState
 
 RANK = {"healthy": 0, "unknown": 1, "degraded": 2, "unhealthy": 3, "offline": 4}
 
@@ -45,9 +47,11 @@ def thresholds_for(backend: Any) -> Thresholds:
 
 def live_health(agent: Agent, now: float, limits: Thresholds = DEFAULT) -> str:
     """The worse of the stored health and what the heartbeat's age says now."""
-    if agent.last_heartbeat is None:
-        return agent.health
-    silent = now - agent.last_heartbeat
+    stored = str(agent.health.status)
+    last = epoch(agent.health.last_check)
+    if last is None:
+        return stored
+    silent = now - last
     if silent >= limits.offline:
         by_age = "offline"
     elif silent >= limits.unhealthy:
@@ -56,23 +60,25 @@ def live_health(agent: Agent, now: float, limits: Thresholds = DEFAULT) -> str:
         by_age = "degraded"
     else:
         by_age = "healthy"
-    return max(agent.health, by_age, key=lambda h: RANK.get(h, 1))
+    return max(stored, by_age, key=lambda h: RANK.get(h, 1))
 
 
-def live_status(agent: Agent, health: str) -> str:
+def live_status(agent: Agent) -> str:
     """What the agent is doing, not what it last said: an offline agent is ``offline`` (the
-    engine marks it inactive at its next sweep), a silent one ``silent``."""
+    engine marks it inactive at its next sweep), an unhealthy one ``silent``."""
+    health = str(agent.health.status)
     if health == "offline":
         return "offline"
-    if health == "unhealthy" and agent.status == "active":
+    if health == "unhealthy" and str(agent.status) == "active":
         return "silent"
-    return agent.status
+    return str(agent.status)
 
 
 def as_of(agent: Agent, now: float, limits: Thresholds = DEFAULT) -> Agent:
-    """A copy of ``agent`` with health and status as of ``now`` (see the module docstring)."""
+    """A copy of ``agent`` whose health is as of ``now`` (see the module docstring); its
+    status in words is ``live_status``."""
     health = live_health(agent, now, limits)
-    shown = live_status(agent, health)
-    if health == agent.health and shown == agent.status:
+    if health == str(agent.health.status):
         return agent
-    return msgspec.structs.replace(agent, health=health, status=shown)
+    return msgspec.structs.replace(
+        agent, health=msgspec.structs.replace(agent.health, status=HealthState(health)))

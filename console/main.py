@@ -33,8 +33,8 @@ async def run_up(config: Config, *, demo: bool, read_only: bool) -> int:
     from switchboard.console.backend import InProcessBackend
     from switchboard.console.runtime import Runtime
 
-    runtime = Runtime(config, demo=demo)
     try:
+        runtime = Runtime(config, demo=demo)
         await runtime.start()
     except Exception as exc:  # a port in use, a bad secret: say so plainly
         print(f"switchboard: cannot start: {exc}", file=sys.stderr)

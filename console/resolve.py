@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from switchboard.console.backend import Backend, BackendError, NotAvailable, TaskView
+from switchboard.console.backend import Backend, BackendError, NotAvailable
 from switchboard.console.formatting import short_id
 
 
@@ -37,36 +37,20 @@ async def resolve_id(backend: Backend, kind: str, ident: str) -> str:
     except BackendError as exc:
         if exc.status not in (400, 404, 422):  # a short id is no valid full id: search
             raise
-    if kind in ("run", "task", "agent", "approval"):
-        try:
-            found = await backend.find(kind, ident)  # the whole store, any part of the id
-        except NotAvailable:
-            pass
-        else:
-            ids = [str(i) for i in found.ids]
-            if len(ids) == 1 and not found.more:
-                return ids[0]
-            if ids:
-                try:
-                    return _match(ident, ids, kind)  # an exact id or a unique tail wins
-                except BackendError:
-                    more = "+" if found.more else ""
-                    raise BackendError(f"{ident!r} matches {len(ids)}{more} {kind}s; type "
-                                       "more of the id", status=409) from None
-            if kind != "agent":
-                raise BackendError(f"no {kind} matches {ident!r}", status=404)
-    if kind == "run":
-        candidates = [r.run_id for r in await backend.runs(limit=1000)]
-    elif kind == "task":
-        candidates = [t.id for t in (await backend.tasks(TaskView(limit=2000))).tasks]
-    elif kind == "agent":
-        agents = await backend.agents()
-        by_name = [a.id for a in agents if a.name.lower() == ident.lower()]
+    if kind == "agent":
+        by_name = [a.id for a in await backend.agents() if a.name.lower() == ident.lower()]
         if len(by_name) == 1:
             return by_name[0]
-        candidates = [a.id for a in agents]
-    elif kind == "approval":
-        candidates = [a.approval_id for a in await backend.pending_approvals()]
-    else:
+    if kind not in ("run", "task", "agent", "approval"):
         raise BackendError(f"unknown kind {kind!r}")
-    return _match(ident, candidates, kind)
+    found = await backend.find(kind, ident)  # the whole store, by any part of the id
+    if len(found.ids) == 1 and not found.more:
+        return found.ids[0]
+    try:
+        return _match(ident, found.ids, kind)  # several: the one it is the tail or head of
+    except BackendError as exc:
+        if exc.status != 404 or not found.ids:
+            raise
+        more = "+" if found.more else ""
+        raise BackendError(f"{ident!r} matches {len(found.ids)}{more} {kind}s; type more of "
+                           "the id", status=409) from None

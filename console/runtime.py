@@ -1,7 +1,7 @@
-"""The composition root: engine + HTTP server (+ orchestrations, + demo) in one event loop.
+"""What ``serve`` and ``up`` run: the process host (engine + API, ``server.host``) and, with
+``--demo``, the demo fleet, a client of the API.
 
-``serve`` uses it headless; ``up`` runs the Textual console on the same loop. It does not
-import Textual, so headless hosts start fast.
+It does not import Textual, so headless hosts start fast.
 """
 
 from __future__ import annotations
@@ -10,59 +10,40 @@ import asyncio
 import logging
 from typing import Any
 
-from aiohttp import web
-
 from switchboard.engine.config import Config
-from switchboard.engine.engine import Engine
+from switchboard.server.host import Host
 
 log = logging.getLogger("switchboard.runtime")
 
 
 class Runtime:
-    """Owns the engine, the HTTP runner and the optional demo fleet (a client of the API)."""
+    """A ``Host`` plus the optional demo fleet (started after the API listens, stopped
+    before it goes: its workers hand tasks back over the API)."""
 
-    def __init__(self, config: Config, *, demo: bool = False, http: bool = True) -> None:
+    def __init__(self, config: Config, *, demo: bool = False) -> None:
         self.config = config
         self.demo = demo
-        self.http = http
         if demo:
             from switchboard.console.demo import prepare_demo_config
 
             prepare_demo_config(config)
-        self.engine = Engine(config)
-        self.runner: web.AppRunner | None = None
-        self.port: int | None = None
+        self.host = Host(config)  # fails fast on a bad auth setup
+        self.engine = self.host.engine
         self._demo: Any = None
         self._demo_start: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
-        if self.port is None:
-            return "in-process"
-        return f"http://{self.config.server.host}:{self.port}/api/v1"
+        return self.host.address
 
     async def start(self) -> None:
-        from switchboard.server.api import build_api_app
-        from switchboard.server.app import start_server
+        await self.host.start()
+        if self.demo:
+            from switchboard.console.demo import build_demo_fleet
 
-        app = build_api_app(self.engine) if self.http else None  # fails fast on bad auth
-        await self.engine.start()
-        try:
-            if app is not None:
-                self.runner, self.port = await start_server(
-                    app, self.config.server.host, self.config.server.port)
-                log.info("API listening on %s", self.address)
-            if self.demo:
-                if self.runner is None:
-                    raise RuntimeError("the demo fleet works over the HTTP API: start it too")
-                from switchboard.console.demo import build_demo_fleet
-
-                # in the background: the console opens at once and shows the agents arrive
-                self._demo = build_demo_fleet(self.config, self.address)
-                self._demo_start = asyncio.create_task(self._demo.start(), name="demo start")
-        except BaseException:
-            await self.stop()
-            raise
+            # in the background: the console opens at once and shows the agents arrive
+            self._demo = build_demo_fleet(self.config, self.address)
+            self._demo_start = asyncio.create_task(self._demo.start(), name="demo start")
 
     async def demo_started(self) -> None:
         """Wait until the demo fleet has registered its agents and seeded the queue."""
@@ -70,8 +51,7 @@ class Runtime:
             await asyncio.shield(self._demo_start)
 
     async def stop(self) -> None:
-        """The demo fleet first (its workers hand tasks back over the API), then the API,
-        then the engine."""
+        """The demo fleet first, then the host (the API, then the engine)."""
         if self._demo is not None:
             try:
                 await self.demo_started()
@@ -82,15 +62,4 @@ class Runtime:
             except Exception:
                 log.exception("the demo fleet did not stop cleanly")
             self._demo = self._demo_start = None
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-        await self.engine.stop()
-
-    async def serve_forever(self, stop: asyncio.Event) -> None:
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
-
+        await self.host.stop()

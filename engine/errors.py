@@ -1,6 +1,6 @@
 """Domain errors. Each carries a ``detail`` written for the person who made the request.
 
-The server maps them to status codes (NotFound 404, Conflict 409, ValidationFailed 422,
+The server maps them to status codes (NotFound 404, Conflict 409, ValidationFailed 400,
 Forbidden 403, StorageFailure 507/503); the console shows ``detail`` as it is.
 """
 
@@ -30,9 +30,10 @@ class Conflict(EngineError):
 
 
 class ValidationFailed(EngineError):
-    """A value is wrong; ``field`` names where (``priority``, ``schedule.at``, ``fields.notes``)."""
+    """A value is wrong; ``field`` names where (``priority``, ``schedule.at``, ``fields.notes``).
+    400, as the seeds' status tables say for invalid input."""
 
-    status = 422
+    status = 400
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")

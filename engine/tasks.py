@@ -79,6 +79,9 @@ class TaskQuery:
     run_id: str | None = None
     page: int = 1
     limit: int = 20
+    statuses: tuple[str, ...] = ()
+    """Any of these statuses (a dialect's word covering several of ours, e.g. seed 001's
+    ``pending`` = pending, awaiting_approval, assigned); ANDed with ``status``."""
 
 
 def _task_event_payload(task: Task, **extra: Any) -> dict[str, Any]:
@@ -258,6 +261,13 @@ class TaskService:
         if query.created_before is not None:
             where.append(F.task_created_before)
             params["created_before"] = query.created_before
+        if query.statuses:
+            unknown = [s for s in query.statuses if s not in TASK_STATUSES]
+            if unknown:
+                raise ValidationFailed("status", f"unknown {unknown[0]!r}; use "
+                                       f"{', '.join(TASK_STATUSES)}")
+            where.append(F.task_statuses)
+            params["statuses"] = Many(query.statuses)
         if not 1 <= query.limit <= 100:
             raise ValidationFailed("limit", "must be between 1 and 100")
         if query.page < 1:

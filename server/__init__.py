@@ -8,7 +8,10 @@
   limits, resources, SSE, WebSockets, OpenAPI), ``server.convert`` (engine record ->
   contract record, one function per kind) and ``server.app.start_server``.
 
-``API_BASE`` is the one prefix every API route is mounted under (DESIGN.md "HTTP API").
+``API_BASE`` is the one prefix every canonical API route is mounted under (DESIGN.md "HTTP
+API"); ``SEED001_BASE`` is seed 001's dialect (``server.dialects.seed001``), and the root
+serves seeds 002 and 003 (``server.dialects.root``).
 """
 
 API_BASE = "/api/v1"
+SEED001_BASE = "/v1"

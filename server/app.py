@@ -106,6 +106,10 @@ async def start_server(app: web.Application, host: str, port: int) -> tuple[web.
                            keepalive_timeout=server.idle_timeout_seconds)
     await runner.setup()
     site = GuardedTCPSite(runner, host, port, guard=ConnectionGuard(limits))
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:  # the port is taken: undo setup (its cleanup contexts) too
+        await runner.cleanup()
+        raise
     addresses = runner.addresses
     return runner, (addresses[0][1] if addresses else port)

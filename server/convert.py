@@ -14,13 +14,15 @@ test_contract_wire.py`` asserts the JSON is byte-identical to the engine's ``as_
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from switchboard.engine import models
+from switchboard.engine import models, views
 from switchboard.engine.audit import AuditEntry as EngineAuditEntry
 from switchboard.engine.clock import iso
 from switchboard.engine.orchestrations.definitions import DefinitionProblem as EngineProblem
@@ -226,12 +228,27 @@ def orchestration_detail(orch: Orchestration) -> c.OrchestrationDetail:
         state_schema=data["state_schema"],
         limits=r.OrchestrationLimits(**limits) if isinstance(limits, dict) else None,
         steps=data["steps"], response=data["response"], version=data["version"],
-        source=data["source"])
+        source=file_name(data["source"]))
+
+
+def file_name(path: str) -> str:
+    """A definition file as the API names it, never by its absolute path on the server:
+    relative to the server's working folder when it lies below it (``orchestrations/
+    deploy.toml``, as the console shows it), else its file name (``deploy.toml``)."""
+    if not path:
+        return ""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        relative = ""
+    if not relative or relative.startswith("..") or os.path.isabs(relative):
+        return PurePath(path).name
+    return relative
 
 
 def problem(record: EngineProblem) -> c.DefinitionProblem:
-    return c.DefinitionProblem(file=record.file, path=record.path, message=record.message,
-                               line=record.line)
+    return c.DefinitionProblem(file=file_name(record.file), path=record.path,
+                               message=record.message, line=record.line)
 
 
 def workflow(orch: Orchestration, broken: bool, loaded_at: float | None) -> c.Workflow:
@@ -326,3 +343,38 @@ def session(record: Any, *, history: bool = True) -> p.Session:
         preferences=data["preferences"], workflow=data["workflow"], turns=data["turns"],
         created_by=data["created_by"],
         history=[session_turn(t) for t in data["history"]] if history else UNSET)
+
+
+# -- operator views ---------------------------------------------------------------------------
+
+
+def overview(view: views.Overview) -> c.Overview:
+    return c.Overview(
+        at=iso(view.at) or "", last_seq=view.last_seq, tasks_by_status=view.tasks_by_status,
+        tasks_by_priority={key: s.PriorityLoad(waiting=load.waiting, processing=load.processing)
+                           for key, load in view.tasks_by_priority.items()},
+        total_tasks=view.total_tasks, approvals_waiting=view.approvals_waiting,
+        approvals_by_priority=view.approvals_by_priority,
+        agents_by_health=view.agents_by_health, agents_total=view.agents_total,
+        runs_by_status=view.runs_by_status, throughput=view.throughput, created=view.created,
+        failed=view.failed)
+
+
+def task_view_page(page: views.TaskPage, now: float | None) -> c.TaskViewPage:
+    return c.TaskViewPage(tasks=[task(t, now, with_logs=False) for t in page.tasks],
+                          total=page.total, by_status=page.by_status, offset=page.offset,
+                          limit=page.limit, last_seq=page.last_seq)
+
+
+def event_view_page(page: views.EventPage) -> c.EventViewPage:
+    return c.EventViewPage(events=[event(e) for e in page.events], before=page.before)
+
+
+def orchestration_info(info: views.OrchestrationInfo) -> c.OrchestrationInfo:
+    return c.OrchestrationInfo(id=info.id, name=info.name, description=info.description,
+                               steps=info.steps, source=info.source, version=info.version,
+                               problems=list(info.problems))
+
+
+def id_matches(found: views.IdMatches) -> c.IdMatches:
+    return c.IdMatches(kind=found.kind, text=found.text, ids=found.ids, more=found.more)

@@ -7,13 +7,18 @@ branches on 401/429) break in the one place nobody tested.
 Route code raises; it never builds error responses itself:
 
 - ``raise ApiError(409, "task already completed")`` for an HTTP-level refusal;
-- the engine's ``engine.errors`` classes (NotFound 404, Conflict 409, ValidationFailed 422,
+- the engine's ``engine.errors`` classes (NotFound 404, Conflict 409, ValidationFailed 400,
   Forbidden 403) pass through handlers untouched and are mapped here;
+
+Invalid input is 400, as every seed's status table says (seeds 001, 002 and 003; seed 000
+has no table), with ``detail`` naming the field (``body.priority: ...``); an engine
+``ValidationFailed`` also sends the field alone as ``field``.
 - ``read_json``/``parse_query`` (``server.jsonio``) raise ``RequestValidationError``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +36,7 @@ _ENCODE = msgspec.json.Encoder().encode
 ENGINE_STATUS: dict[type[EngineError], int] = {
     NotFound: 404,
     Conflict: 409,
-    ValidationFailed: 422,
+    ValidationFailed: 400,
     Forbidden: 403,
 }
 
@@ -57,8 +62,17 @@ class ApiError(Exception):
 class RequestValidationError(ApiError):
     """The request (body, query or path) failed validation; ``detail`` names the fields."""
 
-    def __init__(self, detail: str, *, status: int = 422) -> None:
+    def __init__(self, detail: str, *, status: int = 400) -> None:
         super().__init__(status, detail)
+
+    @property
+    def field(self) -> str | None:
+        """The first field ``detail`` names (``body.priority: ...`` -> ``body.priority``)."""
+        match = _FIELD.match(self.detail)
+        return match.group(1) if match else None
+
+
+_FIELD = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
 
 
 def error_response(

@@ -8,13 +8,13 @@ segments are always text, so ``parse_query``/``parse_path`` validate in lax mode
 
 Base models for route modules:
 
-- ``StrictModel``: request bodies. ``extra="forbid"``, so a typo (``"priorty"``) is a 422
+- ``StrictModel``: request bodies. ``extra="forbid"``, so a typo (``"priorty"``) is a 400
   naming the field instead of a silently ignored value.
 - ``QueryModel``: query strings. Unknown parameters are ignored (clients add cache busters).
 
 Responses are ``server.contract`` Structs (msgspec), not models of this module.
 
-Numbers that do not fit are refused here, at the edge, with the field named (422), never
+Numbers that do not fit are refused here, at the edge, with the field named (400), never
 passed on to SQLite (which raises OverflowError past 64 bits: a 500): every integer in a
 body (typed fields and free-form JSON alike), a query string or a path must lie in int64
 (``INT64_MIN``..``INT64_MAX``), and ``NaN``/``Infinity``/``1e999`` are refused in bodies
@@ -116,7 +116,7 @@ async def read_json(
 
     Errors (all raised, rendered by the error middleware as ``{"detail": ...}``):
     413 body over ``[server] max_body_bytes``; 400 empty body or invalid JSON;
-    422 ``"body.priority: Input should be a valid integer"`` for a wrong value.
+    400 ``"body.priority: Input should be a valid integer"`` for a wrong value.
     Without ``model`` the decoded JSON value is returned as is.
     """
     raw = await read_body(request)  # 413 past client_max_size, 408 when it stalls
@@ -165,7 +165,7 @@ async def read_body(request: web.Request) -> bytes:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
-    """Validate the query string as ``model`` (lax: ``"20"`` -> 20); 422 names the parameter.
+    """Validate the query string as ``model`` (lax: ``"20"`` -> 20); 400 names the parameter.
 
     A field typed as a list collects repeated parameters (``?status=a&status=b``) and also
     splits comma-separated values (``?status=a,b``), the two forms clients use.
@@ -174,7 +174,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 
 def parse_path(request: web.Request, model: type[M]) -> M:
-    """Validate path parameters (``request.match_info``) as ``model``; 422 names the segment."""
+    """Validate path parameters (``request.match_info``) as ``model``; 400 names the segment."""
     return _validate_mapping(dict(request.match_info), model, "path")
 
 
@@ -204,7 +204,7 @@ def number_problem(value: Any) -> str | None:
 
 
 def check_json_numbers(raw: bytes, where: str = "body") -> None:
-    """Raise a 422 naming the field if the JSON text ``raw`` holds an integer outside int64
+    """Raise a 400 naming the field if the JSON text ``raw`` holds an integer outside int64
     or a non-finite number. Invalid JSON passes (the parser after this reports it)."""
     if _SUSPECT_NUMBER.search(raw) is None:
         return

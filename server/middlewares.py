@@ -41,7 +41,13 @@ from switchboard.server.app_keys import (
     REQUEST_ID_KEY,
 )
 from switchboard.server.auth import Authenticator, AuthError, role_at_least
-from switchboard.server.errors import ApiError, engine_status, error_response, validation_detail
+from switchboard.server.errors import (
+    ApiError,
+    RequestValidationError,
+    engine_status,
+    error_response,
+    validation_detail,
+)
 from switchboard.server.ratelimit import RateLimiter
 from switchboard.server.routing import spec_of
 
@@ -100,12 +106,16 @@ async def error_middleware(
     """Turn every exception into ``{"detail": ...}`` with the right status.
 
     ApiError -> its status; aiohttp HTTP errors keep their status (404/405/413 get a useful
-    detail); engine errors -> 404/409/422/403; pydantic ValidationError -> 422 naming the
+    detail); engine errors -> 404/409/400/403; pydantic ValidationError -> 400 naming the
     field; anything else -> 500 ``{"detail": "internal error", "request_id": ...}`` with the
     traceback in the log only.
     """
     try:
         return await handler(request)
+    except RequestValidationError as exc:
+        field = exc.field
+        return error_response(exc.status, exc.detail, headers=exc.headers,
+                              extra={"field": field} if field else None)
     except ApiError as exc:
         return error_response(exc.status, exc.detail, headers=exc.headers)
     except web.HTTPException as exc:
@@ -113,9 +123,11 @@ async def error_middleware(
             raise  # redirects and the like are not errors
         return _http_exception_response(request, exc)
     except EngineError as exc:
-        return error_response(engine_status(exc), exc.detail)
+        field = getattr(exc, "field", None)
+        return error_response(engine_status(exc), exc.detail,
+                              extra={"field": field} if isinstance(field, str) else None)
     except ValidationError as exc:
-        return error_response(422, validation_detail(exc))
+        return error_response(400, validation_detail(exc))
     except ConnectionResetError:  # the client went away: nothing to send, nothing to log
         raise
     except Exception:

@@ -46,11 +46,11 @@ SECURITY_SCHEMES: Final[dict[str, Any]] = {
 }
 
 _ERROR_TEXT: Final[dict[int, str]] = {
-    400: "Bad request: empty body or invalid JSON",
+    400: "Invalid request: empty body, invalid JSON, or a value that failed validation "
+         "(detail names the field, as in `body.priority: ...`)",
     401: "Missing or invalid credentials",
     403: "The caller's role is too low",
     413: "Request body too large",
-    422: "Validation failed; detail names the field",
     429: "Rate limit exceeded; see Retry-After",
     500: "Internal error; detail is generic, request_id identifies the log entry",
     503: "The server is at capacity (see Retry-After), or its database cannot serve "
@@ -132,7 +132,6 @@ _RESPONSE_NAMES: Final[dict[int, str]] = {
     401: "Unauthorized",
     403: "Forbidden",
     413: "PayloadTooLarge",
-    422: "ValidationFailed",
     429: "TooManyRequests",
     500: "InternalError",
     503: "ServiceUnavailable",
@@ -207,7 +206,7 @@ def _operation(
         if spec.role != "user":
             responses["403"] = _error(403)
     if spec.body is not None or spec.query is not None or spec.path_params is not None:
-        responses["422"] = _error(422)
+        responses["400"] = _error(400)
     responses["429"] = _error(429)
     responses["500"] = _error(500)
     responses["503"] = _error(503)
@@ -271,6 +270,8 @@ def build_openapi(
         "properties": {
             "detail": {"type": "string", "description": "What went wrong, for a human"},
             "request_id": {"type": "string", "description": "Present on 500 responses"},
+            "field": {"type": "string",
+                      "description": "On 400: the input that failed (`body.priority`)"},
         },
         "required": ["detail"],
     }
@@ -279,6 +280,9 @@ def build_openapi(
     # also (or only) served at the root, e.g. JSON ``/api/v1/metrics`` and Prometheus ``/metrics``.
     for spec in specs:
         operation = _operation(spec, refs, schemas, response_refs)
+        if spec.base is not None:  # a dialect's route (``/v1/...``, or the root)
+            paths.setdefault(spec.base + spec.openapi_path, {})[spec.method.lower()] = operation
+            continue
         if not spec.root_only:
             paths.setdefault(base + spec.openapi_path, {})[spec.method.lower()] = operation
         if spec.also_at_root or spec.root_only:

@@ -6,7 +6,8 @@ Rules come from ``RateLimitConfig``:
   A key is ``"METHOD /path"`` relative to ``/api/v1`` (the method may be ``*`` or left out
   for any method). Path segments: a literal; ``{name}`` or ``*`` for exactly one segment; a
   ``*`` at the end for one or more segments. The most specific matching rule wins (most
-  literal segments first). Paths served at the root (``GET /stats``) match the same rules.
+  literal segments first). Paths served at the root (``GET /stats``) or under seed 001's
+  ``/v1`` match the same rules.
 - everything without an endpoint rule shares two buckets per caller: ``default``
   (seed 001's 1000/hour) and ``burst`` (100/minute); a request needs a token from both.
 
@@ -35,7 +36,7 @@ from typing import Final
 
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.config import RateLimitConfig, parse_rate
-from switchboard.server import API_BASE
+from switchboard.server import API_BASE, SEED001_BASE
 
 DEFAULT_RULE: Final = "@default"
 BURST_RULE: Final = "@burst"
@@ -48,9 +49,12 @@ def _is_wildcard(segment: str) -> bool:
 
 
 def split_path(path: str, base: str = API_BASE) -> tuple[str, ...]:
-    """``/api/v1/tasks/t1/`` -> ``("tasks", "t1")``; the base prefix is optional."""
-    if path == base or path.startswith(base + "/"):
-        path = path[len(base) :]
+    """``/api/v1/tasks/t1/`` -> ``("tasks", "t1")``; the base prefix is optional. Seed
+    001's base (``/v1/tasks``) counts against the same rules as ``/api/v1/tasks``."""
+    for prefix in (base, SEED001_BASE):
+        if path == prefix or path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+            break
     return tuple(part for part in path.split("/") if part)
 
 

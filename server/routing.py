@@ -22,7 +22,7 @@ A route module looks like this::
                  status=201, summary="Create a task")
     async def create_task(request: web.Request, body: CreateTask) -> contract.TaskEnvelope:
         engine = request.app[ENGINE_KEY]            # the engine's own AppKey
-        task = await engine.tasks.create(...)       # engine errors map to 404/409/422
+        task = await engine.tasks.create(...)       # engine errors map to 404/409/400
         data = convert.task(task, now)              # engine record -> wire record
         return contract.TaskEnvelope(task_id=task.id, task=data, data=data)  # 201
 
@@ -89,6 +89,9 @@ class RouteSpec:
     operation_id: str = ""
     responses: Mapping[int, str] = field(default_factory=dict)
     deprecated: bool = False
+    base: str | None = None
+    """Mounted at ``base + path`` only (a dialect: ``/v1``, or ``""`` for the root);
+    None: under the registry's base (``/api/v1``), plus the root if asked."""
 
     @property
     def public(self) -> bool:
@@ -108,8 +111,9 @@ class RouteSpec:
 class RouteTable:
     """The routes of one resource module. ``tag`` groups them in the OpenAPI document."""
 
-    def __init__(self, tag: str | None = None) -> None:
+    def __init__(self, tag: str | None = None, *, base: str | None = None) -> None:
         self.tag = tag
+        self.base = base
         self._specs: list[RouteSpec] = []
 
     def __iter__(self) -> Iterator[RouteSpec]:
@@ -182,11 +186,17 @@ class RouteTable:
                 operation_id=operation_id or handler.__name__,
                 responses=dict(responses or {}),
                 deprecated=deprecated,
+                base=self.base,
             )
             self._specs.append(spec)
             return handler
 
         return decorator
+
+    def add(self, spec: RouteSpec) -> None:
+        """Add a spec built elsewhere (a dialect serving a canonical route at its own base:
+        ``dataclasses.replace(spec, base="/v1", operation_id=...)``)."""
+        self._specs.append(spec)
 
     def get(self, path: str, **kwargs: Any) -> Callable[[H], H]:
         return self.route("GET", path, **kwargs)
@@ -271,6 +281,11 @@ class RouteRegistry:
                     )
                 self._operation_ids.add(spec.operation_id)
                 endpoint = make_endpoint(spec)
+                if spec.base is not None:
+                    router.add_route(spec.method, spec.base + spec.path, endpoint,
+                                     name=spec.operation_id)
+                    self._specs.append(spec)
+                    continue
                 if not spec.root_only:
                     router.add_route(
                         spec.method, self.base + spec.path, endpoint, name=spec.operation_id
@@ -285,6 +300,9 @@ class RouteRegistry:
         """Every (method, full path) mounted, root aliases included; for coverage checks."""
         out: set[tuple[str, str]] = set()
         for spec in self._specs:
+            if spec.base is not None:
+                out.add((spec.method, spec.base + spec.openapi_path))
+                continue
             if not spec.root_only:
                 out.add((spec.method, self.base + spec.openapi_path))
             if spec.also_at_root or spec.root_only:

@@ -116,7 +116,7 @@ def format_comment(text: str = "ping") -> bytes:
 def last_event_id(request: web.Request) -> str | None:
     """The ``Last-Event-ID`` a reconnecting EventSource sends, or None if absent or blank.
 
-    Our ids are event seqs, so a number that does not fit in 64 bits is refused here (422
+    Our ids are event seqs, so a number that does not fit in 64 bits is refused here (400
     naming the header) instead of reaching SQLite as an OverflowError in every caller."""
     value = request.headers.get(LAST_EVENT_ID_HEADER, "").strip()
     if _INTEGER.fullmatch(value) and number_problem(int(value)) is not None:

@@ -211,3 +211,20 @@ def subscription_key(channel: str, scope: dict[str, Any]) -> tuple[Any, ...]:
     return (channel, *(
         (k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(scope.items())
     ))
+
+
+# -- dialects ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WsDialect:
+    """What a WebSocket endpoint offers: its channels and how an event reads on them.
+
+    ``/api/v1/ws`` uses ``CANONICAL``; seed 001's ``/v1/ws`` (``server.dialects.seed001``)
+    has its own channel contents and words, over the same session code."""
+
+    channels: dict[str, Channel]
+    render: Callable[[str, Event], WsEvent]
+
+
+CANONICAL: Final = WsDialect(CHANNELS, event_message)

@@ -13,9 +13,9 @@ whose default is Cancel, as in the inbox.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
+from msgspec import UnsetType
 from rich.segment import Segment
 from rich.text import Text
 from textual import on
@@ -33,63 +33,30 @@ from switchboard.console.backend import BackendError
 from switchboard.console.formatting import datetime_text, one_line, pretty_json, short_id
 from switchboard.console.messages import ApprovalDecided
 from switchboard.console.widgets.header import StatusHeader
-from switchboard.engine.models import Approval
+from switchboard.server.contract import (
+    Approval,
+    ApprovalKind,
+    ApprovalStatus,
+    GateField,
+    HumanInputRequired,
+    Priority,
+    Run,
+    validate_answer,
+)
 
 if TYPE_CHECKING:
     from switchboard.console.app import SwitchboardApp
 
 
-def field_choices(spec: dict[str, Any]) -> list[str]:
-    choices = spec.get("choices")
-    if isinstance(choices, list):
-        return [str(c) for c in choices]
-    options = spec.get("options")
-    if isinstance(options, str):
-        return [part.strip() for part in options.split(",") if part.strip()]
-    if isinstance(options, list):
-        return [str(o) for o in options]
-    return []
+def check_value(spec: GateField, raw: Any) -> tuple[Any, str | None]:
+    """A widget's value checked by the one set of gate rules the engine also applies
+    (``contract.validate_answer``). -> (cleaned value, error message or None)."""
+    cleaned, errors = validate_answer([spec], {spec.name: None if raw is Select.NULL else raw})
+    return cleaned.get(spec.name), (errors[0].message if errors else None)
 
 
-def field_label(spec: dict[str, Any]) -> str:
-    return str(spec.get("label") or spec.get("name") or "?")
-
-
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
-
-
-def check_value(spec: dict[str, Any], raw: Any) -> tuple[Any, str | None]:
-    """Convert a widget's value to the field's type. -> (value, error message or None)."""
-    kind = spec.get("type", "text")
-    label = field_label(spec)
-    empty = raw is None or raw is Select.NULL or (isinstance(raw, str) and not raw.strip()) \
-        or (isinstance(raw, list) and not raw)
-    if empty:
-        return (None, f"{label} is required") if spec.get("required") else (None, None)
-    if kind == "number":
-        try:
-            number = float(str(raw).strip())
-        except ValueError:
-            return None, f"must be a number, got {raw!r}"
-        if not math.isfinite(number):
-            return None, "must be a finite number"
-        low, high = spec.get("min"), spec.get("max")
-        if low is not None and number < float(low):
-            return None, f"must be at least {_fmt(float(low))}"
-        if high is not None and number > float(high):
-            return None, f"must be at most {_fmt(float(high))}"
-        return (int(number) if number.is_integer() else number), None
-    if kind == "select":
-        choices = field_choices(spec)
-        if choices and str(raw) not in choices:
-            return None, f"must be one of {', '.join(choices)}"
-        return str(raw), None
-    if kind == "multiselect":
-        return [str(v) for v in raw], None
-    if kind == "boolean":
-        return bool(raw), None
-    return str(raw), None
+def _text(value: Any) -> str:
+    return "" if value is None or isinstance(value, UnsetType) else str(value)
 
 
 class FieldBox(Vertical):
@@ -104,23 +71,23 @@ class FieldBox(Vertical):
     FieldBox > .field-error.-shown { display: block; }
     """
 
-    def __init__(self, spec: dict[str, Any], index: int, widget: Widget) -> None:
+    def __init__(self, spec: GateField, index: int, widget: Widget) -> None:
         super().__init__(id=f"box-{index}")
         self.spec = spec
         self.index = index
         self.widget = widget
 
     def compose(self) -> ComposeResult:
-        required = " *" if self.spec.get("required") else ""
-        kind = self.spec.get("type", "text")
+        required = " *" if self.spec.is_required else ""
+        kind = self.spec.type
         hint = {"multiselect": "  (space toggles)", "boolean": "  (space toggles)",
                 "select": "  (enter opens)"}.get(kind, "")
-        yield Label(Text(f"{field_label(self.spec)}{required}") + Text(hint, style="dim"),
+        yield Label(Text(f"{self.spec.title}{required}") + Text(hint, style="dim"),
                     classes="field-label")
         yield YesNo(self.widget) if isinstance(self.widget, Switch) else self.widget
-        help_text = self.spec.get("help")
+        help_text = _text(self.spec.help)
         if help_text:
-            yield Static(str(help_text), classes="field-help", markup=False)
+            yield Static(help_text, classes="field-help", markup=False)
         yield Static("", classes="field-error", id=f"error-{self.index}", markup=False)
 
     def set_error(self, message: str | None) -> None:
@@ -173,23 +140,23 @@ class YesNo(Horizontal):
         self.query_one(Static).update(self.word(event.value))
 
 
-def build_widget(spec: dict[str, Any], index: int, blink: bool) -> Widget:
-    kind = spec.get("type", "text")
-    default = spec.get("default")
+def build_widget(spec: GateField, index: int, blink: bool) -> Widget:
+    kind = spec.type
+    default = spec.default_value
     wid = f"field-{index}"
-    placeholder = str(spec.get("placeholder") or "")
+    placeholder = _text(spec.placeholder)
     if kind == "textarea":
         area = TextArea(str(default or ""), id=wid, soft_wrap=True, show_line_numbers=False,
                         tab_behavior="focus", compact=True)
         area.cursor_blink = blink
         return area
     if kind == "select":
-        choices = field_choices(spec)
+        choices = spec.choices
         value = default if default in choices else Select.NULL
         return Select([(c, c) for c in choices], value=value, id=wid, compact=True,
                       allow_blank=True, prompt="choose…")
     if kind == "multiselect":
-        choices = field_choices(spec)
+        choices = spec.choices
         chosen = set(default or []) if isinstance(default, list) else set()
         return CheckList(*[(c, c, c in chosen) for c in choices], id=wid, compact=True)
     if kind == "boolean":
@@ -238,7 +205,7 @@ class GateFormScreen(ModalScreen[bool]):
         super().__init__()
         self.approval = approval
         self.run_id = run_id or approval.run_id
-        self.fields: list[dict[str, Any]] = [f for f in approval.fields if isinstance(f, dict)]
+        self.fields: list[GateField] = list(approval.fields)
         # the same names as the inbox's KIND column: a task approval is not a "gate form"
         self.TITLE = "Human gate" if approval.kind == "gate" else "Task approval"  # type: ignore[misc]
         self.decided_elsewhere: str | None = None
@@ -259,7 +226,7 @@ class GateFormScreen(ModalScreen[bool]):
             yield Static("", id="form-banner", markup=False)
             with Horizontal(id="form-main"):
                 with VerticalScroll(id="form-fields"):
-                    prompt = approval.prompt or approval.reason or ""
+                    prompt = approval.prompt or approval.request_reason or ""
                     if prompt:
                         yield Static(prompt, id="form-prompt", markup=False)
                     for index, spec in enumerate(self.fields):
@@ -267,7 +234,7 @@ class GateFormScreen(ModalScreen[bool]):
                     if not self.fields:
                         yield Static("No fields: ctrl+s approves; x (or ctrl+r) rejects and "
                                      "asks why.", classes="field-help")
-                    elif any(f.get("required") for f in self.fields):
+                    elif any(f.is_required for f in self.fields):
                         yield Static("* required", classes="field-help")
                 with VerticalScroll(id="form-context"):
                     yield Label("Agent context", classes="pane-title")
@@ -287,8 +254,8 @@ class GateFormScreen(ModalScreen[bool]):
         parts = []
         if a.agent_context:
             parts.append(a.agent_context)
-        if a.kind != "gate" and a.reason:
-            parts.append(f"Reason: {a.reason}")
+        if a.kind != "gate" and a.request_reason:
+            parts.append(f"Reason: {a.request_reason}")
         parts.append(f"Requested {datetime_text(a.created_at)}")
         if a.expires_at:
             parts.append(f"Expires {datetime_text(a.expires_at)} ({a.timeout_action} on timeout)")
@@ -349,7 +316,7 @@ class GateFormScreen(ModalScreen[bool]):
         if box is None:
             return
         shown = bool(box.query_one(f"#error-{box.index}", Static).has_class("-shown"))
-        if shown or box.spec.get("type") == "number":
+        if shown or box.spec.type == "number":
             _, error = check_value(box.spec, widget_value(widget))
             box.set_error(error)
             self._recount_errors()
@@ -380,7 +347,7 @@ class GateFormScreen(ModalScreen[bool]):
             if error:
                 errors[index] = error
             else:
-                values[str(spec.get("name"))] = value
+                values[spec.name] = value
         return values, errors
 
     def action_submit(self) -> None:
@@ -406,7 +373,7 @@ class GateFormScreen(ModalScreen[bool]):
         if approval.priority == "P0":
             ok = await self.app.push_screen_wait(ConfirmDialog(
                 "Approve a P0 (critical) item?",
-                f"{one_line(approval.reason or approval.prompt, 200)}\n\nApproval "
+                f"{one_line(approval.request_reason or approval.prompt, 200)}\n\nApproval "
                 f"{approval.approval_id}.", confirm="Approve"))
             if not ok:
                 return
@@ -430,7 +397,7 @@ class GateFormScreen(ModalScreen[bool]):
             if exc.field:
                 name = exc.field.split(".")[-1]
                 for index, spec in enumerate(self.fields):
-                    if spec.get("name") == name:
+                    if spec.name == name:
                         self.query_one(f"#box-{index}", FieldBox).set_error(
                             exc.detail.split(": ", 1)[-1])
                         self.query_one(f"#field-{index}").focus()
@@ -465,7 +432,7 @@ class GateFormScreen(ModalScreen[bool]):
         reason = await self.app.push_screen_wait(PromptDialog(
             f"Reject {approval.priority} {'gate' if approval.kind == 'gate' else 'task'} "
             "approval?", "Reason (recorded and shown to whoever asked)",
-            body=one_line(approval.reason or approval.prompt, 300), required=True,
+            body=one_line(approval.request_reason or approval.prompt, 300), required=True,
             submit_hint="enter rejects, esc cancels"))
         if reason is None:
             return
@@ -486,13 +453,14 @@ class GateFormScreen(ModalScreen[bool]):
         self.dismiss(True)
 
 
-def approval_from_run(run: Any) -> Approval:
+def approval_from_run(run: Run) -> Approval:
     """A form for a paused run without an approval record (older runners)."""
-    need = run.human_input_required or {}
-    return Approval(approval_id=run.approval_id or "", kind="gate", priority="P2",
-                    run_id=run.run_id, step_id=need.get("step_id"), prompt=need.get("prompt"),
-                    fields=list(need.get("fields") or []),
-                    agent_context=need.get("agent_context"), created_at=run.updated_at)
+    gate = run.human_input_required
+    gate = gate if isinstance(gate, HumanInputRequired) else HumanInputRequired()
+    return Approval(approval_id=run.approval_id or "", kind=ApprovalKind.GATE,
+                    priority=Priority.P2, status=ApprovalStatus.PENDING, run_id=run.run_id,
+                    step_id=gate.step_id, prompt=gate.prompt, fields=gate.fields,
+                    agent_context=gate.agent_context, created_at=run.updated_at)
 
 
 __all__ = ["GateFormScreen", "approval_from_run", "check_value", "pretty_json"]

@@ -16,16 +16,18 @@ from switchboard.console.formatting import (
     ago,
     cell,
     datetime_text,
+    epoch,
     one_line,
     short_id,
+    since,
     status,
 )
-from switchboard.console.health import as_of, thresholds_for
+from switchboard.console.health import as_of, live_status, thresholds_for
 from switchboard.console.messages import LiveUpdate
 from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
 from switchboard.console.screens.tasks import TASK_COLUMNS, TaskDetailScreen, task_row
 from switchboard.console.widgets.live_table import Col, LiveTable
-from switchboard.engine.models import Agent, Task
+from switchboard.server.contract import Agent, Task
 
 AGENT_COLUMNS = [
     Col("name", "AGENT", 14, flex=True),
@@ -44,18 +46,19 @@ SORTS = ("health", "name", "load", "heartbeat")
 
 
 def agent_row(agent: Agent, now: float) -> tuple[str, list[Text]]:
-    load_style = "bold yellow" if agent.running >= agent.max_concurrent_tasks else ""
-    finished = agent.tasks_completed + agent.tasks_failed
+    load, metrics = agent.load, agent.metrics
+    load_style = "bold yellow" if load.running >= load.max else ""
+    finished = metrics.tasks_completed + metrics.tasks_failed
     return agent.id, [
         cell(agent.name),
         cell(agent.type),
-        status(agent.health),
-        cell(ago(agent.last_heartbeat, now)),
-        cell(f"{agent.running}/{agent.max_concurrent_tasks}", load_style),
-        cell(f"{agent.success_rate:.0f}" if finished else "-"),
-        cell(f"{agent.avg_response_time / 1000:.1f}s" if agent.tasks_completed else "-"),
-        status(agent.status),
-        cell(f"{agent.tasks_completed:,}"),
+        status(agent.health.status),
+        cell(ago(agent.health.last_check, now)),
+        cell(f"{load.running}/{load.max}", load_style),
+        cell(f"{metrics.success_rate:.0f}" if finished else "-"),
+        cell(f"{metrics.avg_response_time / 1000:.1f}s" if metrics.tasks_completed else "-"),
+        status(live_status(agent)),
+        cell(f"{metrics.tasks_completed:,}"),
         cell(short_id(agent.id)),
     ]
 
@@ -105,20 +108,22 @@ class AgentsScreen(ViewScreen):
         health = fields.get("health")
         kind = fields.get("type")
         agents = [a for a in agents
-                  if (not health or a.health == health) and (not kind or a.type == kind)
-                  and matches_words(words, a.id, a.name, a.type, a.health, a.status)]
+                  if (not health or a.health.status == health) and (not kind or a.type == kind)
+                  and matches_words(words, a.id, a.name, a.type, a.health.status,
+                                    live_status(a))]
         if self.sort == "name":
             agents.sort(key=lambda a: (a.name, a.id))
         elif self.sort == "load":
-            agents.sort(key=lambda a: (-a.running / max(a.max_concurrent_tasks, 1), a.name))
+            agents.sort(key=lambda a: (-a.load.running / max(a.load.max, 1), a.name))
         elif self.sort == "heartbeat":
-            agents.sort(key=lambda a: (a.last_heartbeat or 0.0, a.name))
+            agents.sort(key=lambda a: (epoch(a.health.last_check) or 0.0, a.name))
         else:
-            agents.sort(key=lambda a: (HEALTH_RANK.get(a.health, 5), a.type, a.name, a.id))
+            agents.sort(key=lambda a: (HEALTH_RANK.get(a.health.status, 5), a.type, a.name,
+                                       a.id))
         self.table.sync([agent_row(a, now) for a in agents])
         counts: dict[str, int] = {}
         for a in agents:
-            counts[a.health] = counts.get(a.health, 0) + 1
+            counts[a.health.status] = counts.get(a.health.status, 0) + 1
         summary = ", ".join(f"{counts[h]} {h}" for h in HEALTH_RANK if counts.get(h))
         self.set_status(Text(f"{len(agents)} agents · {summary or 'none'} · by {self.sort} (s)"
                              " · enter opens"))
@@ -131,13 +136,13 @@ class AgentsScreen(ViewScreen):
 
 def doing_text(agent: Agent, current: list[Task], last: list[Task], now: float) -> str:
     """What the agent is doing in one line: its running task(s), else its last one."""
-    if agent.health == "offline":
+    if agent.health.status == "offline":
         prefix = "nothing (offline)"
     elif current:
         task = current[0]
         more = f" (+{len(current) - 1} more)" if len(current) > 1 else ""
         return (f"running {task.type} {short_id(task.id)} {task.priority} "
-                f"({task.progress}%, {age(now - (task.started_at or task.updated_at))}){more}")
+                f"({task.progress}%, {since(task.started_at or task.updated_at, now)}){more}")
     else:
         prefix = "idle"
     if last:
@@ -189,23 +194,26 @@ class AgentDetailScreen(ViewScreen):
         last = await self.backend.tasks(TaskView(agent_id=agent.id, limit=1))
         names = {agent.id: agent.name}
         info = Text()
+        config, metrics = agent.configuration, agent.metrics
+        uptime = agent.health.uptime
         pairs = [
             ("doing", doing_text(agent, current.tasks, last.tasks, now)),
             ("agent", f"{agent.name}  ({agent.id})"),
             ("type", agent.type),
-            ("health", status(agent.health)),
-            ("heartbeat", f"{ago(agent.last_heartbeat, now)}"
-                          f"  · up {age(agent.uptime(now)) if agent.uptime(now) else '-'}"),
-            ("status", status(agent.status)),
-            ("load", f"{agent.running} of {agent.max_concurrent_tasks} · timeout "
-                     f"{agent.timeout:.0f}s · retries {agent.retry_attempts}"),
-            ("done", f"{agent.tasks_completed:,} completed, {agent.tasks_failed:,} failed, "
-                     f"success {agent.success_rate:.1f}%, avg {agent.avg_response_time:.0f} ms"),
+            ("health", status(agent.health.status)),
+            ("heartbeat", f"{ago(agent.health.last_check, now)}"
+                          f"  · up {age(uptime) if uptime else '-'}"),
+            ("status", status(live_status(agent))),
+            ("load", f"{agent.load.running} of {config.max_concurrent_tasks} · timeout "
+                     f"{config.timeout:.0f}s · retries {config.retry_attempts}"),
+            ("done", f"{metrics.tasks_completed:,} completed, {metrics.tasks_failed:,} failed, "
+                     f"success {metrics.success_rate:.1f}%, "
+                     f"avg {metrics.avg_response_time:.0f} ms"),
         ]
-        if agent.cpu_usage is not None or agent.memory_usage is not None:
-            usage = f"cpu {agent.cpu_usage or 0:.0f}% · memory {agent.memory_usage or 0:.0f}%"
-            if agent.health != "healthy":  # numbers from its last heartbeat, not now
-                usage += f" (stale: last heartbeat {ago(agent.last_heartbeat, now)})"
+        if metrics.cpu_usage is not None or metrics.memory_usage is not None:
+            usage = f"cpu {metrics.cpu_usage or 0:.0f}% · memory {metrics.memory_usage or 0:.0f}%"
+            if agent.health.status != "healthy":  # numbers from its last heartbeat, not now
+                usage += f" (stale: last heartbeat {ago(agent.health.last_check, now)})"
             pairs.append(("usage", usage))
         pairs.append(("since", datetime_text(agent.created_at)))
         for label, value in pairs:
@@ -218,7 +226,7 @@ class AgentDetailScreen(ViewScreen):
             [task_row(t, now, names) for t in current.tasks])
         self.query_one("#agent-failed", LiveTable).sync(
             [task_row(t, now, names) for t in failed.tasks])
-        self.set_status(Text.assemble(f"agent {agent.name} · ", status(agent.health),
+        self.set_status(Text.assemble(f"agent {agent.name} · ", status(agent.health.status),
                                       f" · {len(current.tasks)} running · "
                                       f"{failed.total} failed"))
 

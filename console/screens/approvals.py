@@ -21,15 +21,17 @@ from switchboard.console.formatting import (
     cell,
     datetime_text,
     decision_word,
+    epoch,
     one_line,
     priority,
     short_id,
+    since,
     tint,
 )
 from switchboard.console.messages import ApprovalDecided
 from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
 from switchboard.console.widgets.live_table import Col, LiveTable
-from switchboard.engine.models import Approval
+from switchboard.server.contract import Approval
 
 APPROVAL_COLUMNS = [
     Col("id", "ID", 8),
@@ -64,18 +66,22 @@ def outcome_of(a: Approval) -> str:
 def due_text(a: Approval, now: float) -> tuple[str, str]:
     """The approval's SLA in words (``in 4m``, ``LATE 2m``, ``-`` without one) and a style;
     lateness is a word, not a colour."""
-    if a.due_at is None:
+    due = epoch(a.due_at)
+    if due is None:
         return "-", "dim"
-    if a.overdue or a.due_at <= now:
-        return f"LATE {age(now - a.due_at)}", "bold reverse $error"
-    return f"in {age(a.due_at - now)}", ""
+    if a.overdue or due <= now:
+        return f"LATE {age(now - due)}", "bold reverse $error"
+    return f"in {age(due - now)}", ""
 
 
 def inbox_order(items: list[Approval]) -> list[Approval]:
     """Most critical first; within a priority the soonest due (overdue first), then the
     oldest; approvals without an SLA after those with one."""
-    return sorted(items, key=lambda a: (a.priority, a.due_at is None, a.due_at or 0.0,
-                                        a.created_at, a.approval_id))
+    def key(a: Approval) -> tuple[object, ...]:
+        due = epoch(a.due_at)
+        return (a.priority, due is None, due or 0.0, epoch(a.created_at) or 0.0, a.approval_id)
+
+    return sorted(items, key=key)
 
 
 def value_text(value: Any) -> str:
@@ -116,8 +122,8 @@ def why_of(a: Approval) -> str:
 def summary_of(a: Approval) -> str:
     """The most telling line: a gate's prompt, a custom reason, or what the task is about."""
     if a.kind == "gate":
-        return a.prompt or a.reason or ""
-    reason = a.reason or ""
+        return a.prompt or a.request_reason or ""
+    reason = a.request_reason or ""
     default = reason.endswith("requires human approval")
     if reason and not default:
         return reason
@@ -138,7 +144,7 @@ def subject_of(a: Approval) -> str:
     if a.kind == "gate":
         return f"{a.step_id or 'gate'}"
     task_type = ""
-    reason = a.reason or ""
+    reason = a.request_reason or ""
     # the engine's default reason is "P1 deployment task requires human approval"
     words = reason.split()
     if len(words) >= 2 and words[0] == a.priority:
@@ -208,7 +214,8 @@ class ApprovalsScreen(ViewScreen):
         kind = fields.get("kind")
         items = [a for a in items if (not prio or a.priority == prio)
                  and (not kind or a.kind == kind)
-                 and matches_words(words, a.approval_id, a.kind, a.priority, a.reason, a.prompt,
+                 and matches_words(words, a.approval_id, a.kind, a.priority, a.request_reason,
+                                   a.prompt,
                                    a.task_id, a.run_id, a.step_id, a.decided_by,
                                    *((outcome_of(a), why_of(a)) if self.history else ()))]
         if not self.history:
@@ -223,14 +230,15 @@ class ApprovalsScreen(ViewScreen):
                     cell(outcome, OUTCOME_STYLES.get(outcome, "")), cell(a.decided_by or "-"),
                     cell(one_line(why_of(a), 300) or "-"),
                     cell(datetime_text(a.decided_at, zone=False)),
-                    cell(age(now - a.decided_at) if a.decided_at else "-"),
+                    cell(since(a.decided_at, now)),
                 ]))
             else:
-                expires = age(a.expires_at - now) if a.expires_at else "never"
+                expires_at = epoch(a.expires_at)
+                expires = age(expires_at - now) if expires_at is not None else "never"
                 rows.append((a.approval_id, [
                     cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
                     cell(subject_of(a)), cell(one_line(summary_of(a), 300)),
-                    cell(age(now - a.created_at)), cell(*due_text(a, now)), cell(expires),
+                    cell(since(a.created_at, now)), cell(*due_text(a, now)), cell(expires),
                 ]))
         self.table.sync(rows)
         self._show_preview()
@@ -265,12 +273,11 @@ class ApprovalsScreen(ViewScreen):
             text.append(f"run {a.run_id} step {a.step_id}\n")
         if a.prompt:
             text.append(a.prompt + "\n")
-        elif a.reason:
-            text.append(a.reason + "\n")
+        elif a.request_reason:
+            text.append(a.request_reason + "\n")
         if a.fields and not decided:
-            names = ", ".join(
-                f"{f.get('label') or f.get('name')}{'*' if f.get('required') else ''}"
-                f" ({f.get('type', 'text')})" for f in a.fields if isinstance(f, dict))
+            names = ", ".join(f"{f.title}{'*' if f.is_required else ''} ({f.type})"
+                              for f in a.fields)
             text.append(f"form: {names}\n", style="italic")
         if a.agent_context:
             text.append("context: ", style="bold")
@@ -335,7 +342,7 @@ class ApprovalsScreen(ViewScreen):
         if a.priority == "P0":
             ok = await self.app.push_screen_wait(ConfirmDialog(
                 "Approve a P0 (critical) item?",
-                f"{one_line(a.reason or a.prompt, 300)}\n\n{a.kind} approval {a.approval_id}"
+                f"{one_line(a.request_reason or a.prompt, 300)}\n\n{a.kind} approval {a.approval_id}"
                 + (f" for task {a.task_id}" if a.task_id else ""),
                 confirm="Approve"))
             if not ok:
@@ -369,7 +376,7 @@ class ApprovalsScreen(ViewScreen):
         reason = await self.app.push_screen_wait(PromptDialog(
             f"Reject {a.priority} {a.kind} approval?",
             "Reason (recorded and shown to whoever asked)",
-            body=one_line(a.reason or a.prompt, 300), required=True,
+            body=one_line(a.request_reason or a.prompt, 300), required=True,
             submit_hint="enter rejects, esc cancels"))
         if reason is None:
             return

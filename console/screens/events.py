@@ -16,7 +16,7 @@ from textual.widgets import Log
 from switchboard.console.formatting import clock_text, event_summary, tint
 from switchboard.console.messages import LiveUpdate
 from switchboard.console.screens.base import ViewScreen
-from switchboard.engine.models import Event
+from switchboard.server.contract import Event
 
 MAX_LINES = 5000
 

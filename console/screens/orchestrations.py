@@ -9,10 +9,11 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from switchboard.console.backend import BackendError, NotAvailable, OrchestrationInfo
+from switchboard.console.backend import BackendError, NotAvailable
 from switchboard.console.formatting import cell, display_path, one_line, short_id, tint
 from switchboard.console.screens.base import ViewScreen, matches_words
 from switchboard.console.widgets.live_table import Col, LiveTable
+from switchboard.server.contract import OrchestrationInfo
 
 ORCH_COLUMNS = [
     Col("id", "ID", 20, flex=True),
@@ -132,11 +133,11 @@ class OrchestrationsScreen(ViewScreen):
         if message is None:
             return
         try:
-            run = await self.backend.start_run(item.id, message)
+            run_id = await self.backend.start_run(item.id, message)
         except BackendError as exc:
             if not self.sb_app.note_backend_error(exc):
                 self.notify(exc.detail, title="Run not started", severity="error")
             return
-        self.notify(f"run {short_id(run.run_id)} started", timeout=3)
+        self.notify(f"run {short_id(run_id)} started", timeout=3)
         self.sb_app.switch_mode("runs")
-        self.app.push_screen(RunDetailScreen(run.run_id))
+        self.app.push_screen(RunDetailScreen(run_id))

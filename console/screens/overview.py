@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import replace
 
+import msgspec
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,11 +12,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
-from switchboard.console.backend import Overview
 from switchboard.console.formatting import clock_text, event_summary, tint
 from switchboard.console.health import live_health, thresholds_for
 from switchboard.console.screens.base import ViewScreen
-from switchboard.engine.models import PRIORITIES
+from switchboard.server.contract import Overview
+from switchboard.server.contract import Priority as PRIORITIES
+from switchboard.server.contract.system import PriorityLoad
 
 HEALTH_ORDER = ("healthy", "degraded", "unhealthy", "offline", "unknown")
 RUN_ORDER = ("running", "paused", "failed", "completed", "cancelled")
@@ -103,7 +104,7 @@ class OverviewScreen(ViewScreen):
         for agent in await self.backend.agents():  # as of now, like the Agents view
             state = live_health(agent, now, limits)
             health[state] = health.get(state, 0) + 1
-        data = replace(data, agents_by_health=health)
+        data = msgspec.structs.replace(data, agents_by_health=health)
         self._show(data)
         pane_height = self.query_one("#ov-events").size.height
         room = max(pane_height - 2, 3) if pane_height else max(self.app.size.height - 21, 3)
@@ -161,8 +162,8 @@ class OverviewScreen(ViewScreen):
         left: list[list[Text]] = [[Text(""), Text("waiting", style="bold"),
                                    Text("running", style="bold")]]
         for prio in PRIORITIES:
-            bucket = data.tasks_by_priority.get(prio, {})
-            waiting_n, running_n = bucket.get("waiting", 0), bucket.get("processing", 0)
+            bucket = data.tasks_by_priority.get(prio) or PriorityLoad()
+            waiting_n, running_n = bucket.waiting, bucket.processing
             style = tint("bold red") if prio in ("P0", "P1") and waiting_n else ""
             left.append([Text(prio, style="bold"), Text(f"{waiting_n:,}", style=style),
                          Text(f"{running_n:,}")])
@@ -189,18 +190,15 @@ class OverviewScreen(ViewScreen):
                 health.append(f"{state} {count}  ", style=style)
         self.query_one("#ov-agents", Static).update(health)
         runs = Text()
-        if data.runs_by_status is None:
-            runs.append("orchestrations not available", style="dim")
-        else:
-            for state in RUN_ORDER:
-                count = data.runs_by_status.get(state, 0)
-                style = tint({"paused": "bold yellow", "failed": "bold red"}.get(state, "")) \
-                    if count else "dim"
-                word = "waiting" if state == "paused" else state  # as the Runs view says
-                runs.append(f"{word} {count}  ", style=style)
+        for state in RUN_ORDER:
+            count = data.runs_by_status.get(state, 0)
+            style = tint({"paused": "bold yellow", "failed": "bold red"}.get(state, "")) \
+                if count else "dim"
+            word = "waiting" if state == "paused" else state  # as the Runs view says
+            runs.append(f"{word} {count}  ", style=style)
         self.query_one("#ov-runs", Static).update(runs)
 
-        waiting_tasks = sum(b.get("waiting", 0) for b in data.tasks_by_priority.values())
+        waiting_tasks = sum(b.waiting for b in data.tasks_by_priority.values())
         now = self.now
         if self._last_sample_at is None or now - self._last_sample_at >= 5:
             self.depth_samples.append(float(waiting_tasks))

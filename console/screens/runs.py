@@ -6,6 +6,8 @@ the screens say "orchestrations not available" instead of failing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -16,16 +18,17 @@ from textual.widgets import Label, Log, Static
 from switchboard.console.backend import BackendError, NotAvailable
 from switchboard.console.formatting import (
     STATUS_STYLES,
-    age,
     cell,
     clock_text,
     datetime_text,
     duration,
+    epoch,
     event_summary,
     money,
     one_line,
     pretty_json,
     short_id,
+    since,
     status,
     tc,
     tint,
@@ -33,7 +36,7 @@ from switchboard.console.formatting import (
 from switchboard.console.messages import LiveUpdate
 from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
 from switchboard.console.widgets.live_table import Col, LiveTable
-from switchboard.engine.models import Run
+from switchboard.server.contract import HumanInputRequired, Run
 
 RUN_COLUMNS = [
     Col("id", "RUN", 8),
@@ -67,9 +70,15 @@ def current_step(run: Run) -> str:
     return "-"
 
 
+def gate_of(run: Run) -> HumanInputRequired | None:
+    """What a paused run waits for (None when it waits for nothing)."""
+    gate = run.human_input_required
+    return gate if isinstance(gate, HumanInputRequired) else None
+
+
 def run_word(run: Run) -> str:
     """A run's status as every screen says it: a run paused at a human gate is "waiting"."""
-    return "waiting" if run.status == "paused" and run.human_input_required else run.status
+    return "waiting" if run.status == "paused" and gate_of(run) else str(run.status)
 
 
 def run_status_text(run: Run) -> Text:
@@ -87,7 +96,7 @@ def run_row(run: Run, now: float) -> tuple[str, list[tuple[str, str]]]:
         tc(current_step(run)),
         tc(money(run.cost_usd)),
         tc(str(run.turns)),
-        tc(age(now - run.created_at)),
+        tc(since(run.created_at, now)),
     ]
 
 
@@ -167,12 +176,15 @@ class RunsScreen(ViewScreen):
         runs = [r for r in runs if matches_words(words, r.run_id, r.orchestration_id,
                                                  r.orchestration_name, r.status,
                                                  current_step(r))]
+        def newest(r: Run) -> float:
+            return -(epoch(r.created_at) or 0.0)
+
         if self.sort == "newest":
-            runs.sort(key=lambda r: -r.created_at)
+            runs.sort(key=newest)
         elif self.sort == "cost":
-            runs.sort(key=lambda r: (-r.cost_usd, -r.created_at))
+            runs.sort(key=lambda r: (-r.cost_usd, newest(r)))
         else:
-            runs.sort(key=lambda r: (RUN_ORDER.get(r.status, 9), -r.created_at))
+            runs.sort(key=lambda r: (RUN_ORDER.get(r.status, 9), newest(r)))
         self.runs = {r.run_id: r for r in runs}
         now = self.now
         self.table.sync([run_row(r, now) for r in runs])
@@ -270,9 +282,9 @@ def resume_run(screen: ViewScreen, run_id: str) -> None:
     screen.run_worker(run(), group="action", exit_on_error=False)
 
 
-async def _run_action(screen: ViewScreen, what: str, call: object) -> None:
+async def _run_action(screen: ViewScreen, what: str, call: Awaitable[None]) -> None:
     try:
-        await call  # type: ignore[misc]
+        await call
     except BackendError as exc:
         if not screen.sb_app.note_backend_error(exc):
             screen.notify(exc.detail, title="Refused", severity="error")
@@ -362,12 +374,14 @@ class RunDetailScreen(ViewScreen):
         info.append(f"  {run.run_id}\n", style="dim")
         info.append("status ")
         info.append_text(run_status_text(run))
+        created, finished = epoch(run.created_at) or 0.0, epoch(run.finished_at)
         info.append(f" · cost {money(run.cost_usd)} · turns {run.turns} · started "
-                    f"{age(now - run.created_at)} ago")
-        if run.finished_at:
-            info.append(f" · took {duration(run.finished_at - run.created_at)}")
-        if run.status == "paused" and run.human_input_required:
-            prompt = run.human_input_required.get("prompt") or "input required"
+                    f"{since(run.created_at, now)} ago")
+        if finished:
+            info.append(f" · took {duration(finished - created)}")
+        gate = gate_of(run)
+        if run.status == "paused" and gate:
+            prompt = gate.prompt or "input required"
             info.append(f"\nWAITING FOR INPUT: {one_line(prompt, 160)} - press f to answer",
                         style=tint("bold yellow"))
         if run.error:
@@ -378,8 +392,9 @@ class RunDetailScreen(ViewScreen):
         rows = []
         for index, step in enumerate(run.step_history):
             took = None
-            if step.started_at is not None:
-                took = (step.finished_at or now) - step.started_at
+            started = epoch(step.started_at)
+            if started is not None:
+                took = (epoch(step.finished_at) or now) - started
             rows.append((f"{index}:{step.step_id}", [
                 cell(step.step_name or step.step_id), cell(step.type), status(step.status),
                 cell(str(step.turns)), cell(money(step.cost_usd)), cell(duration(took)),
@@ -392,7 +407,7 @@ class RunDetailScreen(ViewScreen):
             rows.append((f"{len(rows)}:{current}:now", [
                 cell(current), cell("-"), cell(word, "bold yellow" if word == "waiting"
                                                  else "bold cyan"),
-                cell("-"), cell("-"), cell(duration(now - run.updated_at)),
+                cell("-"), cell("-"), cell(duration(now - (epoch(run.updated_at) or now))),
             ]))
         self.query_one("#run-steps", LiveTable).sync(rows)
         self.query_one("#run-state-text", Static).update(pretty_json(run.shared_state))

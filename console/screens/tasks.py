@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 
 from rich.text import Text
 from textual import on
@@ -16,15 +17,16 @@ from switchboard.console.formatting import (
     PRIORITY_STYLES,
     STATUS_STYLES,
     TASK_STATUS_WORDS,
-    age,
     clock_text,
     datetime_text,
     duration,
+    epoch,
     one_line,
     pretty_json,
     priority,
     progress_bar,
     short_id,
+    since,
     sla_left,
     sla_parts,
     task_status,
@@ -32,9 +34,9 @@ from switchboard.console.formatting import (
     tint,
 )
 from switchboard.console.messages import LiveUpdate
-from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.screens.base import ViewScreen, parse_filter
 from switchboard.console.widgets.live_table import Col, LiveTable
-from switchboard.engine.models import TERMINAL_TASK_STATUSES, Task
+from switchboard.server.contract import TERMINAL_TASK_STATUSES, Task
 
 TASK_COLUMNS = [
     Col("id", "ID", 8),
@@ -69,7 +71,7 @@ def task_row(task: Task, now: float, names: dict[str, str] | None = None
         tc(TASK_STATUS_WORDS.get(task.status, task.status), STATUS_STYLES.get(task.status, "")),
         tc(short_id(agent, 14) if agent and agent.startswith("agent_") else agent),
         tc(prog),
-        tc(age(now - task.created_at)),
+        tc(since(task.created_at, now)),
         tc(*sla_parts(task.created_at, task.sla_target, now, final=final)),
         tc(f"{task.attempts}/{task.max_attempts}"),
     ]
@@ -132,17 +134,14 @@ class TasksScreen(ViewScreen):
                 return
             raise
         now = self.now
-        tasks = page.tasks
-        if not self.backend.capabilities.search:  # words matched here, in the page read
-            tasks = [t for t in tasks if matches_words(
-                words, t.id, t.type, t.status, t.priority, t.claimed_by, t.assigned_agent,
-                t.agent_id, t.source, t.run_id)]
+        tasks = page.tasks  # words were matched by the backend, over the whole store
         if self.sort == "newest":
-            tasks = sorted(tasks, key=lambda t: (-t.created_at, t.id))
+            tasks = sorted(tasks, key=lambda t: (-(epoch(t.created_at) or 0.0), t.id))
         elif self.sort == "oldest":
-            tasks = sorted(tasks, key=lambda t: (t.created_at, t.id))
+            tasks = sorted(tasks, key=lambda t: (epoch(t.created_at) or 0.0, t.id))
         elif self.sort == "type":
-            tasks = sorted(tasks, key=lambda t: (t.type, t.priority, t.created_at, t.id))
+            tasks = sorted(tasks, key=lambda t: (t.type, t.priority, epoch(t.created_at) or 0.0,
+                                                 t.id))
         names = await self.agent_names(tasks)
         self.table.sync([task_row(t, now, names) for t in tasks])
         self._shown, self._total = len(tasks), page.total
@@ -216,7 +215,7 @@ def cancel_task(screen: ViewScreen, task_id: str) -> None:
 
     def done(ok: bool | None) -> None:
         if ok:
-            screen.run_worker(_act(screen, "cancelled", screen.backend.cancel_task(
+            screen.run_worker(_act(screen, task_id, "cancelled", screen.backend.cancel_task(
                 task_id, f"cancelled by {screen.backend.actor_name} from the console")),
                 group="action", exit_on_error=False)
 
@@ -230,7 +229,8 @@ def retry_task(screen: ViewScreen, task_id: str) -> None:
 
     def done(ok: bool | None) -> None:
         if ok:
-            screen.run_worker(_act(screen, "requeued", screen.backend.retry_task(task_id)),
+            screen.run_worker(_act(screen, task_id, "requeued",
+                                   screen.backend.retry_task(task_id)),
                               group="action", exit_on_error=False)
 
     screen.app.push_screen(ConfirmDialog(
@@ -253,20 +253,20 @@ def change_priority(screen: ViewScreen, task_id: str) -> None:
             return
         value = await screen.app.push_screen_wait(PriorityDialog(task.priority, short_id(task.id)))
         if value and value != task.priority:
-            await _act(screen, f"now {value}", screen.backend.set_task_priority(task_id, value))
+            await _act(screen, task_id, f"now {value}",
+                       screen.backend.set_task_priority(task_id, value))
 
     screen.run_worker(run(), group="action", exit_on_error=False)
 
 
-async def _act(screen: ViewScreen, what: str, call: object) -> None:
+async def _act(screen: ViewScreen, task_id: str, what: str, call: Awaitable[None]) -> None:
     try:
-        result = await call  # type: ignore[misc]
+        await call
     except BackendError as exc:
         if not screen.sb_app.note_backend_error(exc):
             screen.notify(exc.detail, title="Refused", severity="error")
         return
-    ident = getattr(result, "id", None) or getattr(result, "run_id", "")
-    screen.notify(f"{short_id(ident)} {what}", timeout=3)
+    screen.notify(f"{short_id(task_id)} {what}", timeout=3)
     screen.request_reload(immediate=True)
 
 
@@ -341,7 +341,7 @@ class TaskDetailScreen(ViewScreen):
         row("progress", progress_bar(task.progress, 10))
         row("attempts", f"{task.attempts} of {task.max_attempts}")
         row("created", f"{datetime_text(task.created_at, zone=False)} "
-                       f"({age(now - task.created_at)} ago)")
+                       f"({since(task.created_at, now)} ago)")
         row("started", datetime_text(task.started_at, zone=False))
         row("finished", datetime_text(task.completed_at, zone=False) +
             (f" after {duration(task.duration)}" if task.duration is not None else ""))
@@ -363,13 +363,14 @@ class TaskDetailScreen(ViewScreen):
             body += f"\n\nmetadata:\n{pretty_json(task.metadata)}"
         self.query_one("#task-payload-text", Static).update(body)
         log = self.query_one("#task-log", Log)
-        if len(task.logs) < self._log_count:
+        lines = task.log_lines
+        if len(lines) < self._log_count:
             log.clear()
             self._log_count = 0
-        new = task.logs[self._log_count:]
+        new = lines[self._log_count:]
         if new:
             log.write_lines(f"{clock_text(e.timestamp)} {e.level:<7} {e.message}" for e in new)
-            self._log_count = len(task.logs)
+            self._log_count = len(lines)
         self.set_status(Text.assemble(f"task {short_id(task.id)} · ", task_status(task.status),
                                       f" · {task.type} · {task.priority}"))
 

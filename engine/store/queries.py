@@ -190,6 +190,7 @@ class F(StrEnum):
     """Conditions a statement's ``{where}`` slot can be given at run time."""
 
     task_status = "task_status"
+    task_statuses = "task_statuses"
     task_priority = "task_priority"
     task_agent = "task_agent"
     task_type = "task_type"

@@ -158,6 +158,9 @@ UPDATE tasks SET sla_breached = 1 WHERE id = :id
 -- filter: task_status
 status = :status
 
+-- filter: task_statuses
+status IN (SELECT value FROM json_each(:statuses))
+
 -- filter: task_priority
 priority = :priority
 

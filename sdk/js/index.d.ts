@@ -161,7 +161,7 @@ export declare class TaskWatch {
 
 export declare class ApiError extends Error {
   readonly name: 'ApiError';
-  /** HTTP status (401, 403, 404, 409, 422, 429, ...). */
+  /** HTTP status (400, 401, 403, 404, 409, 429, ...). */
   readonly status: number;
   /** The server's explanation (`detail` of its JSON body). */
   readonly detail: string;

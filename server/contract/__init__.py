@@ -8,7 +8,8 @@ Public face (import from here)::
   HealthState, ServiceStatus, ApprovalStatus, ApprovalKind, TimeoutAction, RunStatus,
   StepStatus, StepType, FieldType;
 - records and envelopes: tasks (``contract.tasks``), agents, approvals and gate forms,
-  runs/steps/orchestrations/workflows (``contract.runs``), events, system (health, stats,
+  runs/steps/orchestrations/workflows (``contract.runs``), events, the operator views
+  (``contract.views``), system (health, stats,
   metrics, tokens, audit), seed 002 (``contract.providers``, ``contract.compose``), the
   WebSocket's messages (``contract.ws``); errors (``ErrorDetail``) and ``Pagination``; SSE
   frames are described by ``EventFrame``, ``RunStreamFrame`` and ``providers.ExecutionFrame``;
@@ -100,6 +101,14 @@ from switchboard.server.contract.tasks import (
     TaskProgressAck,
     TaskStatusAck,
 )
+from switchboard.server.contract.views import (
+    EventViewPage,
+    IdMatches,
+    OrchestrationInfo,
+    OrchestrationInfoList,
+    Overview,
+    TaskViewPage,
+)
 from switchboard.server.contract.webhooks import (
     Delivery,
     DeliveryEnvelope,
@@ -142,16 +151,21 @@ __all__ = [
     "Event",
     "EventFrame",
     "EventList",
+    "EventViewPage",
     "FieldError",
     "FieldType",
     "GateField",
     "Health",
     "HealthState",
     "HumanInputRequired",
+    "IdMatches",
     "LogLevel",
     "MetricsEnvelope",
     "OrchestrationDetail",
+    "OrchestrationInfo",
+    "OrchestrationInfoList",
     "OrchestrationSummary",
+    "Overview",
     "Pagination",
     "Priority",
     "PriorityName",
@@ -178,6 +192,7 @@ __all__ = [
     "TaskProgressAck",
     "TaskStatus",
     "TaskStatusAck",
+    "TaskViewPage",
     "Time",
     "TimeoutAction",
     "Token",

@@ -36,10 +36,12 @@ class Record(msgspec.Struct):
 
 
 class ErrorDetail(Record, kw_only=True):
-    """Every error body: ``{"detail": "..."}`` (500s add ``request_id``)."""
+    """Every error body: ``{"detail": "..."}`` (500s add ``request_id``; a 400 for one
+    input adds ``field``, the input it names)."""
 
     detail: str
     request_id: str | msgspec.UnsetType = msgspec.UNSET
+    field: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class Pagination(Record, kw_only=True):

@@ -19,6 +19,7 @@ from switchboard.server.contract.providers import (
     ExecutionStep,
     OutputFormat,
     ResumeHelp,
+    RollbackOutcome,
     WorkflowValidation,
 )
 
@@ -94,6 +95,7 @@ class ComposeExecution(Record, kw_only=True):
     approval_id: str | UnsetType | None = UNSET
     resume: ResumeHelp | UnsetType = UNSET
     watch_url: str | UnsetType = UNSET
+    rollback: RollbackOutcome | UnsetType = UNSET
 
 
 class ComposeResult(Record, kw_only=True):

@@ -161,10 +161,10 @@ def clean_value(spec: FieldLike, value: Any) -> Any:
 
 
 def validate_answer(
-    fields: Sequence[FieldLike], response: Mapping[str, Any] | str | None
+    fields: Sequence[FieldLike], response: Any
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Check ``response`` (field values, or a plain string for the first text field)
-    against ``fields``: the cleaned values (every field present; optional unanswered ones
+    """Check ``response`` (any JSON a person sent: field values, or a plain string for the
+    first text field) against ``fields``: the cleaned values (every field present; optional unanswered ones
     set to their default or None) and the errors (empty means valid)."""
     errors: list[FieldError] = []
     names = [spec.name for spec in fields]

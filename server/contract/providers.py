@@ -100,6 +100,17 @@ class ExecutionStep(Record, kw_only=True):
 ExecutionStatus = Literal["success", "failed", "cancelled", "paused", "running"]
 
 
+class RollbackOutcome(Record, kw_only=True):
+    """A failed step was routed to the workflow's rollback step (``on_failure =
+    "rollback"``): which step, and how it went (success, failed, running or not_run)."""
+
+    step: str
+    step_id: str
+    status: Literal["success", "failed", "running", "not_run"]
+    output: Any = None
+    error: str | None = None
+
+
 class ExecutionResult(Record, kw_only=True):
     """``/execute`` without streaming: the run after the wait. A paused run adds the gate
     (``human_input_required``, ``approval_id``, ``resume``); a paused or running one adds
@@ -120,6 +131,7 @@ class ExecutionResult(Record, kw_only=True):
     approval_id: str | UnsetType | None = UNSET
     resume: ResumeHelp | UnsetType = UNSET
     watch_url: str | UnsetType = UNSET
+    rollback: RollbackOutcome | UnsetType = UNSET
 
 
 class OrchestrateResult(Record, kw_only=True):

@@ -10,7 +10,7 @@ def all_tables() -> list[RouteTable]:
     import importlib
 
     names = ["system", "auth_tokens", "agents", "tasks", "approvals", "approval_links", "events", "workflows",
-             "orchestrations", "providers", "compose", "audit", "webhooks", "ws"]
+             "orchestrations", "providers", "compose", "audit", "webhooks", "ws", "views"]
     tables = []
     for name in names:
         try:
@@ -22,4 +22,6 @@ def all_tables() -> list[RouteTable]:
         tables.append(module.routes)
         if hasattr(module, "root_routes"):
             tables.append(module.root_routes)
-    return tables
+    from switchboard.server.dialects import tables as dialect_tables
+
+    return tables + dialect_tables(tables)

@@ -95,7 +95,7 @@ def _decided(approval: Any, message: str) -> contract.Decision:
 
 @routes.post("/approvals/{approval_id}/approve", role="user", response=contract.Decision,
              responses={403: "not admitted by the approval, or self-approval",
-                        409: "already decided", 422: "a gate answer failed validation"})
+                        409: "already decided", 400: "a gate answer failed validation"})
 async def approve(request: web.Request) -> contract.Decision:
     """Approve a pending request (for a gate: with the form's answer)."""
     body = await _decision(request)

@@ -60,7 +60,7 @@ class RevokeRequest(StrictModel):
 
 
 @routes.post("/auth/revoke", role="admin", body=RevokeRequest, response=contract.Revocation,
-             responses={422: "not exactly one of jti, token, subject; or a token without jti"})
+             responses={400: "not exactly one of jti, token, subject; or a token without jti"})
 async def revoke(request: web.Request, body: RevokeRequest) -> contract.Revocation:
     """Revoke one token (by ``jti`` or the ``token`` itself) or every token of a ``subject``
     issued until now (admin). Refused at once on this server, kept across restarts, audited

@@ -230,7 +230,7 @@ def _result(mode: str, result: GenerationResult, opts: ComposeOptions,
 @routes.post("/compose", role="agent", body=ComposeBody, response=wire.ComposeResult,
              responses={403: "an MCP validator, or a generated step's http/command/python/mcp "
                              "tool, is not available to the caller's role",
-                        422: "unknown or unavailable provider, validator or runner (the reason "
+                        400: "unknown or unavailable provider, validator or runner (the reason "
                              "says how to enable it, e.g. the extra to install)",
                         502: "a provider failed"})
 async def compose(request: web.Request, body: ComposeBody

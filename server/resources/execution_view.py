@@ -19,6 +19,7 @@ from switchboard.engine.clock import iso
 from switchboard.engine.events import DROPPED, EventFilter
 from switchboard.engine.models import Event, Run, StepRecord
 from switchboard.engine.orchestrations.definitions import Orchestration
+from switchboard.engine.orchestrations.inline import ROLLBACK
 from switchboard.server import API_BASE, convert
 from switchboard.server.contract import providers as wire
 
@@ -145,20 +146,60 @@ class ExecutionView:
             duration=duration, output=record.output, error=record.error)
 
     def summary(self, run: Run, end: float | None) -> dict[str, Any]:
-        """Status, duration, per-step outputs (last visit wins, keyed by step id)."""
+        """Status, duration, per-step outputs (last visit wins, keyed by step id).
+
+        A run that reached its end through a rollback (a failed step whose ``on_failure``
+        led to the rollback step) is ``failed``, with the failed step's error and
+        ``rollback``: the rollback step and how it went (issue 12: never "success")."""
         outputs = {r.step_id: r.output for r in run.step_history if r.status != "failed"}
         finished = end if end is not None else run.updated_at
-        return {"run_id": run.run_id, "workflow": self.orch.title, "workflow_id": self.orch.id,
-                "status": STATUS.get(run.status, run.status),
-                "duration": round(finished - run.created_at, 3), "outputs": outputs,
-                "response": run.response, "final_state": run.shared_state,
-                "error": run.error, "cost_usd": round(run.cost_usd, 6)}
+        status = STATUS.get(run.status, run.status)
+        error = run.error
+        rollback = self._rollback(run)
+        if rollback is not None and run.status == "completed":
+            failed, outcome = rollback
+            status = "failed"
+            error = error or f"step {self.titles.get(failed.step_id or '', failed.step_id)!r} " \
+                             f"failed: {failed.error or 'no detail'}; rolled back"
+        out = {"run_id": run.run_id, "workflow": self.orch.title, "workflow_id": self.orch.id,
+               "status": status, "duration": round(finished - run.created_at, 3),
+               "outputs": outputs, "response": run.response, "final_state": run.shared_state,
+               "error": error, "cost_usd": round(run.cost_usd, 6)}
+        if rollback is not None:
+            out["rollback"] = rollback[1]
+        return out
+
+    def _rollback(self, run: Run) -> tuple[StepRecord, dict[str, Any]] | None:
+        """(the failed step, the rollback's outcome) when a failure was routed to a
+        rollback step; None otherwise (``on_failure = "continue"`` is not a rollback)."""
+        steps = {step.id: step for step in self.orch.steps}
+        history = run.step_history
+        for i, record in enumerate(history):
+            if record.status != "failed":
+                continue
+            target = getattr(steps.get(record.step_id or ""), "on_failure", None)
+            if not target or target not in steps or not ROLLBACK.search(
+                    f"{target} {self.titles.get(target, '')}"):
+                continue
+            ran = next((r for r in history[i + 1:] if r.step_id == target), None)
+            outcome: dict[str, Any] = {"step": self.titles.get(target, target),
+                                       "step_id": target}
+            if ran is None:
+                outcome["status"] = "running" if run.status == "running" else "not_run"
+            else:
+                outcome["status"] = "failed" if ran.status == "failed" else "success"
+                outcome["output"] = ran.output
+                outcome["error"] = ran.error
+            return record, outcome
+        return None
 
     def result(self, run: Run, now: float) -> wire.ExecutionResult:
         """``/execute`` without streaming: the run as it stands after the wait."""
-        out = wire.ExecutionResult(
-            **self.summary(run, run.finished_at if run.finished_at is not None else now),
-            steps=[self._record(r) for r in run.step_history])
+        summary = self.summary(run, run.finished_at if run.finished_at is not None else now)
+        rollback = summary.pop("rollback", None)
+        out = wire.ExecutionResult(**summary, steps=[self._record(r) for r in run.step_history])
+        if rollback is not None:
+            out.rollback = wire.RollbackOutcome(**rollback)
         if run.status == "paused":
             out.human_input_required = convert.human_input(run.human_input_required)
             out.approval_id = run.approval_id

@@ -1,10 +1,12 @@
 """Orchestrations and runs, exactly as seed 000 shows them.
 
 ``/run`` and ``/resume`` are synchronous: they answer ``completed``, ``paused`` (with
-``human_input_required``) or ``failed`` — or, past the ``wait`` bound, ``running`` with the
-run id to poll. The ``/stream`` variants send seed 000's nine SSE event names; every frame
-carries ``id: <seq>`` and ``GET /orchestrations/runs/{run_id}/stream`` resumes from
-``Last-Event-ID`` so a client that lost its connection loses nothing.
+``human_input_required``, also when the run waits on a P0/P1 task's approval) or ``failed``
+— or, still working past the ``wait`` bound, 202 with the run id and a ``Location`` to
+follow (``server.resources.run_outcome``). The ``/stream`` variants send seed 000's nine
+SSE event names; every frame carries ``id: <seq>`` and
+``GET /orchestrations/runs/{run_id}/stream`` resumes from ``Last-Event-ID`` so a client that
+lost its connection loses nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from switchboard.server import contract, convert
 from switchboard.server.errors import ApiError
 from switchboard.server.jsonio import QueryModel, StrictModel
 from switchboard.server.resources.common import PageQuery, actor_of, engine_of, pagination
+from switchboard.server.resources.run_outcome import (
+    STILL_RUNNING,
+    answer_task_approval,
+    run_answer,
+)
 from switchboard.server.routing import RouteTable
 from switchboard.server.sse import last_event_id, stream_events
 
@@ -177,25 +184,32 @@ async def get_run(request: web.Request) -> contract.Run:
 
 _RESUME_ERRORS = {403: "the gate does not admit the caller", 404: "no such run or approval",
                   409: "the run is not paused, or the named gate is no longer open",
-                  422: "an answer failed validation"}
+                  400: "an answer failed validation"}
+_RUN_ANSWERS = {202: STILL_RUNNING}
 
 
 @routes.post("/orchestrations/runs/{run_id}/resume", role="user", body=ResumeBody,
-             response=contract.RunResult, responses=_RESUME_ERRORS)
-async def resume(request: web.Request, body: ResumeBody) -> contract.RunResult:
+             response=contract.RunResult, responses={**_RESUME_ERRORS, **_RUN_ANSWERS})
+async def resume(request: web.Request, body: ResumeBody) -> web.Response:
     """Submit the human input and resume (synchronous, like /run).
 
     Who may answer is the gate's: its ``allowed_roles``/``allowed_users`` (exact
     membership), agents and admins when it lists nobody, any admin as break-glass (so the
     route itself admits every role). Name the gate with ``approval_id`` (or ``step_id``) to
     make a retried request safe: exactly one answer per gate is applied, the rest get 409.
+
+    A run that waits on a P0/P1 task's approval (answered ``paused`` by ``/run``) takes
+    ``{"decision": "approve"|"reject", "notes": ...}`` here: that decides the approval, for
+    agents and admins, as ``POST /approvals/{id}/approve`` or ``/reject`` would.
     """
     engine = engine_of(request)
     run_id = request.match_info["run_id"]
-    await engine.runs.resume(run_id, body.response, actor_of(request),
-                             approval_id=body.approval_id, step_id=body.step_id)
+    current = await engine.runs.get(run_id)
+    if not await answer_task_approval(request, current, body.response, body.approval_id):
+        await engine.runs.resume(run_id, body.response, actor_of(request),
+                                 approval_id=body.approval_id, step_id=body.step_id)
     run = await engine.runs.wait(run_id, _wait_bound(request, body.wait))
-    return convert.run_result(run)
+    return await run_answer(request, run)
 
 
 @routes.post("/orchestrations/runs/{run_id}/resume/stream", role="user", body=ResumeBody,
@@ -277,15 +291,19 @@ async def get_orchestration(request: web.Request) -> contract.OrchestrationDetai
 
 
 @routes.post("/orchestrations/{orch_id}/run", role="agent", body=RunBody,
-             response=contract.RunResult)
-async def run(request: web.Request, body: RunBody) -> contract.RunResult:
-    """Start a run and wait for it to complete, pause at a gate or fail (synchronous)."""
+             response=contract.RunResult, responses=_RUN_ANSWERS)
+async def run(request: web.Request, body: RunBody) -> web.Response:
+    """Start a run and wait for it to complete, pause at a gate or fail (synchronous).
+
+    ``paused`` also when a task step waits on its P0/P1 approval (``human_input_required``
+    asks for the decision; answer with ``/resume``); 202 with a ``Location`` to follow when
+    the run is still working as the wait ends."""
     engine = engine_of(request)
     orch = _get_orchestration(request, request.match_info["orch_id"])
     started = await engine.runs.start(orch, body.message, actor=actor_of(request),
                                       values=body.parameters)
     finished = await engine.runs.wait(started.run_id, _wait_bound(request, body.wait))
-    return convert.run_result(finished)
+    return await run_answer(request, finished)
 
 
 @routes.post("/orchestrations/{orch_id}/run/stream", role="agent", body=RunBody,

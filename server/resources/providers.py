@@ -113,7 +113,7 @@ class SwitchBody(StrictModel):
 
 @routes.post("/providers/switch", role="admin", body=SwitchBody,
              response=wire.ProviderSwitched,
-             responses={409: "the provider is not available", 422: "unknown provider"})
+             responses={409: "the provider is not available", 400: "unknown provider"})
 async def switch_provider(request: web.Request, body: SwitchBody) -> wire.ProviderSwitched:
     """Make a provider the default (and apply its timeout/retry settings)."""
     engine = engine_of(request)
@@ -145,7 +145,7 @@ class GenerateBody(StrictModel):
 
 
 @routes.post("/generate", role="agent", body=GenerateBody, response=wire.GeneratedWorkflow,
-             responses={422: "bad input or unknown provider", 502: "the provider failed"})
+             responses={400: "bad input or unknown provider", 502: "the provider failed"})
 async def generate(request: web.Request, body: GenerateBody) -> wire.GeneratedWorkflow:
     """Generate a workflow without executing it (validated, with suggestions)."""
     result = await _generator(request).generate(body.task, body.context, provider=body.provider,
@@ -163,7 +163,7 @@ class RefineBody(StrictModel):
 
 
 @routes.post("/refine", role="agent", body=RefineBody, response=wire.GeneratedWorkflow,
-             responses={422: "bad input or unknown provider", 502: "the provider failed"})
+             responses={400: "bad input or unknown provider", 502: "the provider failed"})
 async def refine(request: web.Request, body: RefineBody) -> wire.GeneratedWorkflow:
     """Improve a workflow for new requirements; fixes what it can and reports the rest."""
     result = await _generator(request).refine(body.workflow, body.requirements, body.context,
@@ -233,7 +233,7 @@ async def _finish(request: web.Request, view: ExecutionView, options: ExecuteOpt
 
 @routes.post("/execute", role="agent", body=ExecuteBody, response=wire.ExecutionResult,
              responses={403: "a non-admin's workflow uses an http, command or python tool",
-                        422: "the workflow, a parameter or an option is invalid"})
+                        400: "the workflow, a parameter or an option is invalid"})
 async def execute(request: web.Request, body: ExecuteBody
                   ) -> web.StreamResponse | wire.ExecutionResult:
     """Run an inline workflow: SSE with `options.stream`, else JSON when it ends or pauses.
@@ -367,7 +367,7 @@ async def _plan(gen: WorkflowGenerator, body: OrchestrateBody, strategy: Strateg
 
 @routes.post("/orchestrate", role="agent", body=OrchestrateBody, response=wire.OrchestrateResult,
              responses={403: "a non-admin's generated workflow uses an http, command or "
-                             "python tool", 422: "unknown provider, validator or runner",
+                             "python tool", 400: "unknown provider, validator or runner",
                         502: "a provider failed"})
 async def orchestrate(request: web.Request, body: OrchestrateBody
                       ) -> web.StreamResponse | wire.OrchestrateResult:
@@ -444,7 +444,7 @@ class InstantiateBody(StrictModel):
 
 @routes.post("/templates/{template_id}/instantiate", role="user", body=InstantiateBody,
              response=wire.InstantiatedTemplate,
-             responses={404: "no such template", 422: "a parameter is missing or invalid"})
+             responses={404: "no such template", 400: "a parameter is missing or invalid"})
 async def instantiate_template(request: web.Request, body: InstantiateBody
                                ) -> wire.InstantiatedTemplate:
     """Create a validated workflow from a template with specific parameters."""
@@ -472,7 +472,7 @@ class SessionBody(StrictModel):
 
 
 @routes.post("/sessions", role="agent", body=SessionBody, status=201, response=wire.Session,
-             responses={422: "unknown preferred provider"})
+             responses={400: "unknown preferred provider"})
 async def create_session(request: web.Request, body: SessionBody) -> wire.Session:
     """Create a conversation session for multi-turn workflow development."""
     session = await _sessions(request).create(body.context, body.preferences,

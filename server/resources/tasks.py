@@ -63,9 +63,16 @@ class CreateTask(StrictModel):
 
 @routes.post("/tasks", role="agent", body=CreateTask, response=contract.TaskEnvelope, status=201,
              responses={200: "an existing task with the same idempotency key",
-                        422: "invalid type, priority or schedule"})
+                        400: "invalid type, priority or schedule"})
 async def create_task(request: web.Request, body: CreateTask) -> web.Response:
     """Create a task and route it to its agent type (P0/P1 wait for an approval)."""
+    envelope, created = await create(request, body)
+    return json_response(envelope, status=201 if created else 200)
+
+
+async def create(request: web.Request, body: CreateTask) -> tuple[contract.TaskEnvelope, bool]:
+    """Create (or find by idempotency key) the task -> (answer, whether it is new). Shared
+    with the dialects, which answer the same envelope in their own words."""
     engine = engine_of(request)
     key = body.idempotency_key or request.headers.get("Idempotency-Key") or None
     spec = TaskSpec(
@@ -85,8 +92,7 @@ async def create_task(request: web.Request, body: CreateTask) -> web.Response:
     if not created:
         message = "Task already exists for this idempotency key"
     data = convert.task(task, now_of(request))
-    return json_response(contract.TaskEnvelope(task_id=task.id, message=message, task=data,
-                                               data=data), status=201 if created else 200)
+    return contract.TaskEnvelope(task_id=task.id, message=message, task=data, data=data), created
 
 
 class TaskListQuery(PageQuery):

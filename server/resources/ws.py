@@ -56,7 +56,7 @@ from switchboard.server.routing import RouteTable
 from switchboard.server.streams import track_stream
 from switchboard.server.ws_protocol import (
     AUTH_TIMEOUT_SECONDS,
-    CHANNELS,
+    CANONICAL,
     MAX_PENDING_CLAIMS,
     MAX_SUBSCRIPTIONS,
     AuthMessage,
@@ -64,9 +64,9 @@ from switchboard.server.ws_protocol import (
     PingMessage,
     SubscribeMessage,
     UnsubscribeMessage,
+    WsDialect,
     channel_filter,
     check_scope,
-    event_message,
     subscription_key,
 )
 
@@ -151,6 +151,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     the agent id must be the caller's (else an ``error`` naming the owner problem), as for
     ``POST /tasks/claim``.
     """
+    return await serve_websocket(request, CANONICAL)
+
+
+async def serve_websocket(request: web.Request, dialect: WsDialect) -> web.StreamResponse:
+    """Run one WebSocket connection speaking ``dialect`` (its channels and words)."""
     config = request.app[CONFIG_KEY]
     ws = web.WebSocketResponse(
         heartbeat=HEARTBEAT_SECONDS,
@@ -159,7 +164,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     budget = MessageBudget(config.server.ws_messages_per_second, config.server.ws_message_burst)
-    session = WsSession(ws, request.app[ENGINE_KEY], budget)
+    session = WsSession(ws, request.app[ENGINE_KEY], budget, dialect)
     if not track_stream(request, session):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
         return ws
@@ -174,8 +179,9 @@ class WsSession:
     """One connection: its principal, subscriptions and pending claims."""
 
     def __init__(self, ws: web.WebSocketResponse, engine: Engine,
-                 budget: MessageBudget | None = None) -> None:
+                 budget: MessageBudget | None = None, dialect: WsDialect = CANONICAL) -> None:
         self.ws = ws
+        self.dialect = dialect
         self.engine = engine
         self.budget = budget
         self.principal: Principal | None = None
@@ -302,10 +308,11 @@ class WsSession:
         await self.send(WsPong(id=_echo(msg.id)))
 
     async def _on_subscribe(self, msg: SubscribeMessage) -> None:
-        channel = CHANNELS.get(msg.channel)
+        channels = self.dialect.channels
+        channel = channels.get(msg.channel)
         if channel is None:
             raise _Refused(f"unknown channel {msg.channel!r}; expected one of: "
-                           + ", ".join(CHANNELS))
+                           + ", ".join(channels))
         scope = msg.scope()
         problem = check_scope(channel, scope)
         if problem:
@@ -330,7 +337,7 @@ class WsSession:
         self._subs[key] = (sub, task)
 
     async def _on_unsubscribe(self, msg: UnsubscribeMessage) -> None:
-        if msg.channel not in CHANNELS:
+        if msg.channel not in self.dialect.channels:
             raise _Refused(f"unknown channel {msg.channel!r}")
         scope = {k: v for k, v in msg.model_dump(include={"agent_id", "task_id", "run_id",
                                                           "types"}).items() if v is not None}
@@ -381,7 +388,7 @@ class WsSession:
                     return
                 if accepts is not None and not accepts(event.event_type):
                     continue
-                await self.send(event_message(channel, event))
+                await self.send(self.dialect.render(channel, event))
         except (ConnectionError, RuntimeError):
             pass  # the socket closed under us; cleanup() releases the rest
         finally:

@@ -689,6 +689,6 @@ async def run_worker(worker: Worker, *, install_signals: bool = True) -> WorkerS
     try:
         await worker.run()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        for number in installed:
+            loop.remove_signal_handler(number)
     return worker.stats

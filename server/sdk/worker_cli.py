@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from switchboard.server.sdk.client.client import AsyncClient
 from switchboard.server.sdk.worker import Handler, Worker, run_worker
@@ -59,7 +59,7 @@ def load_handler(target: str) -> Handler:
             raise WorkerSetupError(f"{module_name!r} has no attribute {attr!r}")
     if not callable(handler):
         raise WorkerSetupError(f"{target} is not callable")
-    return handler
+    return cast(Handler, handler)
 
 
 def build_client(url: str, token: str | None, name: str) -> AsyncClient:

@@ -41,7 +41,7 @@ async def served(tmp_path: Path, fixed_ids: FixedIds
 def backend_for(mode: str, server: Server) -> Any:
     if mode == "in-process":
         return InProcessBackend(server.engine, Actor("operator", "admin"))
-    return RemoteBackend(server.url, server.token(sub="operator"), clock=server.engine.clock)
+    return RemoteBackend(server.url, server.token(sub="operator"))
 
 
 def cells(screen: ApprovalsScreen, approval_id: str) -> list[str]:

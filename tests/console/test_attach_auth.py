@@ -50,7 +50,7 @@ async def login(pilot: Any, entry: str) -> None:
 
 async def test_bad_token_says_unauthorized_then_logs_in(served: Served) -> None:
     server, _ = served
-    backend = RemoteBackend(server.url, "not-a-valid-token", clock=server.engine.clock)
+    backend = RemoteBackend(server.url, "not-a-valid-token")
     app = build_app(backend, clock=server.engine.clock, cursor_blink=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.connection_state == ConnectionState.UNAUTHORIZED)
@@ -71,7 +71,7 @@ async def test_bad_token_says_unauthorized_then_logs_in(served: Served) -> None:
 async def test_token_refused_mid_session_turns_header_red_and_relogin_recovers(
         served: Served) -> None:
     server, _ = served
-    backend = RemoteBackend(server.url, server.token(sub="operator"), clock=server.engine.clock)
+    backend = RemoteBackend(server.url, server.token(sub="operator"))
     app = build_app(backend, clock=server.engine.clock, cursor_blink=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

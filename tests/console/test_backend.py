@@ -11,13 +11,13 @@ from switchboard.console.backend import (
     BackendError,
     ConnectionState,
     InProcessBackend,
-    NotAvailable,
     TaskView,
 )
 from switchboard.console.resolve import resolve_id
 from switchboard.engine.actors import Actor
 from switchboard.engine.engine import Engine
 from switchboard.engine.tasks import TaskSpec
+from switchboard.server import contract, convert
 
 World = tuple[Engine, dict[str, Any]]
 
@@ -48,23 +48,25 @@ async def test_task_views(world: World) -> None:
     assert [t.id for t in mine.tasks] == [data["claimed"].id]
     with pytest.raises(BackendError) as err:
         await backend.tasks(TaskView(status="bogus"))
-    assert err.value.status == 422 and "unknown" in err.value.detail
+    assert err.value.status == 400 and "unknown" in err.value.detail
 
 
 async def test_actions_and_errors_carry_detail(world: World) -> None:
     engine, data = world
     backend = InProcessBackend(engine, Actor("op", "admin"))
-    approval = await backend.reject(data["p1"].approval_id, reason="not now")
+    await backend.reject(data["p1"].approval_id, reason="not now")
+    approval = await backend.approval(data["p1"].approval_id)
     assert approval.status == "rejected" and approval.decided_by == "op"
+    assert approval.rejection_reason == "not now"
     with pytest.raises(BackendError) as err:
         await backend.approve(data["p1"].approval_id)
     assert err.value.conflict and "already rejected by op" in err.value.detail
-    task = await backend.retry_task(data["failed"].id)
-    assert task.status == "assigned"
-    task = await backend.set_task_priority(data["tasks"][1].id, "P1")
-    assert task.priority == "P1"
-    cancelled = await backend.cancel_task(data["tasks"][1].id, "no longer needed")
-    assert cancelled.status == "cancelled"
+    await backend.retry_task(data["failed"].id)
+    assert (await backend.task(data["failed"].id)).status == "assigned"
+    await backend.set_task_priority(data["tasks"][1].id, "P1")
+    assert (await backend.task(data["tasks"][1].id)).priority == "P1"
+    await backend.cancel_task(data["tasks"][1].id, "no longer needed")
+    assert (await backend.task(data["tasks"][1].id)).status == "cancelled"
     with pytest.raises(BackendError) as err:
         await backend.task("task_nope")
     assert err.value.status == 404
@@ -76,7 +78,7 @@ async def test_gate_answer_validation_names_the_field(world: World) -> None:
     run = data["run"]
     with pytest.raises(BackendError) as err:
         await backend.submit_gate(run.approval_id, {"decision": "approve", "replicas": 99})
-    assert err.value.status == 422 and err.value.field and "replicas" in err.value.field
+    assert err.value.status == 400 and err.value.field and "replicas" in err.value.field
     await backend.submit_gate(run.approval_id, {"decision": "approve", "replicas": 2})
     done = await engine.runs.wait(run.run_id, timeout=5)
     assert done.status == "completed" and done.shared_state["replicas"] == 2
@@ -91,24 +93,25 @@ async def test_runs_and_orchestrations(world: World) -> None:
     assert infos["orch-review"].valid and infos["orch-review"].steps == 1
     broken = infos["broken.toml"]
     assert not broken.valid and "steps[0].prompt" in broken.problems[0]
-    run = await backend.start_run("orch-review", "PR #43")
-    assert run.orchestration_id == "orch-review"
+    run_id = await backend.start_run("orch-review", "PR #43")
+    assert (await backend.run(run_id)).orchestration_id == "orch-review"
     with pytest.raises(BackendError) as err:
         await backend.start_run("orch-missing", "x")
     assert err.value.status == 404
 
 
-async def test_without_orchestrations_says_not_available(world: World,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    engine, _ = world
-    with monkeypatch.context() as patch:
-        patch.delattr(engine, "runs")
-        backend = InProcessBackend(engine)
-        assert not backend.capabilities.runs
-        assert (await backend.overview()).runs_by_status is None
-        with pytest.raises(NotAvailable) as err:
-            await backend.runs()
-        assert err.value.detail == "orchestrations not available"
+async def test_records_are_the_wire_contracts(world: World) -> None:
+    """What the screens get in-process is what the API sends: contract records, built by
+    the server's converters, so the attached console cannot differ."""
+    engine, data = world
+    backend = InProcessBackend(engine)
+    task = await backend.task(data["failed"].id)
+    assert isinstance(task, contract.Task) and task.status is contract.TaskStatus.FAILED
+    assert task.created_at and task.created_at.endswith("Z")
+    agents = await backend.agents()
+    assert all(isinstance(a, contract.Agent) for a in agents)
+    overview = await backend.overview()
+    assert overview == convert.overview(await engine.views.overview())
 
 
 async def test_resolve_short_ids(world: World) -> None:
@@ -117,6 +120,10 @@ async def test_resolve_short_ids(world: World) -> None:
     assert await resolve_id(backend, "task", data["p0"].id[-3:]) == data["p0"].id
     assert await resolve_id(backend, "run", data["run"].run_id) == data["run"].run_id
     assert await resolve_id(backend, "agent", "dev-1") == "agent-dev-1"
+    # searched over the whole store by any part of the id: a part every id has is ambiguous
+    with pytest.raises(BackendError) as err:
+        await resolve_id(backend, "task", "0000")
+    assert err.value.status == 409 and "type more" in err.value.detail
     with pytest.raises(BackendError) as err:
         await resolve_id(backend, "task", "task_0000000")  # every fixed id starts so
     assert err.value.status == 409

@@ -291,21 +291,6 @@ async def test_live_updates_diff_rows_and_announce(world: World) -> None:
         assert not any("approval" in n.title.lower() for n in app._notifications)
 
 
-async def test_runs_view_without_orchestrations(world: World, monkeypatch: Any) -> None:
-    engine, _ = world
-    with monkeypatch.context() as patch:
-        patch.delattr(engine, "runs")
-        app = app_for(engine)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await pilot.press("2")
-            await settle(pilot)
-            text = str(app.screen.query_one("#runs-unavailable").render())
-            assert "orchestrations not available" in text
-            keys = {b.binding.action for b in app.screen.active_bindings.values()}
-            assert not keys & {"cancel_item", "retry_item", "resume_run"}
-
-
 async def test_pause_holds_updates_until_resumed(world: World) -> None:
     engine, _ = world
     app = app_for(engine)

@@ -26,8 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test in this folder is a long end-to-end one (real processes, fleets, restarts):
-    marked ``slow``, so ``-m "not slow"`` leaves them out of a quick local run (CI and
-    ``make test`` run them)."""
+    marked ``slow``: ``make test`` leaves them out, ``make test-slow`` and CI run them."""
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.slow)

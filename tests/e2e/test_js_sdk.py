@@ -36,9 +36,8 @@ KEYS = {role: f"js-sdk-{role}-key-0123456789" for role in ("admin", "agent", "us
 SEED_PLACEHOLDER = "'YOUR API KEY'"
 SEED_KEY = "js-sdk-seed-example-key"
 SEED_HOST = "https://api.agent-orchestration-ops.com"
-# The example's base path. Seed 001 says /v1; until the /v1 dialect is served, the canonical
-# base answers the same calls. When /v1 exists, set this to "/v1" (and nothing else changes).
-SEED_BASE_PATH = "/api/v1"
+# The example's base path: seed 001's own (/v1, its dialect), as the seed prints it.
+SEED_BASE_PATH = "/v1"
 NODE_TIMEOUT = 240
 
 
@@ -75,14 +74,19 @@ def _node_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def test_sdk_suite(serve: ServeProcess) -> None:
-    """``node --test`` over the SDK's tests; on Node 20 a second run with
-    ``--experimental-websocket`` exercises the WebSocket transport as Node 22 would."""
+@pytest.mark.parametrize("dialect", ["seed001", "canonical"])
+def test_sdk_suite(serve: ServeProcess, dialect: str) -> None:
+    """``node --test`` over the SDK's tests, against seed 001's base (``/v1``, its words)
+    and the canonical API; on Node 20 a second run with ``--experimental-websocket``
+    exercises the WebSocket transport as Node 22 would."""
     node, _ = _node()
     files = sorted(str(p.relative_to(SDK)) for p in (SDK / "test").glob("*.test.js"))
     assert files, "no SDK test files found"
     env = _node_env(SB_BASE_URL=f"{serve.url}/api/v1", SB_ADMIN_KEY=KEYS["admin"],
                     SB_AGENT_KEY=KEYS["agent"], SB_USER_KEY=KEYS["user"])
+    if dialect == "seed001":  # the worker in the tests stays on the canonical API
+        env |= {"SB_BASE_URL": f"{serve.url}/v1", "SB_API_URL": f"{serve.url}/api/v1",
+                "SB_DIALECT": "seed001"}
     runs = [[node, "--test", *files]]
     websocket = _has_websocket(node)
     if not websocket and _has_websocket(node, "--experimental-websocket"):

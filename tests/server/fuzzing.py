@@ -12,7 +12,7 @@ negative (invalid) data, with a token per role; every response is checked for
 
 The server runs as a subprocess (``switchboard serve`` on a free port, the same start-up path
 operators use), so its log can be scanned for tracebacks afterwards. Used by
-``tests/server/test_fuzz.py`` (bounded, in ``make test``) and ``make fuzz`` (longer).
+``tests/server/test_fuzz.py`` (bounded, in ``make test-slow``) and ``make fuzz`` (longer).
 """
 
 from __future__ import annotations

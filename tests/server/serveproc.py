@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fuzz-secret-0123456789-abcdefghijklmnopq"
 BASE_CONFIG = (
-    "[server]\nsync_run_wait_seconds = 1.0\n{server}\n"
+    "[server]\nsync_run_wait_seconds = {sync_wait}\n{server}\n"
     "[rate_limits]\nenabled = false\n"
     "[orchestrations]\nwatch = false\n"
     'dir = "{orchestrations}"\n'
@@ -42,13 +42,14 @@ class ServeProcess:
     ``server`` adds lines to the config's ``[server]`` section; ``config`` appends whole
     sections; ``env`` adds environment variables (``ORCHESTRATOR_API_KEY_*``);
     ``soft_open_files`` starts the child with that soft RLIMIT_NOFILE (the server is
-    expected to raise it).
+    expected to raise it); ``sync_wait`` is how long a synchronous ``/run`` waits.
     """
 
     def __init__(self, data_dir: Path, *, server: str = "", config: str = "",
                  env: dict[str, str] | None = None,
-                 soft_open_files: int | None = None) -> None:
+                 soft_open_files: int | None = None, sync_wait: float = 1.0) -> None:
         self.data_dir = data_dir
+        self.sync_wait = sync_wait
         self.server = server
         self.config = config
         self.env = dict(env or {})
@@ -64,7 +65,7 @@ class ServeProcess:
     def __enter__(self) -> ServeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "serve.toml"
-        config.write_text(BASE_CONFIG.format(server=self.server,
+        config.write_text(BASE_CONFIG.format(server=self.server, sync_wait=self.sync_wait,
                                              orchestrations=ROOT / "examples" / "orchestrations")
                           + self.config, encoding="utf-8")
         self.proc = subprocess.Popen(

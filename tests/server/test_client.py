@@ -60,7 +60,7 @@ async def test_errors_are_typed_with_detail(client: AsyncClient, api: LiveApi) -
     assert missing.value.request_id
     with pytest.raises(InvalidRequest) as invalid:
         await client.tasks.create("teleport")
-    assert invalid.value.status == 422 and "type" in invalid.value.detail
+    assert invalid.value.status == 400 and "type" in invalid.value.detail
     async with AsyncClient(api.root, token=api.token("user")) as reader:
         with pytest.raises(Forbidden) as forbidden:
             await reader.tasks.create("bugfix")

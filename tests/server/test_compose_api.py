@@ -114,7 +114,7 @@ async def test_execute_mode_runs_it_with_the_execution_provider(api: LiveApi) ->
 
 async def test_the_seeds_multi_provider_request_names_what_is_missing(api: LiveApi) -> None:
     status, data = await post(api, SEED_MULTI_PROVIDER, "admin")
-    assert status == 422, data
+    assert status == 400, data
     assert data["detail"].startswith("strategy.generation.provider: provider 'adk' is not "
                                      "available: ")
     assert ADK_HINT in data["detail"]
@@ -202,7 +202,7 @@ async def test_bad_stages_name_the_field(api: LiveApi) -> None:
     ]
     for extra, detail in cases:
         status, data = await post(api, {"task": "Research caching", **extra})
-        assert status == 422, (extra, data)
+        assert status == 400, (extra, data)
         assert data["detail"].startswith(detail), (extra, data["detail"])
 
 
@@ -232,7 +232,7 @@ async def test_compose_is_documented_with_its_models(api: LiveApi) -> None:
             "ComposeExecution"} <= set(components)
     assert set(components["ComposeResult"]["properties"]) >= {
         "mode", "workflow", "validation", "metadata", "execution"}
-    assert {"403", "422"} <= set(operation["responses"])
+    assert {"403", "400"} <= set(operation["responses"])
 
 
 def test_compose_execution_carries_every_execute_result_field() -> None:

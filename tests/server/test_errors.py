@@ -42,10 +42,12 @@ async def test_valid_body_is_parsed_and_declared_status_used(client: AppClient) 
         ([1, 2], "body: Input should be an object"),
     ],
 )
-async def test_strict_model_422_names_the_field(client: AppClient, body: object, expected: str) -> None:
+async def test_strict_model_400_names_the_field(client: AppClient, body: object, expected: str) -> None:
     resp = await client.post("/api/v1/things", json=body, headers=AGENT)
-    assert resp.status == 422
+    assert resp.status == 400
     assert (await detail(resp)).startswith(expected)
+    # the field alone too (a console marks that input), as engine validation sends it
+    assert (await resp.json())["field"] == expected.split(":")[0]
 
 
 async def test_several_errors_are_reported_together(client: AppClient) -> None:
@@ -95,17 +97,17 @@ async def test_query_is_parsed_with_lists(client: AppClient) -> None:
         ("limit=101", "query.limit: Input should be less than or equal to 100"),
     ],
 )
-async def test_bad_query_is_422_naming_the_parameter(
+async def test_bad_query_is_400_naming_the_parameter(
     client: AppClient, query: str, expected: str
 ) -> None:
     resp = await client.get(f"/api/v1/things?{query}", headers=USER)
-    assert resp.status == 422
+    assert resp.status == 400
     assert (await detail(resp)).startswith(expected)
 
 
-async def test_bad_path_parameter_is_422(client: AppClient) -> None:
+async def test_bad_path_parameter_is_400(client: AppClient) -> None:
     resp = await client.get("/api/v1/things/nope", headers=USER)
-    assert resp.status == 422
+    assert resp.status == 400
     assert (await detail(resp)).startswith("path.thing_id: String should match pattern")
 
 
@@ -132,7 +134,7 @@ async def test_wrong_method_is_405_json_with_allow(client: AppClient) -> None:
     "thing,status,expected",
     [
         ("conflict", 409, "already approved"),
-        ("invalid", 422, "priority: must be one of P0, P1, P2, P3"),
+        ("invalid", 400, "priority: must be one of P0, P1, P2, P3"),
         ("forbidden", 403, "only the gate's reviewers may answer"),
     ],
 )
@@ -153,7 +155,7 @@ async def test_engine_not_found_is_404(client: AppClient) -> None:
 @pytest.mark.parametrize(
     "what,status,expected",
     [
-        ("pydantic", 422, "thing_id: String should match pattern"),
+        ("pydantic", 400, "thing_id: String should match pattern"),
         ("aiohttp", 409, "already running"),
         ("aiohttp-plain", 410, "Gone"),
         ("api", 503, "store is restarting"),
@@ -208,3 +210,11 @@ async def test_streaming_responses_get_the_headers_too(client: AppClient) -> Non
     assert resp.headers["X-Request-ID"] == "s-1"
     assert "X-RateLimit-Limit" in resp.headers
     assert await resp.text() == "data: hello\n\n"
+
+
+async def test_engine_validation_names_the_field_alone_too(client: AppClient) -> None:
+    """400 (the seeds' tables), and ``field`` for clients that show the input it is about."""
+    resp = await client.post("/api/v1/things/invalid/approve", headers=AGENT)
+    assert resp.status == 400
+    assert await resp.json() == {"detail": "priority: must be one of P0, P1, P2, P3",
+                                 "field": "priority"}

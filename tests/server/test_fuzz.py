@@ -2,7 +2,7 @@
 a token per role, positive and negative data; no 5xx, no response outside its documented
 schema, no traceback in the server's log.
 
-Bounded for ``make test`` (a fixed seed, ``FUZZ_EXAMPLES`` examples per operation, role and
+Bounded for ``make test-slow`` (a fixed seed, ``FUZZ_EXAMPLES`` examples per operation, role and
 mode, ``FUZZ_SECONDS`` at most: about two minutes here). ``make fuzz`` runs the same test
 longer with a fresh seed (``FUZZ_SEED=random``) and prints the figures.
 """

@@ -1,4 +1,4 @@
-"""Numbers that do not fit: refused at the edge with the field named (422), never a 500.
+"""Numbers that do not fit: refused at the edge with the field named (400), never a 500.
 
 Integers past 64 bits used to reach SQLite (OverflowError -> 500); NaN/Infinity in bodies were
 accepted and stored as null; a JWT ``exp`` given as a numeric string was accepted. Every test
@@ -33,23 +33,23 @@ BIG = str(INT64_MAX + 1)  # 9223372036854775808
     (f"/events?after=-{BIG}0", "query.after"),
     (f"/events?limit={BIG}", "query.limit"),
 ])
-async def test_query_integers_past_64_bits_are_422_naming_the_parameter(
+async def test_query_integers_past_64_bits_are_400_naming_the_parameter(
         api: Any, http: Any, path: str, field: str) -> None:
     async with http.get(api.base + path, headers=api.headers()) as resp:
         body = await resp.json()
-        assert resp.status == 422, body
+        assert resp.status == 400, body
         assert body["detail"].startswith(field + ":"), body
 
 
 @pytest.mark.parametrize("path", ["/events/stream", "/orchestrations/runs/run_x/stream"])
-async def test_last_event_id_past_64_bits_is_422(api: Any, http: Any, path: str) -> None:
+async def test_last_event_id_past_64_bits_is_400(api: Any, http: Any, path: str) -> None:
     if "runs/" in path:  # a real run, so the 404 for an unknown run does not answer first
         run = await api.engine.runs.start(api.engine.orchestrations.get("deployment"), "x")
         path = path.replace("run_x", run.run_id)
     headers = {**api.headers(), "Last-Event-ID": BIG}
     async with http.get(api.base + path, headers=headers) as resp:
         body = await resp.json()
-        assert resp.status == 422, body
+        assert resp.status == 400, body
         assert body["detail"].startswith("header.Last-Event-ID:"), body
 
 
@@ -69,7 +69,7 @@ async def test_bodies_with_numbers_that_do_not_fit_are_refused_and_not_stored(
     headers = {**api.headers(), "Content-Type": "application/json"}
     async with http.post(api.base + "/tasks", data=body, headers=headers) as resp:
         answer = await resp.json()
-        assert resp.status == 422, answer
+        assert resp.status == 400, answer
         assert answer["detail"].startswith(field + ":"), answer
     stored = await api.engine.store.read(lambda c: c.fetchone("SELECT COUNT(*) FROM tasks"))
     assert stored[0] == 0

@@ -156,7 +156,7 @@ async def test_bad_answer_refused_naming_field(oapi: LiveApi, http: aiohttp.Clie
     async with http.post(f"{oapi.base}/orchestrations/runs/{run_id}/resume",
                          json={"response": {"decision": "perhaps"}},
                          headers=oapi.headers("user")) as r:  # the gate lists admin, user
-        assert r.status == 422
+        assert r.status == 400
         assert "decision" in (await r.json())["detail"]
     async with http.get(f"{oapi.base}/orchestrations/runs/{run_id}",
                         headers=oapi.headers("user")) as r:
@@ -208,7 +208,7 @@ async def test_workflow_execute(oapi: LiveApi, http: aiohttp.ClientSession) -> N
     async with http.post(f"{oapi.base}/workflows/deployment/execute",
                          json={"parameters": {"colour": "red"}},
                          headers=oapi.headers("agent")) as r:
-        assert r.status == 422 and "parameters.colour" in (await r.json())["detail"]
+        assert r.status == 400 and "parameters.colour" in (await r.json())["detail"]
 
 
 async def test_sync_run_wait_bound_answers_running(tmp_path: Path,
@@ -224,7 +224,12 @@ async def test_sync_run_wait_bound_answers_running(tmp_path: Path,
         async with http.post(f"{live.base}/orchestrations/slow/run", json={"wait": 0.2},
                              headers=live.headers("agent")) as r:
             body = await r.json()
+            assert r.status == 202
+            location = r.headers["Location"]
         assert body["status"] == "running" and body["run_id"]
+        assert location == f"/api/v1/orchestrations/runs/{body['run_id']}"
+        async with http.get(live.root + location, headers=live.headers("user")) as r:
+            assert r.status == 200 and (await r.json())["status"] == "running"
     finally:
         await runner.cleanup()
         await live.engine.stop()

@@ -198,16 +198,16 @@ async def test_providers_list_and_switch(api: LiveApi, http: aiohttp.ClientSessi
     status, data = await post(http, api, "/providers/switch", {"provider": "builtin"}, "agent")
     assert status == 403
     status, data = await post(http, api, "/providers/switch", {"provider": "nope"}, "admin")
-    assert status == 422 and data["detail"].startswith("provider: unknown provider 'nope'")
+    assert status == 400 and data["detail"].startswith("provider: unknown provider 'nope'")
     status, data = await post(http, api, "/providers/switch", {"provider": "openai"}, "admin")
     assert status == 409 and data["detail"].startswith("provider: provider 'openai' is not "
                                                        "available")
     status, data = await post(http, api, "/providers/switch",
                               {"provider": "builtin", "config": {"timeout": -1}}, "admin")
-    assert status == 422 and data["detail"].startswith("body.config.timeout")
+    assert status == 400 and data["detail"].startswith("body.config.timeout")
     status, data = await post(http, api, "/providers/switch",
                               {"provider": "builtin", "config": {"retries": 1}}, "admin")
-    assert status == 422 and "body.config.retries" in data["detail"]
+    assert status == 400 and "body.config.retries" in data["detail"]
 
 
 # -- generate / refine ---------------------------------------------------------------------------
@@ -235,13 +235,13 @@ async def test_generate_options_and_validation_errors(api: LiveApi,
         ({"task": "x", "tone": "friendly"}, "body.tone: Extra inputs are not permitted"),
     ]:
         status, data = await post(http, api, "/generate", body)
-        assert status == 422, (body, data)
+        assert status == 400, (body, data)
         assert data["detail"].startswith(detail), (body, data)
     status, data = await post(http, api, "/refine", {"workflow": [1], "requirements": []})
-    assert status == 422 and data["detail"].startswith("body.workflow")
+    assert status == 400 and data["detail"].startswith("body.workflow")
     status, data = await post(http, api, "/refine", {"workflow": {"name": "x"},
                                                      "requirements": "add checks"})
-    assert status == 422 and data["detail"].startswith("body.requirements")
+    assert status == 400 and data["detail"].startswith("body.requirements")
 
 
 async def test_refine_reports_what_it_cannot_fix(api: LiveApi,
@@ -328,6 +328,31 @@ async def test_execute_without_stream_and_failure_options(
     assert events[-1][2]["status"] == "failed" and events[-1][2]["error"]
 
 
+ROLLING_BACK = {"name": "deploy-app", "steps": [
+    {"name": "probe", "tool": "http", "parameters": {"url": "http://127.0.0.1:9/down",
+                                                     "timeout": 2}},
+    {"name": "after", "tool": "current_time"},
+    {"name": "rollback", "tool": "current_time"}]}
+
+
+async def test_execute_that_rolled_back_reports_failed_with_the_rollbacks_outcome(
+        api_http: LiveApi, http: aiohttp.ClientSession) -> None:
+    """Issue 12: a failed step rolled back is a failed execution, not "success"."""
+    api = api_http
+    body = {"workflow": ROLLING_BACK, "options": {"on_failure": "rollback"}}
+    status, data = await post(http, api, "/execute", body)
+    assert status == 200, data
+    assert data["status"] == "failed" and "probe" in data["error"], data
+    assert [(s["step"], s["status"]) for s in data["steps"]] == [("probe", "failed"),
+                                                                 ("rollback", "success")]
+    assert data["rollback"]["step"] == "rollback" and data["rollback"]["status"] == "success"
+    events = await stream(http, api, "/execute", {**body, "options": {
+        "on_failure": "rollback", "stream": True}})
+    name, final = events[-1][1], events[-1][2]
+    assert name == "execution_complete" and final["status"] == "failed", final
+    assert final["rollback"]["status"] == "success"
+
+
 async def test_execute_validation_failures(api: LiveApi, http: aiohttp.ClientSession) -> None:
     for body, detail in [
         ({"workflow": {"name": "x", "steps": [{"name": "a", "tool": "kubectl"}]}},
@@ -347,7 +372,7 @@ async def test_execute_validation_failures(api: LiveApi, http: aiohttp.ClientSes
          "options.provider: provider 'openai' is not available"),
     ]:
         status, data = await post(http, api, "/execute", body)
-        assert status == 422, (body, data)
+        assert status == 400, (body, data)
         assert data["detail"].startswith(detail), (body, data)
 
 
@@ -433,7 +458,7 @@ async def test_orchestrate_generates_reviews_and_executes(
          "strategy.execution.runner: unknown runner 'kubernetes-runner'; available: engine"),
     ]:
         status, data = await post(http, api, "/orchestrate", {"task": "x", "strategy": strategy})
-        assert status == 422 and data["detail"].startswith(detail), data
+        assert status == 400 and data["detail"].startswith(detail), data
 
 
 async def _definition(api: LiveApi, run_id: str) -> Any:
@@ -464,12 +489,12 @@ async def test_templates_list_instantiate_and_run(api: LiveApi,
     assert ran["response"].startswith("[builtin offline provider")
     status, bad = await post(http, api, "/templates/deploy-to-kubernetes/instantiate",
                              {"parameters": {"app": "shop", "replicas": 500}}, "user")
-    assert status == 422
+    assert status == 400
     assert bad["detail"] == ("parameters.image: required parameter is missing; "
                              "parameters.replicas: must be at most 100")
     status, bad = await post(http, api, "/templates/research-report/instantiate",
                              {"topic": "x"}, "user")
-    assert status == 422 and bad["detail"].startswith("body.topic")
+    assert status == 400 and bad["detail"].startswith("body.topic")
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -499,7 +524,7 @@ async def test_sessions_round_trip_and_survive_a_restart(tmp_path: Path) -> None
             assert second["turn"] == 2 and second["action"] == "refine"
             assert second["workflow"]["steps"][-1]["id"] == "rollback"
             status, bad = await post(http, api, "/sessions", {"preferences": {"provider": "nope"}})
-            assert status == 422 and bad["detail"].startswith("preferences.provider: unknown")
+            assert status == 400 and bad["detail"].startswith("preferences.provider: unknown")
             status, bad = await post(http, api, "/sessions/sess_nope/continue", {"message": "x"})
             assert status == 404
         finally:

@@ -14,5 +14,5 @@ export const AWAITING_APPROVAL = seed001 ? 'pending' : 'awaiting_approval';
 export const RUNNING = seed001 ? 'running' : 'in_progress';
 /** `priority: 'medium'` as the API answers it. Seed 001: medium. */
 export const MEDIUM = seed001 ? 'medium' : 'P2';
-/** The status for invalid input. The seeds' tables: 400. */
-export const INVALID_INPUT = seed001 ? 400 : 422;
+/** The status for invalid input, at every base (the seeds' tables): 400. */
+export const INVALID_INPUT = 400;

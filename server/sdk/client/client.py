@@ -27,6 +27,7 @@ from switchboard.server.sdk.client.resources.events import EventsResource
 from switchboard.server.sdk.client.resources.orchestrations import OrchestrationsResource, RunsResource
 from switchboard.server.sdk.client.resources.system import AuthResource, SystemResource
 from switchboard.server.sdk.client.resources.tasks import TasksResource
+from switchboard.server.sdk.client.resources.views import ViewsResource
 from switchboard.server.sdk.client.ws import WebSocketConnection
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -64,6 +65,7 @@ class AsyncClient:
         self.orchestrations = OrchestrationsResource(self.transport, self.runs)
         self.system = SystemResource(self.transport)
         self.auth = AuthResource(self.transport)
+        self.views = ViewsResource(self.transport)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> AsyncClient:

@@ -8,9 +8,12 @@ always answers ``{"detail": "..."}``), the status, the request id and the rate-l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+_FIELD_RE = re.compile(r"^([A-Za-z_][\w.\[\]-]*): ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,16 @@ class ApiError(SwitchboardError):
         self.rate_limit = RateLimit.from_headers(self.headers)
         self.request_id = self.headers.get("X-Request-ID")
 
+    @property
+    def field(self) -> str | None:
+        """Which input the error is about: the body's ``field`` if the server sent one, else
+        a 422 detail's leading ``field: `` (``response.replicas: must be at most 10``)."""
+        field = self.body.get("field") if isinstance(self.body, dict) else None
+        if isinstance(field, str):
+            return field
+        match = _FIELD_RE.match(self.detail) if self.status == 422 else None
+        return match.group(1) if match else None
+
 
 class BadRequest(ApiError):
     status = 400
@@ -122,10 +135,16 @@ class Conflict(ApiError):
     status = 409
 
 
-class InvalidRequest(ApiError):
-    """422: the body or query failed validation; ``detail`` names the field."""
+class InvalidRequest(BadRequest):
+    """400 (422 from older servers): the body or query failed validation; ``detail`` names
+    the field (``field`` in the body, when the server sends it)."""
 
-    status = 422
+    status = 400
+
+    @property
+    def field(self) -> str | None:
+        value = self.body.get("field") if isinstance(self.body, dict) else None
+        return value if isinstance(value, str) else None
 
 
 class RateLimited(ApiError):
@@ -145,7 +164,7 @@ class ServerError(ApiError):
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest,
+    400: InvalidRequest,
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,

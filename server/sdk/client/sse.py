@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -90,8 +90,8 @@ class ResumableStream:
     Each (re)connection sends ``Last-Event-ID`` = the last id seen (or ``initial_id``), so
     the server replays what was missed. 5xx, refused connections and broken streams are
     retried with backoff (for ``reconnect_for`` seconds without a successful connection,
-    forever if None); other 4xx are raised. ``on_message`` may return a new id to resume
-    from (the server's ``subscription.dropped`` marker) or ``False`` to stop.
+    forever if None); other 4xx are raised. ``on_state(True)`` is called on each connection
+    and ``on_state(False)`` each time one is lost or refused (a console shows it).
     """
 
     def __init__(
@@ -105,6 +105,7 @@ class ResumableStream:
         read_timeout: float = 60.0,
         backoff: float = 0.2,
         max_backoff: float = 5.0,
+        on_state: Callable[[bool], None] | None = None,
     ) -> None:
         self.transport = transport
         self.path = path
@@ -114,6 +115,7 @@ class ResumableStream:
         self.read_timeout = read_timeout
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.on_state = on_state
         self.connections = 0
         self.connected = asyncio.Event()
         self._closed = False
@@ -124,6 +126,10 @@ class ResumableStream:
         self._closed = True
         if self._response is not None:
             self._response.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __aiter__(self) -> AsyncIterator[SSEMessage]:
         return self._iterate()
@@ -137,13 +143,15 @@ class ResumableStream:
                 async for message in self._connect_once():
                     failing_since, attempt = None, 0
                     yield message
-                    if self._closed:
+                    if self.closed:  # close() may have been called while we yielded
                         return
-                if self._closed:
+                if self.closed:
                     return
                 log.debug("event stream %s ended; reconnecting after %s", self.path, self.last_id)
             except (TransportError, ServerError, RateLimited) as exc:
                 log.debug("event stream %s: %s", self.path, exc)
+            if self.on_state is not None:
+                self.on_state(False)
             now = loop.time()
             failing_since = failing_since if failing_since is not None else now
             if self.reconnect_for is not None and now - failing_since > self.reconnect_for:
@@ -170,6 +178,8 @@ class ResumableStream:
                 self._response = resp
                 self.connections += 1
                 self.connected.set()
+                if self.on_state is not None:
+                    self.on_state(True)
                 try:
                     async for message in iter_sse(resp):
                         if message.id is not None:

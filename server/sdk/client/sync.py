@@ -25,6 +25,10 @@ from switchboard.server.sdk.client.client import AsyncClient
 T = TypeVar("T")
 
 
+async def _next(agen: AsyncIterator[T]) -> T:
+    return await anext(agen)
+
+
 class _LoopThread:
     """An event loop running in a daemon thread; ``run(coro)`` blocks for its result."""
 
@@ -42,7 +46,7 @@ class _LoopThread:
         try:
             while True:
                 try:
-                    yield self.run(agen.__anext__())
+                    yield self.run(_next(agen))
                 except StopAsyncIteration:
                     return
         finally:
@@ -107,7 +111,7 @@ class Client:
             self._portal.stop()
             raise
         for name in ("agents", "tasks", "approvals", "events", "orchestrations", "runs",
-                     "system", "auth"):
+                     "system", "auth", "views"):
             setattr(self, name, _SyncResource(getattr(self._async, name), self._portal))
 
     agents: Any
@@ -118,6 +122,7 @@ class Client:
     runs: Any
     system: Any
     auth: Any
+    views: Any
 
     @property
     def async_client(self) -> AsyncClient:

@@ -142,9 +142,9 @@ class WebSocketConnection:
         """Claim the next task for ``agent_id``: the task dict (with ``lease_id``) or None."""
         reply = await self.request({"type": "claim", "agent_id": agent_id, "wait": wait},
                                    timeout=wait + 15.0)
-        if reply.get("type") == "task_assigned":
-            return reply["task"]
-        return None
+        task: dict[str, Any] | None = reply["task"] if reply.get("type") == "task_assigned" \
+            else None
+        return task
 
     async def ping(self, timeout: float = 5.0) -> None:
         await self.request({"type": "ping"}, timeout=timeout)

@@ -8,7 +8,8 @@ delivered. Called without ``after`` it first asks the server for the current pos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import builtins
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -67,20 +68,26 @@ class EventsResource:
         """The newest committed seq: a stream starting here misses nothing from now on."""
         return (await self.list(0, limit=1)).last_seq
 
-    async def stream(self, after: int | None = None, *, types: list[str] | str | None = None,
+    async def stream(self, after: int | None = None, *,
+                     types: builtins.list[str] | str | None = None,
                      task_id: str | None = None, run_id: str | None = None,
                      agent_id: str | None = None, reconnect_for: float | None = 300.0,
-                     read_timeout: float = 60.0) -> AsyncIterator[Event]:
+                     read_timeout: float = 60.0, backoff: float = 0.2, max_backoff: float = 5.0,
+                     on_state: Callable[[bool], None] | None = None
+                     ) -> AsyncGenerator[Event, None]:
         """Live events over SSE, replaying from ``after`` first; reconnects and resumes.
 
         Gives up with ``TransportError`` after ``reconnect_for`` seconds without a
-        connection (None: never). Stop early with ``break`` (or ``aclose()``).
+        connection (None: never), retrying ``backoff`` doubling up to ``max_backoff`` seconds
+        apart. ``on_state(connected)`` hears of each connection made or
+        lost. Stop early with ``break`` (or ``aclose()``).
         """
         start = after if after is not None else await self.position()
         source = ResumableStream(self._t, "/events/stream",
                                  params=_filters(types, task_id, run_id, agent_id),
                                  initial_id=str(start), reconnect_for=reconnect_for,
-                                 read_timeout=read_timeout)
+                                 read_timeout=read_timeout, backoff=backoff,
+                                 max_backoff=max_backoff, on_state=on_state)
         try:
             async for message in source:
                 if message.event == DROPPED:

@@ -43,7 +43,7 @@ class SystemResource:
 
     async def openapi(self) -> dict[str, Any]:
         """The server's OpenAPI 3.1 document (checked against ``OpenApiDocument``)."""
-        body = (await self._t.request("GET", "/openapi.json")).json()
+        body: dict[str, Any] = (await self._t.request("GET", "/openapi.json")).json()
         msgspec.convert(body, OpenApiDocument)
         return body
 
