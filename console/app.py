@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
@@ -55,6 +55,8 @@ VIEW_ALIASES = {
     "orchestrations": "orchestrations", "orchestration": "orchestrations",
     "orch": "orchestrations", "or": "orchestrations",
 }
+NEW_FLASH_SECONDS = 8.0
+TOAST_MIN_SIZE = (100, 30)  # below this, new approvals show in the header, not as toasts
 COMMAND_WORDS = (
     "runs", "tasks", "agents", "approvals", "events", "orchestrations", "overview",
     "run ", "task ", "agent ", "help", "q",
@@ -97,6 +99,9 @@ class SwitchboardApp(App[int]):
     DEFAULT_MODE = "overview"
     MODES: ClassVar[dict[str, Any]] = dict(MODE_SCREENS)  # type: ignore[assignment]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # under 20 lines, side panes give their room to the table (at 40x12 the approvals
+    # preview took every line and the inbox showed no rows)
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (20, "-tall")]
     COMMANDS = App.COMMANDS | {SwitchboardCommands}
     NOTIFICATION_TIMEOUT = 4
 
@@ -111,6 +116,7 @@ class SwitchboardApp(App[int]):
         Binding("f1", "help", "help", show=False, id="app.help_f1"),
         Binding("ctrl+c", "request_quit", "quit", show=False, id="app.quit"),
         Binding("ctrl+q", "request_quit", "quit", show=False, priority=True, id="app.quit_q"),
+        Binding("ctrl+l", "login", "log in", show=False, id="app.login"),
     ]
 
     def __init__(
@@ -140,9 +146,20 @@ class SwitchboardApp(App[int]):
         self.status_changed: Signal[None] = Signal(self, "status-changed")
         self.recent_events: deque[Event] = deque(maxlen=event_buffer)
         self._connection_state = ConnectionState.CONNECTING
+        #: the server refused the credential (bad or expired): shown until a login works
+        self.auth_failed = False
+        self._login_open = False
         self._approvals_waiting = 0
+        #: pending approvals per priority, as the header badge last read them
+        self.approvals_by_priority: dict[str, int] = {}
+        #: False until the inbox was read (and again after the credential was refused): the
+        #: header then says "unknown", never "no approvals waiting"
+        self.approvals_known = False
         self._resume_seq: int | None = None
         self._known_approvals: set[str] = set()
+        #: new approvals flashed in the header badge ("+2 NEW") until ``new_approvals_until``
+        self.new_approvals = 0
+        self.new_approvals_until = 0.0
         self._announce_pending: list[Event] = []
         self._announce_gap = 5.0
         self._announced_at = 0.0
@@ -156,6 +173,10 @@ class SwitchboardApp(App[int]):
     # -- state shown in the header -----------------------------------------------------------
     @property
     def connection_state(self) -> ConnectionState:
+        """The stream's state, unless the server refused our credential: an SSE stream opened
+        before a token expired keeps saying "connected" while every request fails."""
+        if self.auth_failed:
+            return ConnectionState.UNAUTHORIZED
         return self._connection_state
 
     @connection_state.setter
@@ -192,9 +213,85 @@ class SwitchboardApp(App[int]):
     async def _startup(self) -> None:
         await self.backend.start()
         for service in self.services:
+            if service in self._services_started:
+                continue
             await service.start()
             self._services_started.append(service)
         self._start_stream()
+
+    # -- credential refused / re-login --------------------------------------------------------
+    def note_backend_error(self, error: BaseException | None) -> bool:
+        """Every place that catches a ``BackendError`` passes it here: a 401 means the server
+        refused our credential (bad or expired), which the header shows in red with the way
+        out (ctrl+l), instead of "connecting" forever or a green "connected". True if so."""
+        if not (isinstance(error, BackendError) and error.status == 401):
+            return False
+        if not self.auth_failed:
+            self.auth_failed = True
+            self.approvals_known = False
+            log.warning("the server refused the credential: %s", error.detail)
+            self.status_changed.publish(None)
+            self.notify(f"{error.detail}\nctrl+l to log in again (token, @file or $VAR)",
+                        title="Unauthorized", severity="error", timeout=15)
+        from switchboard.console.screens.base import ViewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen):
+                screen.show_problem("UNAUTHORIZED: the server refused the token - ctrl+l to "
+                                    "log in again")
+        return True
+
+    def check_login(self) -> bool:
+        return callable(getattr(self.backend, "use_token", None))
+
+    def action_login(self) -> None:
+        """Ask for a new credential and reconnect with it, without restarting."""
+        if not self.check_login() or self._login_open:
+            return
+        from switchboard.console.dialogs.prompt import PromptDialog
+
+        self._login_open = True
+        self.push_screen(PromptDialog(
+            "Log in again", "Token (JWT or API key), @FILE, or $VAR (empty: $SWITCHBOARD_TOKEN)",
+            body=f"{self.server_address} refused the current token." if self.auth_failed
+            else f"Use another token for {self.server_address}.",
+            required=False, password=True, submit_hint="enter logs in, esc cancels"),
+            self._login_entered)
+
+    def _login_entered(self, entry: str | None) -> None:
+        self._login_open = False
+        if entry is None:
+            return
+        self.run_worker(self._login(entry), name="login", group="login", exclusive=True,
+                        exit_on_error=False)
+
+    async def _login(self, entry: str) -> None:
+        from switchboard.console.token_source import TokenSourceError, token_from_entry
+
+        try:
+            token = token_from_entry(entry)
+        except TokenSourceError as exc:
+            self.notify(str(exc), title="Not logged in", severity="error")
+            return
+        self.backend.use_token(token)  # type: ignore[attr-defined]
+        try:
+            await self.backend.start()
+        except BackendError as exc:
+            if exc.status in (401, 403):
+                self.auth_failed = False  # so the refusal is announced again
+                self.note_backend_error(BackendError(exc.detail, status=401))
+                return
+            raise
+        self.auth_failed = False
+        self.status_changed.publish(None)
+        self.notify(f"logged in to {self.server_address}", timeout=3)
+        await self._startup()
+        self.refresh_badge()
+        from switchboard.console.screens.base import ViewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen):
+                screen.request_reload(immediate=True)
 
     def _start_stream(self) -> None:
         self.run_worker(self._consume_stream(), name="stream", group="stream", exclusive=True,
@@ -242,6 +339,11 @@ class SwitchboardApp(App[int]):
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
+        if worker.group in ("startup", "login") and isinstance(error, BackendError) \
+                and error.status == 403:
+            error = BackendError(error.detail, status=401)  # start(): the token was refused
+        if self.note_backend_error(error):
+            return
         if isinstance(error, BackendError):
             self.notify(error.detail, title="Request failed", severity="error")
             return
@@ -283,8 +385,25 @@ class SwitchboardApp(App[int]):
                 screen.post_message(update)
 
     def _announce(self, events: list[Event]) -> None:
-        """Toast (and bell) for new approvals: at most one toast per few seconds, the rest
-        gathered into the next one, so a burst does not bury the screen at 80x24."""
+        """Bell, header flash and toast for new approvals.
+
+        The bell rings at once for the priorities configured (``[console] bell_priorities``,
+        P0 by default; ``bell = true``: all). The header's badge says ``+n NEW`` for a few
+        seconds. A toast follows only where there is room for it beside the work (at least
+        100x30): at 80x24 toasts covered the filter hint, the help, the log and the form, so
+        there the header says it instead. At most one toast per few seconds; the rest are
+        gathered into the next one."""
+        config = self.console_config
+        ring = config.bell or any(self._priority_of(e) in config.bell_priorities
+                                  for e in events)
+        if ring:
+            self.bell()
+        self.new_approvals += len(events)
+        self.new_approvals_until = time.monotonic() + NEW_FLASH_SECONDS
+        self.status_changed.publish(None)
+        self.set_timer(NEW_FLASH_SECONDS + 0.1, self._end_flash)
+        if self.size.width < TOAST_MIN_SIZE[0] or self.size.height < TOAST_MIN_SIZE[1]:
+            return
         self._announce_pending.extend(events)
         now = time.monotonic()
         wait = self._announce_gap - (now - self._announced_at)
@@ -310,20 +429,38 @@ class SwitchboardApp(App[int]):
         else:
             self.notify(f"{len(events)} new approvals waiting\npress 5 for the inbox",
                         title="New approvals", severity="warning", timeout=6)
-        if self.console_config.bell:
-            self.bell()
+
+    @staticmethod
+    def _priority_of(event: Event) -> str:
+        return str(event.payload.get("priority") or event.priority or "")
+
+    def _end_flash(self) -> None:
+        if self.new_approvals and time.monotonic() >= self.new_approvals_until:
+            self.new_approvals = 0
+            self.status_changed.publish(None)
 
     def refresh_badge(self) -> None:
         self.run_worker(self._refresh_badge(), group="badge", exclusive=True, exit_on_error=False)
 
     async def _refresh_badge(self) -> None:
-        self.approvals_waiting = len(await self.backend.pending_approvals())
+        pending = await self.backend.pending_approvals()
+        counts: dict[str, int] = {}
+        for approval in pending:
+            counts[approval.priority] = counts.get(approval.priority, 0) + 1
+        changed = counts != self.approvals_by_priority or not self.approvals_known
+        self.approvals_by_priority = counts
+        self.approvals_known = True
+        self.approvals_waiting = len(pending)
+        if changed:
+            self.status_changed.publish(None)
 
     def current_view_changed(self, screen: Any) -> None:
         """Hook for views becoming visible (the header follows on its own)."""
 
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "login":
+            return self.check_login()
         if action == "view" and parameters:
             if parameters[0] == self.current_mode and len(self.screen_stack) <= 1:
                 return False
@@ -386,11 +523,13 @@ class SwitchboardApp(App[int]):
         bar.show()
         bar.value = text
 
-    def open_record(self, kind: str, ident: str) -> None:
-        self.run_worker(self._open_record(kind, ident), group="open", exclusive=True,
+    def open_record(self, kind: str, ident: str, *, here: bool = False) -> None:
+        """Open a record's screen: in its own view (``:task ID``), or ``here`` on top of the
+        current stack (drilling in from an event: q comes back to it)."""
+        self.run_worker(self._open_record(kind, ident, here), group="open", exclusive=True,
                         exit_on_error=False)
 
-    async def _open_record(self, kind: str, ident: str) -> None:
+    async def _open_record(self, kind: str, ident: str, here: bool = False) -> None:
         from switchboard.console.resolve import resolve_id
         from switchboard.console.screens.agents import AgentDetailScreen
         from switchboard.console.screens.runs import RunDetailScreen
@@ -398,24 +537,27 @@ class SwitchboardApp(App[int]):
 
         try:
             full = await resolve_id(self.backend, kind, ident)
+            approval = await self.backend.approval(full) if kind == "approval" else None
         except BackendError as exc:
-            self.notify(exc.detail, severity="error")
+            if not self.note_backend_error(exc):
+                self.notify(exc.detail, severity="error")
             return
+        screen: Any
         if kind == "run":
-            self.switch_mode("runs")
-            self.push_screen(RunDetailScreen(full))
+            screen = RunDetailScreen(full)
         elif kind == "task":
-            self.switch_mode("tasks")
-            self.push_screen(TaskDetailScreen(full))
+            screen = TaskDetailScreen(full)
         elif kind == "agent":
-            self.switch_mode("agents")
-            self.push_screen(AgentDetailScreen(full))
-        elif kind == "approval":
+            screen = AgentDetailScreen(full)
+        elif approval is not None:
             from switchboard.console.dialogs.gate_form import GateFormScreen
 
-            self.switch_mode("approvals")
-            approval = await self.backend.approval(full)
-            self.push_screen(GateFormScreen(approval))
+            screen = GateFormScreen(approval)
+        else:
+            return
+        if not here:
+            self.switch_mode(VIEW_ALIASES[kind])
+        self.push_screen(screen)
 
     def action_help(self) -> None:
         from switchboard.console.dialogs.help import HelpScreen
@@ -426,18 +568,30 @@ class SwitchboardApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     def action_request_quit(self) -> None:
-        if self._quit_dialog_open:
-            return
-        from switchboard.console.dialogs.confirm import ConfirmDialog
+        """Ask before quitting; ``ctrl+q`` pressed while the question shows confirms it (the
+        only key that does: see ``dialogs/quit.py``)."""
+        from switchboard.console.dialogs.quit import QuitDialog
 
+        if self._quit_dialog_open:
+            if isinstance(self.screen, QuitDialog):
+                self.screen.dismiss(True)
+            return
         if self.embedded:
             body = ("This stops the engine and the API server: running work pauses and "
                     "workers lose their connection until Switchboard is started again.")
         else:
             body = f"Disconnect from {self.server_address}? The server keeps running."
         self._quit_dialog_open = True
-        self.push_screen(ConfirmDialog("Quit Switchboard?", body, confirm="Quit"),
-                         self._quit_answer)
+        self.push_screen(QuitDialog("Quit Switchboard?", body), self._quit_answer)
+
+    def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
+        """Textual's palette entries, with its Quit (which exits at once) asking first."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":
+                yield SystemCommand("Quit Switchboard", "Asks first (ctrl+q confirms)",
+                                    self.action_request_quit)
+            else:
+                yield command
 
     def _quit_answer(self, confirmed: bool | None) -> None:
         self._quit_dialog_open = False

@@ -56,6 +56,7 @@ class ConnectionState(StrEnum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     DISCONNECTED = "disconnected"
+    UNAUTHORIZED = "unauthorized"  # the server refused the credential (bad or expired)
 
 
 class BackendError(Exception):

@@ -1,4 +1,5 @@
-"""Command-palette entries (ctrl+p): every view, help, quit."""
+"""Command-palette entries (ctrl+p): every view and help (Quit is Textual's system entry,
+which the app replaces with one that asks first)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ class SwitchboardCommands(Provider):
                         partial(app.action_view, name)))  # type: ignore[attr-defined]
         out.append(("Help for this view (?)", "Keys and what the view shows",
                     app.action_help))  # type: ignore[attr-defined]
-        out.append(("Quit Switchboard", "Asks first", app.action_request_quit))  # type: ignore[attr-defined]
         return out
 
     async def discover(self) -> Hits:

@@ -41,6 +41,7 @@ from switchboard.server.sdk.client import (
     ServerError,
     TransportError,
 )
+from switchboard.server.sdk.client.credentials import StaticToken
 from switchboard.server.sdk.client.resources.views import FindKind
 
 log = logging.getLogger("switchboard.console.remote")
@@ -106,6 +107,11 @@ class RemoteBackend(Backend):
                                                      max_retry_wait=2.0))
         self._queues: set[asyncio.Queue[Any]] = set()
         self._closed = False
+
+    def use_token(self, token: str) -> None:
+        """Swap the credential (the console's "log in again", without restarting)."""
+        self._client.transport.credentials = StaticToken(token)
+        self.actor_name = subject_of(token.strip()) or "console"
 
     async def _call(self, coro: Awaitable[T]) -> T:
         try:

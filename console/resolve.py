@@ -35,7 +35,7 @@ async def resolve_id(backend: Backend, kind: str, ident: str) -> str:
     except NotAvailable:
         raise
     except BackendError as exc:
-        if exc.status != 404:
+        if exc.status not in (400, 404, 422):  # a short id is no valid full id: search
             raise
     if kind == "agent":
         by_name = [a.id for a in await backend.agents() if a.name.lower() == ident.lower()]

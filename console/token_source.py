@@ -58,3 +58,19 @@ def resolve_token(command: str, *, token: str | None, token_file: Path | None,
             return entered
     raise TokenSourceError(f"{command} needs a token: --token-file PATH, $SWITCHBOARD_TOKEN, "
                            "or type it at the prompt")
+
+
+def token_from_entry(entry: str) -> str:
+    """What the console's "log in again" prompt accepts: a token, ``@PATH`` (read like
+    ``--token-file``), ``$NAME`` (an environment variable), or nothing for
+    ``$SWITCHBOARD_TOKEN``."""
+    text = entry.strip()
+    if text.startswith("@"):
+        return read_token_file(Path(text[1:]).expanduser())
+    if not text or text.startswith("$"):
+        name = text[1:] or "SWITCHBOARD_TOKEN"
+        value = os.environ.get(name, "").strip()
+        if not value:
+            raise TokenSourceError(f"${name} is not set")
+        return value
+    return text

@@ -461,7 +461,9 @@ class ToolsConfig(_Section):
 
 
 class ConsoleConfig(_Section):
-    bell: bool = False
+    bell: bool = False  # ring for every new approval
+    # ring for new approvals of these priorities (P0 by default: escalation you cannot miss)
+    bell_priorities: list[Literal["P0", "P1", "P2", "P3"]] = ["P0"]
     read_only: bool = False
     keymap: dict[str, str] = {}
 

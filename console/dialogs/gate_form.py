@@ -181,16 +181,23 @@ def widget_value(widget: Widget) -> Any:
     return None
 
 
+def attention_text(count: int) -> str:
+    return f"{count} field{'s need' if count > 1 else ' needs'} attention"
+
+
 class GateFormScreen(ModalScreen[bool]):
     """Answer an approval: a gate's form, or a task approval's plain yes."""
 
-    TITLE = "Gate form"
+    TITLE = "Approval"
     HELP = ("Fill the form and press ctrl+s to submit; esc cancels. Fields marked * are "
-            "required. tab / shift+tab move between fields. The agent's context is on the "
-            "right. If someone decides this approval elsewhere first, the form says so.")
+            "required. tab / shift+tab move between fields. ctrl+r rejects (x too on a task "
+            "approval, which has no fields) and asks for a reason. The agent's context is on "
+            "the right. If someone decides this approval elsewhere first, the form says so.")
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "submit", id="form.submit", priority=True),
+        Binding("ctrl+r", "reject", "reject", id="form.reject", priority=True),
+        Binding("x", "reject_x", "reject", show=False, id="form.reject_x"),
         Binding("escape", "cancel", "cancel", id="form.cancel"),
     ]
 
@@ -199,8 +206,11 @@ class GateFormScreen(ModalScreen[bool]):
         self.approval = approval
         self.run_id = run_id or approval.run_id
         self.fields: list[GateField] = list(approval.fields)
+        # the same names as the inbox's KIND column: a task approval is not a "gate form"
+        self.TITLE = "Human gate" if approval.kind == "gate" else "Task approval"  # type: ignore[misc]
         self.decided_elsewhere: str | None = None
         self._submitting = False
+        self._attention = False  # the banner counts fields with errors
 
     @property
     def sb_app(self) -> SwitchboardApp:
@@ -222,7 +232,8 @@ class GateFormScreen(ModalScreen[bool]):
                     for index, spec in enumerate(self.fields):
                         yield FieldBox(spec, index, build_widget(spec, index, blink))
                     if not self.fields:
-                        yield Static("No fields: ctrl+s approves.", classes="field-help")
+                        yield Static("No fields: ctrl+s approves; x (or ctrl+r) rejects and "
+                                     "asks why.", classes="field-help")
                     elif any(f.is_required for f in self.fields):
                         yield Static("* required", classes="field-help")
                 with VerticalScroll(id="form-context"):
@@ -270,6 +281,7 @@ class GateFormScreen(ModalScreen[bool]):
 
     def mark_decided(self, how: str) -> None:
         self.decided_elsewhere = how
+        self._attention = False
         banner = self.query_one("#form-banner", Static)
         banner.update(f"DECIDED ELSEWHERE: this approval was {how}. Nothing will be "
                       "submitted; esc closes the form.")
@@ -277,6 +289,14 @@ class GateFormScreen(ModalScreen[bool]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reject_x" and self.fields:
+            return False  # x is a letter a field may want: with fields, ctrl+r rejects
+        if action in ("reject", "reject_x"):
+            if self.sb_app.read_only or not self.approval.approval_id:
+                return False  # an older run's gate without an approval record: answer only
+            if self.decided_elsewhere:
+                return None
+            return True
         if action == "submit":
             if self.sb_app.read_only:
                 return False
@@ -299,6 +319,22 @@ class GateFormScreen(ModalScreen[bool]):
         if shown or box.spec.type == "number":
             _, error = check_value(box.spec, widget_value(widget))
             box.set_error(error)
+            self._recount_errors()
+
+    def _recount_errors(self) -> None:
+        """Keep "n fields need attention" true as fields are fixed (it stayed after the
+        field was corrected)."""
+        if not self._attention:
+            return
+        count = sum(1 for box in self.query(FieldBox)
+                    if box.query_one(f"#error-{box.index}", Static).has_class("-shown"))
+        if count:
+            self._banner(attention_text(count), warning=True, attention=True)
+        else:
+            self._attention = False
+            banner = self.query_one("#form-banner", Static)
+            banner.update("")
+            banner.remove_class("-shown", "-warning")
 
     # -- submit -----------------------------------------------------------------------------
     def collect(self) -> tuple[dict[str, Any], dict[int, str]]:
@@ -325,8 +361,7 @@ class GateFormScreen(ModalScreen[bool]):
         if errors:
             first = min(errors)
             self.query_one(f"#field-{first}").focus()
-            self._banner(f"{len(errors)} field{'s need' if len(errors) > 1 else ' needs'} "
-                         "attention", warning=True)
+            self._banner(attention_text(len(errors)), warning=True, attention=True)
             return
         self.run_worker(self._submit(values), group="submit", exclusive=True,
                         exit_on_error=False)
@@ -352,6 +387,10 @@ class GateFormScreen(ModalScreen[bool]):
                 await self.sb_app.backend.approve(approval.approval_id)
         except BackendError as exc:
             self._submitting = False
+            if self.sb_app.note_backend_error(exc):
+                self._banner("UNAUTHORIZED: the server refused the token - ctrl+l logs in "
+                             "again, then ctrl+s sends this form", warning=True)
+                return
             if exc.conflict:
                 self.mark_decided(exc.detail.removeprefix(f"approval {approval.approval_id} is "))
                 return
@@ -370,7 +409,8 @@ class GateFormScreen(ModalScreen[bool]):
                     f"approved {short_id(approval.approval_id)}", timeout=3)
         self.dismiss(True)
 
-    def _banner(self, text: str, *, warning: bool = False) -> None:
+    def _banner(self, text: str, *, warning: bool = False, attention: bool = False) -> None:
+        self._attention = attention
         banner = self.query_one("#form-banner", Static)
         banner.update(text)
         banner.add_class("-shown")
@@ -378,6 +418,39 @@ class GateFormScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_reject_x(self) -> None:
+        self.action_reject()
+
+    def action_reject(self) -> None:
+        self.run_worker(self._reject(), group="submit", exclusive=True, exit_on_error=False)
+
+    async def _reject(self) -> None:
+        from switchboard.console.dialogs.prompt import PromptDialog
+
+        approval = self.approval
+        reason = await self.app.push_screen_wait(PromptDialog(
+            f"Reject {approval.priority} {'gate' if approval.kind == 'gate' else 'task'} "
+            "approval?", "Reason (recorded and shown to whoever asked)",
+            body=one_line(approval.request_reason or approval.prompt, 300), required=True,
+            submit_hint="enter rejects, esc cancels"))
+        if reason is None:
+            return
+        self._submitting = True
+        try:
+            await self.sb_app.backend.reject(approval.approval_id, reason=reason)
+        except BackendError as exc:
+            self._submitting = False
+            if self.sb_app.note_backend_error(exc):
+                return
+            if exc.conflict:
+                self.mark_decided(exc.detail.removeprefix(f"approval {approval.approval_id} is "))
+                return
+            self._banner(exc.detail, warning=True)
+            return
+        self._submitting = False
+        self.notify(f"rejected {short_id(approval.approval_id)}", timeout=3)
+        self.dismiss(True)
 
 
 def approval_from_run(run: Run) -> Approval:

@@ -12,7 +12,9 @@ from textual.widgets import Label, Static
 
 GLOBAL_NOTES = (
     "1-7 jump to Overview, Runs, Tasks, Agents, Approvals, Events, Orchestrations.  "
-    ": command mode (runs, tasks, run ID, task ID, q).  ctrl+p command palette."
+    ": command mode (runs, tasks, run ID, task ID, q).  ctrl+p command palette.  "
+    "q goes back; on a top view it asks to quit, and only ctrl+q confirms.  p pauses a "
+    "view (the header says PAUSED).  Attached: ctrl+l logs in again."
 )
 
 

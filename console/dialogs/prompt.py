@@ -17,7 +17,7 @@ class PromptDialog(ModalScreen[str | None]):
 
     def __init__(self, title: str, label: str, *, body: str = "", required: bool = True,
                  placeholder: str = "", submit_hint: str = "enter submits, esc cancels",
-                 value: str = "") -> None:
+                 value: str = "", password: bool = False) -> None:
         super().__init__()
         self.title_text = title
         self.label = label
@@ -26,6 +26,7 @@ class PromptDialog(ModalScreen[str | None]):
         self.placeholder = placeholder
         self.submit_hint = submit_hint
         self.initial = value
+        self.password = password  # a credential: never shown on screen
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -33,7 +34,8 @@ class PromptDialog(ModalScreen[str | None]):
             if self.body:
                 yield Static(self.body, classes="dialog-body", markup=False)
             yield Label(self.label + (" *" if self.required else ""), markup=False)
-            yield Input(value=self.initial, placeholder=self.placeholder, id="prompt-input")
+            yield Input(value=self.initial, placeholder=self.placeholder, id="prompt-input",
+                        password=self.password)
             yield Static("", id="prompt-error", classes="field-error", markup=False)
             yield Static(self.submit_hint, classes="dialog-hint", markup=False)
 

@@ -40,6 +40,7 @@ APPROVAL_COLUMNS = [
     Col("subject", "SUBJECT", 14),
     Col("reason", "WHAT", 20, flex=True),
     Col("age", "AGE", 4, right=True),
+    Col("due", "DUE", 8, right=True),
     Col("expires", "EXPIRES", 7, min_screen=100, right=True),
 ]
 HISTORY_COLUMNS = [
@@ -60,6 +61,27 @@ OUTCOME_STYLES = {"approved": "$success", "answered": "$success", "rejected": "$
 def outcome_of(a: Approval) -> str:
     """The decision in words (``formatting.decision_word``)."""
     return decision_word(a.status, a.kind)
+
+
+def due_text(a: Approval, now: float) -> tuple[str, str]:
+    """The approval's SLA in words (``in 4m``, ``LATE 2m``, ``-`` without one) and a style;
+    lateness is a word, not a colour."""
+    due = epoch(a.due_at)
+    if due is None:
+        return "-", "dim"
+    if a.overdue or due <= now:
+        return f"LATE {age(now - due)}", "bold reverse $error"
+    return f"in {age(due - now)}", ""
+
+
+def inbox_order(items: list[Approval]) -> list[Approval]:
+    """Most critical first; within a priority the soonest due (overdue first), then the
+    oldest; approvals without an SLA after those with one."""
+    def key(a: Approval) -> tuple[object, ...]:
+        due = epoch(a.due_at)
+        return (a.priority, due is None, due or 0.0, epoch(a.created_at) or 0.0, a.approval_id)
+
+    return sorted(items, key=key)
 
 
 def value_text(value: Any) -> str:
@@ -137,7 +159,8 @@ class ApprovalsScreen(ViewScreen):
     MIN_RELOAD_INTERVAL = 0.2
     FILTER_HINT = "words, p:P0 kind:gate"
     HELP = ("Everything waiting for a human: P0/P1 task approvals and orchestration gates, most "
-            "critical first, then oldest. a approves (a P0 asks for confirmation; enter alone "
+            "critical first, then the soonest due (DUE: the SLA, LATE when overdue), then "
+            "oldest. a approves (a P0 asks for confirmation; enter alone "
             "keeps Cancel), x rejects and asks for a reason, f or enter opens the form with the "
             "agent's context. h switches to recent decisions. A decision made elsewhere "
             "removes the row at once.")
@@ -195,6 +218,8 @@ class ApprovalsScreen(ViewScreen):
                                    a.prompt,
                                    a.task_id, a.run_id, a.step_id, a.decided_by,
                                    *((outcome_of(a), why_of(a)) if self.history else ()))]
+        if not self.history:
+            items = inbox_order(items)
         self.approvals = {a.approval_id: a for a in items}
         rows = []
         for a in items:
@@ -213,7 +238,7 @@ class ApprovalsScreen(ViewScreen):
                 rows.append((a.approval_id, [
                     cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
                     cell(subject_of(a)), cell(one_line(summary_of(a), 300)),
-                    cell(since(a.created_at, now)), cell(expires),
+                    cell(since(a.created_at, now)), cell(*due_text(a, now)), cell(expires),
                 ]))
         self.table.sync(rows)
         self._show_preview()
@@ -327,7 +352,8 @@ class ApprovalsScreen(ViewScreen):
         try:
             await self.backend.approve(a.approval_id)
         except BackendError as exc:
-            self.notify(exc.detail, title="Not approved", severity="error")
+            if not self.sb_app.note_backend_error(exc):
+                self.notify(exc.detail, title="Not approved", severity="error")
         else:
             self.notify(f"approved {short_id(a.approval_id)}"
                         + (f": task {short_id(a.task_id)} released" if a.task_id else ""),
@@ -357,7 +383,8 @@ class ApprovalsScreen(ViewScreen):
         try:
             await self.backend.reject(a.approval_id, reason=reason)
         except BackendError as exc:
-            self.notify(exc.detail, title="Not rejected", severity="error")
+            if not self.sb_app.note_backend_error(exc):
+                self.notify(exc.detail, title="Not rejected", severity="error")
         else:
             self.notify(f"rejected {short_id(a.approval_id)}", timeout=3)
         finally:

@@ -102,6 +102,7 @@ class ViewScreen(Screen[None]):
     WATCH: ClassVar[frozenset[str]] = frozenset()
     MIN_RELOAD_INTERVAL: ClassVar[float] = 0.5
     POLL_INTERVAL: ClassVar[float] = 2.0
+    STALE_AFTER: ClassVar[float] = 10.0  # the header says DATA n OLD past this (seconds)
     FILTERABLE: ClassVar[bool] = True
     FILTER_HINT: ClassVar[str] = "words to match"
 
@@ -123,6 +124,8 @@ class ViewScreen(Screen[None]):
         self._poll: Timer | None = None
         self._missed = 0
         self.paused = False
+        self.paused_at: float | None = None  # app clock time of the pause (header: PAUSED 3m)
+        self.loaded_at: float | None = None  # app clock time of the last good load
         self.filter_text = ""
         self.loaded = False
         self._seen_seq = 0
@@ -204,8 +207,10 @@ class ViewScreen(Screen[None]):
             await self.sb_app.ready.wait()
             await self.reload()
             self.loaded = True
+            self.loaded_at = self.now
         except BackendError as exc:
-            self.show_problem(exc.detail)
+            if not self.sb_app.note_backend_error(exc):
+                self.show_problem(exc.detail)
         finally:
             self._loading = False
             self._last_load = time.monotonic()
@@ -221,6 +226,7 @@ class ViewScreen(Screen[None]):
 
     def set_status(self, text: Text | str) -> None:
         line = Text(text) if isinstance(text, str) else text
+        self._status_base = line
         marks: list[Text] = []
         if self.filter_text:
             marks.append(Text(f"filter: {self.filter_text}", style="italic"))
@@ -233,6 +239,9 @@ class ViewScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         """Re-render the status line (after pause or filter changes)."""
+        base = getattr(self, "_status_base", None)
+        if base is not None:
+            self.set_status(base)
 
     def new_events(self, upto_seq: int) -> list[Any]:
         """Events the app buffered since this screen last asked (oldest first)."""
@@ -252,6 +261,8 @@ class ViewScreen(Screen[None]):
         if self.paused:
             self._missed += 1
             self.refresh_status()
+            for header in self.query(StatusHeader):
+                header.refresh()
             return
         self.request_reload(immediate="approvals" in message.kinds and "approvals" in self.WATCH)
 
@@ -310,12 +321,20 @@ class ViewScreen(Screen[None]):
     def action_filter(self) -> None:
         self.query_one(FilterBar).show()
 
+    @property
+    def held(self) -> int:
+        """Live updates that arrived while paused (shown, not applied)."""
+        return self._missed
+
     def action_pause(self) -> None:
         self.paused = not self.paused
         self._missed = 0
+        self.paused_at = self.now if self.paused else None
+        for header in self.query(StatusHeader):
+            header.refresh()
         if not self.paused:
             self.request_reload(immediate=True)
-        self.notify("live updates paused" if self.paused else "live updates resumed", timeout=2)
+        # no toast: the header says PAUSED for as long as it lasts (a toast is gone in 2 s)
         self.refresh_status()
 
     def action_copy_id(self) -> None:

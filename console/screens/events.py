@@ -33,10 +33,12 @@ class EventsScreen(ViewScreen):
     WATCH = frozenset({"events"})
     FILTER_HINT = "type prefix or words: task. approval.decided agent_1"
     POLL_INTERVAL = 30.0
+    STALE_AFTER = 65.0  # new events append without a reload; the poll confirms every 30 s
     HELP = ("The live event stream, newest at the bottom. TAIL means new events scroll into "
             "view; scroll up (k, g, page up) to read back without losing anything, t or G "
             "returns to the tail. p pauses the display. / filters by event type prefix or "
-            "words.")
+            "words. enter opens what the bottom line is about: its task, run, approval or "
+            "agent (the status line names it).")
 
     BINDINGS = [
         Binding("t", "tail", "tail", id="events.tail"),
@@ -47,6 +49,7 @@ class EventsScreen(ViewScreen):
         Binding("pageup,ctrl+u", "page(-1)", "page up", show=False, id="events.page_up"),
         Binding("pagedown,ctrl+d", "page(1)", "page down", show=False, id="events.page_down"),
         Binding("p", "pause", "pause", id="view.pause"),
+        Binding("enter", "open_event", "open", id="events.open"),
     ]
 
     def __init__(self) -> None:
@@ -56,6 +59,7 @@ class EventsScreen(ViewScreen):
         self.shown = 0
         self.unseen = 0
         self._filter_applied = ""
+        self.shown_events: list[Event] = []  # one per line of the log, same order
 
     def compose_body(self) -> ComposeResult:
         yield Log(max_lines=MAX_LINES, id="events-log", auto_scroll=True, highlight=False,
@@ -97,6 +101,7 @@ class EventsScreen(ViewScreen):
         log = self.log_widget
         log.clear()
         log.write_lines(event_line(e) for e in wanted)
+        self.shown_events = wanted
         self.shown = len(wanted)
         self.last_seq = events[-1].seq if events else 0
         self.unseen = 0
@@ -105,6 +110,7 @@ class EventsScreen(ViewScreen):
         self.refresh_status()
 
     def _append_new(self) -> None:
+        self.loaded_at = self.now
         new = [e for e in self.sb_app.recent_events if e.seq > self.last_seq]
         if not new:
             return
@@ -115,6 +121,7 @@ class EventsScreen(ViewScreen):
         log = self.log_widget
         log.auto_scroll = self.tail
         log.write_lines(event_line(e) for e in wanted)
+        self.shown_events = (self.shown_events + wanted)[-MAX_LINES:]
         self.shown = min(self.shown + len(wanted), MAX_LINES)
         if not self.tail:
             self.unseen += len(wanted)
@@ -136,8 +143,41 @@ class EventsScreen(ViewScreen):
         else:
             more = f", {self.unseen} new below" if self.unseen else ""
             mode = Text(f" SCROLLED{more} - t returns to the tail ", style=tint("bold reverse yellow"))
-        self.set_status(Text.assemble(mode, f" {self.shown:,} events shown · last seq "
-                                            f"{self.last_seq}"))
+        target = self.target_event()
+        opens = f" · enter opens #{target.seq} {target.event_type}" if target else ""
+        self.set_status(Text.assemble(mode, f" {self.shown:,} events · last seq "
+                                            f"{self.last_seq}{opens}"))
+
+    def target_event(self) -> Event | None:
+        """The event on the bottom line in view (the newest while tailing)."""
+        if not self.shown_events:
+            return None
+        if self.tail:  # the newest, even before the log has scrolled to it
+            return self.shown_events[-1]
+        log = self.log_widget
+        height = log.scrollable_content_region.height or log.size.height
+        index = int(log.scroll_y) + max(height, 1) - 1
+        return self.shown_events[max(0, min(index, len(self.shown_events) - 1))]
+
+    def action_open_event(self) -> None:
+        """Open what the event is about: its task, run, approval or agent."""
+        event = self.target_event()
+        if event is None:
+            return
+        payload = event.payload or {}
+        approval_id = payload.get("approval_id")
+        app = self.sb_app
+        if event.event_type.startswith("approval.") and approval_id:
+            app.open_record("approval", str(approval_id), here=True)
+        elif event.task_id:
+            app.open_record("task", event.task_id, here=True)
+        elif event.run_id:
+            app.open_record("run", event.run_id, here=True)
+        elif event.agent_id or payload.get("agent_id"):
+            app.open_record("agent", str(event.agent_id or payload.get("agent_id")), here=True)
+        else:
+            self.notify(f"event #{event.seq} ({event.event_type}) names no task, run, "
+                        "approval or agent", severity="warning", timeout=3)
 
     # -- scrolling --------------------------------------------------------------------------
     def _leave_tail(self) -> None:
@@ -149,20 +189,24 @@ class EventsScreen(ViewScreen):
     def action_scroll_up(self) -> None:
         self._leave_tail()
         self.log_widget.scroll_relative(y=-1, animate=False)
+        self.refresh_status()
 
     def action_scroll_down(self) -> None:
         log = self.log_widget
         log.scroll_relative(y=1, animate=False)
+        self.refresh_status()
 
     def action_scroll_top(self) -> None:
         self._leave_tail()
         self.log_widget.scroll_home(animate=False)
+        self.refresh_status()
 
     def action_page(self, direction: int) -> None:
         log = self.log_widget
         if direction < 0:
             self._leave_tail()
         log.scroll_relative(y=direction * max(log.size.height - 1, 1), animate=False)
+        self.refresh_status()
 
     def action_tail(self) -> None:
         self.tail = True

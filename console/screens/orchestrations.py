@@ -135,7 +135,8 @@ class OrchestrationsScreen(ViewScreen):
         try:
             run_id = await self.backend.start_run(item.id, message)
         except BackendError as exc:
-            self.notify(exc.detail, title="Run not started", severity="error")
+            if not self.sb_app.note_backend_error(exc):
+                self.notify(exc.detail, title="Run not started", severity="error")
             return
         self.notify(f"run {short_id(run_id)} started", timeout=3)
         self.sb_app.switch_mode("runs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import msgspec
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
 from switchboard.console.formatting import clock_text, event_summary, tint
+from switchboard.console.health import live_health, thresholds_for
 from switchboard.console.screens.base import ViewScreen
 from switchboard.server.contract import Overview
 from switchboard.server.contract import Priority as PRIORITIES
@@ -42,13 +44,23 @@ class OverviewScreen(ViewScreen):
     WATCH = frozenset({"tasks", "approvals", "agents", "runs", "events"})
     MIN_RELOAD_INTERVAL = 1.0
     FILTERABLE = False
-    HELP = ("Counts by state: approvals waiting (press 5 or a to go to the inbox), tasks per "
+    HELP = ("Counts by state, each a key away from its list: approvals waiting (a or 5: the "
+            "inbox), failed tasks (f), running tasks (r), runs waiting at a gate (w), agents "
+            "by health (h). Tasks per "
             "priority and state, agents by health, runs by status; queue depth and throughput "
             "(completed per minute, last hour); the latest events.")
 
     BINDINGS = [
         Binding("a", "goto_approvals", "inbox", id="overview.inbox"),
+        Binding("f", "drill('tasks status:failed')", "failed", id="overview.failed"),
+        Binding("r", "drill('tasks status:running')", "running", id="overview.running"),
+        Binding("w", "drill('runs status:paused')", "waiting runs", id="overview.waiting_runs"),
+        Binding("h", "drill('agents')", "health", id="overview.agents"),
     ]
+
+    def action_drill(self, command: str) -> None:
+        """A count on this screen -> the list it counts, filtered (``:tasks status:failed``)."""
+        self.sb_app.run_command(command)
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,12 +71,12 @@ class OverviewScreen(ViewScreen):
         yield Static("", id="ov-approvals", markup=False)
         with Horizontal(id="ov-middle"):
             with Vertical(id="ov-tasks", classes="pane"):
-                yield Label("Tasks", classes="pane-title")
+                yield Label("Tasks  (f failed · r running)", classes="pane-title")
                 yield Static("", id="ov-tasks-table", markup=False)
             with Vertical(id="ov-side", classes="pane"):
-                yield Label("Agents", classes="pane-title")
+                yield Label("Agents  (h)", classes="pane-title")
                 yield Static("", id="ov-agents", markup=False)
-                yield Label("Runs", classes="pane-title")
+                yield Label("Runs  (w waiting)", classes="pane-title")
                 yield Static("", id="ov-runs", markup=False)
         with Horizontal(id="ov-sparks"):
             with Vertical(classes="spark"):
@@ -86,6 +98,13 @@ class OverviewScreen(ViewScreen):
 
     async def reload(self) -> None:
         data = await self.backend.overview()
+        now = self.now
+        limits = thresholds_for(self.backend)
+        health: dict[str, int] = {}
+        for agent in await self.backend.agents():  # as of now, like the Agents view
+            state = live_health(agent, now, limits)
+            health[state] = health.get(state, 0) + 1
+        data = msgspec.structs.replace(data, agents_by_health=health)
         self._show(data)
         pane_height = self.query_one("#ov-events").size.height
         room = max(pane_height - 2, 3) if pane_height else max(self.app.size.height - 21, 3)
@@ -94,21 +113,44 @@ class OverviewScreen(ViewScreen):
             events = await self.backend.recent_events(room)
         self._show_events(events)
         self.set_status(Text(f"{data.total_tasks:,} tasks · {data.agents_total} agents · "
-                             f"{data.approvals_waiting} approvals waiting"))
+                             f"{self._waiting(data)} approvals waiting"))
 
-    def _show(self, data: Overview) -> None:
-        waiting = data.approvals_waiting
+    def on_mount(self) -> None:
+        super().on_mount()
+        # the banner follows the header's live count, paused or not (a paused Overview
+        # showed 55 waiting for 18 minutes while the header said 57)
+        self.sb_app.status_changed.subscribe(self, lambda _: self._show_banner())
+
+    def _show_banner(self) -> None:
+        app = self.sb_app
         box = self.query_one("#ov-approvals", Static)
+        if not app.approvals_known:
+            box.update(Text(" approvals: unknown (not read yet)", style="bold"))
+            box.set_class(False, "-alert")
+            return
+        waiting = app.approvals_waiting
         if waiting:
-            parts = [f"{p} {n}" for p, n in data.approvals_by_priority.items() if n]
-            text = Text.assemble(
-                (f" ⚑ {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ", "bold reverse"),
-                "  ", ", ".join(parts), "   press a (or 5) to decide")
+            by_priority = app.approvals_by_priority
+            parts = [f"{p} {by_priority[p]}" for p in PRIORITIES if by_priority.get(p)]
+            text = Text()
+            if by_priority.get("P0"):
+                text.append(f" P0 CRITICAL {by_priority['P0']} ", style="bold reverse")
+                text.append(" ")
+            text.append(f" ⚑ {waiting} APPROVAL{'S' if waiting != 1 else ''} WAITING ",
+                        style="bold reverse")
+            text.append("  " + ", ".join(parts) + "   press a (or 5) to decide")
             box.set_class(True, "-alert")
         else:
             text = Text(" no approvals waiting", style="dim")
             box.set_class(False, "-alert")
         box.update(text)
+
+    def _waiting(self, data: Overview) -> int:
+        app = self.sb_app
+        return app.approvals_waiting if app.approvals_known else data.approvals_waiting
+
+    def _show(self, data: Overview) -> None:
+        self._show_banner()
 
         table = Table.grid(padding=(0, 1))
         table.add_column("", no_wrap=True)
@@ -152,7 +194,8 @@ class OverviewScreen(ViewScreen):
             count = data.runs_by_status.get(state, 0)
             style = tint({"paused": "bold yellow", "failed": "bold red"}.get(state, "")) \
                 if count else "dim"
-            runs.append(f"{state} {count}  ", style=style)
+            word = "waiting" if state == "paused" else state  # as the Runs view says
+            runs.append(f"{word} {count}  ", style=style)
         self.query_one("#ov-runs", Static).update(runs)
 
         waiting_tasks = sum(b.waiting for b in data.tasks_by_priority.values())

@@ -60,10 +60,13 @@ SORTS = ("status", "newest", "cost")
 
 
 def current_step(run: Run) -> str:
+    """The step's name as the run's detail shows it (its id when it has no name)."""
+    names = {step.step_id: step.step_name for step in run.step_history if step.step_name}
     if run.current_step_id:
-        return run.current_step_id
+        return names.get(run.current_step_id) or run.current_step_id
     if run.step_history:
-        return run.step_history[-1].step_id
+        last = run.step_history[-1]
+        return last.step_name or last.step_id
     return "-"
 
 
@@ -73,8 +76,19 @@ def gate_of(run: Run) -> HumanInputRequired | None:
     return gate if isinstance(gate, HumanInputRequired) else None
 
 
+def run_word(run: Run) -> str:
+    """A run's status as every screen says it: a run paused at a human gate is "waiting"."""
+    return "waiting" if run.status == "paused" and gate_of(run) else str(run.status)
+
+
+def run_status_text(run: Run) -> Text:
+    word = run_word(run)
+    return cell(word, STATUS_STYLES.get(run.status, "") if word == run.status
+                else "bold $warning")
+
+
 def run_row(run: Run, now: float) -> tuple[str, list[tuple[str, str]]]:
-    word = "waiting" if run.status == "paused" and gate_of(run) else run.status
+    word = run_word(run)
     return run.run_id, [
         tc(short_id(run.run_id)),
         tc(run.orchestration_name or run.orchestration_id),
@@ -108,6 +122,7 @@ class RunsScreen(ViewScreen):
         super().__init__()
         self.runs: dict[str, Run] = {}
         self.sort = SORTS[0]
+        self._bound_status: str | None = None
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -129,9 +144,20 @@ class RunsScreen(ViewScreen):
         return self.table.current_key
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("cancel_item", "retry_item", "resume_run") and \
-                not self.backend.capabilities.runs:
-            return False
+        if action in ("cancel_item", "retry_item", "resume_run"):
+            if not self.backend.capabilities.runs:
+                return False
+            key = self.selected_id()
+            record = self.runs.get(key) if key else None
+            # offer only what the server accepts (R on a cancelled run asked, then was
+            # refused): disabled, not hidden, so the footer does not jump with the cursor
+            if record is not None:
+                if action == "retry_item" and record.status != "failed":
+                    return None
+                if action == "resume_run" and record.status != "paused":
+                    return None
+                if action == "cancel_item" and record.status not in ("running", "paused"):
+                    return None
         return super().check_action(action, parameters)
 
     async def reload(self) -> None:
@@ -162,6 +188,7 @@ class RunsScreen(ViewScreen):
         self.runs = {r.run_id: r for r in runs}
         now = self.now
         self.table.sync([run_row(r, now) for r in runs])
+        self._follow_selection()
         counts: dict[str, int] = {}
         for r in runs:
             counts[r.status] = counts.get(r.status, 0) + 1
@@ -173,6 +200,20 @@ class RunsScreen(ViewScreen):
     def _selected(self, event: LiveTable.RowSelected) -> None:
         if event.row_key:
             self.app.push_screen(RunDetailScreen(event.row_key))
+
+    @on(LiveTable.RowHighlighted, "#runs-table")
+    def _highlighted(self) -> None:
+        self._follow_selection()
+
+    def _follow_selection(self) -> None:
+        """R/C/f follow the selected run's status; the footer is redrawn only when that
+        status changes (a redraw per reload cost a footer recompose each time)."""
+        key = self.selected_id()
+        record = self.runs.get(key) if key else None
+        state = record.status if record is not None else None
+        if state != self._bound_status:
+            self._bound_status = state
+            self.refresh_bindings()
 
     def action_cancel_item(self) -> None:
         key = self.selected_id()
@@ -232,7 +273,8 @@ def resume_run(screen: ViewScreen, run_id: str) -> None:
             if approval is None or approval.status != "pending":
                 approval = approval_from_run(record)
         except BackendError as exc:
-            screen.notify(exc.detail, severity="error")
+            if not screen.sb_app.note_backend_error(exc):
+                screen.notify(exc.detail, severity="error")
             return
         await screen.app.push_screen_wait(GateFormScreen(approval, run_id=run_id))
         screen.request_reload(immediate=True)
@@ -244,7 +286,8 @@ async def _run_action(screen: ViewScreen, what: str, call: Awaitable[None]) -> N
     try:
         await call
     except BackendError as exc:
-        screen.notify(exc.detail, title="Refused", severity="error")
+        if not screen.sb_app.note_backend_error(exc):
+            screen.notify(exc.detail, title="Refused", severity="error")
         return
     screen.notify(what, timeout=3)
     screen.request_reload(immediate=True)
@@ -255,13 +298,14 @@ class RunDetailScreen(ViewScreen):
     WATCH = frozenset({"runs"})
     FILTERABLE = False
     HELP = ("One run: its step timeline (status, turns, cost, time), shared state, and the live "
-            "stream of agent turns, tool calls and results. f answers a waiting gate, C "
-            "cancels, R retries a failed run.")
+            "stream of agent turns, tool calls and results (l: full screen, searchable). f "
+            "answers a waiting gate, C cancels, R retries a failed run.")
 
     BINDINGS = [
         Binding("f", "resume_run", "answer", id="run.resume"),
         Binding("C", "cancel_item", "cancel", id="run.cancel"),
         Binding("R", "retry_item", "retry", id="run.retry"),
+        Binding("l", "open_log", "log", id="run.log"),
     ]
 
     def __init__(self, run_id: str) -> None:
@@ -329,7 +373,7 @@ class RunDetailScreen(ViewScreen):
         info.append(f"{run.orchestration_name or run.orchestration_id}", style="bold")
         info.append(f"  {run.run_id}\n", style="dim")
         info.append("status ")
-        info.append_text(status(run.status))
+        info.append_text(run_status_text(run))
         created, finished = epoch(run.created_at) or 0.0, epoch(run.finished_at)
         info.append(f" · cost {money(run.cost_usd)} · turns {run.turns} · started "
                     f"{since(run.created_at, now)} ago")
@@ -371,7 +415,7 @@ class RunDetailScreen(ViewScreen):
             history = await self.backend.recent_events(300, run_id=self.run_id)
             self._stream(history)
         self.refresh_bindings()
-        self.set_status(Text.assemble(f"run {short_id(run.run_id)} · ", status(run.status),
+        self.set_status(Text.assemble(f"run {short_id(run.run_id)} · ", run_status_text(run),
                                       f" · {len(run.step_history)} step"
                                       f"{'' if len(run.step_history) == 1 else 's'} done"))
 
@@ -386,6 +430,11 @@ class RunDetailScreen(ViewScreen):
     def action_resume_run(self) -> None:
         if not self.refuse_if_read_only("resuming"):
             resume_run(self, self.run_id)
+
+    def action_open_log(self) -> None:
+        from switchboard.console.screens.logview import run_log_screen
+
+        self.app.push_screen(run_log_screen(self, self.run_id))
 
 
 __all__ = ["RunDetailScreen", "RunsScreen", "datetime_text"]

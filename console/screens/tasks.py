@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from switchboard.console.formatting import (
     clock_text,
     datetime_text,
     duration,
+    epoch,
     one_line,
     pretty_json,
     priority,
@@ -32,7 +34,7 @@ from switchboard.console.formatting import (
     tint,
 )
 from switchboard.console.messages import LiveUpdate
-from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.screens.base import ViewScreen, parse_filter
 from switchboard.console.widgets.live_table import Col, LiveTable
 from switchboard.server.contract import TERMINAL_TASK_STATUSES, Task
 
@@ -48,13 +50,19 @@ TASK_COLUMNS = [
     Col("attempts", "TRY", 3, min_screen=100, right=True),
 ]
 
+TASK_SORTS = ("urgency", "newest", "oldest", "type")
 STATUS_ALIASES = {"running": "in_progress", "awaiting": "awaiting_approval", "done": "completed",
                   "queued": "assigned", "waiting": "awaiting_approval"}
 
 
-def task_row(task: Task, now: float) -> tuple[str, list[tuple[str, str]]]:
+def task_row(task: Task, now: float, names: dict[str, str] | None = None
+             ) -> tuple[str, list[tuple[str, str]]]:
+    """One task's cells; ``names`` maps agent ids to the names the Agents view shows (the
+    same agent was ``demo-dev-1`` here and ``dev-1`` there)."""
     final = task.status in TERMINAL_TASK_STATUSES
     agent = task.claimed_by or task.agent_id or task.assigned_agent
+    if agent and names and agent in names:
+        agent = names[agent]
     prog = progress_bar(task.progress) if task.status in ("in_progress", "completed") else ""
     return task.id, [
         tc(short_id(task.id)),
@@ -78,13 +86,23 @@ class TasksScreen(ViewScreen):
     HELP = ("Every unfinished task, most urgent first (P0 first, then oldest), followed by the "
             "most recent finished ones; capped at 500 rows. Filter with / using words or "
             "status:, p:, type:, agent: (e.g. 'status:failed p:P1'). enter opens a task; C "
-            "cancels, R retries a failed or cancelled task, P changes its priority.")
+            "cancels, R retries a failed or cancelled task, P changes its priority, l opens its "
+            "full log (why it failed); s cycles the order (urgency, newest, oldest, type) of "
+            "the rows read.")
 
     BINDINGS = [
         Binding("C", "cancel_item", "cancel", id="tasks.cancel"),
         Binding("R", "retry_item", "retry", id="tasks.retry"),
         Binding("P", "change_priority", "priority", id="tasks.priority"),
+        Binding("l", "open_log", "log", id="tasks.log"),
+        Binding("s", "sort", "sort", id="tasks.sort"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort = TASK_SORTS[0]
+        self._names: dict[str, str] = {}
+        self._names_at = -1e9
 
     def compose_body(self) -> ComposeResult:
         yield LiveTable(TASK_COLUMNS, cap=500, id="tasks-table")
@@ -104,7 +122,7 @@ class TasksScreen(ViewScreen):
         prio = fields.get("p") or fields.get("priority")
         return TaskView(status=status, priority=prio.upper() if prio else None,
                         type=fields.get("type"), agent_id=fields.get("agent"),
-                        run_id=fields.get("run"), limit=500), words
+                        run_id=fields.get("run"), limit=500, text=" ".join(words)), words
 
     async def reload(self) -> None:
         view, words = self._view()
@@ -116,10 +134,16 @@ class TasksScreen(ViewScreen):
                 return
             raise
         now = self.now
-        tasks = [t for t in page.tasks if matches_words(
-            words, t.id, t.type, t.status, t.priority, t.claimed_by, t.assigned_agent,
-            t.agent_id, t.source)]
-        self.table.sync([task_row(t, now) for t in tasks])
+        tasks = page.tasks  # words were matched by the backend, over the whole store
+        if self.sort == "newest":
+            tasks = sorted(tasks, key=lambda t: (-(epoch(t.created_at) or 0.0), t.id))
+        elif self.sort == "oldest":
+            tasks = sorted(tasks, key=lambda t: (epoch(t.created_at) or 0.0, t.id))
+        elif self.sort == "type":
+            tasks = sorted(tasks, key=lambda t: (t.type, t.priority, epoch(t.created_at) or 0.0,
+                                                 t.id))
+        names = await self.agent_names(tasks)
+        self.table.sync([task_row(t, now, names) for t in tasks])
         self._shown, self._total = len(tasks), page.total
         self.refresh_status()
 
@@ -127,10 +151,11 @@ class TasksScreen(ViewScreen):
         shown = getattr(self, "_shown", 0)
         total = getattr(self, "_total", 0)
         if self.filter_text:
-            text = f"{shown:,} shown of {total:,} tasks · enter opens"
+            text = f"{shown:,} shown of {total:,} tasks · by {self.sort} (s) · enter opens"
         else:
             cap = f" (first {shown:,} shown)" if total > shown else ""
-            text = f"{total:,} tasks{cap} · unfinished first · enter opens"
+            order = "unfinished first" if self.sort == "urgency" else f"by {self.sort}"
+            text = f"{total:,} tasks{cap} · {order} (s) · enter opens"
         self.set_status(Text(text))
 
     def selected_id(self) -> str | None:
@@ -161,6 +186,28 @@ class TasksScreen(ViewScreen):
         key = self.selected_id()
         if key and not self.refuse_if_read_only("changing priority"):
             change_priority(self, key)
+
+    async def agent_names(self, tasks: list[Task]) -> dict[str, str]:
+        """Agent id -> name, read again only when a task names an agent not seen yet."""
+        ids = {t.claimed_by or t.agent_id for t in tasks} - {None}
+        now = time.monotonic()
+        if not ids <= self._names.keys() and now - self._names_at >= 10.0:
+            # at most every 10 s: a task may name an agent that was never registered
+            self._names_at = now
+            self._names = {a.id: a.name for a in await self.backend.agents()}
+        return self._names
+
+    def action_open_log(self) -> None:
+        from switchboard.console.screens.logview import task_log_screen
+
+        key = self.selected_id()
+        if key:
+            self.app.push_screen(task_log_screen(self, key))
+
+    def action_sort(self) -> None:
+        self.sort = TASK_SORTS[(TASK_SORTS.index(self.sort) + 1) % len(TASK_SORTS)]
+        self.notify(f"tasks sorted by {self.sort}", timeout=2)
+        self.request_reload(immediate=True)
 
 
 def cancel_task(screen: ViewScreen, task_id: str) -> None:
@@ -198,7 +245,8 @@ def change_priority(screen: ViewScreen, task_id: str) -> None:
         try:
             task = await screen.backend.task(task_id)
         except BackendError as exc:
-            screen.notify(exc.detail, severity="error")
+            if not screen.sb_app.note_backend_error(exc):
+                screen.notify(exc.detail, severity="error")
             return
         if task.status in TERMINAL_TASK_STATUSES:
             screen.notify(f"task is {task.status}; its priority is final", severity="warning")
@@ -215,7 +263,8 @@ async def _act(screen: ViewScreen, task_id: str, what: str, call: Awaitable[None
     try:
         await call
     except BackendError as exc:
-        screen.notify(exc.detail, title="Refused", severity="error")
+        if not screen.sb_app.note_backend_error(exc):
+            screen.notify(exc.detail, title="Refused", severity="error")
         return
     screen.notify(f"{short_id(task_id)} {what}", timeout=3)
     screen.request_reload(immediate=True)
@@ -226,12 +275,14 @@ class TaskDetailScreen(ViewScreen):
     WATCH = frozenset({"tasks"})
     FILTERABLE = False
     HELP = ("One task: its fields, payload, result or error, and its log (newest last). "
-            "C cancels, R retries, P changes priority; q or esc goes back.")
+            "C cancels, R retries, P changes priority, l opens the full log (scroll, search, "
+            "follow); q or esc goes back.")
 
     BINDINGS = [
         Binding("C", "cancel_item", "cancel", id="task.cancel"),
         Binding("R", "retry_item", "retry", id="task.retry"),
         Binding("P", "change_priority", "priority", id="task.priority"),
+        Binding("l", "open_log", "log", id="task.log"),
     ]
 
     def __init__(self, task_id: str) -> None:
@@ -334,3 +385,8 @@ class TaskDetailScreen(ViewScreen):
     def action_change_priority(self) -> None:
         if not self.refuse_if_read_only("changing priority"):
             change_priority(self, self.task_id)
+
+    def action_open_log(self) -> None:
+        from switchboard.console.screens.logview import task_log_screen
+
+        self.app.push_screen(task_log_screen(self, self.task_id))

@@ -125,6 +125,7 @@ class LiveTable(ScrollView, can_focus=True):
         self.cap = cap
         self._rows: dict[str, tuple[Cell, ...]] = {}
         self._versions: dict[str, int] = {}
+        self._version_counter = 0
         self._order: list[str] = []
         self._index: dict[str, int] = {}
         self._visible: list[int] = []
@@ -226,7 +227,11 @@ class LiveTable(ScrollView, can_focus=True):
             cells = tuple(cells)
             old = self._rows.get(key)
             if old != cells:
-                versions[key] = versions.get(key, 0) + 1
+                # one counter for the whole table: a row that leaves and comes back with
+                # other cells must never meet the strip cached for its old cells (a per-row
+                # count restarted at 1 and showed a retried task as still "failed")
+                self._version_counter += 1
+                versions[key] = self._version_counter
                 changed = True
             new_rows[key] = cells
         new_order = [key for key, _ in rows]

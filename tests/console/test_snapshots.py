@@ -33,6 +33,11 @@ VIEWS = [
     pytest.param(["5", "question_mark"], id="help"),
     pytest.param(["colon", "r", "u"], id="command_mode"),
     pytest.param(["3", "slash", "b", "u", "g"], id="tasks_filter"),
+    # issue 13
+    pytest.param(["q"], id="quit_confirm"),
+    pytest.param(["4", "p"], id="agents_paused"),
+    pytest.param(["3", "slash", *"status", "colon", *"failed", "enter", "l"], id="task_log"),
+    pytest.param(["5", "j", "enter"], id="task_approval"),
 ]
 
 
@@ -80,3 +85,15 @@ def test_approval_history(snap_compare, tmp_path: Path, fixed_ids: FixedIds,
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_approvals_small(snap_compare, tmp_path: Path, fixed_ids: FixedIds) -> None:
+    """40x12: the inbox's rows, not its preview pane (issue 13)."""
+    app, _ = snapshot_app(tmp_path)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(40, 12), run_before=run_before)

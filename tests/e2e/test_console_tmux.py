@@ -150,14 +150,14 @@ async def test_up_demo_walk_approve_quit(tmp_path: Path) -> None:
             async with http.get(f"{base}/tasks/{created['task_id']}") as r:
                 assert (await r.json())["task"]["status"] in ("assigned", "in_progress",
                                                               "completed", "failed")
-        # quit: q goes back to the top view, then asks; y confirms
+        # quit: q goes back to the top view, then asks; only ctrl+q confirms
         for _ in range(4):
             if "Quit Switchboard?" in screen(session):
                 break
             tmux("send-keys", "-t", session, "q")
             await asyncio.sleep(0.4)
         await wait_for(session, "Quit Switchboard?")
-        tmux("send-keys", "-t", session, "y")
+        tmux("send-keys", "-t", session, "C-q")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with socket.socket() as s:
