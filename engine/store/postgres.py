@@ -727,11 +727,16 @@ class PostgresStore(Store):
                                       lock_key(self.target.schema, f"lead:{role}"))
 
     def pool_stats(self) -> dict[str, int]:
-        """Figures for /metrics: the read pool's size and idle connections, queued writes."""
+        """Figures for /metrics: the read pool's size, ceiling and idle connections, queued
+        writes, retried ops (deadlocks, serialization failures) and whether this replica
+        leads maintenance."""
         pool = self._pool
         return {"pool_size": pool.get_size() if pool else 0,
+                "pool_max": pool.get_max_size() if pool else 0,
                 "pool_idle": pool.get_idle_size() if pool else 0,
-                "write_queue": self._queue.qsize()}
+                "write_queue": self._queue.qsize(),
+                "write_retries": self.retries,
+                "leads_maintenance": int("maintenance" in self._leading)}
 
 
 def _all_events(conn: ReadConn, params: Params) -> list[Row]:
