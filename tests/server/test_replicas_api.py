@@ -54,3 +54,46 @@ async def test_one_idempotency_key_sent_to_two_replicas_at_once_is_one_task(
                         headers=replicas[1].headers("user")) as r:
         page = await r.json()
     assert page["pagination"]["total"] == len(keys)
+
+
+async def test_one_approval_answered_on_two_replicas_at_once_is_decided_once(
+        replicas: list[LiveApi], http: aiohttp.ClientSession) -> None:
+    """Approve on one replica, reject on the other, at the same moment: one decision wins
+    (200), the other hears 409; the task moves once."""
+    a, b = replicas
+    ids = []
+    for n in range(10):
+        async with http.post(f"{a.base}/tasks", headers=a.headers("agent", "requester"),
+                             json={"type": "deployment", "priority": "P1",
+                                   "payload": {"n": n}}) as r:
+            ids.append((await r.json())["task"]["approval_id"])
+
+    async def answer(live: LiveApi, aid: str, verb: str) -> int:
+        async with http.post(f"{live.base}/approvals/{aid}/{verb}",
+                             headers=live.headers("agent", f"approver-{verb}")) as r:
+            await r.read()
+            return r.status
+
+    statuses = await asyncio.gather(*(answer(live, aid, verb) for aid in ids
+                                      for live, verb in ((a, "approve"), (b, "reject"))))
+    for index, aid in enumerate(ids):
+        pair = sorted(statuses[2 * index:2 * index + 2])
+        assert pair == [200, 409], (aid, pair)
+    async with http.get(f"{b.base}/approvals/pending", headers=b.headers("user")) as r:
+        assert (await r.json())["count"] == 0
+    for index, aid in enumerate(ids):
+        approval = await b.engine.approvals.get(aid)
+        assert approval.status == ("approved" if statuses[2 * index] == 200 else "rejected")
+
+
+async def test_agents_registered_on_two_replicas_at_once(
+        replicas: list[LiveApi], http: aiohttp.ClientSession) -> None:
+    """Registrations of one name on both replicas: each answer is a 2xx or a 4xx, never a 500."""
+    async def register(live: LiveApi, n: int) -> int:
+        async with http.post(f"{live.base}/agents", headers=live.headers("admin"),
+                             json={"name": f"agent {n}", "type": "data_processor"}) as r:
+            await r.read()
+            return r.status
+
+    statuses = await asyncio.gather(*(register(live, n) for n in range(10) for live in replicas))
+    assert all(status < 500 for status in statuses), statuses
