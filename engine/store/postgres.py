@@ -12,12 +12,17 @@ guarantees when several processes write at once:
   run again (up to ``RETRIES`` times); ops are pure functions of the transaction.
 - **Claims** lock what they pick (``FOR UPDATE SKIP LOCKED`` on the ready queue, the
   agent's slot row ``FOR UPDATE``): replicas claiming at once take different tasks.
-- **Events.** Seqs are handed out in commit order: ``event_insert`` takes a transaction
-  advisory lock held to commit, so when a reader sees seq N committed, every lower seq has
-  committed or never will. A reader after seq N (the bus, an SSE resume on any replica)
-  therefore never skips an event that commits later with a lower id. The cost is that
-  event-emitting transactions of different replicas commit one at a time (each replica's
-  batch holds the lock from its first event to its commit).
+- **Events.** Seqs are handed out in commit order: every batch takes a transaction
+  advisory lock (the events lock) in its ``BEGIN`` and holds it to commit, so when a
+  reader sees seq N committed, every lower seq has committed or never will. A reader after
+  seq N (the bus, an SSE resume on any replica) therefore never skips an event that
+  commits later with a lower id. The lock comes first, before any row lock: were it taken
+  at a batch's first emit, a batch holding it could wait for a row (a counter, a task)
+  held by another replica's batch waiting for the lock, a deadlock that rolling back the
+  op cannot undo (an earlier op of the batch holds the lock) and so repeats on every
+  retry. The cost: the replicas' write transactions commit one at a time, group commit
+  batching each replica's ops (throughput is one writer's, whatever the replica count;
+  ``examples/cluster/`` has the arithmetic).
 - **Every replica's bus sees every event, once, in seq order.** After a local commit the
   replica publishes its own events directly when they follow the last seq it published;
   otherwise (another replica committed in between) it reads the gap from the table. A
@@ -357,6 +362,10 @@ class PostgresStore(Store):
         self._reader_count = readers
         self._statements = _Statements(queries(), self.target.schema)  # checks the file
         self.channel = f"switchboard_events_{self.target.schema}"
+        # every batch takes the events lock before its first statement (see the module
+        # docstring: lock order, no deadlocks); one round trip with BEGIN
+        self._begin = (f"BEGIN; SELECT pg_advisory_xact_lock("
+                       f"{lock_key(self.target.schema, 'events')}); SAVEPOINT op")
         self._pool: asyncpg.Pool | None = None
         self._writer: asyncpg.Connection | None = None
         self._control: asyncpg.Connection | None = None
@@ -515,7 +524,7 @@ class PostgresStore(Store):
         now = self.clock.now()
         try:
             conn = await self._writer_conn()
-            await conn.execute("BEGIN; SAVEPOINT op")
+            await conn.execute(self._begin)
             emitted = False
             for index, (op, future, on_abandoned) in enumerate(batch):
                 if index:

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -317,3 +318,34 @@ async def test_sla_sweeps_run_on_one_replica_only(url: str, tmp_path: Path) -> N
     finally:
         for eng in engines:
             await eng.stop()
+
+
+async def test_replicas_locking_rows_and_emitting_in_either_order_never_deadlock(
+        url: str) -> None:
+    """Batches of (emit, bump a shared counter row) on one replica and (bump, emit) on
+    another, at once. Were the events lock taken at a batch's first emit, one batch would
+    hold it and wait for the row while the other holds the row (from an earlier op, so
+    rolling the op back does not release it) and waits for the lock: the same deadlock on
+    every retry, and the batch fails. Every batch takes the lock first instead."""
+    a, b = PostgresStore(url), PostgresStore(url)
+    await a.open()
+    await b.open()
+
+    def emit(tx: Any) -> None:
+        tx.emit("x.event")
+
+    def bump(tx: Any) -> None:
+        tx.run(Q.metrics_note_completed, {"minute": 1, "ms": 1})
+
+    async def lane(store: PostgresStore, first: Any, second: Any) -> None:
+        for _ in range(40):  # batches of two ops, many of them: the two writers interleave
+            await asyncio.gather(store.write(first), store.write(second))
+
+    try:
+        await asyncio.wait_for(asyncio.gather(lane(a, emit, bump), lane(b, bump, emit)), 30)
+        row = await a.read(lambda c: c.fetchone(
+            "SELECT completed FROM metrics_minute WHERE minute = 1"))
+        assert row is not None and row[0] == 80
+    finally:
+        await a.close()
+        await b.close()
