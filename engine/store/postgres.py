@@ -408,7 +408,7 @@ class PostgresStore(Store):
             await self._migrate(self._control)
             self._pool = await asyncpg.create_pool(
                 self.target.dsn, min_size=1, max_size=self._reader_count,
-                statement_cache_size=1024,
+                statement_cache_size=1024, reset=_reset_reader,
                 server_settings={"search_path": self.target.schema,
                                  "application_name": "switchboard"})
             self._writer = await self._connect()
@@ -640,12 +640,18 @@ class PostgresStore(Store):
         while True:
             params = {"types": Many(()), "words": Many(()), "after": self._published,
                       "before": 2**62, "limit": page}
-            rows = await self.read(partial(_all_events, params=params))
+            rows = await self.read(partial(_all_events, params=params), inline=True)
             self._emit([_event_from_row(r) for r in rows])
             if len(rows) < page:
                 return
 
-    def _on_notify(self, *args: object) -> None:
+    def _on_notify(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        """A hint from a committing batch; this replica's own are skipped (its events
+        were published after its commit: reading the table again would find nothing new
+        and cost a read per batch)."""
+        writer = self._writer
+        if writer is not None and not writer.is_closed() and writer.get_server_pid() == pid:
+            return
         self._hint.set()
 
     async def _follow_loop(self) -> None:
@@ -746,6 +752,15 @@ class PostgresStore(Store):
                 "write_queue": self._queue.qsize(),
                 "write_retries": self.retries,
                 "leads_maintenance": int("maintenance" in self._leading)}
+
+
+async def _reset_reader(conn: asyncpg.Connection) -> None:
+    """Before a read connection goes back to the pool: only an interrupted read's open
+    transaction needs undoing. Reads take no locks, LISTEN nothing and set nothing, so
+    asyncpg's default reset (unlock all, close all, unlisten, reset all: one round trip
+    per read) has nothing to do."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _all_events(conn: ReadConn, params: Params) -> list[Row]:
