@@ -16,6 +16,9 @@ What must hold afterwards, read from the database itself:
 - every run completed, each of its gates answered once (one ``gate.answer`` audit row per
   gate, ``run.resumed`` for g1 then g2);
 - every SSE client saw every committed event, once, in seq order.
+
+On a loaded machine (CI runs the slow tests side by side on two cores) the run takes longer;
+the waits end when the goal is reached or nothing moved for 20 s, never on a fixed clock.
 """
 
 from __future__ import annotations
@@ -198,6 +201,21 @@ async def follow(cluster: Cluster, http: aiohttp.ClientSession, home: str,
         await asyncio.sleep(0.05)
 
 
+async def until_stalled(progress: Any, goal: int, stall: float = 20.0) -> None:
+    """Wait until ``await progress()`` reaches ``goal``, however long that takes on a
+    loaded machine, but no longer than ``stall`` seconds without it moving (stuck)."""
+    best, moved = -1, time.monotonic()
+    while True:
+        now = await progress()
+        if now >= goal:
+            return
+        if now > best:
+            best, moved = now, time.monotonic()
+        elif time.monotonic() - moved > stall:
+            return  # the assertions below say what is missing
+        await asyncio.sleep(0.3)
+
+
 async def database(url: str) -> dict[str, Any]:
     base, schema = url.split("?schema=")
     conn = await asyncpg.connect(base, server_settings={"search_path": schema})
@@ -213,6 +231,8 @@ async def database(url: str) -> dict[str, Any]:
                 "ORDER BY seq")],
             "answers": Counter(r[0] for r in await conn.fetch(
                 "SELECT object_id FROM audit_log WHERE action = 'gate.answer'")),
+            "agents": [tuple(r) for r in await conn.fetch(
+                "SELECT id, running, status FROM agents")],
             "gates": [tuple(r) for r in await conn.fetch(
                 "SELECT run_id, approval_id, status FROM approvals WHERE run_id IS NOT NULL")],
         }
@@ -266,19 +286,23 @@ async def test_three_replicas_one_killed_and_restarted_lose_nothing(tmp_path: Pa
             cluster.restarts += 1
             await cluster.start("b")
             await creating
-            await asyncio.wait_for(driving, 40)
-            deadline = time.monotonic() + 40
-            while time.monotonic() < deadline:
+            await asyncio.wait_for(driving, 180)
+
+            async def tasks_done() -> int:
+                nonlocal facts
                 facts = await database(url)
-                if all(facts["tasks"].get(t) == "completed" for t in cluster.acknowledged):
-                    break
-                await asyncio.sleep(0.3)
+                return sum(facts["tasks"].get(t) == "completed" for t in cluster.acknowledged)
+
+            facts: dict[str, Any] = {}
+            await until_stalled(tasks_done, TASKS)
             cluster.stop.set()
             last = max(facts["events"])
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and min(
-                    (s[-1] if s else 0) for s in seen.values()) < last:
-                await asyncio.sleep(0.1)
+
+            async def streamed() -> int:
+                return min(len(s) for s in seen.values()) if min(
+                    (s[-1] if s else 0) for s in seen.values()) < last else len(facts["events"])
+
+            await until_stalled(streamed, len(facts["events"]))
             facts = await database(url)
     finally:
         cluster.stop.set()
@@ -295,8 +319,11 @@ async def test_three_replicas_one_killed_and_restarted_lose_nothing(tmp_path: Pa
     assert len(cluster.acknowledged) == TASKS
     unfinished = {t: facts["tasks"].get(t) for t in cluster.acknowledged
                   if facts["tasks"].get(t) != "completed"}
-    assert not unfinished, f"{len(unfinished)} acknowledged tasks not completed: " \
-                           f"{list(unfinished.items())[:5]}"
+    assert not unfinished, (
+        f"{len(unfinished)} acknowledged tasks not completed after "
+        f"{time.monotonic() - started:.0f} s (b killed at {killed_at:.1f} s): "
+        f"{Counter(unfinished.values())}; agents {facts['agents']}; "
+        f"completions seen {sum(cluster.completions.values())}")
     assert len(facts["tasks"]) == TASKS  # the idempotency keys made resends one task
     assert set(facts["completed"].values()) == {1}
     assert set(cluster.completions.values()) == {1}
