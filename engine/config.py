@@ -141,6 +141,10 @@ class RateLimitConfig(_Section):
     default: str = "1000/hour"
     burst: str = "100/minute"
     endpoints: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS))
+    # replicas behind one load balancer (issue 16): buckets live in each replica's memory,
+    # so each enforces ceil(limit / replicas); a caller spread round-robin over all of
+    # them gets the configured limit (plus at most replicas - 1 from the rounding)
+    replicas: int = Field(1, ge=1)
 
     @field_validator("default", "burst")
     @classmethod

@@ -103,15 +103,16 @@ class StatsService:
         now = self.clock.now()
         try:
             db_ms = await self.store.ping()
-            db = {"status": "healthy", "response_time": db_ms}
+            db: dict[str, Any] = {"status": "healthy", "kind": self.store.kind,
+                                  "response_time": db_ms}
         except Exception as exc:  # health must answer even when the store does not
-            db = {"status": "unhealthy", "error": str(exc)}
+            db = {"status": "unhealthy", "kind": self.store.kind, "error": str(exc)}
         queue: dict[str, Any] = {}
         if db["status"] == "healthy":
             try:
                 queue = await self.queue()
             except StorageFailure as exc:  # e.g. a damaged table: say so, in health's shape
-                db = {"status": "unhealthy", "error": exc.detail}
+                db = {"status": "unhealthy", "kind": self.store.kind, "error": exc.detail}
         day_start = int(now // 86_400) * 86_400
 
         def read(conn: ReadConn) -> tuple[int, int]:
@@ -124,7 +125,7 @@ class StatsService:
             try:
                 active_agents, completed_today = await self.store.read(read)
             except StorageFailure as exc:
-                db = {"status": "unhealthy", "error": exc.detail}
+                db = {"status": "unhealthy", "kind": self.store.kind, "error": exc.detail}
         try:
             load = os.getloadavg()[0] / (os.cpu_count() or 1)
         except OSError:

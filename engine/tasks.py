@@ -229,7 +229,12 @@ class TaskService:
                 updated_at=now, created_by=actor.name,
                 approval_id=new_id("approval") if needs_approval else None,
             )
-            tx.run(Q.task_insert, task_insert_params(task))
+            if not tx.run(Q.task_insert, task_insert_params(task)):
+                # a replica committed this key after our lookup (PostgreSQL's insert does
+                # nothing on that conflict): the same answer as a key found above
+                row = tx.one(Q.task_id_by_key, {"key": spec.idempotency_key})
+                assert row is not None
+                return load_task(tx, row[0]), False
             self.peers.metrics.note_created(tx)
             tx.emit("task.created", _task_event_payload(task, created_by=actor.name),
                     task_id=task.id, run_id=task.run_id, trace_id=task.trace_id,

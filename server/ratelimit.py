@@ -20,6 +20,13 @@ Buckets are keyed by (rule, identity): the principal (``jwt:<sub>`` / ``api_key:
 Memory stays bounded: buckets idle longer than the longest rule period are full again and
 are dropped (losslessly); past ``max_buckets`` the least recently used go first.
 
+Replicas (issue 16): buckets live in each replica's memory, not in the store (a store
+round trip per request would cost more than the request). With ``replicas = N`` each
+replica enforces ceil(limit / N): behind a round-robin balancer a caller's cluster-wide
+allowance is the configured limit (plus at most N - 1 from the rounding); behind sticky
+sessions a caller reaches one replica and gets ceil(limit / N). ``replicas = 1`` (the
+default) is the single-server behaviour.
+
 Usage::
 
     limiter = RateLimiter(config.rate_limits, clock=clock)
@@ -42,6 +49,13 @@ DEFAULT_RULE: Final = "@default"
 BURST_RULE: Final = "@burst"
 _EPSILON: Final = 1e-9  # float refill must not turn "exactly 1 token" into 0.99999
 HTTP_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def share(rate: str, replicas: int) -> tuple[int, float]:
+    """One replica's part of ``rate`` when ``replicas`` replicas serve one cluster:
+    ceil(limit / replicas) per period (never 0: a caller is never locked out)."""
+    limit, period = parse_rate(rate)
+    return math.ceil(limit / replicas), period
 
 
 def _is_wildcard(segment: str) -> bool:
@@ -70,9 +84,10 @@ class RateRule:
     rest: bool = False  # a trailing "*" matches one or more segments
 
     @classmethod
-    def parse(cls, key: str, rate: str) -> RateRule:
-        """Build a rule from a config entry; ValueError names the bad key."""
-        limit, period = parse_rate(rate)
+    def parse(cls, key: str, rate: str, replicas: int = 1) -> RateRule:
+        """Build a rule from a config entry (this replica's share of it); ValueError names
+        the bad key."""
+        limit, period = share(rate, replicas)
         method, _, path = key.strip().partition(" ")
         if not path:
             method, path = "*", method
@@ -178,12 +193,13 @@ class RateLimiter:
         self._clock: Clock = clock or SystemClock()
         self._max_buckets = max_buckets
         self._base = base_path
-        rules = [RateRule.parse(key, rate) for key, rate in config.endpoints.items()]
+        replicas = config.replicas
+        rules = [RateRule.parse(key, rate, replicas) for key, rate in config.endpoints.items()]
         rules.sort(key=lambda r: r.specificity, reverse=True)
         self._rules: tuple[RateRule, ...] = tuple(rules)
-        limit, period = parse_rate(config.default)
+        limit, period = share(config.default, replicas)
         self._default = RateRule(DEFAULT_RULE, limit, period)
-        limit, period = parse_rate(config.burst)
+        limit, period = share(config.burst, replicas)
         self._burst = RateRule(BURST_RULE, limit, period)
         self._fallback = (self._default, self._burst)
         self._max_period = max([r.period for r in (*rules, *self._fallback)])

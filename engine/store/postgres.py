@@ -12,12 +12,17 @@ guarantees when several processes write at once:
   run again (up to ``RETRIES`` times); ops are pure functions of the transaction.
 - **Claims** lock what they pick (``FOR UPDATE SKIP LOCKED`` on the ready queue, the
   agent's slot row ``FOR UPDATE``): replicas claiming at once take different tasks.
-- **Events.** Seqs are handed out in commit order: ``event_insert`` takes a transaction
-  advisory lock held to commit, so when a reader sees seq N committed, every lower seq has
-  committed or never will. A reader after seq N (the bus, an SSE resume on any replica)
-  therefore never skips an event that commits later with a lower id. The cost is that
-  event-emitting transactions of different replicas commit one at a time (each replica's
-  batch holds the lock from its first event to its commit).
+- **Events.** Seqs are handed out in commit order: every batch takes a transaction
+  advisory lock (the events lock) in its ``BEGIN`` and holds it to commit, so when a
+  reader sees seq N committed, every lower seq has committed or never will. A reader after
+  seq N (the bus, an SSE resume on any replica) therefore never skips an event that
+  commits later with a lower id. The lock comes first, before any row lock: were it taken
+  at a batch's first emit, a batch holding it could wait for a row (a counter, a task)
+  held by another replica's batch waiting for the lock, a deadlock that rolling back the
+  op cannot undo (an earlier op of the batch holds the lock) and so repeats on every
+  retry. The cost: the replicas' write transactions commit one at a time, group commit
+  batching each replica's ops (throughput is one writer's, whatever the replica count;
+  ``examples/cluster/`` has the arithmetic).
 - **Every replica's bus sees every event, once, in seq order.** After a local commit the
   replica publishes its own events directly when they follow the last seq it published;
   otherwise (another replica committed in between) it reads the gap from the table. A
@@ -357,6 +362,10 @@ class PostgresStore(Store):
         self._reader_count = readers
         self._statements = _Statements(queries(), self.target.schema)  # checks the file
         self.channel = f"switchboard_events_{self.target.schema}"
+        # every batch takes the events lock before its first statement (see the module
+        # docstring: lock order, no deadlocks); one round trip with BEGIN
+        self._begin = (f"BEGIN; SELECT pg_advisory_xact_lock("
+                       f"{lock_key(self.target.schema, 'events')}); SAVEPOINT op")
         self._pool: asyncpg.Pool | None = None
         self._writer: asyncpg.Connection | None = None
         self._control: asyncpg.Connection | None = None
@@ -399,7 +408,7 @@ class PostgresStore(Store):
             await self._migrate(self._control)
             self._pool = await asyncpg.create_pool(
                 self.target.dsn, min_size=1, max_size=self._reader_count,
-                statement_cache_size=1024,
+                statement_cache_size=1024, reset=_reset_reader,
                 server_settings={"search_path": self.target.schema,
                                  "application_name": "switchboard"})
             self._writer = await self._connect()
@@ -515,7 +524,7 @@ class PostgresStore(Store):
         now = self.clock.now()
         try:
             conn = await self._writer_conn()
-            await conn.execute("BEGIN; SAVEPOINT op")
+            await conn.execute(self._begin)
             emitted = False
             for index, (op, future, on_abandoned) in enumerate(batch):
                 if index:
@@ -631,12 +640,18 @@ class PostgresStore(Store):
         while True:
             params = {"types": Many(()), "words": Many(()), "after": self._published,
                       "before": 2**62, "limit": page}
-            rows = await self.read(partial(_all_events, params=params))
+            rows = await self.read(partial(_all_events, params=params), inline=True)
             self._emit([_event_from_row(r) for r in rows])
             if len(rows) < page:
                 return
 
-    def _on_notify(self, *args: object) -> None:
+    def _on_notify(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        """A hint from a committing batch; this replica's own are skipped (its events
+        were published after its commit: reading the table again would find nothing new
+        and cost a read per batch)."""
+        writer = self._writer
+        if writer is not None and not writer.is_closed() and writer.get_server_pid() == pid:
+            return
         self._hint.set()
 
     async def _follow_loop(self) -> None:
@@ -727,11 +742,25 @@ class PostgresStore(Store):
                                       lock_key(self.target.schema, f"lead:{role}"))
 
     def pool_stats(self) -> dict[str, int]:
-        """Figures for /metrics: the read pool's size and idle connections, queued writes."""
+        """Figures for /metrics: the read pool's size, ceiling and idle connections, queued
+        writes, retried ops (deadlocks, serialization failures) and whether this replica
+        leads maintenance."""
         pool = self._pool
         return {"pool_size": pool.get_size() if pool else 0,
+                "pool_max": pool.get_max_size() if pool else 0,
                 "pool_idle": pool.get_idle_size() if pool else 0,
-                "write_queue": self._queue.qsize()}
+                "write_queue": self._queue.qsize(),
+                "write_retries": self.retries,
+                "leads_maintenance": int("maintenance" in self._leading)}
+
+
+async def _reset_reader(conn: asyncpg.Connection) -> None:
+    """Before a read connection goes back to the pool: only an interrupted read's open
+    transaction needs undoing. Reads take no locks, LISTEN nothing and set nothing, so
+    asyncpg's default reset (unlock all, close all, unlisten, reset all: one round trip
+    per read) has nothing to do."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _all_events(conn: ReadConn, params: Params) -> list[Row]:

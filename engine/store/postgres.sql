@@ -67,12 +67,15 @@ SELECT timestamp, level, message FROM task_logs WHERE task_id = :task_id
 ORDER BY timestamp, ctid
 
 -- name: task_insert
+-- Another replica may insert the same idempotency key between our lookup and this insert
+-- (READ COMMITTED): then nothing is inserted (0 rows) and the op returns that task.
 INSERT INTO tasks ({task_columns}, qseq) VALUES (
   :id, :type, :priority, :status, :assigned_agent, :payload, :source, :sla_target,
   :metadata, :agent_id, :claimed_by, :progress, :result, :error, :attempts, :max_attempts,
   :idempotency_key, :schedule, :approval_id, :run_id, :step_id, :lease_id,
   :lease_expires_at, :available_at, :sla_breached, :created_at, :updated_at, :started_at,
   :completed_at, :created_by, :claimed_principal, :qseq)
+ON CONFLICT (idempotency_key) DO NOTHING
 
 -- name: task_log_insert
 INSERT INTO task_logs (task_id, timestamp, level, message)

@@ -11,10 +11,12 @@ from switchboard.server.contract.enums import ServiceStatus
 
 
 class DatabaseService(Record, kw_only=True):
-    """``response_time`` in ms while the store answers; ``error`` says why it is not
-    healthy (a degraded store has both)."""
+    """``response_time`` in ms (one round trip to the store) while the store answers;
+    ``error`` says why it is not healthy (a degraded store has both); ``kind`` is
+    ``sqlite`` or ``postgres`` (replicas share a ``postgres`` store)."""
 
     status: ServiceStatus
+    kind: str | UnsetType = UNSET
     response_time: float | UnsetType = UNSET
     error: str | UnsetType = UNSET
 

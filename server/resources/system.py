@@ -57,6 +57,16 @@ async def metrics(request: web.Request, query: MetricsQuery) -> contract.Metrics
     return convert.metrics(await engine_of(request).stats.metrics(query.period, query.metric))
 
 
+_POOL_HELP = {
+    "pool_size": "Open read connections to the store",
+    "pool_max": "Ceiling of the store's read pool",
+    "pool_idle": "Idle read connections to the store",
+    "write_queue": "Write ops waiting for the next group commit",
+    "write_retries": "Write ops run again after a deadlock or serialization failure",
+    "leads_maintenance": "1 while this replica runs the cluster's maintenance loop",
+}
+
+
 async def _prometheus_text(engine: Engine) -> bytes:
     registry = CollectorRegistry()
     queue = await engine.stats.queue()
@@ -95,6 +105,17 @@ async def _prometheus_text(engine: Engine) -> bytes:
           registry=registry).set(getattr(engine.store, "commits", 0))
     Gauge("switchboard_event_subscribers", "Live event subscribers",
           registry=registry).set(engine.bus.subscriber_count)
+    store = engine.store
+    Gauge("switchboard_store_info", "The store this replica runs on (value 1)", ["kind"],
+          registry=registry).labels(store.kind).set(1)
+    try:
+        Gauge("switchboard_store_ping_milliseconds", "One round trip to the store",
+              registry=registry).set(await store.ping())
+    except Exception:  # a store that does not answer: /health says why; omit the gauge
+        pass
+    for name, value in store.pool_stats().items():
+        Gauge(f"switchboard_store_{name}", _POOL_HELP.get(name, name.replace("_", " ")),
+              registry=registry).set(value)
     return generate_latest(registry)
 
 

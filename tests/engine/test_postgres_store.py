@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -285,3 +287,65 @@ async def test_one_task_completed_on_two_replicas_at_once_completes_once(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_sla_sweeps_run_on_one_replica_only(url: str, tmp_path: Path) -> None:
+    """Three replicas running maintenance on one database: each approval's reminders and its
+    breach are applied once (the sweep reads due rows without locking them, so a sweep on
+    two replicas at once would remind and breach twice)."""
+    clock = ManualClock()
+    engines = [Engine(make_config(tmp_path / name, storage={"url": url},
+                                  tasks={"maintenance_interval_seconds": 0.02},
+                                  approvals={"sla": {"P1": 100.0}, "reminders": [0.5],
+                                             "on_timeout": "escalate"}),
+                      clock=clock) for name in ("a", "b", "c")]
+    for eng in engines:
+        await eng.start()
+    try:
+        for n in range(5):
+            await engines[n % 3].tasks.create(TaskSpec(type="deployment", priority="P1",
+                                                       payload={"n": n}))
+        for step in (60.0, 60.0):
+            clock.advance(step)
+            await asyncio.sleep(0.4)  # several maintenance ticks on every replica
+        events = await engines[1].bus.history(0, EventFilter(types=("approval.reminder",
+                                                                    "approval.overdue")),
+                                              limit=None)
+        kinds = Counter((e.event_type, e.task_id) for e in events)
+        assert len(kinds) == 10 and set(kinds.values()) == {1}, kinds
+        leaders = [int(eng.store.pool_stats()["leads_maintenance"]) for eng in engines]
+        assert sum(leaders) == 1
+    finally:
+        for eng in engines:
+            await eng.stop()
+
+
+async def test_replicas_locking_rows_and_emitting_in_either_order_never_deadlock(
+        url: str) -> None:
+    """Batches of (emit, bump a shared counter row) on one replica and (bump, emit) on
+    another, at once. Were the events lock taken at a batch's first emit, one batch would
+    hold it and wait for the row while the other holds the row (from an earlier op, so
+    rolling the op back does not release it) and waits for the lock: the same deadlock on
+    every retry, and the batch fails. Every batch takes the lock first instead."""
+    a, b = PostgresStore(url), PostgresStore(url)
+    await a.open()
+    await b.open()
+
+    def emit(tx: Any) -> None:
+        tx.emit("x.event")
+
+    def bump(tx: Any) -> None:
+        tx.run(Q.metrics_note_completed, {"minute": 1, "ms": 1})
+
+    async def lane(store: PostgresStore, first: Any, second: Any) -> None:
+        for _ in range(40):  # batches of two ops, many of them: the two writers interleave
+            await asyncio.gather(store.write(first), store.write(second))
+
+    try:
+        await asyncio.wait_for(asyncio.gather(lane(a, emit, bump), lane(b, bump, emit)), 30)
+        row = await a.read(lambda c: c.fetchone(
+            "SELECT completed FROM metrics_minute WHERE minute = 1"))
+        assert row is not None and row[0] == 80
+    finally:
+        await a.close()
+        await b.close()

@@ -64,7 +64,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-# -- a live API: real engine on a temporary SQLite file, real server on 127.0.0.1 -------------
+# -- a live API: real engine on the test's store (tests/conftest.py), real server on 127.0.0.1 --
 
 
 class LiveApi:
@@ -84,12 +84,17 @@ class LiveApi:
         return {"Authorization": f"Bearer {self.token(role, sub)}"}
 
 
-async def start_live_api(tmp_path: Any, **sections: dict[str, Any]) -> tuple[LiveApi, Any]:
+async def start_live_api(tmp_path: Any, store_url: str | None = None,
+                         **sections: dict[str, Any]) -> tuple[LiveApi, Any]:
+    """A live API on ``store_url`` (the ``store_url`` fixture: an SQLite file or a fresh
+    PostgreSQL schema), or on an SQLite file in ``tmp_path`` when None."""
     from switchboard.engine.engine import Engine
     from switchboard.server.api import build_api_app
     from switchboard.server.app import start_server
 
     sections.setdefault("storage", {})["data_dir"] = str(tmp_path)
+    if store_url is not None:
+        sections["storage"]["url"] = store_url
     sections.setdefault("rate_limits", {}).setdefault("enabled", False)
     engine = Engine(make_config(**sections), run_maintenance=False)
     app = build_api_app(engine)
@@ -99,8 +104,10 @@ async def start_live_api(tmp_path: Any, **sections: dict[str, Any]) -> tuple[Liv
 
 
 @pytest.fixture
-async def api(tmp_path: Any) -> Any:
-    live, runner = await start_live_api(tmp_path)
+async def api(tmp_path: Any, store_url: str) -> Any:
+    """A live API on the test's store (SQLite; PostgreSQL too for ``both_stores`` tests or
+    with ``--store``)."""
+    live, runner = await start_live_api(tmp_path, store_url)
     try:
         yield live
     finally:

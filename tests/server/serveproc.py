@@ -12,8 +12,10 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fuzz-secret-0123456789-abcdefghijklmnopq"
@@ -23,6 +25,14 @@ BASE_CONFIG = (
     "[orchestrations]\nwatch = false\n"
     'dir = "{orchestrations}"\n'
 )
+
+
+def _drain(stream: IO[str]) -> None:
+    try:
+        for _ in stream:
+            pass
+    except (OSError, ValueError):  # closed by __exit__
+        pass
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -42,13 +52,18 @@ class ServeProcess:
     ``server`` adds lines to the config's ``[server]`` section; ``config`` appends whole
     sections; ``env`` adds environment variables (``ORCHESTRATOR_API_KEY_*``);
     ``soft_open_files`` starts the child with that soft RLIMIT_NOFILE (the server is
-    expected to raise it); ``sync_wait`` is how long a synchronous ``/run`` waits.
+    expected to raise it); ``sync_wait`` is how long a synchronous ``/run`` waits;
+    ``orchestrations`` the definitions folder (default: the examples); ``drain`` keeps
+    reading stderr after start (a server under load logs more than a pipe holds).
     """
 
     def __init__(self, data_dir: Path, *, server: str = "", config: str = "",
                  env: dict[str, str] | None = None,
-                 soft_open_files: int | None = None, sync_wait: float = 1.0) -> None:
+                 soft_open_files: int | None = None, sync_wait: float = 1.0,
+                 orchestrations: Path | None = None, drain: bool = False) -> None:
         self.data_dir = data_dir
+        self.orchestrations = orchestrations or ROOT / "examples" / "orchestrations"
+        self.drain = drain
         self.sync_wait = sync_wait
         self.server = server
         self.config = config
@@ -66,7 +81,7 @@ class ServeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "serve.toml"
         config.write_text(BASE_CONFIG.format(server=self.server, sync_wait=self.sync_wait,
-                                             orchestrations=ROOT / "examples" / "orchestrations")
+                                             orchestrations=self.orchestrations)
                           + self.config, encoding="utf-8")
         self.proc = subprocess.Popen(
             cli("serve", "--config", str(config), "--data-dir", str(self.data_dir), "--port", "0"),
@@ -81,6 +96,8 @@ class ServeProcess:
             match = re.search(r"serving (http://\S+?)/api/v1", line)
             if match:
                 self.url = match.group(1)
+                if self.drain:  # a busy server logs to stderr: a full pipe would stall it
+                    threading.Thread(target=_drain, args=(self.proc.stderr,), daemon=True).start()
                 return self
         self.__exit__()
         raise RuntimeError(f"switchboard serve did not start:\n{self.log_text[-3000:]}")

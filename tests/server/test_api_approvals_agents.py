@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from tests.server.conftest import LiveApi
+
+pytestmark = pytest.mark.both_stores
 
 
 async def _p1_task(api: LiveApi, http: aiohttp.ClientSession) -> dict:
@@ -118,7 +121,9 @@ async def test_health_stats_metrics(api: LiveApi, http: aiohttp.ClientSession) -
         async with http.get(api.root + path) as r:
             health = await r.json()
         assert r.status == 200 and health["status"] == "healthy"
-        assert health["services"]["database"]["response_time"] >= 0
+        database = health["services"]["database"]
+        assert database["response_time"] >= 0
+        assert database["kind"] == api.engine.store.kind
         assert set(health["queue_stats"]) == {"pending_tasks", "processing_tasks", "total_tasks"}
     await _p1_task(api, http)
     async with http.get(api.root + "/stats") as r:
@@ -137,6 +142,14 @@ async def test_health_stats_metrics(api: LiveApi, http: aiohttp.ClientSession) -
     async with http.get(api.root + "/metrics") as r:
         text = await r.text()
     assert r.status == 200 and "switchboard_approvals_pending 1.0" in text
+    assert f'switchboard_store_info{{kind="{api.engine.store.kind}"}} 1.0' in text
+    assert "switchboard_store_ping_milliseconds " in text
+    if api.engine.store.kind == "postgres":  # the pool's figures: a pool with a ceiling
+        pool = dict(line.split(" ") for line in text.splitlines()
+                    if line.startswith("switchboard_store_pool_"))
+        assert float(pool["switchboard_store_pool_max"]) >= float(
+            pool["switchboard_store_pool_size"]) >= 1
+        assert "switchboard_store_write_queue " in text
 
 
 async def test_token_minting(api: LiveApi, http: aiohttp.ClientSession) -> None:

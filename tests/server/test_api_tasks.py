@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.server.conftest import KEYS, LiveApi
+
+pytestmark = pytest.mark.both_stores
 
 
 async def post(http: aiohttp.ClientSession, url: str, role: str, api: LiveApi,

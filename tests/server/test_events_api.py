@@ -16,10 +16,12 @@ from switchboard.engine.store.base import Tx
 from switchboard.server.resources import events as events_module
 from tests.server.streaming import Live, SSEReader, start_live, stream_config
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    server = await start_live(stream_config(tmp_path))
+async def live(tmp_path: Path, store_url: str) -> AsyncIterator[Live]:
+    server = await start_live(stream_config(tmp_path, storage={"url": store_url}))
     try:
         yield server
     finally:

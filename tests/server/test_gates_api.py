@@ -19,16 +19,18 @@ from switchboard.engine.events import EventFilter
 from tests.engine.test_separation import GATES, restricted
 from tests.server.conftest import LiveApi, start_live_api
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
-async def gapi(tmp_path: Path) -> Any:
+async def gapi(tmp_path: Path, store_url: str) -> Any:
     defs = tmp_path / "defs"
     defs.mkdir()
     (defs / "gates.toml").write_text(GATES)
     (defs / "editorial.toml").write_text(restricted("editorial", ["admin", "user"]))
     (defs / "admin-only.toml").write_text(restricted("admin-only", ["admin"]))
     (defs / "users-only.toml").write_text(restricted("users-only", ["user"]))
-    live, runner = await start_live_api(tmp_path / "data",
+    live, runner = await start_live_api(tmp_path / "data", store_url,
                                         orchestrations={"dir": str(defs), "watch": False})
     try:
         yield live
@@ -89,8 +91,9 @@ async def test_the_creator_cannot_approve_its_own_p0(gapi: LiveApi,
     assert status == 200 and body["status"] == "approved"
 
 
-async def test_self_approval_when_configured(tmp_path: Path, http: aiohttp.ClientSession) -> None:
-    api, runner = await start_live_api(tmp_path, approvals={"allow_self_approval": True})
+async def test_self_approval_when_configured(tmp_path: Path, store_url: str,
+                                             http: aiohttp.ClientSession) -> None:
+    api, runner = await start_live_api(tmp_path, store_url, approvals={"allow_self_approval": True})
     try:
         who = Who(api)
         task = await p0(api, http, who.a)

@@ -13,13 +13,15 @@ import requests
 
 from tests.server.conftest import LiveApi, start_live_api
 
+pytestmark = pytest.mark.both_stores
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def oapi(tmp_path: Path) -> Any:
+async def oapi(tmp_path: Path, store_url: str) -> Any:
     live, runner = await start_live_api(
-        tmp_path, orchestrations={"dir": str(ROOT / "examples/orchestrations"), "watch": False})
+        tmp_path, store_url, orchestrations={"dir": str(ROOT / "examples/orchestrations"), "watch": False})
     try:
         yield live
     finally:

@@ -202,3 +202,20 @@ async def test_disabled_means_no_limit_and_no_headers(make_client: MakeClient) -
         resp = await client.get("/api/v1/public")
         assert resp.status == 200
         assert not any(h in resp.headers for h in RATE_HEADERS)
+
+
+def test_replicas_share_each_limit_so_a_round_robin_caller_gets_the_configured_total() -> None:
+    """``replicas = 3``: each replica enforces ceil(limit / 3), so a caller whose requests a
+    load balancer spreads round-robin over the three gets the configured limit (up to
+    replicas - 1 more, from the rounding), not three times it."""
+    clock = ManualClock()
+    cluster = [limiter(clock, replicas=3) for _ in range(3)]
+    allowed = sum(cluster[n % 3].hit("POST", "/api/v1/tasks", "jwt:a").allowed
+                  for n in range(30))
+    assert allowed == 12  # ceil(10 / 3) = 4 per replica
+    first = cluster[0].hit("GET", "/api/v1/tasks/t1", "jwt:a")
+    assert first.limit == 10  # 30/minute over three replicas; headers show this replica's share
+    alone = limiter(clock)  # replicas = 1 (the default): the configured figure, unchanged
+    assert sum(alone.hit("POST", "/api/v1/tasks", "jwt:b").allowed for _ in range(30)) == 10
+    with pytest.raises(ValueError):
+        RateLimitConfig(replicas=0)

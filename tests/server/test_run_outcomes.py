@@ -15,6 +15,8 @@ import pytest
 
 from tests.server.conftest import LiveApi, start_live_api
 
+pytestmark = pytest.mark.both_stores
+
 GUARDED = """
 id = "guarded"
 name = "Guarded deploy"
@@ -34,12 +36,12 @@ BROKEN = 'id = "broken"\n[[steps]]\nid = 3\n'
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[LiveApi]:
+async def api(tmp_path: Path, store_url: str) -> AsyncIterator[LiveApi]:
     defs = tmp_path / "defs"
     defs.mkdir()
     (defs / "guarded.toml").write_text(GUARDED)
     (defs / "broken.toml").write_text(BROKEN)
-    live, runner = await start_live_api(tmp_path / "data", orchestrations={
+    live, runner = await start_live_api(tmp_path / "data", store_url, orchestrations={
         "dir": str(defs), "watch": False}, server={"sync_run_wait_seconds": 0.5})
     try:
         yield live

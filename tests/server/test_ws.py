@@ -19,13 +19,16 @@ from switchboard.server.resources import ws as ws_module
 from switchboard.server.ws_protocol import message_type
 from tests.server.streaming import Live, SSEReader, start_live, stream_config
 
+pytestmark = pytest.mark.both_stores
+
 API_KEY = "agent-key-0123456789abcdef"
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[Live]:
+async def live(tmp_path: Path, store_url: str) -> AsyncIterator[Live]:
     config = stream_config(
         tmp_path,
+        storage={"url": store_url},
         auth={"api_keys": [{"name": "dev-worker", "key": API_KEY, "role": "agent"}]},
         server={"ws_max_message_bytes": 2048},
     )
