@@ -15,6 +15,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
+from switchboard.console.approval_words import (
+    assignees_text,
+    matches,
+    parse_filter,
+    subject_of,
+    summary_of,
+    votes_text,
+)
 from switchboard.console.backend import BackendError
 from switchboard.console.formatting import (
     age,
@@ -29,7 +37,7 @@ from switchboard.console.formatting import (
     tint,
 )
 from switchboard.console.messages import ApprovalDecided
-from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.screens.base import ViewScreen
 from switchboard.console.widgets.live_table import Col, LiveTable
 from switchboard.server.contract import Approval
 
@@ -117,39 +125,6 @@ def why_of(a: Approval) -> str:
     if a.status == "cancelled":
         return f"its {'run' if a.kind == 'gate' else 'task'} was cancelled"
     return answer
-
-
-def summary_of(a: Approval) -> str:
-    """The most telling line: a gate's prompt, a custom reason, or what the task is about."""
-    if a.kind == "gate":
-        return a.prompt or a.request_reason or ""
-    reason = a.request_reason or ""
-    default = reason.endswith("requires human approval")
-    if reason and not default:
-        return reason
-    context = a.agent_context or ""
-    try:
-        data = json.loads(context)
-    except ValueError:
-        return context or reason
-    if isinstance(data, dict):
-        for key in ("description", "summary", "title", "reason", "goal", "alert"):
-            if data.get(key):
-                return str(data[key])
-        return ", ".join(f"{k}={v}" for k, v in data.items())
-    return context
-
-
-def subject_of(a: Approval) -> str:
-    if a.kind == "gate":
-        return f"{a.step_id or 'gate'}"
-    task_type = ""
-    reason = a.request_reason or ""
-    # the engine's default reason is "P1 deployment task requires human approval"
-    words = reason.split()
-    if len(words) >= 2 and words[0] == a.priority:
-        task_type = words[1]
-    return task_type or short_id(a.task_id)
 
 
 class ApprovalsScreen(ViewScreen):
