@@ -1,7 +1,7 @@
 """The ``switchboard`` command.
 
-``serve``, ``token``, ``run``, ``validate``, ``worker``, ``audit`` and ``approvals`` never import Textual (fast start on
-headless hosts); ``up`` and ``attach`` import the console only when they run.
+``serve``, ``token``, ``run``, ``validate``, ``worker``, ``audit`` and ``approvals`` never
+import Textual (fast start on headless hosts); ``up`` and ``attach`` import the console only when they run.
 A broken config or definition is reported as file, key and reason, never a stack trace.
 """
 
