@@ -62,10 +62,11 @@ class BulkDecisionDialog(ModalScreen[list[Outcome] | None]):
             yield Static(summary_line(plan), id="bulk-summary", markup=False)
             if plan.action == "reject":
                 yield Label("Reason, recorded on each (shown to whoever asked) *", markup=False)
-                yield Input(id="bulk-reason", placeholder="why")
+                yield Input(id="bulk-reason", placeholder="why", compact=True)
             yield Label(f"Type {plan.count} to {plan.verb} {plan.count}", id="bulk-count-label",
                         markup=False)
-            yield Input(id="bulk-count", placeholder=str(plan.count), restrict=r"[0-9]*")
+            yield Input(id="bulk-count", placeholder=str(plan.count), restrict=r"[0-9]*",
+                        compact=True)
             yield Static("", id="bulk-error", classes="field-error", markup=False)
             yield Static(f"enter {plan.verb}s once the count is typed, esc cancels",
                          id="bulk-hint", classes="dialog-hint", markup=False)
@@ -79,7 +80,11 @@ class BulkDecisionDialog(ModalScreen[list[Outcome] | None]):
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
-        for header in (*HEADERS, "RESULT"):
+        quorum = any(item.approval.quorum > 1 for item in self.plan.items)
+        skip = () if quorum else (HEADERS.index("VOTES"),)  # no quorum: no VOTES column
+        for index, header in enumerate((*HEADERS, "RESULT")):
+            if index in skip:
+                continue
             table.add_column(header, no_wrap=True, overflow="ellipsis",
                              ratio=1 if header == "WHAT" else None,
                              min_width=8 if header == "WHAT" else None)
@@ -94,7 +99,7 @@ class BulkDecisionDialog(ModalScreen[list[Outcome] | None]):
                 cells[-1] = "skip"
                 if outcome is None:
                     result = Text(item.skip.removeprefix("skip: "), style="dim")
-            table.add_row(*cells, result)
+            table.add_row(*(c for i, c in enumerate(cells) if i not in skip), result)
         return table
 
     def _error(self, text: str) -> None:

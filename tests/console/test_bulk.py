@@ -190,8 +190,8 @@ async def test_gate_with_a_form_is_skipped_in_the_preview(engine: Engine, tmp_pa
                                                           ) -> None:
     from switchboard.console.bulk import FORM_SKIP, make_plan
     from switchboard.server import convert
-    from switchboard.server.contract import ApprovalKind, ApprovalStatus, GateField, Priority
     from switchboard.server.contract import Approval as WireApproval
+    from switchboard.server.contract import ApprovalKind, ApprovalStatus, GateField, Priority
 
     ids = await seed(engine)
     task = convert.approval(await engine.approvals.get(ids["faq"][0]))
