@@ -97,6 +97,31 @@ class TaskView:
 
 
 @dataclass(frozen=True)
+class DecisionResult:
+    """What one approve/reject did. ``status`` is the approval's status afterwards:
+    ``pending`` means the vote counted toward a quorum but did not decide it (``progress``
+    says how far: "1 of 2"), which must never be reported as "approved"."""
+
+    approval_id: str
+    status: str
+    progress: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.status != "pending"
+
+    def words(self, action: str) -> str:
+        """``approved``; ``approved 1 of 2, still pending`` for a vote short of a quorum;
+        ``rejected``/``rejection counted, still pending`` likewise (``action``: approve or
+        reject, what was asked)."""
+        if self.final:
+            return self.status
+        if action == "approve":
+            return f"approved {self.progress}, still pending".replace("  ", " ")
+        return "rejection counted, still pending"
+
+
+@dataclass(frozen=True)
 class StreamItem:
     """One coalesced batch from the live stream (possibly empty: a state change)."""
 
@@ -154,8 +179,10 @@ class Backend(abc.ABC):
     async def agent(self, agent_id: str) -> Agent: ...
 
     @abc.abstractmethod
-    async def pending_approvals(self) -> list[Approval]:
-        """Every pending approval, most critical first, then oldest first."""
+    async def pending_approvals(self, *, mine: bool = False) -> list[Approval]:
+        """Every pending approval, most critical first, then oldest first; ``mine``: only
+        those this console's principal may decide as an assignee or listed decider (not as
+        an admin breaking glass), the inbox's "mine" view (issue 14)."""
 
     @abc.abstractmethod
     async def approval_history(self, limit: int = 50) -> list[Approval]: ...
@@ -185,14 +212,15 @@ class Backend(abc.ABC):
 
     # -- actions ----------------------------------------------------------------------------
     @abc.abstractmethod
-    async def approve(self, approval_id: str, *, response: Any = None) -> None: ...
+    async def approve(self, approval_id: str, *, response: Any = None) -> DecisionResult: ...
 
     @abc.abstractmethod
-    async def reject(self, approval_id: str, *, reason: str | None = None) -> None: ...
+    async def reject(self, approval_id: str, *, reason: str | None = None
+                     ) -> DecisionResult: ...
 
-    async def submit_gate(self, approval_id: str, response: dict[str, Any]) -> None:
+    async def submit_gate(self, approval_id: str, response: dict[str, Any]) -> DecisionResult:
         """Answer a human gate's form: an approval carrying the form's values."""
-        await self.approve(approval_id, response=response)
+        return await self.approve(approval_id, response=response)
 
     @abc.abstractmethod
     async def cancel_task(self, task_id: str, reason: str | None = None) -> None: ...
@@ -226,6 +254,13 @@ class Backend(abc.ABC):
         empty item with ``RECONNECTING`` is yielded, then the stream resumes from the last
         seq it delivered (no gap, no duplicate). Runs until closed or cancelled.
         """
+
+
+def decision_result(record: Any) -> DecisionResult:
+    """An engine approval record after a decision, as a ``DecisionResult``."""
+    quorum = record.quorum > 1 or record.reject_quorum > 1
+    return DecisionResult(record.approval_id, str(record.status),
+                          record.progress if quorum else "")
 
 
 def task_filter(view: TaskView) -> TaskFilter:
@@ -291,8 +326,10 @@ class InProcessBackend(Backend):
     async def agent(self, agent_id: str) -> Agent:
         return convert.agent(await self._call(self.engine.agents.get(agent_id)), self._now())
 
-    async def pending_approvals(self) -> list[Approval]:
-        return [convert.approval(a) for a in await self.engine.approvals.pending()]
+    async def pending_approvals(self, *, mine: bool = False) -> list[Approval]:
+        service = self.engine.approvals
+        records = await (service.pending_for(self.actor) if mine else service.pending())
+        return [convert.approval(a) for a in records]
 
     async def approval_history(self, limit: int = 50) -> list[Approval]:
         records = await self._call(self.engine.approvals.history(limit))
@@ -324,12 +361,13 @@ class InProcessBackend(Backend):
                                                                           limit=limit)))
 
     # -- actions ----------------------------------------------------------------------------
-    async def approve(self, approval_id: str, *, response: Any = None) -> None:
-        await self._call(self.engine.approvals.approve(approval_id, self.actor,
-                                                       response=response))
+    async def approve(self, approval_id: str, *, response: Any = None) -> DecisionResult:
+        return decision_result(await self._call(self.engine.approvals.approve(
+            approval_id, self.actor, response=response)))
 
-    async def reject(self, approval_id: str, *, reason: str | None = None) -> None:
-        await self._call(self.engine.approvals.reject(approval_id, self.actor, reason=reason))
+    async def reject(self, approval_id: str, *, reason: str | None = None) -> DecisionResult:
+        return decision_result(await self._call(self.engine.approvals.reject(
+            approval_id, self.actor, reason=reason)))
 
     async def cancel_task(self, task_id: str, reason: str | None = None) -> None:
         await self._call(self.engine.tasks.cancel(task_id, self.actor, reason))

@@ -1,7 +1,7 @@
 """The ``switchboard`` command.
 
-``serve``, ``token``, ``run``, ``validate``, ``worker`` and ``audit`` never import Textual (fast start on
-headless hosts); ``up`` and ``attach`` import the console only when they run.
+``serve``, ``token``, ``run``, ``validate``, ``worker``, ``audit`` and ``approvals`` never
+import Textual (fast start on headless hosts); ``up`` and ``attach`` import the console only when they run.
 A broken config or definition is reported as file, key and reason, never a stack trace.
 """
 
@@ -311,6 +311,52 @@ def audit_verify(*, config: ConfigOpt = None, data_dir: DataOpt = None) -> None:
         _fail(str(exc))
         raise  # unreachable
     raise SystemExit(code)
+
+
+approvals = cyclopts.App(name="approvals", help="Decide pending approvals in bulk on a server, "
+                         "with a preview of exactly what will be decided.")
+app.command(approvals)
+
+FilterOpt = Annotated[str, cyclopts.Parameter(
+    name="--filter", help="Which pending approvals, as in the console's inbox filter: words, "
+                          "p:P2 (priority:), kind:task|gate, type:TASKTYPE, id:PREFIX.")]
+YesOpt = Annotated[bool, cyclopts.Parameter(
+    name="--yes", negative=(), help="Decide without asking for the count to be typed.")]
+MineOpt = Annotated[bool, cyclopts.Parameter(
+    name="--mine", negative=(), help="Only approvals you may decide as an assignee.")]
+UrlOpt = Annotated[str, cyclopts.Parameter(help="Server URL.")]
+
+
+def _bulk(action: Literal["approve", "reject"], filter_text: str, url: str, token: str | None,
+          token_file: Path | None, yes: bool, mine: bool, reason: str | None) -> None:
+    from switchboard.console.approvals_cmd import bulk_command
+
+    if not filter_text.strip():
+        _fail("approvals: --filter must select something (e.g. 'p:P2 type:faq_update')")
+    secret = _token("approvals", token, token_file)
+    code = asyncio.run(bulk_command(url, secret or "", action, filter_text, reason=reason,
+                                    yes=yes, mine=mine, interactive=sys.stdin.isatty()))
+    raise SystemExit(code)
+
+
+@approvals.command(name="approve")
+def approvals_approve(*, filter: FilterOpt, yes: YesOpt = False, mine: MineOpt = False,
+                      url: UrlOpt = "http://127.0.0.1:8000", token: TokenOpt = None,
+                      token_file: TokenFileOpt = None) -> None:
+    """Approve every pending approval the filter selects: prints the table of what will be
+    approved, asks for the count to be typed (unless --yes), then one result per approval.
+    Gates with form fields are skipped. Exit 0 all decided, 1 some refused, 2 bad usage."""
+    _bulk("approve", filter, url, token, token_file, yes, mine, None)
+
+
+@approvals.command(name="reject")
+def approvals_reject(*, filter: FilterOpt, reason: Annotated[str, cyclopts.Parameter(
+                         help="Why (recorded and shown to whoever asked).")],
+                     yes: YesOpt = False, mine: MineOpt = False,
+                     url: UrlOpt = "http://127.0.0.1:8000", token: TokenOpt = None,
+                     token_file: TokenFileOpt = None) -> None:
+    """Reject every pending approval the filter selects, with one reason; as ``approve``."""
+    _bulk("reject", filter, url, token, token_file, yes, mine, reason)
 
 
 app.command(db_app)

@@ -29,6 +29,7 @@ from switchboard.console.backend import (
     BackendError,
     Capabilities,
     ConnectionState,
+    DecisionResult,
     StreamItem,
     TaskView,
 )
@@ -77,6 +78,13 @@ def subject_of(token: str) -> str | None:
     except jwt.PyJWTError:
         return None
     return sub if isinstance(sub, str) and sub else None
+
+
+def decision_of(answer: c.Decision) -> DecisionResult:
+    """The server's answer to approve/reject as a ``DecisionResult`` (``progress`` is sent
+    for quorum approvals only)."""
+    progress = answer.progress if isinstance(answer.progress, str) else ""
+    return DecisionResult(answer.approval_id, str(answer.status), progress)
 
 
 def _seg(value: str) -> str:
@@ -157,8 +165,8 @@ class RemoteBackend(Backend):
     async def agent(self, agent_id: str) -> c.Agent:
         return await self._call(self._client.agents.get(_seg(agent_id)))
 
-    async def pending_approvals(self) -> list[c.Approval]:
-        return await self._call(self._client.approvals.pending())
+    async def pending_approvals(self, *, mine: bool = False) -> list[c.Approval]:
+        return await self._call(self._client.approvals.pending(assignee="me" if mine else None))
 
     async def approval_history(self, limit: int = 50) -> list[c.Approval]:
         return await self._call(self._client.approvals.history(max(1, min(limit, 1000))))
@@ -187,11 +195,13 @@ class RemoteBackend(Backend):
         return await self._call(self._client.views.find(kind, text, limit=limit))
 
     # -- actions: one SDK call each -----------------------------------------------------------
-    async def approve(self, approval_id: str, *, response: Any = None) -> None:
-        await self._call(self._client.approvals.approve(_seg(approval_id), response))
+    async def approve(self, approval_id: str, *, response: Any = None) -> DecisionResult:
+        return decision_of(await self._call(self._client.approvals.approve(_seg(approval_id),
+                                                                           response)))
 
-    async def reject(self, approval_id: str, *, reason: str | None = None) -> None:
-        await self._call(self._client.approvals.reject(_seg(approval_id), reason))
+    async def reject(self, approval_id: str, *, reason: str | None = None) -> DecisionResult:
+        return decision_of(await self._call(self._client.approvals.reject(_seg(approval_id),
+                                                                          reason)))
 
     async def cancel_task(self, task_id: str, reason: str | None = None) -> None:
         await self._call(self._client.tasks.cancel(_seg(task_id), reason))

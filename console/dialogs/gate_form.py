@@ -259,8 +259,14 @@ class GateFormScreen(ModalScreen[bool]):
         parts.append(f"Requested {datetime_text(a.created_at)}")
         if a.expires_at:
             parts.append(f"Expires {datetime_text(a.expires_at)} ({a.timeout_action} on timeout)")
-        if a.allowed_roles:
+        if a.assignees:
+            parts.append(f"Assigned to: {', '.join(a.assignees)}")
+        elif a.allowed_roles:
             parts.append(f"Who may answer: {', '.join(a.allowed_roles)}")
+        if a.quorum > 1:
+            voters = ", ".join(f"{v.by} ({v.decision})" for v in a.votes)
+            parts.append(f"Votes: {a.progress}" + (f" ({voters})" if voters else "")
+                         + f"; {a.quorum} distinct people decide it")
         return "\n\n".join(parts) if parts else "(no context given)"
 
     def on_mount(self) -> None:
@@ -378,13 +384,14 @@ class GateFormScreen(ModalScreen[bool]):
             if not ok:
                 return
         self._submitting = True
+        result = None
         try:
             if approval.kind == "gate" and not approval.approval_id and self.run_id:
                 await self.sb_app.backend.resume_run(self.run_id, values)
             elif approval.kind == "gate":
-                await self.sb_app.backend.submit_gate(approval.approval_id, values)
+                result = await self.sb_app.backend.submit_gate(approval.approval_id, values)
             else:
-                await self.sb_app.backend.approve(approval.approval_id)
+                result = await self.sb_app.backend.approve(approval.approval_id)
         except BackendError as exc:
             self._submitting = False
             if self.sb_app.note_backend_error(exc):
@@ -405,8 +412,12 @@ class GateFormScreen(ModalScreen[bool]):
             self._banner(exc.detail, warning=True)
             return
         self._submitting = False
-        self.notify("answer sent" if approval.kind == "gate" else
-                    f"approved {short_id(approval.approval_id)}", timeout=3)
+        if result is not None and not result.final:  # a quorum vote: not approved yet
+            self.notify(f"{result.words('approve')} {short_id(approval.approval_id)}",
+                        timeout=4)
+        else:
+            self.notify("answer sent" if approval.kind == "gate" else
+                        f"approved {short_id(approval.approval_id)}", timeout=3)
         self.dismiss(True)
 
     def _banner(self, text: str, *, warning: bool = False, attention: bool = False) -> None:
@@ -438,7 +449,7 @@ class GateFormScreen(ModalScreen[bool]):
             return
         self._submitting = True
         try:
-            await self.sb_app.backend.reject(approval.approval_id, reason=reason)
+            result = await self.sb_app.backend.reject(approval.approval_id, reason=reason)
         except BackendError as exc:
             self._submitting = False
             if self.sb_app.note_backend_error(exc):
@@ -449,7 +460,7 @@ class GateFormScreen(ModalScreen[bool]):
             self._banner(exc.detail, warning=True)
             return
         self._submitting = False
-        self.notify(f"rejected {short_id(approval.approval_id)}", timeout=3)
+        self.notify(f"{result.words('reject')} {short_id(approval.approval_id)}", timeout=3)
         self.dismiss(True)
 
 

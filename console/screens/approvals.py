@@ -6,7 +6,7 @@ in words and why (the rejection reason, or the gate's answer as ``key: value`` p
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import on
@@ -15,7 +15,16 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
+from switchboard.console.approval_words import (
+    assignees_text,
+    matches,
+    parse_filter,
+    subject_of,
+    summary_of,
+    votes_text,
+)
 from switchboard.console.backend import BackendError
+from switchboard.console.bulk import Outcome, tally
 from switchboard.console.formatting import (
     age,
     cell,
@@ -29,16 +38,20 @@ from switchboard.console.formatting import (
     tint,
 )
 from switchboard.console.messages import ApprovalDecided
-from switchboard.console.screens.base import ViewScreen, matches_words, parse_filter
+from switchboard.console.screens.base import ViewScreen
 from switchboard.console.widgets.live_table import Col, LiveTable
 from switchboard.server.contract import Approval
 
+MARK = "✓"  # a marked row, in its own column: a shape, not a colour
 APPROVAL_COLUMNS = [
+    Col("mark", "", 1),
     Col("id", "ID", 8),
     Col("prio", "P", 2),
     Col("kind", "KIND", 4),
-    Col("subject", "SUBJECT", 14),
-    Col("reason", "WHAT", 20, flex=True),
+    Col("subject", "SUBJECT", 12),
+    Col("reason", "WHAT", 14, flex=True),
+    Col("votes", "VOTES", 6),
+    Col("who", "ASSIGNED", 14, min_screen=110),
     Col("age", "AGE", 4, right=True),
     Col("due", "DUE", 8, right=True),
     Col("expires", "EXPIRES", 7, min_screen=100, right=True),
@@ -119,57 +132,34 @@ def why_of(a: Approval) -> str:
     return answer
 
 
-def summary_of(a: Approval) -> str:
-    """The most telling line: a gate's prompt, a custom reason, or what the task is about."""
-    if a.kind == "gate":
-        return a.prompt or a.request_reason or ""
-    reason = a.request_reason or ""
-    default = reason.endswith("requires human approval")
-    if reason and not default:
-        return reason
-    context = a.agent_context or ""
-    try:
-        data = json.loads(context)
-    except ValueError:
-        return context or reason
-    if isinstance(data, dict):
-        for key in ("description", "summary", "title", "reason", "goal", "alert"):
-            if data.get(key):
-                return str(data[key])
-        return ", ".join(f"{k}={v}" for k, v in data.items())
-    return context
-
-
-def subject_of(a: Approval) -> str:
-    if a.kind == "gate":
-        return f"{a.step_id or 'gate'}"
-    task_type = ""
-    reason = a.request_reason or ""
-    # the engine's default reason is "P1 deployment task requires human approval"
-    words = reason.split()
-    if len(words) >= 2 and words[0] == a.priority:
-        task_type = words[1]
-    return task_type or short_id(a.task_id)
-
-
 class ApprovalsScreen(ViewScreen):
     TITLE = "Approvals"
     VIEW = "approvals"
     WATCH = frozenset({"approvals"})
     MIN_RELOAD_INTERVAL = 0.2
-    FILTER_HINT = "words, p:P0 kind:gate"
+    FILTER_HINT = "words, p:P0 kind:gate type:faq_update"
     HELP = ("Everything waiting for a human: P0/P1 task approvals and orchestration gates, most "
             "critical first, then the soonest due (DUE: the SLA, LATE when overdue), then "
             "oldest. a approves (a P0 asks for confirmation; enter alone "
             "keeps Cancel), x rejects and asks for a reason, f or enter opens the form with the "
             "agent's context. h switches to recent decisions. A decision made elsewhere "
-            "removes the row at once.")
+            "removes the row at once. m switches between every approval and mine (those I may "
+            "decide as an assignee or listed decider); the status line says which. space "
+            "marks a row, * marks every row shown (the filter's matches; again clears), esc "
+            "clears the marks; with marks, a and x decide all of them after a table of what "
+            "will happen and the count typed, then show a result per approval. Gates with a "
+            "form are skipped (answer each with f). VOTES shows a quorum's progress (1 of 2); "
+            "a vote short of it is reported as still pending.")
 
     BINDINGS = [
         Binding("a", "approve", "approve", id="approval.approve"),
         Binding("x", "reject", "reject", id="approval.reject"),
         Binding("f", "open_form", "form", id="approval.form"),
         Binding("h", "toggle_history", "history", id="approval.history"),
+        Binding("space", "toggle_mark", "mark", id="approval.mark"),
+        Binding("asterisk", "mark_all", "mark all", key_display="*", id="approval.mark_all"),
+        Binding("m", "show_mine", "mine", id="approval.mine"),
+        Binding("m", "show_all", "all", id="approval.mine"),
     ]
 
     def __init__(self) -> None:
@@ -177,6 +167,8 @@ class ApprovalsScreen(ViewScreen):
         self.history = False
         self.approvals: dict[str, Approval] = {}
         self._busy: set[str] = set()
+        self.mine = False  # the "mine" view: approvals I may decide (issue 14)
+        self.marks: set[str] = set()  # approval ids marked for a bulk decision
 
     def compose_body(self) -> ComposeResult:
         yield LiveTable(APPROVAL_COLUMNS, cap=1000, id="approvals-table")
@@ -199,8 +191,13 @@ class ApprovalsScreen(ViewScreen):
         return self.approvals.get(key) if key else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("approve", "reject", "open_form") and self.history:
+        if action in ("approve", "reject", "open_form", "toggle_mark", "mark_all",
+                      "show_mine", "show_all") and self.history:
             return False
+        if action in ("toggle_mark", "mark_all") and self.sb_app.read_only:
+            return False
+        if action in ("show_mine", "show_all"):
+            return (action == "show_all") == self.mine
         return super().check_action(action, parameters)
 
     async def reload(self) -> None:
@@ -209,18 +206,13 @@ class ApprovalsScreen(ViewScreen):
         if self.history:
             items = await self.backend.approval_history(200)
         else:
-            items = await self.backend.pending_approvals()
-        prio = (fields.get("p") or fields.get("priority") or "").upper()
-        kind = fields.get("kind")
-        items = [a for a in items if (not prio or a.priority == prio)
-                 and (not kind or a.kind == kind)
-                 and matches_words(words, a.approval_id, a.kind, a.priority, a.request_reason,
-                                   a.prompt,
-                                   a.task_id, a.run_id, a.step_id, a.decided_by,
-                                   *((outcome_of(a), why_of(a)) if self.history else ()))]
+            items = await self.backend.pending_approvals(mine=self.mine)
+        items = [a for a in items if matches(
+            a, fields, words, *((outcome_of(a), why_of(a)) if self.history else ()))]
         if not self.history:
             items = inbox_order(items)
         self.approvals = {a.approval_id: a for a in items}
+        self.marks &= set(self.approvals)  # only what is shown can be decided in bulk
         rows = []
         for a in items:
             if self.history:
@@ -236,8 +228,10 @@ class ApprovalsScreen(ViewScreen):
                 expires_at = epoch(a.expires_at)
                 expires = age(expires_at - now) if expires_at is not None else "never"
                 rows.append((a.approval_id, [
+                    cell(MARK if a.approval_id in self.marks else ""),
                     cell(short_id(a.approval_id)), priority(a.priority), cell(a.kind),
                     cell(subject_of(a)), cell(one_line(summary_of(a), 300)),
+                    cell(votes_text(a)), cell(assignees_text(a) if a.assignees else ""),
                     cell(since(a.created_at, now)), cell(*due_text(a, now)), cell(expires),
                 ]))
         self.table.sync(rows)
@@ -246,13 +240,21 @@ class ApprovalsScreen(ViewScreen):
 
     def refresh_status(self) -> None:
         count = len(self.approvals)
+        view = "MINE" if self.mine else "ALL"
         if self.history:
             text = Text(f"recent decisions ({count}) · h back to the inbox")
+        elif self.marks:
+            n = len(self.marks)
+            text = Text.assemble((f"{view}: {count} waiting · {n} marked", "bold"),
+                                 f" · a approve {n} · x reject {n} · esc clears marks")
         elif count:
-            text = Text.assemble((f"{count} waiting", "bold"),
-                                 " · a approve · x reject · f form")
+            text = Text.assemble((f"{view}: {count} waiting", "bold"),
+                                 " · a approve · x reject · space mark"
+                                 + (" · m all" if self.mine else " · m mine"))
+        elif self.mine:
+            text = Text("MINE: nothing waits for you · m shows all")
         else:
-            text = Text("inbox empty: nothing waits for you")
+            text = Text("ALL: inbox empty, nothing waits for anyone")
         self.set_status(text)
 
     def _show_preview(self) -> None:
@@ -275,6 +277,12 @@ class ApprovalsScreen(ViewScreen):
             text.append(a.prompt + "\n")
         elif a.request_reason:
             text.append(a.request_reason + "\n")
+        if a.quorum > 1:
+            text.append(f"votes {a.progress}", style="bold")
+            voters = ", ".join(f"{v.by} ({v.decision})" for v in a.votes)
+            text.append((f": {voters}" if voters else "") + "\n")
+        if a.assignees:
+            text.append(f"assigned to {assignees_text(a)}\n")
         if a.fields and not decided:
             names = ", ".join(f"{f.title}{'*' if f.is_required else ''} ({f.type})"
                               for f in a.fields)
@@ -323,8 +331,74 @@ class ApprovalsScreen(ViewScreen):
         self.refresh_bindings()
         self.request_reload(immediate=True)
 
+    def action_toggle_mark(self) -> None:
+        """space: mark or unmark the row, then move down (marking a run of rows is one key
+        a row)."""
+        key = self.selected_id()
+        if key is None:
+            return
+        self.marks.symmetric_difference_update({key})
+        self._repaint_marks()
+        self.table.action_cursor(1)
+
+    def action_mark_all(self) -> None:
+        """*: mark every row shown (the current filter's matches); if all are marked
+        already, clear the marks."""
+        shown = set(self.approvals)
+        self.marks = set() if shown and shown <= self.marks else shown
+        self._repaint_marks()
+
+    def action_escape(self) -> None:
+        if self.marks and not self.history:
+            self.marks.clear()
+            self._repaint_marks()
+            return
+        super().action_escape()
+
+    def _repaint_marks(self) -> None:
+        self.refresh_status()
+        self.request_reload(immediate=True)
+
+    def action_show_mine(self) -> None:
+        self._set_mine(True)
+
+    def action_show_all(self) -> None:
+        self._set_mine(False)
+
+    def _set_mine(self, mine: bool) -> None:
+        self.mine = mine
+        self.marks.clear()
+        self.refresh_bindings()
+        self.refresh_status()
+        self.request_reload(immediate=True)
+
+    def marked(self) -> list[Approval]:
+        """The marked approvals, in the inbox's order."""
+        return [a for key, a in self.approvals.items() if key in self.marks]
+
+    def _bulk(self, action: Literal["approve", "reject"]) -> None:
+        from switchboard.console.bulk import make_plan
+        from switchboard.console.dialogs.bulk import BulkDecisionDialog
+
+        plan = make_plan(self.marked(), action)
+
+        def finished(outcomes: list[Outcome] | None) -> None:
+            if outcomes:
+                done = {o.approval_id for o in outcomes if o.decided}
+                self.marks -= done
+                decided = sum(1 for o in outcomes if o.decided)
+                self.notify(f"{action} on {len(outcomes)}: {tally(outcomes)}",
+                            timeout=4, severity="information" if decided == len(outcomes)
+                            else "warning")
+            self.request_reload(immediate=True)
+
+        self.app.push_screen(BulkDecisionDialog(plan), finished)
+
     def action_approve(self) -> None:
         if self.refuse_if_read_only("approving"):
+            return
+        if self.marks:
+            self._bulk("approve")
             return
         a = self.selected()
         if a is None:
@@ -350,13 +424,14 @@ class ApprovalsScreen(ViewScreen):
                 return
         self._busy.add(a.approval_id)
         try:
-            await self.backend.approve(a.approval_id)
+            result = await self.backend.approve(a.approval_id)
         except BackendError as exc:
             if not self.sb_app.note_backend_error(exc):
                 self.notify(exc.detail, title="Not approved", severity="error")
         else:
-            self.notify(f"approved {short_id(a.approval_id)}"
-                        + (f": task {short_id(a.task_id)} released" if a.task_id else ""),
+            released = result.final and a.task_id
+            self.notify(f"{result.words('approve')} {short_id(a.approval_id)}"
+                        + (f": task {short_id(a.task_id)} released" if released else ""),
                         timeout=3)
         finally:
             self._busy.discard(a.approval_id)
@@ -364,6 +439,9 @@ class ApprovalsScreen(ViewScreen):
 
     def action_reject(self) -> None:
         if self.refuse_if_read_only("rejecting"):
+            return
+        if self.marks:
+            self._bulk("reject")
             return
         a = self.selected()
         if a is None:
@@ -381,12 +459,12 @@ class ApprovalsScreen(ViewScreen):
         if reason is None:
             return
         try:
-            await self.backend.reject(a.approval_id, reason=reason)
+            result = await self.backend.reject(a.approval_id, reason=reason)
         except BackendError as exc:
             if not self.sb_app.note_backend_error(exc):
                 self.notify(exc.detail, title="Not rejected", severity="error")
         else:
-            self.notify(f"rejected {short_id(a.approval_id)}", timeout=3)
+            self.notify(f"{result.words('reject')} {short_id(a.approval_id)}", timeout=3)
         finally:
             self.request_reload(immediate=True)
 

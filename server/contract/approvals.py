@@ -173,9 +173,13 @@ class ApprovalEnvelope(Record, kw_only=True):
 
 
 class Decision(Record, kw_only=True):
-    """The answer to approve/reject (seed 003: ``"Approved by agent-user"``)."""
+    """The answer to approve/reject (seed 003: ``"Approved by agent-user"``).
+
+    ``progress`` ("1 of 2") is sent only for a quorum approval: with ``status`` still
+    ``pending`` it says the vote counted but did not decide it."""
 
     success: bool = True
     approval_id: str
     status: ApprovalStatus
     message: str = ""
+    progress: str | UnsetType = UNSET

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import msgspec
 from aiohttp import web
 from pydantic import Field
 
@@ -89,8 +90,10 @@ async def _decision(request: web.Request) -> DecisionBody:
 def _decided(approval: Any, message: str) -> contract.Decision:
     if approval.status == "pending":  # a vote short of the quorum
         message = f"{message}; {approval.progress} approvals, still pending"
+    quorum = approval.quorum > 1 or approval.reject_quorum > 1
     return contract.Decision(approval_id=approval.approval_id,
-                             status=contract.ApprovalStatus(approval.status), message=message)
+                             status=contract.ApprovalStatus(approval.status), message=message,
+                             progress=approval.progress if quorum else msgspec.UNSET)
 
 
 @routes.post("/approvals/{approval_id}/approve", role="user", response=contract.Decision,

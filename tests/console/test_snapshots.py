@@ -38,6 +38,9 @@ VIEWS = [
     pytest.param(["4", "p"], id="agents_paused"),
     pytest.param(["3", "slash", *"status", "colon", *"failed", "enter", "l"], id="task_log"),
     pytest.param(["5", "j", "enter"], id="task_approval"),
+    # issue 13: bulk decisions (two rows marked, then the preview); issue 14: the mine view
+    pytest.param(["5", "space", "space", "a"], id="bulk_preview"),
+    pytest.param(["5", "m"], id="approvals_mine"),
 ]
 
 

@@ -18,9 +18,12 @@ class ApprovalsResource:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    async def pending(self) -> list[Approval]:
-        """Pending approvals, most critical first, then oldest first."""
-        return (await self._t.request_as(ApprovalList, "GET", "/approvals/pending")).approvals
+    async def pending(self, *, assignee: str | None = None) -> list[Approval]:
+        """Pending approvals, most critical first, then oldest first; ``assignee="me"``:
+        only those the caller may decide as an assignee or listed decider."""
+        params = {"assignee": assignee} if assignee else None
+        return (await self._t.request_as(ApprovalList, "GET", "/approvals/pending",
+                                         params=params)).approvals
 
     async def history(self, limit: int = 100) -> list[Approval]:
         return (await self._t.request_as(ApprovalHistory, "GET", "/approvals/history",
