@@ -78,19 +78,19 @@ ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset
 SELECT {task_columns} FROM tasks WHERE status IN {unfinished}
 ORDER BY priority, created_at, id LIMIT :limit
 
--- name: task_claim_next
--- The head of the agent type's ready queue (index tasks_ready): most urgent, then due
--- first, then in creation order; tasks targeted at another agent are skipped.
-SELECT {task_columns} FROM tasks
-WHERE status = 'assigned' AND assigned_agent = :agent_type AND available_at <= :now
-  AND (agent_id IS NULL OR agent_id = :agent_id)
-ORDER BY priority, available_at, qseq LIMIT 1
-
--- name: task_mark_claimed
+-- name: task_claim
+-- Lease the head of the agent type's ready queue in one statement (index tasks_ready):
+-- most urgent, then due first, then in creation order; tasks targeted at another agent are
+-- skipped. Returns the claimed row (attempts already counted), or no row.
 UPDATE tasks SET status = 'in_progress', claimed_by = :agent_id,
   claimed_principal = :principal, lease_id = :lease_id, lease_expires_at = :lease_expires_at,
-  attempts = :attempts, started_at = :now, updated_at = :now
-WHERE id = :id
+  attempts = attempts + 1, started_at = :now, updated_at = :now
+WHERE rowid = (
+  SELECT rowid FROM tasks
+  WHERE status = 'assigned' AND assigned_agent = :agent_type AND available_at <= :now
+    AND (agent_id IS NULL OR agent_id = :agent_id)
+  ORDER BY priority, available_at, qseq LIMIT 1)
+RETURNING {task_columns}
 
 -- name: task_mark_started
 UPDATE tasks SET status = 'in_progress', started_at = :now, updated_at = :now,
@@ -115,6 +115,15 @@ UPDATE tasks SET status = :status, result = :result, error = :error, completed_a
   updated_at = :now, progress = :progress, started_at = :started_at, lease_id = NULL,
   lease_expires_at = NULL
 WHERE id = :id
+
+-- name: task_complete_held
+-- A holder's completion in one statement: only while in progress under this very lease
+-- (anything else goes through the full checks, which say why not). Returns the finished row.
+UPDATE tasks SET status = 'completed', result = COALESCE(:result, result), error = NULL,
+  completed_at = :now, updated_at = :now, progress = 100,
+  started_at = COALESCE(started_at, :now), lease_id = NULL, lease_expires_at = NULL
+WHERE id = :id AND status = 'in_progress' AND lease_id = :lease_id
+RETURNING {task_columns}
 
 -- name: task_requeue
 UPDATE tasks SET status = 'assigned', claimed_by = NULL, claimed_principal = NULL,
@@ -435,9 +444,12 @@ SELECT COALESCE(SUM(completed), 0) FROM metrics_minute WHERE minute >= :minute
 -- ==== events (the store's emit, EventBus) ===============================================
 
 -- name: event_insert
-INSERT INTO events (event_type, timestamp, source_agent, payload, task_id, run_id, agent_id,
-  trace_id, priority)
-VALUES (:event_type, :timestamp, :source_agent, :payload, :task_id, :run_id, :agent_id,
+-- One event with the seq the writer gave it when it was emitted: SQLite writes a group
+-- commit's events together just before its COMMIT, repeating this VALUES row per event
+-- (up to 64 a statement; engine.store.sqlite._EventRows).
+INSERT INTO events (seq, event_type, timestamp, source_agent, payload, task_id, run_id,
+  agent_id, trace_id, priority)
+VALUES (:seq, :event_type, :timestamp, :source_agent, :payload, :task_id, :run_id, :agent_id,
   :trace_id, :priority)
 
 -- name: event_last_seq
