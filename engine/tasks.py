@@ -540,6 +540,33 @@ class TaskService:
                        lease_id: str | None = None, actor: Actor | None = None) -> Task:
         """Mark done, by the task's holder: its ``lease_id`` (a lost lease is refused with
         409) or the principal that claimed it; an admin overrides (audited)."""
+        return await self.store.write(self._complete_op(task_id, result, lease_id, actor))
+
+    async def complete_and_claim(self, task_id: str, result: Any, *, lease_id: str,
+                                 agent_id: str, actor: Actor,
+                                 wait: float = 0.0) -> tuple[Task, Task | None]:
+        """A worker slot's completion and its next claim in one write op: one commit and
+        one round trip instead of two, so the slot does not sit idle while its report
+        travels. The completion is checked exactly as ``complete`` checks it (the lease),
+        the claim as ``claim`` does (``actor`` must own ``agent_id``); either refusal
+        refuses both (nothing changes). The agent's running count drops before the claim
+        looks at it, so a full agent can take its next task. With nothing to claim yet,
+        waits up to ``wait`` seconds like ``claim``, after the completion has committed.
+        -> (the completed task, the next task or None)."""
+        finish = self._complete_op(task_id, result, lease_id, actor)
+        claim = self._claim_op(agent_id, actor)
+
+        def op(tx: Tx) -> tuple[Task, Task | None]:
+            return finish(tx), claim(tx)
+
+        done, task = await self.store.write(
+            replayable(op), on_abandoned=lambda pair: self._hand_back(pair[1]))
+        if task is None and wait > 0:
+            task = await self.claim(agent_id, wait, actor=actor)
+        return done, task
+
+    def _complete_op(self, task_id: str, result: Any, lease_id: str | None,
+                     actor: Actor | None) -> Callable[[Tx], Task]:
         who = actor or SYSTEM
         by = actor.name if actor else None
         encoded = None if result is None else encode(result)
@@ -559,7 +586,7 @@ class TaskService:
             _check_transition(task, TaskStatus.COMPLETED)
             return self._finish(tx, task, TaskStatus.COMPLETED, result=result, actor=by)
 
-        return await self.store.write(replayable(op))
+        return replayable(op)
 
     async def fail(self, task_id: str, error: str, *, lease_id: str | None = None,
                    retry: bool = False, actor: Actor | None = None) -> Task:
