@@ -543,15 +543,15 @@ class TaskService:
         return await self.store.write(self._complete_op(task_id, result, lease_id, actor))
 
     async def complete_and_claim(self, task_id: str, result: Any, *, lease_id: str,
-                                 agent_id: str, actor: Actor,
-                                 wait: float = 0.0) -> tuple[Task, Task | None]:
+                                 agent_id: str, actor: Actor) -> tuple[Task, Task | None]:
         """A worker slot's completion and its next claim in one write op: one commit and
         one round trip instead of two, so the slot does not sit idle while its report
         travels. The completion is checked exactly as ``complete`` checks it (the lease),
         the claim as ``claim`` does (``actor`` must own ``agent_id``); either refusal
         refuses both (nothing changes). The agent's running count drops before the claim
-        looks at it, so a full agent can take its next task. With nothing to claim yet,
-        waits up to ``wait`` seconds like ``claim``, after the completion has committed.
+        looks at it, so a full agent can take its next task. Never waits for work: the
+        completion's acknowledgement must not sit in a long poll (with nothing to claim,
+        the caller claims again, waiting, on its own).
         -> (the completed task, the next task or None)."""
         finish = self._complete_op(task_id, result, lease_id, actor)
         claim = self._claim_op(agent_id, actor)
@@ -561,8 +561,6 @@ class TaskService:
 
         done, task = await self.store.write(
             replayable(op), on_abandoned=lambda pair: self._hand_back(pair[1]))
-        if task is None and wait > 0:
-            task = await self.claim(agent_id, wait, actor=actor)
         return done, task
 
     def _complete_op(self, task_id: str, result: Any, lease_id: str | None,

@@ -23,8 +23,9 @@ Server -> client::
      "payload": {...}, "seq": 17, "timestamp": "2026-...Z"}
     {"type": "subscription_dropped", "channel": ..., "resume_after": 17}
     {"type": "task_assigned", "task": {..., "lease_id": ...}} / {"type": "no_task"}
-        (a claim that carried ``complete`` says ``"completed": "task_1"`` in its answer;
-        a refused completion refuses the claim too: ``error``, and nothing changed)
+        (a claim that carried ``complete`` says ``"completed": "task_1"`` in its answer,
+        at once: it does not wait for work, so ``no_task`` there means claim again; a
+        refused completion refuses the claim too: ``error``, and nothing changed)
     {"type": "pong"} / {"type": "error", "detail": "..."}
 """
 

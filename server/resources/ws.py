@@ -409,7 +409,7 @@ class WsSession:
             else:
                 finished, task = await self.engine.tasks.complete_and_claim(
                     done.task_id, done.result, lease_id=done.lease_id, agent_id=msg.agent_id,
-                    actor=self.actor(), wait=msg.wait)
+                    actor=self.actor())  # answers at once: no long poll behind a report
                 completed = finished.id
         except EngineError as exc:
             await self._error(exc.detail, msg.id)

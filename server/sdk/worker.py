@@ -208,6 +208,7 @@ class Worker:
         api_key: str | None = None,
         jwt_secret: str | None = None,
         use_websocket: bool = True,
+        pipeline: bool = True,
         claim_wait: float = 5.0,
         shutdown_grace: float = 30.0,
         report_patience: float = 600.0,
@@ -234,6 +235,7 @@ class Worker:
                                  subject=self.name, role="agent")
         self.client = client
         self.use_websocket = use_websocket
+        self.pipeline = pipeline  # successes ride on the next WebSocket claim
         self.claim_wait = claim_wait
         self.shutdown_grace = shutdown_grace
         self.report_patience = report_patience
@@ -426,7 +428,8 @@ class Worker:
 
     def _pipelining(self) -> bool:
         """Report the next success with the next claim (WebSocket open, not stopping)."""
-        return self._ws is not None and self._ws.is_open and not self._stop.is_set()
+        return (self.pipeline and self._ws is not None and self._ws.is_open
+                and not self._stop.is_set())
 
     async def _claim(self, done: _Done | None = None) -> Task | None:
         """The slot's next task. ``done`` (its last success, not reported yet) completes in

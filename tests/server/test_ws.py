@@ -471,8 +471,10 @@ async def test_a_claim_carries_the_slots_completion(live: Live, http: aiohttp.Cl
     assert reply["task"]["task_id"] == second.id and reply["task"]["lease_id"]
     done = await live.engine.tasks.get(first.id)
     assert done.status == "completed" and done.result == {"n": 1}
-    await ws.send_json({"type": "claim", "agent_id": "agent_dev", "id": "c4", "complete": {
-        "task_id": second.id, "lease_id": reply["task"]["lease_id"]}})
-    assert await recv(ws) == {"type": "no_task", "agent_id": "agent_dev",
-                              "completed": second.id, "id": "c4"}
+    # nothing left: the completion is acknowledged at once, not after the long poll
+    await ws.send_json({"type": "claim", "agent_id": "agent_dev", "id": "c4", "wait": 20,
+                        "complete": {"task_id": second.id,
+                                     "lease_id": reply["task"]["lease_id"]}})
+    assert await asyncio.wait_for(recv(ws), 5) == {
+        "type": "no_task", "agent_id": "agent_dev", "completed": second.id, "id": "c4"}
     await ws.close()
