@@ -161,6 +161,8 @@ def main() -> None:
     parser.add_argument("--pipeline", choices=["both", "on", "off"], default="both",
                         help="pipelined reports (a success rides on the next claim): both "
                              "runs them off then on in one invocation and prints the ratio")
+    parser.add_argument("--profile-workers", metavar="FILE",
+                        help="cProfile the worker process into FILE")
     parser.add_argument("--repeat", type=int, default=1, help="pairs of runs (with both)")
     parser.add_argument("--no-pipeline-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -215,8 +217,10 @@ def run(args: argparse.Namespace, secret: str, pipeline: bool) -> float:
             raise SystemExit("switchboard serve did not start")
         url = f"http://127.0.0.1:{port}"
         out = str(data_dir / "workers.json")
+        profile = (["-m", "cProfile", "-o", args.profile_workers] if args.profile_workers
+                   else [])
         workers = subprocess.Popen(
-            [sys.executable, __file__, "--workers", str(args.workers), "--concurrency",
+            [sys.executable, *profile, __file__, "--workers", str(args.workers), "--concurrency",
              str(args.concurrency), "--tasks", str(args.tasks), "--latency-tasks",
              str(args.latency_tasks), "--worker-process", url, out, "-",
              *([] if pipeline else ["--no-pipeline-worker"])],

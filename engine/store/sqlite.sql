@@ -470,7 +470,11 @@ SELECT {event_columns} FROM events WHERE seq > :after AND seq < :before AND {whe
 ORDER BY seq DESC LIMIT :limit
 
 -- name: event_prune
-DELETE FROM events WHERE timestamp < :cutoff
+-- At most :limit of the oldest events before :cutoff (index events_timestamp): retention
+-- deletes in bounded steps, each its own write op, so the writer never stalls behind one
+-- huge DELETE (creates keep their latency while millions of old events go).
+DELETE FROM events WHERE seq IN (
+  SELECT seq FROM events WHERE timestamp < :cutoff ORDER BY timestamp LIMIT :limit)
 
 -- filter: event_types
 EXISTS (SELECT 1 FROM wanted WHERE substr(event_type, 1, length(prefix)) = prefix)
