@@ -45,6 +45,8 @@ log = logging.getLogger("switchboard.tasks")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 UNFINISHED = tuple(s for s in TaskStatus if s not in TERMINAL_TASK_STATUSES)
+KIND_FILTERS = frozenset({F.task_status, F.task_priority, F.task_type})
+"""Filters a page's total can be read from kept counts (``Q.task_count_by_kind``)."""
 
 
 @dataclass
@@ -279,8 +281,12 @@ class TaskService:
             raise ValidationFailed("page", "must be 1 or more")
         params["limit"], params["offset"] = query.limit, (query.page - 1) * query.limit
 
+        by_kind = KIND_FILTERS.issuperset(where)
+        kind = {name: params.get(name) for name in ("status", "priority", "type")}
+
         def read(conn: ReadConn) -> tuple[list[Task], int]:
-            total = conn.one(Q.task_count, params, where=where)
+            total = (conn.one(Q.task_count_by_kind, kind) if by_kind
+                     else conn.one(Q.task_count, params, where=where))
             rows = conn.all(Q.task_page, params, where=where)
             return [task_from_row(r) for r in rows], int(total[0] if total else 0)
 

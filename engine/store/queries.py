@@ -69,6 +69,7 @@ class Q(StrEnum):
     task_insert = "task_insert"
     task_log_insert = "task_log_insert"
     task_count = "task_count"
+    task_count_by_kind = "task_count_by_kind"
     task_page = "task_page"
     task_active = "task_active"
     task_claim = "task_claim"
