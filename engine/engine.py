@@ -32,7 +32,7 @@ from switchboard.engine.tools import ToolRegistry, build_tools
 from switchboard.engine.views import ViewService
 from switchboard.engine.webhooks import WebhookService
 
-PRUNE_STEP = 2000
+PRUNE_STEP = 500
 """Events deleted per write op by retention (``Engine.prune_events``)."""
 
 log = logging.getLogger("switchboard.engine")

@@ -20,9 +20,11 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import json
 import logging
 import os
 import queue
+import secrets
 import sqlite3
 import threading
 import time
@@ -155,6 +157,57 @@ def integrity_problems(conn: sqlite3.Connection, check: StartupCheck = "full",
         return []
     return [line for row in rows for line in row.splitlines()
             if line.strip() and not line.startswith("*** in database")]
+
+
+def clean_mark_path(path: Path) -> Path:
+    """The mark a clean close leaves beside a database (see ``mark_clean``)."""
+    return path.with_name(path.name + ".clean")
+
+
+def mark_clean(path: Path) -> bool:
+    """After the last connection closed cleanly: remember the file exactly as it is now, so
+    the next start may skip ``quick_check`` (O(size): seconds on a store of millions of
+    rows) when nothing has touched the file since.
+
+    The file's mtime is set to a value no later write will produce (its sub-millisecond
+    digits drawn at random): any change to the file afterwards, even within the same clock
+    tick (a restore, a copy over it, a tool writing bytes into it), moves the mtime and the
+    mark no longer matches. Not marked while a WAL is left (the close did not checkpoint).
+    Returns True if marked."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        if wal.exists() and wal.stat().st_size > 0:
+            return False
+        stat = path.stat()
+        mtime = stat.st_mtime_ns // 1_000_000 * 1_000_000 + secrets.randbelow(999_999) + 1
+        os.utime(path, ns=(stat.st_atime_ns, mtime))
+        stat = path.stat()
+        clean_mark_path(path).write_text(json.dumps(
+            {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ino": stat.st_ino}))
+        return True
+    except OSError as exc:
+        log.debug("no clean-close mark for %s: %s", path, exc)
+        return False
+
+
+def take_clean_mark(path: Path) -> bool:
+    """True if the last close was clean and the file is exactly as it left it; the mark is
+    removed either way (a crash from here on leaves none, so the next start checks)."""
+    mark = clean_mark_path(path)
+    try:
+        recorded = json.loads(mark.read_text())
+    except (OSError, ValueError):
+        return False
+    with contextlib.suppress(OSError):
+        mark.unlink()
+    wal = path.with_name(path.name + "-wal")
+    try:
+        stat = path.stat()
+        if wal.exists() and wal.stat().st_size > 0:
+            return False
+    except OSError:
+        return False
+    return recorded == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ino": stat.st_ino}
 
 
 def check_integrity(conn: sqlite3.Connection, path: Path, check: StartupCheck) -> None:
@@ -469,6 +522,7 @@ class SQLiteStore(Store):
         self._emit_hooks: list[EmitHook] = []
         self._statements = _statements()  # loads and checks sqlite.sql: fail at construction
         self._event_rows = _EventRows(queries())
+        self.checked_at_start = False  # quick_check/integrity_check ran at open
         self._replays = 0  # batches of replayable ops run again with savepoints (one failed)
         self._closed = True
         self.commits = 0
@@ -529,9 +583,15 @@ class SQLiteStore(Store):
             self._lock_fd = None
 
     def _open_writer(self) -> sqlite3.Connection:
+        check = self.startup_check
+        if check == "quick" and take_clean_mark(self.path):
+            log.info("%s was closed cleanly and not touched since: quick_check skipped",
+                     self.path)
+            check = "off"
+        self.checked_at_start = check != "off"
         conn = _connect(self.path, self.synchronous)
         try:
-            check_integrity(conn, self.path, self.startup_check)
+            check_integrity(conn, self.path, check)
             self._migrate(conn)
         except BaseException:
             conn.close()
@@ -574,7 +634,14 @@ class SQLiteStore(Store):
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+        if self._clean_close():
+            await asyncio.to_thread(mark_clean, self.path)
         self._release_lock()
+
+    def _clean_close(self) -> bool:
+        """Every connection closed and the last commit succeeded (no storage failure)."""
+        return (self._thread is not None and not self._thread.is_alive()
+                and self.write_failure is None)
 
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
         self._sink = sink
