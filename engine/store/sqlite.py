@@ -207,7 +207,8 @@ def take_clean_mark(path: Path) -> bool:
             return False
     except OSError:
         return False
-    return recorded == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ino": stat.st_ino}
+    return bool(recorded == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                             "ino": stat.st_ino})
 
 
 def check_integrity(conn: sqlite3.Connection, path: Path, check: StartupCheck) -> None:
