@@ -373,8 +373,13 @@ MIGRATIONS: list[Migration] = [
     # 11: task counts kept by triggers (issue 15): /stats and the totals of filtered task
     # pages read a few dozen rows instead of counting a million tasks on every request;
     # a run's tasks newest first straight from its index (the planner otherwise walks
-    # tasks_created through every task looking for a run's few)
-    [
+    # tasks_created through every task looking for a run's few). PostgreSQL keeps counting
+    # (its replicas write at once: a hot counter row would serialize them, and two updates
+    # taking two counters in opposite orders would deadlock); it takes the index alone.
+    Dialects(postgres=[
+        "DROP INDEX tasks_run",
+        "CREATE INDEX tasks_run ON tasks (run_id, created_at)",
+    ], sqlite=[
         "DROP INDEX tasks_run",
         "CREATE INDEX tasks_run ON tasks (run_id, created_at)",
         """
@@ -417,5 +422,5 @@ MIGRATIONS: list[Migration] = [
           ON CONFLICT (status, priority, type) DO UPDATE SET count = count + 1;
         END
         """,
-    ],
+    ]),
 ]
