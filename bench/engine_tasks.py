@@ -42,7 +42,7 @@ import msgspec
 
 from switchboard.engine.config import load_config
 from switchboard.engine.engine import Engine
-from switchboard.engine.store.migrations import MIGRATIONS
+from switchboard.engine.store.migrations import MIGRATIONS, statements
 from switchboard.engine.store.sqlite import SQLiteStore
 from switchboard.engine.tasks import TaskSpec
 
@@ -73,10 +73,9 @@ def bare_cycles(cycles: int, synchronous: str, ops_per_commit: int = 90) -> dict
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    for script in MIGRATIONS:
-        for statement in (script if isinstance(script, list) else script.split(";")):
-            if statement.strip():
-                conn.execute(statement)
+    for migration in MIGRATIONS:
+        for statement in statements(migration, "sqlite"):
+            conn.execute(statement)
     encode = msgspec.json.Encoder().encode
     group = max(ops_per_commit // 3, 1)
     done = commits = 0
