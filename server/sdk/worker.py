@@ -422,6 +422,9 @@ class Worker:
                         carry = finished
                     else:
                         await self._report_success(*finished)
+        except asyncio.CancelledError:
+            carry = None  # cancelled: nothing more goes out (a report in flight would stop too)
+            raise
         finally:
             if carry is not None and not self._killed:
                 await self._report_success(*carry)  # stopping: no next claim to ride on
