@@ -25,6 +25,7 @@ import asyncio
 import cProfile
 import pstats
 import secrets
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -109,6 +110,7 @@ def bare_cycles(cycles: int, synchronous: str, ops_per_commit: int = 90) -> dict
         commits += 1
     elapsed = time.perf_counter() - started
     conn.close()
+    shutil.rmtree(path.parent, ignore_errors=True)
     return {"cycles": done, "seconds": elapsed, "cycles_per_s": done / elapsed,
             "ops_per_commit": 3 * done / max(commits, 1)}
 
