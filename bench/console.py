@@ -180,14 +180,16 @@ async def main(args: argparse.Namespace) -> None:
     orch_dir.mkdir()
     (orch_dir / "gate.toml").write_text(GATE)
     (orch_dir / "quick.toml").write_text(QUICK)
+    store_dir = args.data_dir or data_dir / "data"
     config = load_config(overrides={
-        "storage": {"data_dir": str(data_dir / "data"), "synchronous": "NORMAL"},
+        "storage": {"data_dir": str(store_dir), "synchronous": "NORMAL"},
         "orchestrations": {"dir": str(orch_dir), "watch": False},
     }, env={})
     engine = Engine(config, run_maintenance=True)
     await engine.start()
     t0 = time.perf_counter()
-    held = await load(engine, args.tasks, args.runs, args.agents)
+    # --data-dir: an existing store as it is (bench/scale.py fills one); else load one here
+    held = [] if args.data_dir else await load(engine, args.tasks, args.runs, args.agents)
     queue = await engine.stats.queue()
     run_count = await engine.runs.count()
     print(f"loaded {queue['total_tasks']:,} tasks ({queue['pending_tasks'] + queue['processing_tasks']:,}"
@@ -338,6 +340,8 @@ if __name__ == "__main__":
     parser.add_argument("--phases", action="store_true", help="show where slow presses waited")
     parser.add_argument("--no-idle-gc", action="store_true",
                         help="leave CPython's automatic full collections on (to compare)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="open this existing data folder instead of loading one")
     parser.add_argument("--width", type=int, default=120)
     parser.add_argument("--height", type=int, default=40)
     with contextlib.suppress(KeyboardInterrupt):

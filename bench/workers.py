@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 async def worker_process(url: str, secret: str, workers: int, concurrency: int,
-                         milestones: list[int]) -> dict[str, Any]:
+                         milestones: list[int], pipeline: bool = True) -> dict[str, Any]:
     """The workers; prints ``milestone N <time>`` when the N-th completion is acknowledged
     (how the driver learns the end time without polling the server)."""
     started: dict[str, float] = {}
@@ -76,7 +76,7 @@ async def worker_process(url: str, secret: str, workers: int, concurrency: int,
                          connection_limit=workers * concurrency * 2)
     fleet = [Worker("dev_agent", handle, concurrency=concurrency, client=client,
                     name=f"bench-{i}", claim_wait=10.0, shutdown_grace=2.0,
-                    on_report=on_report)
+                    on_report=on_report, pipeline=pipeline)
              for i in range(workers)]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -158,20 +158,42 @@ def main() -> None:
                         help="run the server under cProfile, stats written to FILE")
     parser.add_argument("--worker-process", nargs=3, metavar=("URL", "OUT", "unused"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--pipeline", choices=["both", "on", "off"], default="both",
+                        help="pipelined reports (a success rides on the next claim): both "
+                             "runs them off then on in one invocation and prints the ratio")
+    parser.add_argument("--profile-workers", metavar="FILE",
+                        help="cProfile the worker process into FILE")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of runs (with both)")
+    parser.add_argument("--no-pipeline-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     secret = os.environ.get("ORCHESTRATOR_JWT_SECRET") or secrets.token_urlsafe(48)
     if args.worker_process:
         url, out, _ = args.worker_process
         milestones = [args.latency_tasks, args.latency_tasks + args.tasks]
         report = asyncio.run(worker_process(url, secret, args.workers, args.concurrency,
-                                            milestones))
+                                            milestones, pipeline=not args.no_pipeline_worker))
         Path(out).write_text(json.dumps(report))
         return
 
     print(f"# reproduce: .venv/bin/python bench/workers.py --tasks {args.tasks} "
           f"--latency-tasks {args.latency_tasks} --workers {args.workers} "
           f"--concurrency {args.concurrency} --inflight {args.inflight} "
-          f"--synchronous {args.synchronous}", flush=True)
+          f"--synchronous {args.synchronous} --pipeline {args.pipeline} "
+          f"--repeat {args.repeat}", flush=True)
+    modes = {"both": [False, True], "on": [True], "off": [False]}[args.pipeline]
+    ratios: list[float] = []
+    for _ in range(args.repeat):
+        rates = [run(args, secret, pipeline) for pipeline in modes]
+        if len(rates) == 2:
+            ratios.append(rates[1] / rates[0])
+            print(f"pipelined / one report per round trip: {ratios[-1]:.2f}x", flush=True)
+    if len(ratios) > 1:
+        print(f"pipelined / unpipelined median {sorted(ratios)[len(ratios) // 2]:.2f}x "
+              f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x, {len(ratios)} pairs)")
+
+
+def run(args: argparse.Namespace, secret: str, pipeline: bool) -> float:
+    """One server, one worker process, the two phases; prints them; -> tasks/s."""
     data_dir = Path(tempfile.mkdtemp(prefix="sb-bench-workers-"))
     port = free_port()
     env = {**os.environ, "ORCHESTRATOR_JWT_SECRET": secret,
@@ -195,10 +217,13 @@ def main() -> None:
             raise SystemExit("switchboard serve did not start")
         url = f"http://127.0.0.1:{port}"
         out = str(data_dir / "workers.json")
+        profile = (["-m", "cProfile", "-o", args.profile_workers] if args.profile_workers
+                   else [])
         workers = subprocess.Popen(
-            [sys.executable, __file__, "--workers", str(args.workers), "--concurrency",
+            [sys.executable, *profile, __file__, "--workers", str(args.workers), "--concurrency",
              str(args.concurrency), "--tasks", str(args.tasks), "--latency-tasks",
-             str(args.latency_tasks), "--worker-process", url, out, "-"],
+             str(args.latency_tasks), "--worker-process", url, out, "-",
+             *([] if pipeline else ["--no-pipeline-worker"])],
             env=env, stdout=subprocess.PIPE, text=True)
         assert workers.stdout is not None
         if workers.stdout.readline().strip() != "ready":
@@ -225,8 +250,10 @@ def main() -> None:
     elapsed = result["end"] - result["begin"]
     stats = report["stats"]
     completed = sum(s["completed"] for s in stats)
-    print(f"workers: {args.workers} x {args.concurrency} slots, WebSocket claims "
-          f"{sum(s['ws_claims'] for s in stats)}, HTTP claims {sum(s['http_claims'] for s in stats)}")
+    print(f"[pipelined reports {'on' if pipeline else 'off'}] workers: {args.workers} x "
+          f"{args.concurrency} slots, WebSocket claims {sum(s['ws_claims'] for s in stats)}, "
+          f"HTTP claims {sum(s['http_claims'] for s in stats)}, completions with a claim "
+          f"{sum(s.get('pipelined', 0) for s in stats)}")
     print(f"dispatch latency, hot idle workers ({len(client_lat)} tasks, one at a time):")
     print(f"  create sent -> handler started  p50 {pct(client_lat, .5):6.2f} ms   "
           f"p99 {pct(client_lat, .99):6.2f} ms")
@@ -238,7 +265,8 @@ def main() -> None:
     print(f"  server created_at -> claimed under load  p50 {pct(bulk_server, .5):7.1f} ms   "
           f"p99 {pct(bulk_server, .99):7.1f} ms")
     print(f"  completions acknowledged by workers: {completed} of "
-          f"{args.tasks + args.latency_tasks}")
+          f"{args.tasks + args.latency_tasks}", flush=True)
+    return args.tasks / elapsed
 
 
 if __name__ == "__main__":

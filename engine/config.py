@@ -91,6 +91,8 @@ class StorageConfig(_Section):
     max_batch: int = Field(512, ge=1)
     event_retention_days: float = Field(30.0, gt=0)
     # -- start-up check of the database (issue 11): `serve/up --check-db` makes it "full" --
+    # "quick" is skipped when the last close was clean and the file is untouched since
+    # (engine.store.sqlite.mark_clean): a crash, a restore or any write to the file checks
     startup_check: Literal["quick", "full", "off"] = "quick"
     # -- which store (issue 16): "" is SQLite in data_dir; "sqlite:///path/to.db" another
     # SQLite file; "postgresql://user@host:5432/db" PostgreSQL, shared by replicas --

@@ -32,6 +32,9 @@ from switchboard.engine.tools import ToolRegistry, build_tools
 from switchboard.engine.views import ViewService
 from switchboard.engine.webhooks import WebhookService
 
+PRUNE_STEP = 500
+"""Events deleted per write op by retention (``Engine.prune_events``)."""
+
 log = logging.getLogger("switchboard.engine")
 
 
@@ -138,13 +141,25 @@ class Engine:
         """Expire leases and approvals, promote scheduled tasks, flag SLAs, sweep health."""
         return await self.store.write(self._maintenance_op)
 
-    async def prune_events(self) -> int:
+    async def prune_events(self, *, step: int = PRUNE_STEP) -> int:
+        """Delete events older than the retention, ``step`` rows per write op.
+
+        Why in steps: one DELETE of millions of rows holds the single writer (and every
+        create, claim and completion queued behind it) for as long as it runs; steps of a
+        few thousand rows each take milliseconds and other ops commit between them.
+        Returns how many events were deleted."""
         cutoff = self.clock.now() - self.config.storage.event_retention_days * 86_400
 
         def op(tx: Tx) -> int:
-            return tx.run(Q.event_prune, {"cutoff": cutoff})
+            return tx.run(Q.event_prune, {"cutoff": cutoff, "limit": step})
 
-        return await self.store.write(op)
+        total = 0
+        while True:
+            deleted = await self.store.write(op)
+            total += deleted
+            if deleted < step:
+                return total
+            await asyncio.sleep(0)  # let the ops queued meanwhile go first
 
     async def _maintenance_loop(self) -> None:
         """Lease expiry, schedules, SLA sweeps, retention: on one replica at a time (the

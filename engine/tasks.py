@@ -38,13 +38,15 @@ from switchboard.engine.models import (
 )
 from switchboard.engine.ports import Peers
 from switchboard.engine.rows import encode, task_from_row, task_insert_params
-from switchboard.engine.store.base import ReadConn, Store, Tx
+from switchboard.engine.store.base import ReadConn, Store, Tx, replayable
 from switchboard.engine.store.queries import F, Many, Q
 
 log = logging.getLogger("switchboard.tasks")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 UNFINISHED = tuple(s for s in TaskStatus if s not in TERMINAL_TASK_STATUSES)
+KIND_FILTERS = frozenset({F.task_status, F.task_priority, F.task_type})
+"""Filters a page's total can be read from kept counts (``Q.task_count_by_kind``)."""
 
 
 @dataclass
@@ -250,7 +252,7 @@ class TaskService:
                 self._wake_after(tx, routed)
             return task, True
 
-        return await self.store.write(op)
+        return await self.store.write(replayable(op))
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, task_id: str) -> Task:
@@ -279,8 +281,12 @@ class TaskService:
             raise ValidationFailed("page", "must be 1 or more")
         params["limit"], params["offset"] = query.limit, (query.page - 1) * query.limit
 
+        by_kind = KIND_FILTERS.issuperset(where)
+        kind = {name: params.get(name) for name in ("status", "priority", "type")}
+
         def read(conn: ReadConn) -> tuple[list[Task], int]:
-            total = conn.one(Q.task_count, params, where=where)
+            total = (conn.one(Q.task_count_by_kind, kind) if by_kind
+                     else conn.one(Q.task_count, params, where=where))
             rows = conn.all(Q.task_page, params, where=where)
             return [task_from_row(r) for r in rows], int(total[0] if total else 0)
 
@@ -302,24 +308,14 @@ class TaskService:
             agents.act_as(tx, actor, agent_id, slot.owner, "claim", audit_override=False)
             if slot.running >= slot.max_running:
                 return None
-            row = tx.one(Q.task_claim_next, {"agent_type": slot.type, "now": tx.now,
-                                             "agent_id": agent_id})
+            now = tx.now
+            row = tx.one(Q.task_claim, {
+                "agent_type": slot.type, "now": now, "agent_id": agent_id,
+                "principal": actor.name, "lease_id": secrets.token_hex(8),
+                "lease_expires_at": now + lease_seconds})
             if row is None:
                 return None
             task = task_from_row(row)
-            now = tx.now
-            task.status = TaskStatus.IN_PROGRESS
-            task.claimed_by = agent_id
-            task.claimed_principal = actor.name
-            task.lease_id = secrets.token_hex(8)
-            task.lease_expires_at = now + lease_seconds
-            task.attempts += 1
-            task.started_at = now
-            task.updated_at = now
-            tx.run(Q.task_mark_claimed, {
-                "id": task.id, "agent_id": agent_id, "principal": actor.name,
-                "lease_id": task.lease_id, "lease_expires_at": task.lease_expires_at,
-                "attempts": task.attempts, "now": now})
             agents.note_claimed(tx, agent_id)
             ownership.record_agent_override(tx, actor, agent_id, slot.owner, "claim",
                                             task_id=task.id)
@@ -328,7 +324,7 @@ class TaskService:
                     source_agent=agent_id, trace_id=task.trace_id, priority=task.priority)
             return task
 
-        return op
+        return replayable(op)
 
     async def claim(self, agent_id: str, wait: float = 0.0, *,
                     actor: Actor = SYSTEM) -> Task | None:
@@ -489,6 +485,13 @@ class TaskService:
             "progress": task.progress, "started_at": task.started_at})
         task.lease_id = None
         task.lease_expires_at = None
+        return self._finished(tx, task, status, was_running=was_running, error=error,
+                              actor=actor)
+
+    def _finished(self, tx: Tx, task: Task, status: TaskStatus, *, was_running: bool,
+                  error: str | None, actor: str | None) -> Task:
+        """What follows a task's final row: the counters and its event."""
+        now = tx.now
         duration_ms = (now - (task.started_at or now)) * 1000.0
         if status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
             self.peers.metrics.note_finished(tx, status, duration_ms=duration_ms)
@@ -543,18 +546,51 @@ class TaskService:
                        lease_id: str | None = None, actor: Actor | None = None) -> Task:
         """Mark done, by the task's holder: its ``lease_id`` (a lost lease is refused with
         409) or the principal that claimed it; an admin overrides (audited)."""
+        return await self.store.write(self._complete_op(task_id, result, lease_id, actor))
+
+    async def complete_and_claim(self, task_id: str, result: Any, *, lease_id: str,
+                                 agent_id: str, actor: Actor) -> tuple[Task, Task | None]:
+        """A worker slot's completion and its next claim in one write op: one commit and
+        one round trip instead of two, so the slot does not sit idle while its report
+        travels. The completion is checked exactly as ``complete`` checks it (the lease),
+        the claim as ``claim`` does (``actor`` must own ``agent_id``); either refusal
+        refuses both (nothing changes). The agent's running count drops before the claim
+        looks at it, so a full agent can take its next task. Never waits for work: the
+        completion's acknowledgement must not sit in a long poll (with nothing to claim,
+        the caller claims again, waiting, on its own).
+        -> (the completed task, the next task or None)."""
+        finish = self._complete_op(task_id, result, lease_id, actor)
+        claim = self._claim_op(agent_id, actor)
+
+        def op(tx: Tx) -> tuple[Task, Task | None]:
+            return finish(tx), claim(tx)
+
+        done, task = await self.store.write(
+            replayable(op), on_abandoned=lambda pair: self._hand_back(pair[1]))
+        return done, task
+
+    def _complete_op(self, task_id: str, result: Any, lease_id: str | None,
+                     actor: Actor | None) -> Callable[[Tx], Task]:
         who = actor or SYSTEM
+        by = actor.name if actor else None
+        encoded = None if result is None else encode(result)
 
         def op(tx: Tx) -> Task:
+            if lease_id is not None:
+                # the holder's usual report, in one statement: in progress under this lease
+                row = tx.one(Q.task_complete_held, {"id": task_id, "lease_id": lease_id,
+                                                    "result": encoded, "now": tx.now})
+                if row is not None:
+                    return self._finished(tx, task_from_row(row), TaskStatus.COMPLETED,
+                                          was_running=True, error=None, actor=by)
             task = self._held(tx, task_id, lease_id, who, "complete")
             if (task.status == TaskStatus.COMPLETED and lease_id is None
                     and (who.is_admin or ownership.is_holder(task, who))):
                 return task  # a repeated report (its reply was lost) is harmless
             _check_transition(task, TaskStatus.COMPLETED)
-            return self._finish(tx, task, TaskStatus.COMPLETED, result=result,
-                                actor=actor.name if actor else None)
+            return self._finish(tx, task, TaskStatus.COMPLETED, result=result, actor=by)
 
-        return await self.store.write(op)
+        return replayable(op)
 
     async def fail(self, task_id: str, error: str, *, lease_id: str | None = None,
                    retry: bool = False, actor: Actor | None = None) -> Task:

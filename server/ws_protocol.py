@@ -11,6 +11,8 @@ Client -> server (JSON text frames; any may carry ``"id"``, echoed in the reply)
     {"type": "subscribe", "channel": "agent_events", "agent_id": "agent_1", "after": 42}
     {"type": "unsubscribe", "channel": "agent_events"}
     {"type": "claim", "agent_id": "agent_1", "wait": 20}           role agent, own agent id
+    {"type": "claim", "agent_id": "agent_1", "wait": 20,           a slot's completion and
+     "complete": {"task_id": "task_1", "lease_id": "...", "result": {...}}}   next claim
     {"type": "ping"}
 
 Server -> client::
@@ -21,6 +23,9 @@ Server -> client::
      "payload": {...}, "seq": 17, "timestamp": "2026-...Z"}
     {"type": "subscription_dropped", "channel": ..., "resume_after": 17}
     {"type": "task_assigned", "task": {..., "lease_id": ...}} / {"type": "no_task"}
+        (a claim that carried ``complete`` says ``"completed": "task_1"`` in its answer,
+        at once: it does not wait for work, so ``no_task`` there means claim again; a
+        refused completion refuses the claim too: ``error``, and nothing changed)
     {"type": "pong"} / {"type": "error", "detail": "..."}
 """
 
@@ -178,10 +183,20 @@ class UnsubscribeMessage(StrictModel):
     id: MessageId = None
 
 
+class ClaimCompletion(StrictModel):
+    """The slot's previous task, completed in the same write op as the claim (pipelining:
+    the slot does not wait for its report's round trip before asking for more work)."""
+
+    task_id: str = Field(min_length=1, max_length=256)
+    lease_id: str = Field(min_length=1, max_length=256)
+    result: Any = None
+
+
 class ClaimMessage(StrictModel):
     type: Literal["claim"]
     agent_id: str = Field(min_length=1, max_length=256)
     wait: float = Field(0.0, ge=0.0, le=MAX_CLAIM_WAIT_SECONDS)
+    complete: ClaimCompletion | None = None
     id: MessageId = None
 
 

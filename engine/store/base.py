@@ -70,6 +70,26 @@ class Tx(ReadConn, Protocol):
 
 
 WriteOp = Callable[[Tx], R]
+
+_REPLAYABLE = "_switchboard_replayable"
+
+
+def replayable(op: Callable[[Tx], R]) -> Callable[[Tx], R]:
+    """Mark a write op as safe to run again from the start after a rolled-back attempt.
+
+    Why: a store may run a group of such ops without a savepoint around each (two statements
+    per op saved on the hot path); if one of them raises, it rolls the whole group back and
+    runs it again op by op with savepoints. So an op marked here must keep everything it
+    changes inside the transaction (statements, ``emit``, ``after_commit``) and must not
+    mutate objects it closed over: a second run has to start from what the first saw.
+    Unmarked ops always run under their own savepoint."""
+    setattr(op, _REPLAYABLE, True)
+    return op
+
+
+def is_replayable(op: Callable[..., Any]) -> bool:
+    return getattr(op, _REPLAYABLE, False) is True
+
 EmitHook = Callable[[Tx, Event], None]
 """Called inside the transaction for every event an op emits (e.g. the webhook outbox)."""
 ReadOp = Callable[[ReadConn], R]

@@ -370,4 +370,57 @@ MIGRATIONS: list[Migration] = [
         "CREATE INDEX approvals_sweep ON approvals (next_sweep_at) WHERE status = 'pending'"
         " AND next_sweep_at IS NOT NULL",
     ],
+    # 11: task counts kept by triggers (issue 15): /stats and the totals of filtered task
+    # pages read a few dozen rows instead of counting a million tasks on every request;
+    # a run's tasks newest first straight from its index (the planner otherwise walks
+    # tasks_created through every task looking for a run's few). PostgreSQL keeps counting
+    # (its replicas write at once: a hot counter row would serialize them, and two updates
+    # taking two counters in opposite orders would deadlock); it takes the index alone.
+    Dialects(postgres=[
+        "DROP INDEX tasks_run",
+        "CREATE INDEX tasks_run ON tasks (run_id, created_at)",
+    ], sqlite=[
+        "DROP INDEX tasks_run",
+        "CREATE INDEX tasks_run ON tasks (run_id, created_at)",
+        """
+        CREATE TABLE task_counts (
+            status TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            type TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (status, priority, type)
+        ) WITHOUT ROWID
+        """,
+        """
+        INSERT INTO task_counts (status, priority, type, count)
+        SELECT status, priority, type, COUNT(*) FROM tasks GROUP BY status, priority, type
+        """,
+        """
+        CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks
+        BEGIN
+          INSERT INTO task_counts (status, priority, type, count)
+          VALUES (NEW.status, NEW.priority, NEW.type, 1)
+          ON CONFLICT (status, priority, type) DO UPDATE SET count = count + 1;
+        END
+        """,
+        """
+        CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks
+        BEGIN
+          UPDATE task_counts SET count = count - 1
+          WHERE status = OLD.status AND priority = OLD.priority AND type = OLD.type;
+        END
+        """,
+        """
+        CREATE TRIGGER task_counts_update AFTER UPDATE OF status, priority, type ON tasks
+        WHEN OLD.status IS NOT NEW.status OR OLD.priority IS NOT NEW.priority
+          OR OLD.type IS NOT NEW.type
+        BEGIN
+          UPDATE task_counts SET count = count - 1
+          WHERE status = OLD.status AND priority = OLD.priority AND type = OLD.type;
+          INSERT INTO task_counts (status, priority, type, count)
+          VALUES (NEW.status, NEW.priority, NEW.type, 1)
+          ON CONFLICT (status, priority, type) DO UPDATE SET count = count + 1;
+        END
+        """,
+    ]),
 ]

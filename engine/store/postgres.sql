@@ -85,6 +85,14 @@ VALUES (:task_id, :timestamp, :level, :message)
 WITH {task_words_cte}
 SELECT COUNT(*) FROM tasks WHERE {where}
 
+-- name: task_count_by_kind
+-- A page's total filtered by nothing but status, priority and type (each NULL when not
+-- filtered). Counted here (SQLite reads counts its triggers keep; see migration 11).
+SELECT COUNT(*) FROM tasks
+WHERE (:status::text IS NULL OR status = :status::text)
+  AND (:priority::text IS NULL OR priority = :priority::text)
+  AND (:type::text IS NULL OR type = :type::text)
+
 -- name: task_page
 WITH {task_words_cte}
 SELECT {task_columns} FROM tasks WHERE {where}
@@ -94,20 +102,21 @@ ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset
 SELECT {task_columns} FROM tasks WHERE status IN {unfinished}
 ORDER BY priority, created_at, id LIMIT :limit
 
--- name: task_claim_next
--- The head of the agent type's ready queue (index tasks_ready): most urgent, then due
--- first, then in creation order; tasks targeted at another agent are skipped.
-SELECT {task_columns} FROM tasks
-WHERE status = 'assigned' AND assigned_agent = :agent_type AND available_at <= :now
-  AND (agent_id IS NULL OR agent_id = :agent_id)
-ORDER BY priority, available_at, qseq LIMIT 1
-FOR UPDATE SKIP LOCKED
-
--- name: task_mark_claimed
+-- name: task_claim
+-- Lease the head of the agent type's ready queue in one statement (index tasks_ready):
+-- most urgent, then due first, then in creation order; tasks targeted at another agent are
+-- skipped; a row another replica is claiming is skipped, not waited for. Returns the
+-- claimed row (attempts already counted), or no row.
 UPDATE tasks SET status = 'in_progress', claimed_by = :agent_id,
   claimed_principal = :principal, lease_id = :lease_id, lease_expires_at = :lease_expires_at,
-  attempts = :attempts, started_at = :now, updated_at = :now
-WHERE id = :id
+  attempts = attempts + 1, started_at = :now, updated_at = :now
+WHERE id = (
+  SELECT id FROM tasks
+  WHERE status = 'assigned' AND assigned_agent = :agent_type AND available_at <= :now
+    AND (agent_id IS NULL OR agent_id = :agent_id)
+  ORDER BY priority, available_at, qseq LIMIT 1
+  FOR UPDATE SKIP LOCKED)
+RETURNING {task_columns}
 
 -- name: task_mark_started
 UPDATE tasks SET status = 'in_progress', started_at = :now, updated_at = :now,
@@ -132,6 +141,15 @@ UPDATE tasks SET status = :status, result = :result, error = :error, completed_a
   updated_at = :now, progress = :progress, started_at = :started_at, lease_id = NULL,
   lease_expires_at = NULL
 WHERE id = :id
+
+-- name: task_complete_held
+-- A holder's completion in one statement: only while in progress under this very lease
+-- (anything else goes through the full checks, which say why not). Returns the finished row.
+UPDATE tasks SET status = 'completed', result = COALESCE(:result::text, result), error = NULL,
+  completed_at = :now, updated_at = :now, progress = 100,
+  started_at = COALESCE(started_at, :now), lease_id = NULL, lease_expires_at = NULL
+WHERE id = :id AND status = 'in_progress' AND lease_id = :lease_id
+RETURNING {task_columns}
 
 -- name: task_requeue
 UPDATE tasks SET status = 'assigned', claimed_by = NULL, claimed_principal = NULL,
@@ -480,7 +498,9 @@ SELECT {event_columns} FROM events WHERE seq > :after AND seq < :before AND {whe
 ORDER BY seq DESC LIMIT :limit
 
 -- name: event_prune
-DELETE FROM events WHERE timestamp < :cutoff
+-- At most :limit of the oldest events before :cutoff: retention deletes in bounded steps.
+DELETE FROM events WHERE seq IN (
+  SELECT seq FROM events WHERE timestamp < :cutoff ORDER BY timestamp LIMIT :limit)
 
 -- filter: event_types
 EXISTS (SELECT 1 FROM wanted WHERE substr(event_type, 1, length(prefix)) = prefix)

@@ -1,7 +1,7 @@
 """The named queries: every statement the engine's services run, by name, per store.
 
 Why names instead of SQL in the services: a second store (PostgreSQL, issue 16) must run
-the same operations in its own dialect. The services say *what* (``Q.task_claim_next``);
+the same operations in its own dialect. The services say *what* (``Q.task_claim``);
 each store's query file says *how* (``engine/store/sqlite.sql``). ``Q`` and ``F`` below are
 the interface; a store's file must define exactly these names (checked when it is loaded,
 and by ``tests/engine/test_queries.py`` with EXPLAIN against the real schema).
@@ -69,15 +69,16 @@ class Q(StrEnum):
     task_insert = "task_insert"
     task_log_insert = "task_log_insert"
     task_count = "task_count"
+    task_count_by_kind = "task_count_by_kind"
     task_page = "task_page"
     task_active = "task_active"
-    task_claim_next = "task_claim_next"
-    task_mark_claimed = "task_mark_claimed"
+    task_claim = "task_claim"
     task_mark_started = "task_mark_started"
     task_extend_lease = "task_extend_lease"
     task_extend_leases_of = "task_extend_leases_of"
     task_set_progress = "task_set_progress"
     task_mark_finished = "task_mark_finished"
+    task_complete_held = "task_complete_held"
     task_requeue = "task_requeue"
     task_held_by = "task_held_by"
     task_reset_for_retry = "task_reset_for_retry"

@@ -20,9 +20,11 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import json
 import logging
 import os
 import queue
+import secrets
 import sqlite3
 import threading
 import time
@@ -37,7 +39,14 @@ import msgspec
 from switchboard.engine.clock import Clock, SystemClock
 from switchboard.engine.errors import StartupError, StorageFailure
 from switchboard.engine.models import Event
-from switchboard.engine.store.base import EmitHook, ReadConn, ReadOp, Store, WriteOp
+from switchboard.engine.store.base import (
+    EmitHook,
+    ReadConn,
+    ReadOp,
+    Store,
+    WriteOp,
+    is_replayable,
+)
 from switchboard.engine.store.migrations import MIGRATIONS, statements
 from switchboard.engine.store.queries import (
     NO_PARAMS,
@@ -148,6 +157,58 @@ def integrity_problems(conn: sqlite3.Connection, check: StartupCheck = "full",
         return []
     return [line for row in rows for line in row.splitlines()
             if line.strip() and not line.startswith("*** in database")]
+
+
+def clean_mark_path(path: Path) -> Path:
+    """The mark a clean close leaves beside a database (see ``mark_clean``)."""
+    return path.with_name(path.name + ".clean")
+
+
+def mark_clean(path: Path) -> bool:
+    """After the last connection closed cleanly: remember the file exactly as it is now, so
+    the next start may skip ``quick_check`` (O(size): seconds on a store of millions of
+    rows) when nothing has touched the file since.
+
+    The file's mtime is set to a value no later write will produce (its sub-millisecond
+    digits drawn at random): any change to the file afterwards, even within the same clock
+    tick (a restore, a copy over it, a tool writing bytes into it), moves the mtime and the
+    mark no longer matches. Not marked while a WAL is left (the close did not checkpoint).
+    Returns True if marked."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        if wal.exists() and wal.stat().st_size > 0:
+            return False
+        stat = path.stat()
+        mtime = stat.st_mtime_ns // 1_000_000 * 1_000_000 + secrets.randbelow(999_999) + 1
+        os.utime(path, ns=(stat.st_atime_ns, mtime))
+        stat = path.stat()
+        clean_mark_path(path).write_text(json.dumps(
+            {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ino": stat.st_ino}))
+        return True
+    except OSError as exc:
+        log.debug("no clean-close mark for %s: %s", path, exc)
+        return False
+
+
+def take_clean_mark(path: Path) -> bool:
+    """True if the last close was clean and the file is exactly as it left it; the mark is
+    removed either way (a crash from here on leaves none, so the next start checks)."""
+    mark = clean_mark_path(path)
+    try:
+        recorded = json.loads(mark.read_text())
+    except (OSError, ValueError):
+        return False
+    with contextlib.suppress(OSError):
+        mark.unlink()
+    wal = path.with_name(path.name + "-wal")
+    try:
+        stat = path.stat()
+        if wal.exists() and wal.stat().st_size > 0:
+            return False
+    except OSError:
+        return False
+    return bool(recorded == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                             "ino": stat.st_ino})
 
 
 def check_integrity(conn: sqlite3.Connection, path: Path, check: StartupCheck) -> None:
@@ -268,18 +329,78 @@ class _ReadConn:
         return rows
 
 
+_EVENT_COLUMNS: Final = ("seq", "event_type", "timestamp", "source_agent", "payload",
+                         "task_id", "run_id", "agent_id", "trace_id", "priority")
+_EventRow = tuple[int, str, float, str | None, bytes, str | None, str | None, str | None,
+                  str | None, str | None]
+
+
+class _EventRows:
+    """The writer's event sequence and the statements that write a group's events.
+
+    Why: an event used to be its own INSERT (with AUTOINCREMENT's bookkeeping) the moment it
+    was emitted, four per task cycle. The writer is the only one that writes (the process
+    lock, one writer thread), so it can number events itself as they are emitted (an op and
+    its hooks still see the seq at once) and write a whole group commit's events at its end
+    in a few multi-row statements, inside the same transaction: durability is unchanged.
+    An op that is undone hands its numbers back, so seqs stay gapless."""
+
+    __slots__ = ("_head", "_row", "_sql", "next_seq")
+    CHUNK: Final = 64
+
+    def __init__(self, query_set: QuerySet) -> None:
+        text = query_set.compose(Q.event_insert, ())
+        split = text.upper().rindex("VALUES") + len("VALUES")
+        self._head, self._row = text[:split], text[split:].strip()
+        _, names = positional(self._row, str)
+        if names != _EVENT_COLUMNS:
+            raise ValueError(f"event_insert must bind {_EVENT_COLUMNS}, not {names}")
+        self._sql: dict[int, str] = {}
+        self.next_seq = 0
+
+    def start(self, conn: sqlite3.Connection) -> None:
+        """Continue after the highest seq ever used (pruned events' numbers are not reused)."""
+        row = conn.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),"
+            " COALESCE((SELECT MAX(seq) FROM events), 0))").fetchone()
+        self.next_seq = int(row[0]) + 1
+
+    def _statement(self, count: int) -> str:
+        sql = self._sql.get(count)
+        if sql is None:
+            width = len(_EVENT_COLUMNS)
+            rows = ", ".join(
+                positional(self._row, lambda n, k=k: f"?{k * width + n}")[0]  # type: ignore[misc]
+                for k in range(count))
+            sql = self._sql[count] = f"{self._head} {rows}"
+        return sql
+
+    def write(self, conn: sqlite3.Connection, rows: list[_EventRow]) -> None:
+        """All of a group's events, in seq order: chunks of 64, then powers of two (so
+        at most seven distinct statements stay prepared)."""
+        start, total = 0, len(rows)
+        while start < total:
+            left = total - start
+            count = self.CHUNK if left >= self.CHUNK else 1 << (left.bit_length() - 1)
+            chunk = rows[start:start + count]
+            conn.execute(self._statement(count), [v for row in chunk for v in row])
+            start += count
+
+
 class _Tx(_ReadConn):
     """The write context handed to ops (see ``engine.store.base.Tx``)."""
 
-    __slots__ = ("_callbacks", "_events", "_hooks", "_savepoints", "now")
+    __slots__ = ("_callbacks", "_events", "_hooks", "_rows", "_savepoints", "_seq", "now")
 
     def __init__(self, conn: sqlite3.Connection, now: float, statements: _Statements,
-                 hooks: Sequence[EmitHook] = ()) -> None:
+                 hooks: Sequence[EmitHook], seq: _EventRows) -> None:
         super().__init__(conn, statements)
         self.now = now
         self._events: list[Event] = []
+        self._rows: list[_EventRow] = []
         self._callbacks: list[Callable[[], object]] = []
         self._hooks = hooks
+        self._seq = seq
         self._savepoints = 0
 
     def run(self, query: Q, params: Params = NO_PARAMS, *, where: Sequence[F] = ()) -> int:
@@ -290,14 +411,15 @@ class _Tx(_ReadConn):
     def savepoint(self) -> Iterator[None]:
         self._savepoints += 1
         name = f"nested{self._savepoints}"
-        events, callbacks = len(self._events), len(self._callbacks)
+        events, callbacks, seq = len(self._events), len(self._callbacks), self._seq.next_seq
         self._conn.execute(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
             self._conn.execute(f"ROLLBACK TO {name}")
             self._conn.execute(f"RELEASE {name}")
-            del self._events[events:], self._callbacks[callbacks:]
+            del self._events[events:], self._rows[events:], self._callbacks[callbacks:]
+            self._seq.next_seq = seq
             raise
         self._conn.execute(f"RELEASE {name}")
 
@@ -314,15 +436,16 @@ class _Tx(_ReadConn):
         priority: str | None = None,
     ) -> Event:
         body = payload or {}
-        sql, bind = self._sql.get(Q.event_insert, ())
-        cursor = self._conn.execute(sql, bind({
-            "event_type": event_type, "timestamp": self.now, "source_agent": source_agent,
-            "payload": _json_encode(body), "task_id": task_id, "run_id": run_id,
-            "agent_id": agent_id, "trace_id": trace_id, "priority": priority}))
+        seq = self._seq.next_seq
+        self._seq.next_seq = seq + 1
+        now = self.now
+        # written with the group's other events just before its COMMIT (_EventRows)
+        self._rows.append((seq, event_type, now, source_agent, _json_encode(body), task_id,
+                           run_id, agent_id, trace_id, priority))
         event = Event(
-            seq=int(cursor.lastrowid or 0), event_type=event_type, timestamp=self.now,
-            source_agent=source_agent, payload=body, task_id=task_id, run_id=run_id,
-            agent_id=agent_id, trace_id=trace_id, priority=priority,
+            seq=seq, event_type=event_type, timestamp=now, source_agent=source_agent,
+            payload=body, task_id=task_id, run_id=run_id, agent_id=agent_id,
+            trace_id=trace_id, priority=priority,
         )
         self._events.append(event)
         for hook in self._hooks:
@@ -399,6 +522,9 @@ class SQLiteStore(Store):
         self._sink: Callable[[list[Event]], None] = lambda events: None
         self._emit_hooks: list[EmitHook] = []
         self._statements = _statements()  # loads and checks sqlite.sql: fail at construction
+        self._event_rows = _EventRows(queries())
+        self.checked_at_start = False  # quick_check/integrity_check ran at open
+        self._replays = 0  # batches of replayable ops run again with savepoints (one failed)
         self._closed = True
         self.commits = 0
         self.ops_committed = 0
@@ -458,9 +584,15 @@ class SQLiteStore(Store):
             self._lock_fd = None
 
     def _open_writer(self) -> sqlite3.Connection:
+        check = self.startup_check
+        if check == "quick" and take_clean_mark(self.path):
+            log.info("%s was closed cleanly and not touched since: quick_check skipped",
+                     self.path)
+            check = "off"
+        self.checked_at_start = check != "off"
         conn = _connect(self.path, self.synchronous)
         try:
-            check_integrity(conn, self.path, self.startup_check)
+            check_integrity(conn, self.path, check)
             self._migrate(conn)
         except BaseException:
             conn.close()
@@ -503,7 +635,14 @@ class SQLiteStore(Store):
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+        if self._clean_close():
+            await asyncio.to_thread(mark_clean, self.path)
         self._release_lock()
+
+    def _clean_close(self) -> bool:
+        """Every connection closed and the last commit succeeded (no storage failure)."""
+        return (self._thread is not None and not self._thread.is_alive()
+                and self.write_failure is None)
 
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:
         self._sink = sink
@@ -523,6 +662,7 @@ class SQLiteStore(Store):
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         stop = False
+        self._event_rows.start(conn)
         while not stop:
             first = self._queue.get()
             if first is _STOP:
@@ -540,27 +680,71 @@ class SQLiteStore(Store):
             self._commit_batch(conn, batch)
         conn.close()
 
-    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+    def _run_fast(self, conn: sqlite3.Connection, batch: list[Any],
+                  now: float) -> list[_Outcome] | None:
+        """Run a batch of replayable ops without a savepoint each (``base.replayable``).
+
+        Returns their outcomes, the transaction still open; or None when one of them
+        raised its own failure: everything is rolled back (seqs too) for ``_run_safe``.
+        A storage failure propagates to the caller, as in ``_run_safe``."""
         outcomes: list[_Outcome] = []
+        first_seq = self._event_rows.next_seq
+        for op, future, on_abandoned in batch:
+            tx = _Tx(conn, now, self._statements, self._emit_hooks, self._event_rows)
+            try:
+                result = op(tx)
+            except BaseException as exc:
+                if storage_failure(exc, self.path) is not None:
+                    raise
+                conn.execute("ROLLBACK")
+                self._event_rows.next_seq = first_seq
+                return None
+            outcomes.append((future, True, result, tx, on_abandoned))
+        return outcomes
+
+    def _run_safe(self, conn: sqlite3.Connection, batch: list[Any],
+                  now: float) -> list[_Outcome]:
+        """Run a batch op by op, each inside its own savepoint: one op's failure undoes
+        that op alone (its events and seqs too)."""
+        outcomes: list[_Outcome] = []
+        for op, future, on_abandoned in batch:
+            tx = _Tx(conn, now, self._statements, self._emit_hooks, self._event_rows)
+            seq = self._event_rows.next_seq
+            conn.execute("SAVEPOINT op")
+            try:
+                result = op(tx)
+            except BaseException as exc:  # the op's own failure: undo it alone
+                if storage_failure(exc, self.path) is not None:
+                    raise  # the storage's failure: the whole batch, in _commit_batch
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                self._event_rows.next_seq = seq
+                outcomes.append((future, False, exc, None, None))
+            else:
+                conn.execute("RELEASE op")
+                outcomes.append((future, True, result, tx, on_abandoned))
+        return outcomes
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        outcomes: list[_Outcome] | None = None
         now = self.clock.now()
+        first_seq = self._event_rows.next_seq
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for op, future, on_abandoned in batch:
-                tx = _Tx(conn, now, self._statements, self._emit_hooks)
-                conn.execute("SAVEPOINT op")
-                try:
-                    result = op(tx)
-                except BaseException as exc:  # the op's own failure: undo it alone
-                    if storage_failure(exc, self.path) is not None:
-                        raise  # the storage's failure: the whole batch, below
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    outcomes.append((future, False, exc, None, None))
-                else:
-                    conn.execute("RELEASE op")
-                    outcomes.append((future, True, result, tx, on_abandoned))
+            if all(is_replayable(op) for op, _, _ in batch):
+                outcomes = self._run_fast(conn, batch, now)
+                if outcomes is None:  # one op failed: again, each under its own savepoint
+                    self._replays += 1
+                    conn.execute("BEGIN IMMEDIATE")
+            if outcomes is None:
+                outcomes = self._run_safe(conn, batch, now)
+            rows = [row for _, ok, _, tx, _ in outcomes if ok and tx is not None
+                    for row in tx._rows]
+            if rows:
+                self._event_rows.write(conn, rows)
             conn.execute("COMMIT")
         except BaseException as exc:  # the commit itself failed: nothing in the batch holds
+            self._event_rows.next_seq = first_seq
             storage = storage_failure(exc, self.path)
             failure: BaseException
             if storage is None:

@@ -69,6 +69,14 @@ VALUES (:task_id, :timestamp, :level, :message)
 WITH {task_words_cte}
 SELECT COUNT(*) FROM tasks WHERE {where}
 
+-- name: task_count_by_kind
+-- The total of a task page filtered by nothing but status, priority and type (each NULL
+-- when not filtered): read from the counts the triggers keep (migration 11), a few dozen
+-- rows, instead of counting up to every task.
+SELECT COALESCE(SUM(count), 0) FROM task_counts
+WHERE (:status IS NULL OR status = :status) AND (:priority IS NULL OR priority = :priority)
+  AND (:type IS NULL OR type = :type)
+
 -- name: task_page
 WITH {task_words_cte}
 SELECT {task_columns} FROM tasks WHERE {where}
@@ -78,19 +86,19 @@ ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset
 SELECT {task_columns} FROM tasks WHERE status IN {unfinished}
 ORDER BY priority, created_at, id LIMIT :limit
 
--- name: task_claim_next
--- The head of the agent type's ready queue (index tasks_ready): most urgent, then due
--- first, then in creation order; tasks targeted at another agent are skipped.
-SELECT {task_columns} FROM tasks
-WHERE status = 'assigned' AND assigned_agent = :agent_type AND available_at <= :now
-  AND (agent_id IS NULL OR agent_id = :agent_id)
-ORDER BY priority, available_at, qseq LIMIT 1
-
--- name: task_mark_claimed
+-- name: task_claim
+-- Lease the head of the agent type's ready queue in one statement (index tasks_ready):
+-- most urgent, then due first, then in creation order; tasks targeted at another agent are
+-- skipped. Returns the claimed row (attempts already counted), or no row.
 UPDATE tasks SET status = 'in_progress', claimed_by = :agent_id,
   claimed_principal = :principal, lease_id = :lease_id, lease_expires_at = :lease_expires_at,
-  attempts = :attempts, started_at = :now, updated_at = :now
-WHERE id = :id
+  attempts = attempts + 1, started_at = :now, updated_at = :now
+WHERE rowid = (
+  SELECT rowid FROM tasks
+  WHERE status = 'assigned' AND assigned_agent = :agent_type AND available_at <= :now
+    AND (agent_id IS NULL OR agent_id = :agent_id)
+  ORDER BY priority, available_at, qseq LIMIT 1)
+RETURNING {task_columns}
 
 -- name: task_mark_started
 UPDATE tasks SET status = 'in_progress', started_at = :now, updated_at = :now,
@@ -115,6 +123,15 @@ UPDATE tasks SET status = :status, result = :result, error = :error, completed_a
   updated_at = :now, progress = :progress, started_at = :started_at, lease_id = NULL,
   lease_expires_at = NULL
 WHERE id = :id
+
+-- name: task_complete_held
+-- A holder's completion in one statement: only while in progress under this very lease
+-- (anything else goes through the full checks, which say why not). Returns the finished row.
+UPDATE tasks SET status = 'completed', result = COALESCE(:result, result), error = NULL,
+  completed_at = :now, updated_at = :now, progress = 100,
+  started_at = COALESCE(started_at, :now), lease_id = NULL, lease_expires_at = NULL
+WHERE id = :id AND status = 'in_progress' AND lease_id = :lease_id
+RETURNING {task_columns}
 
 -- name: task_requeue
 UPDATE tasks SET status = 'assigned', claimed_by = NULL, claimed_principal = NULL,
@@ -435,9 +452,12 @@ SELECT COALESCE(SUM(completed), 0) FROM metrics_minute WHERE minute >= :minute
 -- ==== events (the store's emit, EventBus) ===============================================
 
 -- name: event_insert
-INSERT INTO events (event_type, timestamp, source_agent, payload, task_id, run_id, agent_id,
-  trace_id, priority)
-VALUES (:event_type, :timestamp, :source_agent, :payload, :task_id, :run_id, :agent_id,
+-- One event with the seq the writer gave it when it was emitted: SQLite writes a group
+-- commit's events together just before its COMMIT, repeating this VALUES row per event
+-- (up to 64 a statement; engine.store.sqlite._EventRows).
+INSERT INTO events (seq, event_type, timestamp, source_agent, payload, task_id, run_id,
+  agent_id, trace_id, priority)
+VALUES (:seq, :event_type, :timestamp, :source_agent, :payload, :task_id, :run_id, :agent_id,
   :trace_id, :priority)
 
 -- name: event_last_seq
@@ -458,7 +478,11 @@ SELECT {event_columns} FROM events WHERE seq > :after AND seq < :before AND {whe
 ORDER BY seq DESC LIMIT :limit
 
 -- name: event_prune
-DELETE FROM events WHERE timestamp < :cutoff
+-- At most :limit of the oldest events before :cutoff (index events_timestamp): retention
+-- deletes in bounded steps, each its own write op, so the writer never stalls behind one
+-- huge DELETE (creates keep their latency while millions of old events go).
+DELETE FROM events WHERE seq IN (
+  SELECT seq FROM events WHERE timestamp < :cutoff ORDER BY timestamp LIMIT :limit)
 
 -- filter: event_types
 EXISTS (SELECT 1 FROM wanted WHERE substr(event_type, 1, length(prefix)) = prefix)
@@ -593,7 +617,8 @@ VALUES (:nonce, :approval_id, :principal, :now)
 -- ==== cross-table reads: engine.stats, engine.views (read-only) ========================
 
 -- name: stats_tasks_by_status_priority
-SELECT status, priority, COUNT(*) FROM tasks GROUP BY status, priority
+-- From the counts the triggers keep (migration 11): a few dozen rows, whatever the store's size.
+SELECT status, priority, SUM(count) FROM task_counts WHERE count > 0 GROUP BY status, priority
 
 -- name: stats_pending_approvals
 SELECT COUNT(*) FROM approvals WHERE status = 'pending'

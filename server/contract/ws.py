@@ -73,12 +73,15 @@ class WsTaskAssigned(Record, kw_only=True):
 
     type: Literal["task_assigned"] = "task_assigned"
     task: Task
+    completed: str | UnsetType = UNSET
+    """The task this claim's ``complete`` finished (same commit), when it carried one."""
     id: MessageId | UnsetType = UNSET
 
 
 class WsNoTask(Record, kw_only=True):
     type: Literal["no_task"] = "no_task"
     agent_id: str
+    completed: str | UnsetType = UNSET
     id: MessageId | UnsetType = UNSET
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from pydantic import BaseModel, ValidationError
 
 from switchboard.engine.actors import Actor
@@ -400,18 +400,27 @@ class WsSession:
         return Actor(self.principal.subject, self.principal.role, self.principal.kind)
 
     async def _claim(self, msg: ClaimMessage) -> None:
+        done = msg.complete
+        completed: str | UnsetType = UNSET
         try:
-            task = await self.engine.tasks.claim(msg.agent_id, wait=msg.wait,
-                                                 actor=self.actor())
+            if done is None:
+                task = await self.engine.tasks.claim(msg.agent_id, wait=msg.wait,
+                                                     actor=self.actor())
+            else:
+                finished, task = await self.engine.tasks.complete_and_claim(
+                    done.task_id, done.result, lease_id=done.lease_id, agent_id=msg.agent_id,
+                    actor=self.actor())  # answers at once: no long poll behind a report
+                completed = finished.id
         except EngineError as exc:
             await self._error(exc.detail, msg.id)
             return
         try:
             if task is None:
-                await self.send(WsNoTask(agent_id=msg.agent_id, id=_echo(msg.id)))
+                await self.send(WsNoTask(agent_id=msg.agent_id, completed=completed,
+                                         id=_echo(msg.id)))
                 return
             body = convert.task(task, self.engine.clock.now(), lease=True)
-            await self.send(WsTaskAssigned(task=body, id=_echo(msg.id)))
+            await self.send(WsTaskAssigned(task=body, completed=completed, id=_echo(msg.id)))
         except (ConnectionError, RuntimeError):
             if task is not None and task.lease_id is not None:
                 await self._hand_back_undelivered(task.id, task.lease_id)

@@ -19,6 +19,11 @@ What it guarantees, and how:
   and a lease found lost (409) cancels its handler.
 - **Claims over the WebSocket**, one socket per worker carrying every slot's claim, with
   HTTP long-poll as the fallback while the socket is down or when the server has none.
+- **Pipelined reports.** Over the WebSocket a slot's success rides on its next claim: the
+  server completes it and claims the next task in one commit, so the slot does not sit
+  idle for its report's round trip. A refused pair changes nothing and the report goes
+  alone over HTTP (which says why); a pair whose answer was lost is reported again over
+  HTTP and counted once, as above. When stopping, the last success is reported alone.
 - **Orphans handed back.** A claim whose reply was lost (connection dropped at the wrong
   moment), or a task held by a previous run of this agent id, would stay leased to us for
   as long as we heartbeat. After such a loss, and at start with a reused id, the worker
@@ -57,7 +62,7 @@ from switchboard.server.sdk.client.errors import (
     SwitchboardError,
     TransportError,
 )
-from switchboard.server.sdk.client.ws import WebSocketConnection
+from switchboard.server.sdk.client.ws import WebSocketConnection, WsError
 
 log = logging.getLogger("switchboard.worker")
 
@@ -96,6 +101,8 @@ class WorkerStats:
     already_reported: int = 0
     orphans_requeued: int = 0
     ws_claims: int = 0
+    pipelined: int = 0
+    """Completions delivered with the slot's next claim (one round trip for both)."""
     http_claims: int = 0
     heartbeats: int = 0
     heartbeat_errors: int = 0
@@ -113,6 +120,10 @@ class _Running:
     touched: float = field(default_factory=time.monotonic)
     lost: bool = False
     handed_back: bool = False
+
+
+_Done = tuple[_Running, Any]
+"""A handler's success not reported yet: the task's run and its result."""
 
 
 class TaskContext:
@@ -197,6 +208,7 @@ class Worker:
         api_key: str | None = None,
         jwt_secret: str | None = None,
         use_websocket: bool = True,
+        pipeline: bool = True,
         claim_wait: float = 5.0,
         shutdown_grace: float = 30.0,
         report_patience: float = 600.0,
@@ -223,6 +235,7 @@ class Worker:
                                  subject=self.name, role="agent")
         self.client = client
         self.use_websocket = use_websocket
+        self.pipeline = pipeline  # successes ride on the next WebSocket claim
         self.claim_wait = claim_wait
         self.shutdown_grace = shutdown_grace
         self.report_patience = report_patience
@@ -376,46 +389,89 @@ class Worker:
     # -- claiming ------------------------------------------------------------------------------
     async def _slot(self, index: int) -> None:
         delay = 0.1
-        while not self._stop.is_set():
-            try:
-                task = await self._claim()
-            except _RETRYABLE as exc:
-                log.debug("slot %d: claim failed: %s", index, exc)
-                self._schedule_reconcile()
-                await self._sleep_unless_stopped(delay)
-                delay = min(delay * 2, 3.0)
-                continue
-            except NotFound:
-                await self._register()
-                continue
-            except ApiError as exc:
-                log.warning("slot %d: claim refused: %s", index, exc)
-                await self._sleep_unless_stopped(delay)
-                delay = min(delay * 2, 3.0)
-                continue
-            delay = 0.1
-            if task is None:
-                continue
-            self.stats.claimed += 1
-            if self._stop.is_set():
-                await self._hand_back(task)  # arrived while stopping: give it straight back
-                return
-            await self._execute(task)
+        carry: _Done | None = None  # a success not yet reported: it rides on the next claim
+        try:
+            while not self._stop.is_set():
+                done, carry = carry, None
+                try:
+                    task = await self._claim(done)  # delivers ``done`` whatever happens
+                except _RETRYABLE as exc:
+                    log.debug("slot %d: claim failed: %s", index, exc)
+                    self._schedule_reconcile()
+                    await self._sleep_unless_stopped(delay)
+                    delay = min(delay * 2, 3.0)
+                    continue
+                except NotFound:
+                    await self._register()
+                    continue
+                except ApiError as exc:
+                    log.warning("slot %d: claim refused: %s", index, exc)
+                    await self._sleep_unless_stopped(delay)
+                    delay = min(delay * 2, 3.0)
+                    continue
+                delay = 0.1
+                if task is None:
+                    continue
+                self.stats.claimed += 1
+                if self._stop.is_set():
+                    await self._hand_back(task)  # arrived while stopping: give it straight back
+                    return
+                finished = await self._execute(task)
+                if finished is not None:
+                    if self._pipelining():
+                        carry = finished
+                    else:
+                        await self._report_success(*finished)
+        except asyncio.CancelledError:
+            carry = None  # cancelled: nothing more goes out (a report in flight would stop too)
+            raise
+        finally:
+            if carry is not None and not self._killed:
+                await self._report_success(*carry)  # stopping: no next claim to ride on
 
-    async def _claim(self) -> Task | None:
+    def _pipelining(self) -> bool:
+        """Report the next success with the next claim (WebSocket open, not stopping)."""
+        return (self.pipeline and self._ws is not None and self._ws.is_open
+                and not self._stop.is_set())
+
+    async def _claim(self, done: _Done | None = None) -> Task | None:
+        """The slot's next task. ``done`` (its last success, not reported yet) completes in
+        the same request as the claim over the WebSocket (one commit, one round trip);
+        without a socket it is reported on its own first. Either way it is delivered, or
+        known moot, by the time this returns or raises."""
         conn = await self._websocket()
-        if conn is not None:
-            try:
-                data = await conn.claim(self.agent_id, wait=self.claim_wait)
-            except TransportError:
-                await self._drop_ws()
+        if conn is None:
+            if done is not None:
+                await self._report_success(*done)
+            self.stats.http_claims += 1
+            return await self.client.tasks.claim(self.agent_id, wait=self.claim_wait)
+        complete = None
+        if done is not None:
+            running, result = done
+            complete = {"task_id": running.task.id, "lease_id": running.lease_id,
+                        "result": result}
+        try:
+            data = await conn.claim(self.agent_id, wait=self.claim_wait, complete=complete)
+        except TransportError:
+            await self._drop_ws()
+            if done is not None:  # it may have landed: _deliver's 409 check counts it once
+                await self._report_success(*done)
+            raise
+        except WsError:
+            if done is None:
                 raise
-            self.stats.ws_claims += 1
-            if data is None:
-                return None
-            return msgspec.convert(data, Task, strict=False)
-        self.stats.http_claims += 1
-        return await self.client.tasks.claim(self.agent_id, wait=self.claim_wait)
+            # refused as a whole, nothing changed: report it alone (which says why), then
+            # claim on its own
+            await self._report_success(*done)
+            return await self._claim()
+        self.stats.ws_claims += 1
+        if done is not None:
+            self.stats.completed += 1
+            self.stats.pipelined += 1
+            self._notify(done[0].task, "completed")
+        if data is None:
+            return None
+        return msgspec.convert(data, Task, strict=False)
 
     async def _websocket(self) -> WebSocketConnection | None:
         if not self._ws_supported:
@@ -463,7 +519,9 @@ class Worker:
             await asyncio.wait_for(self._stop.wait(), seconds)
 
     # -- running a task --------------------------------------------------------------------
-    async def _execute(self, task: Task) -> None:
+    async def _execute(self, task: Task) -> _Done | None:
+        """Run the handler; a failure is reported here, a success returned for the caller
+        to report (on its own, or with the slot's next claim)."""
         assert isinstance(task.lease_id, str), "a claimed task carries its lease"
         running = _Running(task=task, lease_id=task.lease_id, attempt=task.attempts)
         self._running[task.id] = running
@@ -488,22 +546,22 @@ class Worker:
                 await self._hand_back(task, running)
             if slot_cancelled:
                 raise
-            return
+            return None
         except LeaseLost:
             self.stats.lease_lost += 1
             log.info("task %s: lease lost while running", task.id)
-            return
+            return None
         except TaskFailed as exc:
             await self._report_failure(running, exc.message, exc.retry)
-            return
+            return None
         except Exception as exc:
             log.warning("task %s: handler raised %s: %s", task.id, type(exc).__name__, exc)
             await self._report_failure(running, f"{type(exc).__name__}: {exc}",
                                        self.retry_on_error)
-            return
+            return None
         finally:
             self._running.pop(task.id, None)
-        await self._report_success(running, result)
+        return running, result
 
     def _call_handler(self, task: Task, ctx: TaskContext) -> Awaitable[Any]:
         outcome = self.handler(task, ctx)

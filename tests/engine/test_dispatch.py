@@ -8,7 +8,7 @@ import pytest
 
 from switchboard.engine.engine import Engine
 from switchboard.engine.errors import Conflict, NotFound
-from switchboard.engine.tasks import TaskSpec
+from switchboard.engine.tasks import TaskQuery, TaskSpec
 
 pytestmark = pytest.mark.both_stores  # issue 16: on SQLite and on PostgreSQL
 
@@ -193,3 +193,52 @@ async def test_many_workers_never_double_claim(engine: Engine) -> None:
 
     await asyncio.gather(*(work(a.id) for a in agents))
     assert len(claimed) == 200 and len(set(claimed)) == 200
+
+
+async def test_complete_and_claim_is_one_commit_for_a_full_agent(engine: Engine) -> None:
+    """A slot's completion and its next claim in one write op: the completion frees the
+    agent's only slot before the claim looks, and both land in one commit."""
+    from switchboard.engine.actors import Actor
+
+    worker = Actor("agent-a", "agent", "jwt")
+    await engine.agents.register("a1", "dev_agent", agent_id="a1", actor=worker,
+                                 configuration={"max_concurrent_tasks": 1})
+    first, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+    second, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+    held = await engine.tasks.claim("a1", actor=worker)
+    assert held is not None and held.id == first.id
+    assert await engine.tasks.claim("a1", actor=worker) is None  # full
+    commits = engine.store.commits
+    done, task = await engine.tasks.complete_and_claim(
+        held.id, {"ok": 1}, lease_id=held.lease_id, agent_id="a1", actor=worker)
+    assert engine.store.commits == commits + 1
+    assert done.status == "completed" and done.result == {"ok": 1}
+    assert task is not None and task.id == second.id and task.claimed_by == "a1"
+    agent = await engine.agents.get("a1")
+    assert agent.running == 1 and agent.tasks_completed == 1
+
+
+async def test_complete_and_claim_refuses_both_on_a_lost_lease_or_a_foreign_agent(
+        engine: Engine) -> None:
+    """The completion keeps its lease check and the claim its ownership check: either
+    refusal leaves everything as it was (no task claimed behind a refused report)."""
+    from switchboard.engine.actors import Actor
+    from switchboard.engine.errors import Forbidden
+
+    a, b = Actor("agent-a", "agent", "jwt"), Actor("agent-b", "agent", "jwt")
+    await engine.agents.register("a1", "dev_agent", agent_id="a1", actor=a)
+    await engine.agents.register("b1", "dev_agent", agent_id="b1", actor=b)
+    for _ in range(2):
+        await engine.tasks.create(TaskSpec(type="bugfix"))
+    held = await engine.tasks.claim("a1", actor=a)
+    assert held is not None
+    with pytest.raises(Conflict):
+        await engine.tasks.complete_and_claim(held.id, None, lease_id="stale",
+                                              agent_id="a1", actor=a)
+    with pytest.raises(Forbidden):  # a's lease, but claiming as b's agent
+        await engine.tasks.complete_and_claim(held.id, None, lease_id=held.lease_id,
+                                              agent_id="b1", actor=a)
+    task = await engine.tasks.get(held.id)
+    assert task.status == "in_progress" and task.lease_id == held.lease_id
+    queued, total = await engine.tasks.list(TaskQuery(status="assigned"))
+    assert total == 1

@@ -137,3 +137,31 @@ async def test_replay_is_read_a_page_at_a_time_with_no_gap_while_events_arrive(
             await engine.tasks.create(TaskSpec(type="bugfix"))
     assert seen == list(range(1, engine.bus.last_seq + 1))
     sub.close()
+
+
+async def test_retention_prunes_in_steps_that_other_writes_pass(engine, clock) -> None:
+    """Events past the retention go in bounded write ops (not one DELETE holding the
+    writer): everything old is deleted, nothing recent, and a write queued while the
+    pruning runs commits before the pruning ends."""
+    import asyncio
+
+    await asyncio.gather(*(engine.store.write(lambda tx: tx.emit("test.old"))
+                           for _ in range(25)))
+    clock.advance(engine.config.storage.event_retention_days * 86_400 + 60)
+    recent = await engine.store.write(lambda tx: tx.emit("test.recent"))
+    commits = engine.store.commits
+    finished: list[str] = []
+
+    async def prune() -> None:
+        finished.append(f"pruned {await engine.prune_events(step=4)}")
+
+    async def write() -> None:
+        await engine.store.write(lambda tx: tx.emit("test.meanwhile"))
+        finished.append("write")
+
+    await asyncio.gather(prune(), write())
+    assert finished == ["write", "pruned 25"]
+    assert engine.store.commits - commits >= 7  # 25 rows, 4 a step: 7 steps at least
+    left = await engine.store.read(lambda c: c.fetchall(
+        "SELECT seq, event_type FROM events ORDER BY seq"))
+    assert left[0] == (recent.seq, "test.recent") and len(left) == 2

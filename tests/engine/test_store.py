@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 
 import pytest
 
@@ -182,3 +183,120 @@ async def test_a_read_op_sees_one_snapshot(tmp_path) -> None:
     assert wrote.is_set() and first == second == (0,)
     assert await store.read(lambda c: c.fetchone("SELECT value FROM counters")) == (1,)
     await store.close()
+
+
+async def test_replayable_ops_fail_alone_and_leave_no_seq_gap(tmp_path) -> None:
+    """Replayable ops run without a savepoint each; when one of them fails, the batch is
+    rolled back and run again op by op: the others commit once (not twice), the failing one
+    alone is undone, and the events that commit have gapless seqs in emit order."""
+    from switchboard.engine.store.base import replayable
+
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    runs: list[str] = []
+    delivered: list[int] = []
+    store.set_event_sink(lambda events: delivered.extend(e.seq for e in events))
+
+    def insert(name: str, fail: bool = False):
+        def op(tx):
+            runs.append(name)
+            tx.execute("INSERT INTO counters VALUES (?, 1)", (name,))
+            event = tx.emit("test.one", {"name": name})
+            if fail:
+                raise ValueError("nope")
+            return event.seq
+        return replayable(op)
+
+    started, release = threading.Event(), threading.Event()
+
+    def hold(tx):  # keeps the writer busy until the three below are queued: one batch
+        started.set()
+        release.wait(10)
+
+    held = asyncio.ensure_future(store.write(hold))
+    assert await asyncio.to_thread(started.wait, 10)
+    ops = [insert("a"), insert("b", fail=True), insert("c")]
+    jobs = [asyncio.ensure_future(store.write(op)) for op in ops]
+    await asyncio.sleep(0)  # each job puts its op on the queue
+    release.set()
+    await held
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    assert results[2] == results[0] + 1  # b's number went back
+    rows = await store.read(lambda c: c.fetchall("SELECT name FROM counters ORDER BY name"))
+    assert rows == [("a",), ("c",)]
+    events = await store.read(lambda c: c.fetchall(
+        "SELECT seq, json_extract(payload, '$.name') FROM events ORDER BY seq"))
+    assert events == [(results[0], "a"), (results[2], "c")]
+    assert delivered == [results[0], results[2]]
+    assert store._replays == 1 and runs == ["a", "b", "a", "b", "c"]
+    await store.close()
+
+
+async def test_event_seqs_continue_after_restart_and_pruning(tmp_path) -> None:
+    """The writer numbers events itself: after a restart it goes on after the highest seq
+    ever used, even when every event was pruned (a client's Last-Event-ID stays valid)."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteStore(path)
+    await store.open()
+    seqs = await asyncio.gather(*(store.write(lambda tx: tx.emit("test.one").seq)
+                                  for _ in range(150)))  # more than one multi-row chunk
+    assert sorted(seqs) == list(range(1, 151))
+    stored = await store.read(lambda c: c.fetchall("SELECT seq FROM events ORDER BY seq"))
+    assert [s for (s,) in stored] == list(range(1, 151))
+    await store.write(lambda tx: tx.execute("DELETE FROM events"))
+    await store.close()
+    store = SQLiteStore(path)
+    await store.open()
+    assert await store.write(lambda tx: tx.emit("test.two").seq) == 151
+    await store.close()
+
+
+async def test_a_failed_commit_hands_its_seqs_back(tmp_path) -> None:
+    """A batch whose event rows cannot be written (here a seq already taken) commits
+    nothing; every op in it fails and the next batch reuses the numbers."""
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    first = await store.write(lambda tx: tx.emit("test.one").seq)
+
+    def clash(tx):  # takes the next seq behind the writer's back
+        tx.execute("INSERT INTO events (seq, event_type, timestamp, payload) "
+                   "VALUES (?, 'x', 0, '{}')", (first + 1,))
+        return tx.emit("test.two").seq
+
+    with pytest.raises(StoreClosed):
+        await store.write(clash)
+    assert await store.read(lambda c: c.fetchone("SELECT COUNT(*) FROM events")) == (1,)
+    assert await store.write(lambda tx: tx.emit("test.three").seq) == first + 1
+    await store.close()
+
+
+async def test_quick_check_skipped_only_after_a_clean_close_of_an_untouched_file(
+        tmp_path) -> None:
+    """A clean close marks the file; the next start skips quick_check only if the file is
+    exactly as that close left it. Bytes written into it right after the close (the same
+    clock tick) are still caught; the mark is used up by the start that reads it (a crash
+    after that start leaves none, so the next start checks)."""
+    from switchboard.engine.errors import StartupError
+    from switchboard.engine.store.sqlite import clean_mark_path
+
+    path = tmp_path / "db.sqlite"
+    store = SQLiteStore(path)
+    await store.open()
+    assert store.checked_at_start  # a new file: no mark
+    await store.write(lambda tx: [tx.execute("INSERT INTO counters VALUES (?, 1)", (f"c{i}",))
+                                  for i in range(200)])
+    await store.close()
+    assert clean_mark_path(path).exists()
+    store = SQLiteStore(path)
+    await store.open()
+    assert not store.checked_at_start and not clean_mark_path(path).exists()
+    await store.close()
+    conn = sqlite3.connect(path)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'counters'").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as file:  # damage, at once, keeping the size
+        file.seek((root - 1) * 4096 + 12)
+        file.write(b"\xff\xee" * 40)
+    with pytest.raises(StartupError, match="is damaged"):
+        await SQLiteStore(path).open()

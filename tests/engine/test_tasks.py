@@ -220,3 +220,48 @@ async def test_sla_breach_raises_event(engine: Engine, clock) -> None:
     breaches = [e for e in events if e.event_type == "sla.breached"]
     assert len(breaches) == 1 and breaches[0].task_id == t.id
     assert (await engine.tasks.get(t.id)).sla_breached
+
+
+async def test_kept_task_counts_match_the_tasks_through_every_transition(engine, clock) -> None:
+    """The counts the triggers keep (for /stats and page totals) equal a fresh count of the
+    tasks after creates, claims, completions, failures, retries, cancels, priority changes
+    and approvals; a page's total filtered by status/priority/type comes from them.
+    (SQLite: PostgreSQL counts the tasks and keeps no counts.)"""
+    from switchboard.engine.store.sqlite import SQLiteStore
+
+    if not isinstance(engine.store, SQLiteStore):
+        pytest.skip("kept task counts are SQLite's (migration 11)")
+    from switchboard.engine.tasks import TaskQuery
+
+    agent = await engine.agents.create("w", "dev_agent")
+    made = [(await engine.tasks.create(TaskSpec(type=kind, priority=prio)))[0]
+            for kind in ("bugfix", "feature") for prio in ("P2", "P3", "P1")]
+    approval = next(t for t in made if t.priority == "P1" and t.type == "bugfix").approval_id
+    await engine.approvals.approve(approval)
+    first = await engine.tasks.claim(agent.id)
+    await engine.tasks.complete(first.id, {"ok": 1}, lease_id=first.lease_id)
+    second = await engine.tasks.claim(agent.id)
+    await engine.tasks.fail(second.id, "broken", lease_id=second.lease_id)
+    await engine.tasks.retry(second.id)
+    third = next(t for t in made if t.status == "assigned" and t.id not in (first.id, second.id))
+    await engine.tasks.set_priority(third.id, "P0")
+    await engine.tasks.cancel(made[-1].id)
+
+    def fresh_and_kept(conn):
+        fresh = conn.fetchall("SELECT status, priority, type, COUNT(*) FROM tasks "
+                              "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        kept = conn.fetchall("SELECT status, priority, type, count FROM task_counts "
+                             "WHERE count > 0 ORDER BY 1, 2, 3")
+        return fresh, kept
+
+    fresh, kept = await engine.store.read(fresh_and_kept)
+    assert kept == fresh and len(fresh) >= 4
+    for query in (TaskQuery(status="completed"), TaskQuery(priority="P0"),
+                  TaskQuery(type="feature", status="awaiting_approval"), TaskQuery()):
+        page, total = await engine.tasks.list(query)
+        expected = sum(n for s, p, t, n in fresh
+                       if query.status in (None, s) and query.priority in (None, p)
+                       and query.type in (None, t))
+        assert total == expected and len(page) == min(expected, 20)
+    queue = await engine.stats.queue()
+    assert queue["total_tasks"] == len(made)

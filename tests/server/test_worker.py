@@ -77,6 +77,30 @@ async def test_outcomes_progress_logs_and_failures(client: AsyncClient) -> None:
     assert agent.metrics.tasks_completed == 1 and agent.metrics.cpu_usage is not None
 
 
+async def test_successes_ride_on_the_next_claim(client: AsyncClient, api: LiveApi) -> None:
+    """Over the WebSocket a slot reports its success with its next claim (one round trip,
+    one commit); every task completes once and each report is counted once."""
+    reports: list[str] = []
+
+    async def handle(task: Task, ctx: TaskContext) -> dict[str, int]:
+        return {"n": task.payload["n"]}
+
+    worker = Worker("dev_agent", handle, concurrency=2, client=client, claim_wait=1,
+                    on_report=lambda t, outcome: reports.append(t.id))
+    async with Running(worker):
+        tasks = [await client.tasks.create("bugfix", {"n": n}) for n in range(12)]
+        finals = await asyncio.gather(*(client.tasks.wait(t.id, timeout=10) for t in tasks))
+    assert [f.result for f in finals] == [{"n": n} for n in range(12)]
+    assert sorted(reports) == sorted(t.id for t in tasks)
+    assert worker.stats.completed == 12 and worker.stats.pipelined >= 1
+    assert worker.stats.http_claims == 0
+    events = await api.engine.bus.history(0, None, limit=1000)
+    completed = [e.task_id for e in events if e.event_type == "task.completed"]
+    assert sorted(completed) == sorted(t.id for t in tasks)
+    agent = await client.agents.get(worker.agent_id)
+    assert agent.metrics.tasks_completed == 12
+
+
 async def test_retryable_failure_is_requeued_and_rerun(client: AsyncClient) -> None:
     async def handle(task: Task, ctx: TaskContext) -> str:
         if ctx.attempt == 1:

@@ -444,3 +444,37 @@ async def test_disconnect_releases_subscriptions(live: Live, http: aiohttp.Clien
             break
         await asyncio.sleep(0.02)
     assert live.engine.bus.subscriber_count == 0
+
+
+async def test_a_claim_carries_the_slots_completion(live: Live, http: aiohttp.ClientSession
+                                                     ) -> None:
+    """Pipelining: the completion rides on the next claim; one answer acknowledges it
+    (``completed``) and hands over the next task. A stale lease refuses both: an error, the
+    task still held, nothing claimed."""
+    await live.engine.agents.create("dev", "dev_agent", agent_id="agent_dev")
+    first, _ = await live.engine.tasks.create(TaskSpec(type="bugfix"))
+    second, _ = await live.engine.tasks.create(TaskSpec(type="bugfix"))
+    ws = await connect(live, http, role="agent")
+    await ws.send_json({"type": "claim", "agent_id": "agent_dev", "id": "c1"})
+    held = (await recv(ws))["task"]
+    assert held["task_id"] == first.id
+    await ws.send_json({"type": "claim", "agent_id": "agent_dev", "id": "c2", "complete": {
+        "task_id": first.id, "lease_id": "stale", "result": {"n": 1}}})
+    refused = await recv(ws)
+    assert refused["type"] == "error" and refused["id"] == "c2"
+    assert "no longer valid" in refused["detail"]
+    assert (await live.engine.tasks.get(second.id)).status == "assigned"
+    await ws.send_json({"type": "claim", "agent_id": "agent_dev", "id": "c3", "complete": {
+        "task_id": first.id, "lease_id": held["lease_id"], "result": {"n": 1}}})
+    reply = await recv(ws)
+    assert reply["type"] == "task_assigned" and reply["completed"] == first.id
+    assert reply["task"]["task_id"] == second.id and reply["task"]["lease_id"]
+    done = await live.engine.tasks.get(first.id)
+    assert done.status == "completed" and done.result == {"n": 1}
+    # nothing left: the completion is acknowledged at once, not after the long poll
+    await ws.send_json({"type": "claim", "agent_id": "agent_dev", "id": "c4", "wait": 20,
+                        "complete": {"task_id": second.id,
+                                     "lease_id": reply["task"]["lease_id"]}})
+    assert await asyncio.wait_for(recv(ws), 5) == {
+        "type": "no_task", "agent_id": "agent_dev", "completed": second.id, "id": "c4"}
+    await ws.close()

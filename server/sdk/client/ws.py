@@ -138,10 +138,20 @@ class WebSocketConnection:
             raise WsError(str(reply.get("detail")), method="WS", path="/ws")
         return reply
 
-    async def claim(self, agent_id: str, wait: float = 20.0) -> dict[str, Any] | None:
-        """Claim the next task for ``agent_id``: the task dict (with ``lease_id``) or None."""
-        reply = await self.request({"type": "claim", "agent_id": agent_id, "wait": wait},
-                                   timeout=wait + 15.0)
+    async def claim(self, agent_id: str, wait: float = 20.0, *,
+                    complete: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Claim the next task for ``agent_id``: the task dict (with ``lease_id``) or None.
+
+        ``complete`` (``{"task_id", "lease_id", "result"}``) completes the slot's previous
+        task in the same server-side commit as the claim (one round trip for both); a
+        refusal of either raises ``WsError`` and nothing changed."""
+        message: dict[str, Any] = {"type": "claim", "agent_id": agent_id, "wait": wait}
+        if complete is not None:
+            message["complete"] = complete
+        reply = await self.request(message, timeout=wait + 15.0)
+        if complete is not None and reply.get("completed") != complete["task_id"]:
+            raise TransportError("the server did not acknowledge the completion sent with "
+                                 "the claim", method="WS", path="/ws")
         task: dict[str, Any] | None = reply["task"] if reply.get("type") == "task_assigned" \
             else None
         return task
