@@ -64,7 +64,10 @@ class Tx(ReadConn, Protocol):
         agent_id: str | None = None,
         trace_id: str | None = None,
         priority: str | None = None,
-    ) -> Event: ...
+    ) -> Event:
+        """Record an event in this transaction. Its ``seq`` is final once the write has
+        committed; inside the op only in ``numbered`` (PostgreSQL numbers at the batch's end)."""
+        ...
 
     def after_commit(self, callback: Callable[[], object]) -> None: ...
 
