@@ -344,9 +344,9 @@ def _in_snapshot(op: ReadOp[Any], conn: _ReadConn) -> Any:
 
 
 def _number(txs: list[_Tx], first: int) -> None:
-    """Give the batch's events their seqs (from ``first``, in emit order), then run what
-    waited for them: the emit hooks, then each op's ``numbered`` callbacks (in a greenlet:
-    they run statements)."""
+    """Give the batch's events the seqs they were inserted under (from ``first``, in emit
+    order), then run what waited for them: the emit hooks, then each op's ``numbered``
+    callbacks (in a greenlet: they run statements)."""
     seq = first
     for tx in txs:
         for event in tx._events:
@@ -358,13 +358,6 @@ def _number(txs: list[_Tx], first: int) -> None:
                 hook(tx, event)
         for callback in tx._numbered:
             callback()
-
-
-_INSERT_EVENTS: Final = (
-    "INSERT INTO events (seq, event_type, timestamp, source_agent, payload, task_id, run_id, "
-    "agent_id, trace_id, priority) SELECT * FROM unnest($1::bigint[], $2::text[], "
-    "$3::float8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
-    "$10::text[])")
 
 
 _Item = tuple[WriteOp[Any], "asyncio.Future[Any]", "Callable[[Any], None] | None"]
@@ -441,12 +434,23 @@ class PostgresStore(Store):
                                                                "FROM events") or 0)
             sequence = str(await self._control.fetchval(
                 "SELECT pg_get_serial_sequence('events', 'seq')")).replace("'", "''")
-            # the events lock, then a block of seqs for the batch's events (OFFSET 0 keeps
-            # the lock's subquery from being flattened: it runs before nextval)
+            # one statement: the events lock, a block of seqs for the batch's events (OFFSET 0
+            # keeps the lock's subquery from being flattened: it runs before nextval), the
+            # events inserted under them; it answers the block's first seq
             self._reserve = (
-                f"SELECT setval('{sequence}', nextval('{sequence}') + $1 - 1) FROM "
-                f"(SELECT pg_advisory_xact_lock({lock_key(self.target.schema, 'events')}) "
-                "OFFSET 0) AS serialized")
+                "WITH reserved AS MATERIALIZED ("
+                f"SELECT setval('{sequence}', nextval('{sequence}') + $1 - 1) - $1 AS base "
+                f"FROM (SELECT pg_advisory_xact_lock({lock_key(self.target.schema, 'events')}) "
+                "OFFSET 0) AS serialized), "
+                "inserted AS (INSERT INTO events (seq, event_type, timestamp, source_agent, "
+                "payload, task_id, run_id, agent_id, trace_id, priority) "
+                "SELECT reserved.base + e.n, e.event_type, e.timestamp, e.source_agent, "
+                "e.payload, e.task_id, e.run_id, e.agent_id, e.trace_id, e.priority "
+                "FROM reserved, unnest($2::text[], $3::float8[], $4::text[], $5::text[], "
+                "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY "
+                "AS e(event_type, timestamp, source_agent, payload, task_id, run_id, agent_id, "
+                "trace_id, priority, n)) "
+                "SELECT base + 1 FROM reserved")
         except BaseException:
             await self._close_connections()
             raise
@@ -617,38 +621,38 @@ class PostgresStore(Store):
 
         The events lock is taken here and held to COMMIT, so seqs are handed out in commit
         order across replicas (a reader that sees seq N committed will never see a lower
-        seq commit later) and without gaps (only lock holders draw from the sequence). It
-        is held for the numbering step, one INSERT and the COMMIT, not for the batch's ops:
-        other replicas' batches run their ops meanwhile and only queue here.
+        seq commit later) and without gaps (only lock holders draw from the sequence). It is
+        held for one statement (lock, seqs, INSERT), the hooks and the COMMIT, not while the
+        batch's ops run: other replicas' batches run their ops meanwhile and queue only here.
 
-        Why this cannot deadlock (it did when the lock was taken at a batch's first emit):
-        a deadlock needs the lock holder to wait for something a waiter for the lock holds.
-        After taking it a batch only draws seqs (a sequence: no waiting on transactions),
-        runs the emit hooks and ``numbered`` callbacks (rows they insert: the webhook outbox,
-        no foreign keys; audit rows (``engine.audit.record`` defers its row to here), whose
-        lock is taken *before* the events lock here when any callback is queued, so the
-        order is always audit then events; no op takes the audit lock itself, which would
-        recreate the deadlock below with the audit lock), inserts events
-        under fresh seqs (no unique-key wait: no other transaction can hold those seqs) and
-        commits (the NOTIFY queue lock at commit is only taken by batches that hold the
-        events lock, so one at a time). Every row lock the batch's ops wanted was taken
-        before the lock, and a batch waiting for it waits holding locks no holder asks for."""
+        Why this cannot deadlock (it did when the lock was taken at a batch's first emit): a
+        deadlock needs the lock's holder to wait for something that a waiter for the lock
+        holds. After taking it a batch only draws seqs (a sequence: no waiting on other
+        transactions), inserts its events under them (no unique-key wait: no other
+        transaction can hold those seqs), runs the emit hooks and ``numbered`` callbacks
+        and commits. Those callbacks only insert rows: the webhook outbox (no foreign keys)
+        and audit rows (``engine.audit.record`` defers its row to here; the audit lock is
+        taken *before* the events lock when any callback is queued, so the order is always
+        audit then events, and no op takes the audit lock mid-batch, which would recreate
+        the same deadlock with it). The NOTIFY queue lock at commit is taken only by batches
+        holding the events lock, so by one at a time. Every row lock a batch's ops wanted
+        was taken before it asked for the lock: a batch waiting for the lock holds row locks
+        that no holder of the lock will ask for."""
         count = sum(len(tx._events) for tx in txs)
         if any(tx._numbered for tx in txs):
             await conn.execute(self._audit_lock)
-        last = int(await conn.fetchval(self._reserve, count)) if count else 0
-        await run_sync(_number, txs, last - count + 1)
-        if not count:
-            return
-        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [])
-        for tx in txs:
-            for event, payload in zip(tx._events, tx._payloads, strict=True):
-                for column, value in zip(columns, (
-                        event.seq, event.event_type, event.timestamp, event.source_agent,
-                        payload, event.task_id, event.run_id, event.agent_id, event.trace_id,
-                        event.priority), strict=True):
-                    column.append(value)
-        await conn.execute(_INSERT_EVENTS, *columns)
+        first = 0
+        if count:
+            columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [])
+            for tx in txs:
+                for event, payload in zip(tx._events, tx._payloads, strict=True):
+                    for column, value in zip(columns, (
+                            event.event_type, event.timestamp, event.source_agent, payload,
+                            event.task_id, event.run_id, event.agent_id, event.trace_id,
+                            event.priority), strict=True):
+                        column.append(value)
+            first = int(await conn.fetchval(self._reserve, count, *columns))
+        await run_sync(_number, txs, first)
 
     async def _deliver(self, outcomes: list[_Outcome]) -> None:
         events: list[Event] = []
