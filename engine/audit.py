@@ -106,16 +106,28 @@ def chain_hash(prev_hash: str, row: bytes) -> str:
 
 
 def record(tx: Tx, actor: Actor, action: str, object_type: str, object_id: str | None, *,
-           before: Any = None, after: Any = None, reason: str | None = None) -> AuditEntry:
-    """Append one audit row inside the caller's transaction; returns it.
+           before: Any = None, after: Any = None, reason: str | None = None) -> None:
+    """Append one audit row inside the caller's transaction.
 
     ``before``/``after`` are JSON-encodable snapshots of what changed (a status, a priority,
     an answer); keep them small: the log is kept forever.
+
+    The row is appended in ``tx.numbered`` (SQLite: at once; PostgreSQL: at the end of the
+    group commit, under the audit lock, taken just before the events lock). Why: the chain
+    is extended under a lock held to commit; taken in the middle of a batch, that lock
+    would deadlock with replicas' row locks the way the events lock once did (see
+    ``engine.store.postgres``), and hold every other replica's audited writes meanwhile.
     """
+    before_text, after_text = _dumps(before), _dumps(after)
+    tx.numbered(lambda: _append(tx, actor, action, object_type, object_id, before_text,
+                                after_text, reason))
+
+
+def _append(tx: Tx, actor: Actor, action: str, object_type: str, object_id: str | None,
+            before_text: str | None, after_text: str | None, reason: str | None) -> None:
     last = tx.one(Q.audit_head)
     seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     at = float(tx.now)
-    before_text, after_text = _dumps(before), _dumps(after)
     digest = chain_hash(prev, canonical(seq, at, actor.name, actor.role, actor.kind, action,
                                         object_type, object_id, before_text, after_text, reason,
                                         actor.request_id))
@@ -126,7 +138,6 @@ def record(tx: Tx, actor: Actor, action: str, object_type: str, object_id: str |
         "auth_method": entry.auth_method, "action": action, "object_type": object_type,
         "object_id": object_id, "before": before_text, "after": after_text, "reason": reason,
         "request_id": entry.request_id, "prev_hash": prev, "hash": digest})
-    return entry
 
 
 def entry_from_row(row: Sequence[Any]) -> AuditEntry:
@@ -251,7 +262,7 @@ class AuditService:
 
     async def record_action(self, actor: Actor, action: str, object_type: str,
                             object_id: str | None, *, before: Any = None, after: Any = None,
-                            reason: str | None = None) -> AuditEntry:
+                            reason: str | None = None) -> None:
         """Append one row in a write op of its own, committed when this returns.
 
         For privileged acts that change no stored state of their own (minting a token,

@@ -100,9 +100,10 @@ async def publish_event(
         publish_as = _source(tx, engine.agents.owned_by, actor, source_agent)
         event = tx.emit(event_type, body, source_agent=source_agent, task_id=task_id,
                         run_id=run_id, trace_id=trace_id, priority=priority, agent_id=agent_id)
-        if publish_as:
-            record(tx, actor, "event.publish_as", "event", str(event.seq),
-                   after={"event_type": event_type, "source_agent": source_agent})
+        if publish_as:  # the seq is known once the store numbers the batch's events
+            tx.numbered(lambda: record(
+                tx, actor, "event.publish_as", "event", str(event.seq),
+                after={"event_type": event_type, "source_agent": source_agent}))
         return event
 
     return await engine.store.write(op)

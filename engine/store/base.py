@@ -64,9 +64,24 @@ class Tx(ReadConn, Protocol):
         agent_id: str | None = None,
         trace_id: str | None = None,
         priority: str | None = None,
-    ) -> Event: ...
+    ) -> Event:
+        """Record an event in this transaction. Its ``seq`` is final once the write has
+        committed; inside the op only in ``numbered`` (PostgreSQL numbers at the batch's end)."""
+        ...
 
     def after_commit(self, callback: Callable[[], object]) -> None: ...
+
+    def numbered(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` inside the transaction once the events emitted so far have
+        their seqs.
+
+        Why: a store may number a group commit's events only at its end, in a serialized
+        step just before COMMIT (PostgreSQL: seqs in commit order across replicas), so an
+        ``Event.seq`` is not known while the op runs there. An op that must write the seq
+        (an audit row naming the event) does it here. SQLite numbers at ``emit``: the
+        callback runs at once. It may write rows and audit records, but must not lock
+        existing rows (on PostgreSQL it runs while the events lock is held)."""
+        ...
 
 
 WriteOp = Callable[[Tx], R]
@@ -91,7 +106,9 @@ def is_replayable(op: Callable[..., Any]) -> bool:
     return getattr(op, _REPLAYABLE, False) is True
 
 EmitHook = Callable[[Tx, Event], None]
-"""Called inside the transaction for every event an op emits (e.g. the webhook outbox)."""
+"""Called inside the transaction for every event an op emits (e.g. the webhook outbox),
+once the event has its seq: at ``emit`` on SQLite, in the numbering step before COMMIT on
+PostgreSQL (so, like ``Tx.numbered``, it may insert rows but must not lock existing ones)."""
 ReadOp = Callable[[ReadConn], R]
 
 

@@ -12,17 +12,15 @@ guarantees when several processes write at once:
   run again (up to ``RETRIES`` times); ops are pure functions of the transaction.
 - **Claims** lock what they pick (``FOR UPDATE SKIP LOCKED`` on the ready queue, the
   agent's slot row ``FOR UPDATE``): replicas claiming at once take different tasks.
-- **Events.** Seqs are handed out in commit order: every batch takes a transaction
-  advisory lock (the events lock) in its ``BEGIN`` and holds it to commit, so when a
-  reader sees seq N committed, every lower seq has committed or never will. A reader after
-  seq N (the bus, an SSE resume on any replica) therefore never skips an event that
-  commits later with a lower id. The lock comes first, before any row lock: were it taken
-  at a batch's first emit, a batch holding it could wait for a row (a counter, a task)
-  held by another replica's batch waiting for the lock, a deadlock that rolling back the
-  op cannot undo (an earlier op of the batch holds the lock) and so repeats on every
-  retry. The cost: the replicas' write transactions commit one at a time, group commit
-  batching each replica's ops (throughput is one writer's, whatever the replica count;
-  ``examples/cluster/`` has the arithmetic).
+- **Events.** Seqs are handed out in commit order: an op's ``emit`` only buffers its
+  event; at the end of the batch, just before ``COMMIT``, the writer takes a transaction
+  advisory lock (the events lock), draws a block of seqs, runs the emit hooks and
+  ``Tx.numbered`` callbacks (which need the seqs), inserts the batch's events in one
+  statement and commits. So when a reader sees seq N committed, every lower seq has
+  committed or never will, and a reader after seq N (the bus, an SSE resume on any
+  replica) never skips an event that commits later with a lower id. The lock is held for
+  that last step only, so replicas run their ops at once and queue only to number and
+  commit; why this cannot deadlock is in ``_write_events``.
 - **Every replica's bus sees every event, once, in seq order.** After a local commit the
   replica publishes its own events directly when they follow the last seq it published;
   otherwise (another replica committed in between) it reads the gap from the table. A
@@ -264,7 +262,8 @@ def _rowcount(status: str) -> int:
 class _Tx(_ReadConn):
     """The write context handed to ops (see ``engine.store.base.Tx``)."""
 
-    __slots__ = ("_callbacks", "_events", "_hooks", "_savepoints", "now")
+    __slots__ = ("_callbacks", "_events", "_hooks", "_numbered", "_payloads", "_savepoints",
+                 "now")
     _locks = True
 
     def __init__(self, conn: asyncpg.Connection, now: float, statements: _Statements,
@@ -272,7 +271,9 @@ class _Tx(_ReadConn):
         super().__init__(conn, statements)
         self.now = now
         self._events: list[Event] = []
+        self._payloads: list[str] = []  # encoded at emit: what the op emitted, then
         self._callbacks: list[Callable[[], object]] = []
+        self._numbered: list[Callable[[], object]] = []
         self._hooks = hooks
         self._savepoints = 0
 
@@ -286,13 +287,14 @@ class _Tx(_ReadConn):
     def savepoint(self) -> Iterator[None]:
         self._savepoints += 1
         name = f"nested{self._savepoints}"
-        events, callbacks = len(self._events), len(self._callbacks)
+        events, callbacks, numbered = len(self._events), len(self._callbacks), len(self._numbered)
         await_(self._conn.execute(f"SAVEPOINT {name}"))
         try:
             yield
         except BaseException:
             await_(self._conn.execute(f"ROLLBACK TO {name}; RELEASE {name}"))
-            del self._events[events:], self._callbacks[callbacks:]
+            del self._events[events:], self._payloads[events:]
+            del self._callbacks[callbacks:], self._numbered[numbered:]
             raise
         await_(self._conn.execute(f"RELEASE {name}"))
 
@@ -308,24 +310,23 @@ class _Tx(_ReadConn):
         trace_id: str | None = None,
         priority: str | None = None,
     ) -> Event:
+        # numbered (seq, hooks) and written with the batch's other events just before its
+        # COMMIT, under the events lock (PostgresStore._number)
         body = payload or {}
-        row = self.one(Q.event_insert, {
-            "event_type": event_type, "timestamp": self.now, "source_agent": source_agent,
-            "payload": _encode(body).decode(), "task_id": task_id, "run_id": run_id,
-            "agent_id": agent_id, "trace_id": trace_id, "priority": priority})
-        assert row is not None
         event = Event(
-            seq=int(row[0]), event_type=event_type, timestamp=self.now,
-            source_agent=source_agent, payload=body, task_id=task_id, run_id=run_id,
-            agent_id=agent_id, trace_id=trace_id, priority=priority,
+            seq=0, event_type=event_type, timestamp=self.now, source_agent=source_agent,
+            payload=body, task_id=task_id, run_id=run_id, agent_id=agent_id,
+            trace_id=trace_id, priority=priority,
         )
         self._events.append(event)
-        for hook in self._hooks:
-            hook(self, event)
+        self._payloads.append(_encode(body).decode())
         return event
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         self._callbacks.append(callback)
+
+    def numbered(self, callback: Callable[[], object]) -> None:
+        self._numbered.append(callback)
 
 
 def _event_from_row(row: Row) -> Event:
@@ -340,6 +341,23 @@ def _in_snapshot(op: ReadOp[Any], conn: _ReadConn) -> Any:
         return op(conn)
     finally:
         conn.execute("COMMIT")
+
+
+def _number(txs: list[_Tx], first: int) -> None:
+    """Give the batch's events the seqs they were inserted under (from ``first``, in emit
+    order), then run what waited for them: the emit hooks, then each op's ``numbered``
+    callbacks (in a greenlet: they run statements)."""
+    seq = first
+    for tx in txs:
+        for event in tx._events:
+            event.seq = seq
+            seq += 1
+    for tx in txs:
+        for event in list(tx._events):
+            for hook in tx._hooks:
+                hook(tx, event)
+        for callback in tx._numbered:
+            callback()
 
 
 _Item = tuple[WriteOp[Any], "asyncio.Future[Any]", "Callable[[Any], None] | None"]
@@ -362,10 +380,9 @@ class PostgresStore(Store):
         self._reader_count = readers
         self._statements = _Statements(queries(), self.target.schema)  # checks the file
         self.channel = f"switchboard_events_{self.target.schema}"
-        # every batch takes the events lock before its first statement (see the module
-        # docstring: lock order, no deadlocks); one round trip with BEGIN
-        self._begin = (f"BEGIN; SELECT pg_advisory_xact_lock("
-                       f"{lock_key(self.target.schema, 'events')}); SAVEPOINT op")
+        self._begin = "BEGIN; SAVEPOINT op"
+        self._audit_lock = f"SELECT pg_advisory_xact_lock({lock_key(self.target.schema, 'audit')})"
+        self._reserve = ""  # needs the events sequence's name: set by open
         self._pool: asyncpg.Pool | None = None
         self._writer: asyncpg.Connection | None = None
         self._control: asyncpg.Connection | None = None
@@ -415,6 +432,25 @@ class PostgresStore(Store):
             await self._control.add_listener(self.channel, self._on_notify)
             self._published = int(await self._control.fetchval("SELECT COALESCE(MAX(seq), 0) "
                                                                "FROM events") or 0)
+            sequence = str(await self._control.fetchval(
+                "SELECT pg_get_serial_sequence('events', 'seq')")).replace("'", "''")
+            # one statement: the events lock, a block of seqs for the batch's events (OFFSET 0
+            # keeps the lock's subquery from being flattened: it runs before nextval), the
+            # events inserted under them; it answers the block's first seq
+            self._reserve = (
+                "WITH reserved AS MATERIALIZED ("
+                f"SELECT setval('{sequence}', nextval('{sequence}') + $1 - 1) - $1 AS base "
+                f"FROM (SELECT pg_advisory_xact_lock({lock_key(self.target.schema, 'events')}) "
+                "OFFSET 0) AS serialized), "
+                "inserted AS (INSERT INTO events (seq, event_type, timestamp, source_agent, "
+                "payload, task_id, run_id, agent_id, trace_id, priority) "
+                "SELECT reserved.base + e.n, e.event_type, e.timestamp, e.source_agent, "
+                "e.payload, e.task_id, e.run_id, e.agent_id, e.trace_id, e.priority "
+                "FROM reserved, unnest($2::text[], $3::float8[], $4::text[], $5::text[], "
+                "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY "
+                "AS e(event_type, timestamp, source_agent, payload, task_id, run_id, agent_id, "
+                "trace_id, priority, n)) "
+                "SELECT base + 1 FROM reserved")
         except BaseException:
             await self._close_connections()
             raise
@@ -525,7 +561,6 @@ class PostgresStore(Store):
         try:
             conn = await self._writer_conn()
             await conn.execute(self._begin)
-            emitted = False
             for index, (op, future, on_abandoned) in enumerate(batch):
                 if index:
                     await conn.execute("RELEASE op; SAVEPOINT op")
@@ -545,9 +580,13 @@ class PostgresStore(Store):
                         await conn.execute("ROLLBACK TO op")
                         outcomes.append((future, False, exc, None, None))
                     else:
-                        emitted = emitted or bool(tx._events)
                         outcomes.append((future, True, result, tx, on_abandoned))
                     break
+            ending = [tx for _, ok, _, tx, _ in outcomes
+                      if ok and tx is not None and (tx._events or tx._numbered)]
+            if ending:
+                await self._write_events(conn, ending)
+            emitted = any(tx._events for tx in ending)
             notify = f"; NOTIFY {self.channel}" if emitted else ""
             await conn.execute(f"RELEASE op{notify}; COMMIT")
         except BaseException as exc:
@@ -576,6 +615,44 @@ class PostgresStore(Store):
         self.commits += 1
         self.ops_committed += len(batch)
         await self._deliver(outcomes)
+
+    async def _write_events(self, conn: asyncpg.Connection, txs: list[_Tx]) -> None:
+        """Number the batch's events and insert them, the last step before COMMIT.
+
+        The events lock is taken here and held to COMMIT, so seqs are handed out in commit
+        order across replicas (a reader that sees seq N committed will never see a lower
+        seq commit later) and without gaps (only lock holders draw from the sequence). It is
+        held for one statement (lock, seqs, INSERT), the hooks and the COMMIT, not while the
+        batch's ops run: other replicas' batches run their ops meanwhile and queue only here.
+
+        Why this cannot deadlock (it did when the lock was taken at a batch's first emit): a
+        deadlock needs the lock's holder to wait for something that a waiter for the lock
+        holds. After taking it a batch only draws seqs (a sequence: no waiting on other
+        transactions), inserts its events under them (no unique-key wait: no other
+        transaction can hold those seqs), runs the emit hooks and ``numbered`` callbacks
+        and commits. Those callbacks only insert rows: the webhook outbox (no foreign keys)
+        and audit rows (``engine.audit.record`` defers its row to here; the audit lock is
+        taken *before* the events lock when any callback is queued, so the order is always
+        audit then events, and no op takes the audit lock mid-batch, which would recreate
+        the same deadlock with it). The NOTIFY queue lock at commit is taken only by batches
+        holding the events lock, so by one at a time. Every row lock a batch's ops wanted
+        was taken before it asked for the lock: a batch waiting for the lock holds row locks
+        that no holder of the lock will ask for."""
+        count = sum(len(tx._events) for tx in txs)
+        if any(tx._numbered for tx in txs):
+            await conn.execute(self._audit_lock)
+        first = 0
+        if count:
+            columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [])
+            for tx in txs:
+                for event, payload in zip(tx._events, tx._payloads, strict=True):
+                    for column, value in zip(columns, (
+                            event.event_type, event.timestamp, event.source_agent, payload,
+                            event.task_id, event.run_id, event.agent_id, event.trace_id,
+                            event.priority), strict=True):
+                        column.append(value)
+            first = int(await conn.fetchval(self._reserve, count, *columns))
+        await run_sync(_number, txs, first)
 
     async def _deliver(self, outcomes: list[_Outcome]) -> None:
         events: list[Event] = []

@@ -5,9 +5,10 @@
 --   of the ready queue with FOR UPDATE SKIP LOCKED (READ COMMITTED: replicas claiming at
 --   once take different rows, none waits on another); the agent's slot row is locked so
 --   two replicas cannot both fill its last slot.
--- - Event seqs are assigned in a serialized step: event_insert first takes a transaction
---   advisory lock (held to commit), so seqs become visible in commit order and a reader
---   after seq N can never later find a lower seq committing (see postgres.py).
+-- - Event seqs are assigned in a serialized step: the writer buffers a batch's events and
+--   inserts them just before COMMIT under a transaction advisory lock (held to commit), so
+--   seqs become visible in commit order and a reader after seq N can never later find a
+--   lower seq committing (see postgres.py, _write_events; event_insert is not on that path).
 -- - A statement may start with lock statements separated by ";" (audit_head): the store
 --   runs them first, as separate statements, so the read after them takes its READ
 --   COMMITTED snapshot after the lock is held.

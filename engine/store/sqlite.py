@@ -455,6 +455,9 @@ class _Tx(_ReadConn):
     def after_commit(self, callback: Callable[[], object]) -> None:
         self._callbacks.append(callback)
 
+    def numbered(self, callback: Callable[[], object]) -> None:
+        callback()  # seqs are handed out at emit here
+
 
 @functools.cache
 def _statements() -> _Statements:

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from switchboard.engine.engine import Engine
+from switchboard.engine.models import Event
 from switchboard.engine.publish import publish_event
 from switchboard.engine.store.base import Tx
 from switchboard.server.resources import events as events_module
@@ -273,10 +274,11 @@ async def test_slow_subscriber_is_dropped_with_resume_point(
     reader = SSEReader(resp)
     assert int((await reader.next()).id) == first[0]
 
-    def burst(tx: Tx) -> list[int]:  # 20 events in one commit overflow a 5-event buffer
-        return [tx.emit("demo.burst", {"n": n}).seq for n in range(20)]
+    def burst(tx: Tx) -> list[Event]:  # 20 events in one commit overflow a 5-event buffer
+        return [tx.emit("demo.burst", {"n": n}) for n in range(20)]
 
-    seqs = await live.engine.store.write(burst)
+    # seqs are read once committed: a store may number a batch's events at its end (Tx.numbered)
+    seqs = [event.seq for event in await live.engine.store.write(burst)]
     dropped = await reader.next()
     assert dropped.event == "subscription.dropped"
     assert dropped.json() == {"resume_after": first[0]} and dropped.id == str(first[0])
