@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -40,6 +41,13 @@ def iso(epoch: float | None) -> str | None:
     """Epoch seconds -> ``2025-10-22T06:00:00Z`` (the seeds' format); None stays None."""
     if epoch is None:
         return None
+    return _iso(epoch)
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso(epoch: float) -> str:
+    """Remembered: a record's timestamps never change and are formatted on every read of it
+    (six per task), which showed in GET /tasks/{id} profiles; a hit is ~20x cheaper."""
     text = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 

@@ -106,6 +106,17 @@ def load_task(conn: ReadConn, task_id: str, *, with_logs: bool = False) -> Task:
     return task_from_row(row, logs)
 
 
+def load_task_with_logs(conn: ReadConn, task_id: str) -> Task:
+    """A task and its logs from one statement (``Q.task_with_logs``: one row per log line,
+    the task's columns first), so a read needs no transaction around two statements."""
+    rows = conn.all(Q.task_with_logs, {"id": task_id})
+    if not rows:
+        raise NotFound(f"task {task_id!r} not found")
+    logs = [TaskLog(timestamp=r[-3], level=r[-2], message=r[-1])
+            for r in rows if r[-2] is not None]
+    return task_from_row(rows[0][:-3], logs)
+
+
 def _log(tx: Tx, task_id: str, level: str, message: str) -> None:
     tx.run(Q.task_log_insert, {"task_id": task_id, "timestamp": tx.now, "level": level,
                                "message": message})
@@ -256,7 +267,8 @@ class TaskService:
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, task_id: str) -> Task:
-        return await self.store.read(lambda c: load_task(c, task_id, with_logs=True), inline=True)
+        return await self.store.read(lambda c: load_task_with_logs(c, task_id), inline=True,
+                                     single=True)
 
     async def list(self, query: TaskQuery) -> tuple[list[Task], int]:
         """Filtered, newest first, paged (limit 1..100). -> (page of tasks, total matching)."""

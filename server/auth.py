@@ -333,11 +333,12 @@ class Authenticator:
         """
         if len(credential) > MAX_TOKEN_CHARS:
             raise AuthError("credential too long")
-        principal = self.verify_api_key(credential)
+        digest = _digest(credential)  # once: the key table and the JWT cache both use it
+        principal = self._key_for_digest(digest)
         if principal is not None:
             return principal
         if _looks_like_jwt(credential):
-            return self.verify_jwt(credential)
+            return self._verify_jwt(credential, digest)
         raise AuthError("invalid API key")
 
     def authenticate_api_key(self, key: str) -> Principal:
@@ -362,7 +363,9 @@ class Authenticator:
 
     def verify_api_key(self, key: str) -> Principal | None:
         """Constant-time lookup: compares with every stored digest, no early exit."""
-        digest = _digest(key)
+        return self._key_for_digest(_digest(key))
+
+    def _key_for_digest(self, digest: bytes) -> Principal | None:
         match: _HashedKey | None = None
         for entry in self._keys:
             if hmac.compare_digest(entry.digest, digest) and match is None:
@@ -378,7 +381,10 @@ class Authenticator:
         their ``exp``: an agent sends the same token on every request, and re-verifying it
         each time was the largest CPU cost of a small authenticated request.
         """
-        digest = _digest(token)
+        return self._verify_jwt(token, _digest(token))
+
+    def _verify_jwt(self, token: str, digest: bytes) -> Principal:
+        """``verify_jwt`` with the token's SHA-256 already computed (``authenticate`` has it)."""
         cached = self._verified.get(digest)
         if cached is not None and time.time() > cached[1] + self._leeway:
             del self._verified[digest]

@@ -143,11 +143,14 @@ class Store(abc.ABC):
         what nobody will receive (a claim's lease, for one)."""
 
     @abc.abstractmethod
-    async def read(self, op: ReadOp[R], *, inline: bool = False) -> R:
+    async def read(self, op: ReadOp[R], *, inline: bool = False, single: bool = False) -> R:
         """Run ``op`` against a read connection, in one read transaction: every statement
         of ``op`` sees the same committed state (a consistent overview, a page and its count).
 
-        ``inline`` marks a tiny point lookup the store may run without leaving the loop."""
+        ``inline`` marks a tiny point lookup the store may run without leaving the loop.
+        ``single`` promises that ``op`` runs exactly one statement: one statement is one
+        snapshot already, so the store may skip the transaction around it (BEGIN and COMMIT
+        were half the cost of a task read)."""
 
     @abc.abstractmethod
     def set_event_sink(self, sink: Callable[[list[Event]], None]) -> None:

@@ -746,16 +746,16 @@ class PostgresStore(Store):
                 log.warning("following events failed (retrying): %s", exc)
 
     # -- reads -----------------------------------------------------------------------------
-    async def read(self, op: ReadOp[Any], *, inline: bool = False) -> Any:
+    async def read(self, op: ReadOp[Any], *, inline: bool = False, single: bool = False) -> Any:
         """Run a read op on a pooled connection, in one REPEATABLE READ READ ONLY
         transaction (one snapshot). ``inline`` (a point lookup of one statement) skips the
-        transaction: one statement is one snapshot already."""
+        transaction: one statement is one snapshot already (``single`` says the same)."""
         if self._pool is None or self._closed:
             raise StoreClosed("the store is closed")
         try:
             async with self._pool.acquire() as conn:
                 wrapped = _ReadConn(conn, self._statements)
-                if inline:
+                if inline or single:
                     return await run_sync(op, wrapped)
                 return await run_sync(_in_snapshot, op, wrapped)
         except (OSError, asyncpg.PostgresError, asyncpg.exceptions.InterfaceError) as exc:

@@ -66,6 +66,7 @@ class Q(StrEnum):
     task_by_id = "task_by_id"
     task_id_by_key = "task_id_by_key"
     task_logs = "task_logs"
+    task_with_logs = "task_with_logs"
     task_insert = "task_insert"
     task_log_insert = "task_log_insert"
     task_count = "task_count"

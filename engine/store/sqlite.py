@@ -804,7 +804,7 @@ class SQLiteStore(Store):
                 future.set_exception(value)
 
     # -- reads -----------------------------------------------------------------------------
-    async def read(self, op: ReadOp[Any], *, inline: bool = False) -> Any:
+    async def read(self, op: ReadOp[Any], *, inline: bool = False, single: bool = False) -> Any:
         """Run a read. ``inline=True`` runs it on the event loop's own connection: for
         primary-key lookups (tens of microseconds), where a hop to a reader thread would
         cost more than the query. WAL readers never wait for the writer either way."""
@@ -812,6 +812,8 @@ class SQLiteStore(Store):
             raise StoreClosed("the store is closed")
         try:
             if inline and self._inline is not None:
+                if single:  # autocommit: the statement's own read transaction is the snapshot
+                    return op(_ReadConn(self._inline))
                 return _in_snapshot(self._inline, op)
             conn = await self._readers.get()
             try:

@@ -53,6 +53,14 @@ SELECT id FROM tasks WHERE idempotency_key = :key
 SELECT timestamp, level, message FROM task_logs WHERE task_id = :task_id
 ORDER BY timestamp, rowid
 
+-- name: task_with_logs
+-- A task and its log lines in one statement (one snapshot, no transaction around two reads):
+-- one row per line, the task's columns first; one row with NULL line columns when it has none.
+SELECT t.*, l.timestamp, l.level, l.message
+FROM (SELECT {task_columns} FROM tasks WHERE id = :id) AS t
+LEFT JOIN task_logs AS l ON l.task_id = t.id
+ORDER BY l.timestamp, l.rowid
+
 -- name: task_insert
 INSERT INTO tasks ({task_columns}, qseq) VALUES (
   :id, :type, :priority, :status, :assigned_agent, :payload, :source, :sla_target,

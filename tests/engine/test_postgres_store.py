@@ -18,7 +18,7 @@ import pytest
 
 from switchboard.engine.clock import ManualClock
 from switchboard.engine.engine import Engine
-from switchboard.engine.errors import StartupError
+from switchboard.engine.errors import NotFound, StartupError
 from switchboard.engine.events import EventFilter
 from switchboard.engine.models import Event
 from switchboard.engine.store.migrations import MIGRATIONS
@@ -443,3 +443,28 @@ async def test_replicas_locking_rows_and_auditing_in_either_order_never_deadlock
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_task_read_is_one_statement_with_its_logs_in_order(url: str,
+                                                                    tmp_path: Path) -> None:
+    """``Q.task_with_logs`` on PostgreSQL: a task's log lines in order, none, or not found."""
+    clock = ManualClock()
+    engine = _engine(tmp_path, url, clock, "a")
+    await engine.start()
+    try:
+        agent = await engine.agents.create("w", "dev_agent")
+        bare, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+        assert (await engine.tasks.get(bare.id)).logs == []
+        await engine.tasks.create(TaskSpec(type="bugfix", priority="P0"))
+        claimed = await engine.tasks.claim(agent.id)
+        assert claimed is not None
+        for word in ("one", "two", "three"):  # same timestamp: insertion order decides
+            await engine.tasks.add_log(claimed.id, "info", word)
+        task = await engine.tasks.get(claimed.id)
+        assert [(log.level, log.message) for log in task.logs] == [
+            ("info", "one"), ("info", "two"), ("info", "three")]
+        assert task.id == claimed.id and task.status == "in_progress"
+        with pytest.raises(NotFound):
+            await engine.tasks.get("task_nope")
+    finally:
+        await engine.stop()

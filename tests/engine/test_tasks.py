@@ -265,3 +265,20 @@ async def test_kept_task_counts_match_the_tasks_through_every_transition(engine,
         assert total == expected and len(page) == min(expected, 20)
     queue = await engine.stats.queue()
     assert queue["total_tasks"] == len(made)
+
+
+async def test_a_read_keeps_log_lines_in_order_and_a_task_without_logs_has_none(
+        engine: Engine) -> None:
+    """``Q.task_with_logs`` (one statement, a row per line): insertion order among lines of
+    the same timestamp, and an empty list, not a phantom line, for a task without logs."""
+    agent = await engine.agents.create("d1", "dev_agent")
+    bare, _ = await engine.tasks.create(TaskSpec(type="bugfix"))
+    assert (await engine.tasks.get(bare.id)).logs == []
+    await engine.tasks.create(TaskSpec(type="bugfix", priority="P0"))
+    claimed = await engine.tasks.claim(agent.id)
+    assert claimed is not None
+    for word in ("one", "two", "three"):
+        await engine.tasks.add_log(claimed.id, "info", word)
+    task = await engine.tasks.get(claimed.id)
+    assert [log.message for log in task.logs] == ["one", "two", "three"]
+    assert task.status == "in_progress"
