@@ -3,6 +3,7 @@ driven by keys under Pilot."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from switchboard.console.formatting import short_id
@@ -123,7 +124,13 @@ async def test_enter_on_an_event_opens_what_it_is_about(world: World) -> None:
         task_event = await engine.tasks.retry(failed.id, Actor("operator", "admin"))
         assert task_event.id == failed.id
         await settle(pilot, seq=engine.bus.last_seq)
-        target = events.target_event()
+        # the stream's batch reaches the screen as a message after the backend has counted
+        # it: wait (bounded) for the tail to show it rather than read it at one instant
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while (target := events.target_event()) is None or target.task_id != failed.id:
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await pilot.pause(0.05)
         assert target is not None and target.task_id == failed.id  # tailing: the newest
         assert f"enter opens #{target.seq}" in str(events.query_one("#status-line").render())
         await pilot.press("enter")
